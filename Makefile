@@ -1,0 +1,44 @@
+# Sextant: `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench sysdeps clean help
+
+help:
+	@echo "make run    - create .venv if missing, install, start Sextant"
+	@echo "make test   - install what the tests need, run pytest"
+	@echo "make bench  - run the benchmarks (medians and p99)"
+
+# The venv is (re)installed when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sextant run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/sextant bench all
+
+# System libraries: none are needed by today's tests. The bridge (issue #5) adds headless GL here:
+# libegl1 libgl1 libgl1-mesa-dri libfreetype6 libfontconfig1 (+ xvfb xauth for a real window).
+SYSTEM_PACKAGES :=
+sysdeps:
+	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \
+	  missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    else echo "missing system packages: $$missing (install them with apt as root)"; exit 1; fi; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

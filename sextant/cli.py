@@ -1,0 +1,138 @@
+"""The `sextant` command: one entry point for every process and tool.
+
+Exit codes (SPEC §1): 0 ok, 2 bad usage or configuration, 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = REPO_ROOT / "bench"
+BENCH_SUITES = ("state",)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exit code is already 2; keep the hint short
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}. Run '{self.prog} --help'.", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="sextant",
+        description="Sextant: an AI-native quant trading engine on NautilusTrader, with a nautical bridge.",
+        epilog="Configuration: sextant.toml and environment variables (docs/configuration.md).",
+    )
+    parser.add_argument("--config", metavar="PATH", help="sextant.toml to load (default: $SEXTANT_CONFIG or "
+                                                          "./sextant.toml if present)")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+
+    run = verbs.add_parser("run", help="start Sextant (what is built so far: see the output)",
+                           description="Start engine + bridge. Until those land (issues #3 and #5) this checks the "
+                                       "configuration and proves the shared-memory layer on this machine.")
+
+    config = verbs.add_parser("config", help="show or check the configuration",
+                              description="Show or check the configuration (secrets masked).")
+    config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", parser_class=_Parser)
+    config_verbs.add_parser("show", help="print every setting, its value and its environment variable",
+                            description="Print every setting (secrets masked) and the LLM roles.")
+    config_verbs.add_parser("check", help="load sextant.toml, the environment and llm.toml; report problems",
+                            description="Validate the configuration and llm.toml; exit 2 on a problem.")
+
+    bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
+                             description="Run a benchmark suite from bench/ and print its table.")
+    bench.add_argument("suite", choices=BENCH_SUITES + ("all",), help="which suite")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the suite (see its --help)")
+    return parser
+
+
+def _config_show(config: SextantConfig) -> int:
+    rows = describe_config(config)
+    width = max(len(field) for field, _, _ in rows)
+    print("# Sextant configuration (defaults < sextant.toml < environment; secrets masked)")
+    for field, shown, env_name in rows:
+        print(f"{field:<{width}} = {shown:<28} # {env_name}")
+    try:
+        llm = load_llm_config(config.llm_config)
+    except ConfigError as error:
+        print(f"# llm.toml: {error}")
+        return EXIT_USAGE
+    print(f"# {config.llm_config}")
+    for role in ("perception", "strategy", "risk", "fallback"):
+        model = llm.model_for(role)  # type: ignore[arg-type]
+        provider = llm.provider_for(model)
+        key = "key set" if provider.api_key else "no key"
+        print(f"llm.{role:<{width - 4}} = {model.provider}/{model.model} ({provider.api_base}, {key})")
+    return EXIT_OK
+
+
+def _run_bench(suite: str, args: list[str]) -> int:
+    suites = BENCH_SUITES if suite == "all" else (suite,)
+    for name in suites:
+        script = BENCH_DIR / f"{name}_bench.py"
+        if not script.exists():
+            print(f"sextant bench: {script} not found; benchmarks run from a source checkout (make bench).",
+                  file=sys.stderr)
+            return EXIT_RUNTIME
+        saved = sys.argv
+        sys.argv = [str(script), *args]
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as done:
+            if done.code not in (None, 0):
+                return int(done.code) if isinstance(done.code, int) else EXIT_RUNTIME
+        finally:
+            sys.argv = saved
+    return EXIT_OK
+
+
+def _run(config: SextantConfig) -> int:
+    print("Sextant — what runs today:")
+    print(f"  configuration: ok (venue {config.venue}, instrument {config.instrument}, seed {config.seed}, "
+          f"dry run {'on' if config.dry_run else 'off'})")
+    print("  engine (NautilusTrader node):   not built yet — issue #3")
+    print("  bridge (nautical dashboard):    not built yet — issue #5")
+    print("  shared-memory state layer:      built; checking it now with a writer and a reader process\n")
+    return _run_bench("state", ["--quick"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.verb == "bench":
+            return _run_bench(args.suite, list(args.args))
+        config = load_config(args.config)
+        if args.verb == "config":
+            if args.config_verb == "check":
+                load_llm_config(config.llm_config)
+                print("configuration ok")
+                return EXIT_OK
+            return _config_show(config)
+        if args.verb == "run":
+            return _run(config)
+    except ConfigError as error:
+        print(f"sextant: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_RUNTIME
+    parser.print_help()
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

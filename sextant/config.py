@@ -1,0 +1,390 @@
+"""Sextant's configuration: one frozen, typed struct, loaded from `sextant.toml` and the environment.
+
+Precedence: built-in defaults < `sextant.toml` < environment variables (SPEC §2). The environment names are the
+original's (`OKX_API_KEY`, `SEXTANT_WS_PORT`, …); in `sextant.toml` the same settings use the field names below
+(`ws_port = 8765`). Secrets (API keys, the chain key) are accepted from the environment only, so they never sit in
+a file that might be committed, and they are wrapped in `Secret`, whose text form is masked.
+
+Everything is checked at start: an unknown key, a malformed value or an inconsistent combination raises
+`ConfigError`, whose message names the key, the bad value and the fix. The CLI turns it into exit code 2.
+
+`llm.toml` (providers, models, roles) is loaded by `load_llm_config`, with `${ENV}` substitution; a role that
+names a missing model, or a model that names a missing provider, fails here too, not at the first LLM call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import tomli
+
+
+class ConfigError(ValueError):
+    """A configuration problem found at start. The message says which key, what is wrong and how to fix it."""
+
+
+class Secret:
+    """A credential. Its repr and str are masked, so it cannot leak into a log line, an event or a recording."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __repr__(self) -> str:
+        return "Secret(<set>)" if self._value else "Secret(<unset>)"
+
+    __str__ = __repr__
+
+
+class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every setting of a Sextant process. Field docs: docs/configuration.md."""
+
+    okx_api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    okx_api_secret: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    okx_api_passphrase: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    okx_environment: Literal["demo", "live"] = "demo"
+    instrument: str = "BTC-USDT-SWAP.OKX"
+    leverage: float = 2.0
+    base_size: float = 1.0  # contracts
+    max_trades: int = 0  # 0 = unlimited
+    dry_run: bool = False
+    cooldown_secs: float = 30.0
+    ws_port: int = 8765  # 0 = any free port (tests)
+    events_path: str = "sextant_events.mmap"
+    context_path: str = "sextant_context.mmap"
+    commands_path: str = "sextant_commands.mmap"
+    openrouter_api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    chain_rpc: str = ""  # empty = the embedded py-evm chain
+    chain_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    venue: Literal["sim", "scene", "okx"] = "sim"
+    seed: int = 42
+    llm_config: str = "llm.toml"
+
+
+# field -> environment variable. Every field has one; secrets are environment-only.
+ENV_NAMES: dict[str, str] = {
+    "okx_api_key": "OKX_API_KEY",
+    "okx_api_secret": "OKX_API_SECRET",
+    "okx_api_passphrase": "OKX_API_PASSPHRASE",
+    "okx_environment": "OKX_ENVIRONMENT",
+    "instrument": "SEXTANT_INSTRUMENT",
+    "leverage": "SEXTANT_LEVERAGE",
+    "base_size": "SEXTANT_BASE_SIZE",
+    "max_trades": "SEXTANT_MAX_TRADES",
+    "dry_run": "SEXTANT_DRY_RUN",
+    "cooldown_secs": "SEXTANT_COOLDOWN_SECS",
+    "ws_port": "SEXTANT_WS_PORT",
+    "events_path": "SEXTANT_EVENTS_PATH",
+    "context_path": "SEXTANT_CONTEXT_PATH",
+    "commands_path": "SEXTANT_COMMANDS_PATH",
+    "openrouter_api_key": "OPENROUTER_API_KEY",
+    "chain_rpc": "SEXTANT_CHAIN_RPC",
+    "chain_key": "SEXTANT_CHAIN_KEY",
+    "venue": "SEXTANT_VENUE",
+    "seed": "SEXTANT_SEED",
+    "llm_config": "SEXTANT_LLM_CONFIG",
+}
+SECRET_FIELDS: frozenset[str] = frozenset(
+    name for name, field_type in SextantConfig.__annotations__.items() if field_type in ("Secret", Secret))
+
+CONFIG_FILE_ENV = "SEXTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "sextant.toml"
+# SEXTANT_* variables that are not settings but are read by Sextant itself.
+NON_SETTING_ENV: frozenset[str] = frozenset({CONFIG_FILE_ENV, "SEXTANT_SEQLOCK_UNFENCED"})
+
+_FIELD_HELP: dict[str, str] = {
+    "okx_environment": "set it to demo or live",
+    "instrument": "use an instrument id SYMBOL.VENUE of at most 32 ASCII characters, e.g. BTC-USDT-SWAP.OKX",
+    "leverage": "use a number above 0 and at most 125, e.g. 2",
+    "base_size": "use a positive number of contracts, e.g. 1.0",
+    "max_trades": "use a whole number, 0 for unlimited",
+    "dry_run": "use 1/0, true/false, yes/no or on/off",
+    "cooldown_secs": "use a number of seconds, 0 or more",
+    "ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
+    "events_path": "use a file path",
+    "context_path": "use a file path",
+    "commands_path": "use a file path",
+    "chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
+    "chain_key": "use a 0x-prefixed 32-byte hex private key",
+    "venue": "set it to sim, scene or okx",
+    "seed": "use a whole number from 0 to 2**63 - 1",
+    "llm_config": "use the path of an llm.toml file",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _describe(field: str, origin: str) -> str:
+    return ENV_NAMES[field] if origin == "env" else f"{field} (in {origin})"
+
+
+def _fail(field: str, origin: str, value: object, problem: str) -> ConfigError:
+    shown = "<secret>" if field in SECRET_FIELDS else repr(value)
+    default = SextantConfig.__struct_defaults__[SextantConfig.__struct_fields__.index(field)]
+    default_text = "" if field in SECRET_FIELDS else f" (default {default!r})"
+    help_text = _FIELD_HELP.get(field, "see docs/configuration.md")
+    return ConfigError(f"{_describe(field, origin)}={shown}: {problem}. Fix: {help_text}{default_text}.")
+
+
+def _coerce_env(field: str, raw: str) -> Any:
+    """Turn an environment string into the field's type, with a precise error."""
+    field_type = SextantConfig.__annotations__[field]
+    if field in SECRET_FIELDS:
+        return Secret(raw)
+    if field_type == "bool":
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise _fail(field, "env", raw, "not a boolean")
+    if field_type == "int":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise _fail(field, "env", raw, "not a whole number") from None
+    if field_type == "float":
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise _fail(field, "env", raw, "not a number") from None
+    return raw.strip()
+
+
+def _suggest(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomli.load(handle)
+    except tomli.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error}). Fix the syntax.") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror}). Fix the path or the permissions.") from None
+
+
+def load_config(config_file: str | os.PathLike[str] | None = None,
+                environ: Mapping[str, str] | None = None) -> SextantConfig:
+    """Load and validate the configuration.
+
+    `config_file`: a sextant.toml path; None means $SEXTANT_CONFIG, or ./sextant.toml if it exists. An explicit
+    path that does not exist is an error.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+
+    explicit = config_file is not None or CONFIG_FILE_ENV in env
+    path = Path(config_file if config_file is not None else env.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+    if path.exists() or explicit:
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist. Fix the path (--config or {CONFIG_FILE_ENV}).")
+        table = _read_toml(path)
+        fields = list(SextantConfig.__struct_fields__)
+        for key, value in table.items():
+            if key not in ENV_NAMES:
+                upper_names = {v: k for k, v in ENV_NAMES.items()}
+                hint = f" Use {upper_names[key]!r} (the file takes field names)." if key in upper_names else \
+                    _suggest(key, fields)
+                raise ConfigError(f"{path}: unknown key {key!r}.{hint} Known keys: {', '.join(fields)}.")
+            if key in SECRET_FIELDS:
+                raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove it "
+                                  f"from the file and set {ENV_NAMES[key]} instead.")
+            values[key] = value
+            origins[key] = str(path)
+
+    known_env = set(ENV_NAMES.values())
+    for name, raw in env.items():
+        if name.startswith("SEXTANT_") and name not in known_env and name not in NON_SETTING_ENV:
+            raise ConfigError(f"unknown environment variable {name}.{_suggest(name, sorted(known_env))} Unset it, "
+                              f"or see docs/configuration.md for the settings.")
+    for field, name in ENV_NAMES.items():
+        if name in env:
+            values[field] = _coerce_env(field, env[name])
+            origins[field] = "env"
+
+    try:
+        config = msgspec.convert(values, SextantConfig, dec_hook=_dec_hook)
+    except msgspec.ValidationError as error:
+        field = _field_from_error(str(error))
+        if field is None:
+            raise ConfigError(f"invalid configuration: {error}") from None
+        raise _fail(field, origins.get(field, "defaults"), values.get(field), str(error).split(" - at", 1)[0]) \
+            from None
+    _validate(config, origins)
+    return config
+
+
+def _dec_hook(field_type: type, value: Any) -> Any:
+    if field_type is Secret:
+        if isinstance(value, Secret):
+            return value
+        if isinstance(value, str):
+            return Secret(value)
+    raise NotImplementedError(f"cannot convert {type(value).__name__} to {field_type}")
+
+
+def _field_from_error(message: str) -> str | None:
+    match = re.search(r"at `\$\.(\w+)`", message)
+    return match.group(1) if match else None
+
+
+def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
+    def check(field: str, ok: bool, problem: str) -> None:
+        if not ok:
+            raise _fail(field, origins.get(field, "defaults"), getattr(config, field), problem)
+
+    check("instrument", bool(re.fullmatch(r"[A-Za-z0-9_\-/]+\.[A-Za-z0-9_\-]+", config.instrument))
+          and len(config.instrument.encode()) <= 32, "not an instrument id SYMBOL.VENUE")
+    check("leverage", math.isfinite(config.leverage) and 0 < config.leverage <= 125, "out of range")
+    check("base_size", math.isfinite(config.base_size) and config.base_size > 0, "must be a positive number")
+    check("max_trades", config.max_trades >= 0, "must not be negative")
+    check("cooldown_secs", math.isfinite(config.cooldown_secs) and config.cooldown_secs >= 0,
+          "must be 0 or more seconds")
+    check("ws_port", 0 <= config.ws_port <= 65535, "not a TCP port")
+    check("seed", 0 <= config.seed < 2**63, "out of range")
+    for field in ("events_path", "context_path", "commands_path", "llm_config"):
+        check(field, bool(getattr(config, field).strip()), "must not be empty")
+    paths = [config.events_path, config.context_path, config.commands_path]
+    if len({os.path.abspath(p) for p in paths}) != 3:
+        raise ConfigError(f"SEXTANT_EVENTS_PATH, SEXTANT_CONTEXT_PATH and SEXTANT_COMMANDS_PATH must be three "
+                          f"different files, got {paths}. Fix: give each its own path.")
+    check("chain_rpc", not config.chain_rpc or bool(re.match(r"^(https?|wss?)://\S+$", config.chain_rpc)),
+          "not an RPC URL")
+    key = config.chain_key.reveal()
+    check("chain_key", not key or bool(re.fullmatch(r"0x[0-9a-fA-F]{64}", key)), "not a private key")
+    if config.venue == "okx":
+        missing = [ENV_NAMES[f] for f in ("okx_api_key", "okx_api_secret", "okx_api_passphrase")
+                   if not getattr(config, f)]
+        if missing:
+            raise ConfigError(f"SEXTANT_VENUE=okx needs OKX credentials, missing: {', '.join(missing)}. Fix: export "
+                              f"them (demo keys for OKX_ENVIRONMENT=demo), or use SEXTANT_VENUE=sim.")
+
+
+def describe_config(config: SextantConfig) -> list[tuple[str, str, str]]:
+    """(field, shown value, environment variable) for every setting; secrets masked."""
+    rows = []
+    for field in SextantConfig.__struct_fields__:
+        value = getattr(config, field)
+        if field in SECRET_FIELDS:
+            shown = "<set>" if value else "<unset>"
+        else:
+            shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else \
+                str(value)
+        rows.append((field, shown, ENV_NAMES[field]))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------ llm.toml
+
+
+class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    api_base: str
+    api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
+    timeout_secs: float = 30.0
+    default_model: str | None = None
+
+
+class ModelConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    provider: str
+    model: str
+    temperature: float = 0.7
+    max_tokens: int = 512
+    system_prompt: str | None = None
+
+
+class RolesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    perception: str
+    strategy: str
+    risk: str | None = None  # defaults to strategy
+    fallback: str | None = None  # defaults to perception
+
+
+class LlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelConfig]
+    roles: RolesConfig
+
+    def model_for(self, role: Literal["perception", "strategy", "risk", "fallback"]) -> ModelConfig:
+        name = getattr(self.roles, role)
+        if name is None:
+            name = self.roles.strategy if role == "risk" else self.roles.perception
+        return self.models[name]
+
+    def provider_for(self, model: ModelConfig) -> ProviderConfig:
+        return self.providers[model.provider]
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute(value: Any, env: Mapping[str, str]) -> Any:
+    """Replace ${NAME} in every string with the environment's value ('' when unset: the provider is then keyless)."""
+    if isinstance(value, str):
+        return _ENV_REFERENCE.sub(lambda match: env.get(match.group(1), ""), value)
+    if isinstance(value, dict):
+        return {key: _substitute(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, env) for item in value]
+    return value
+
+
+def load_llm_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> LlmConfig:
+    """Load llm.toml, substitute ${ENV}, and check every cross-reference."""
+    source = Path(path)
+    if not source.exists():
+        raise ConfigError(f"LLM config {source} does not exist. Fix: create it (see the shipped llm.toml) or set "
+                          f"SEXTANT_LLM_CONFIG to its path.")
+    table = _substitute(_read_toml(source), os.environ if environ is None else environ)
+    for section in ("providers", "models", "roles"):
+        if section not in table:
+            raise ConfigError(f"{source}: missing [{section}] table. Fix: add it (see the shipped llm.toml).")
+    try:
+        config = msgspec.convert(table, LlmConfig, dec_hook=_dec_hook)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{source}: {error}. Fix that entry (see docs/configuration.md).") from None
+    for name, provider in config.providers.items():
+        if not re.match(r"^https?://\S+$", provider.api_base):
+            raise ConfigError(f"{source}: providers.{name}.api_base={provider.api_base!r} is not an http(s) URL. "
+                              f"Fix: e.g. http://127.0.0.1:8000/v1.")
+        if not (math.isfinite(provider.timeout_secs) and provider.timeout_secs > 0):
+            raise ConfigError(f"{source}: providers.{name}.timeout_secs must be a positive number of seconds.")
+    for name, model in config.models.items():
+        if model.provider not in config.providers:
+            raise ConfigError(f"{source}: models.{name}.provider={model.provider!r} names no provider."
+                              f"{_suggest(model.provider, list(config.providers))} Known providers: "
+                              f"{', '.join(config.providers) or 'none'}.")
+        if not (math.isfinite(model.temperature) and 0 <= model.temperature <= 2):
+            raise ConfigError(f"{source}: models.{name}.temperature={model.temperature} must be between 0 and 2.")
+        if model.max_tokens <= 0:
+            raise ConfigError(f"{source}: models.{name}.max_tokens={model.max_tokens} must be positive.")
+    for role in RolesConfig.__struct_fields__:
+        name = getattr(config.roles, role)
+        if name is not None and name not in config.models:
+            raise ConfigError(f"{source}: roles.{role}={name!r} names no model.{_suggest(name, list(config.models))} "
+                              f"Known models: {', '.join(config.models) or 'none'}.")
+    return config

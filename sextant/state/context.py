@@ -1,0 +1,345 @@
+"""ContextWriter and ContextReader: the engine's live market state, over an mmap seqlock double buffer.
+
+The engine owns one ContextWriter. It updates fields of its private record (`writer.record["mid"] = ...`,
+`writer.push_trace(...)`), then `commit()` publishes the whole record atomically. Any number of readers, in any
+process, take consistent snapshots or read single hot fields without ever blocking the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sextant.state import seqlock
+from sextant.state.layout import (
+    CONTEXT_DTYPE,
+    CONTEXT_LAYOUT_HASH,
+    CONTEXT_MAGIC,
+    CONTEXT_RECORD_SIZE,
+    HEADER_SIZE,
+    INSTRUMENT_BYTES,
+    OFFSET_HEARTBEAT,
+    OFFSET_SEQUENCE,
+    OFFSET_WRITER_PID,
+    TRACE_SLOTS,
+    Autonomy,
+    CrewAgent,
+    CrewState,
+    CrewTask,
+    EStopState,
+    TraceKind,
+    TradingState,
+    field_offset,
+)
+from sextant.state.shm import FileSpec, MappedFile, create, open_readonly
+
+CONTEXT_SPEC = FileSpec(magic=CONTEXT_MAGIC, record_size=CONTEXT_RECORD_SIZE, record_count=2,
+                        layout_hash=CONTEXT_LAYOUT_HASH)
+
+# Python-level hot reads use struct.unpack_from on the mmap instead of calling into numba, because a numba call
+# with an array argument costs more than the whole read. That path has no explicit fences, which is sound only
+# where loads are never reordered with other loads: x86-64 is TSO, and each unpack_from is an opaque C call the
+# compiler cannot move loads across. Elsewhere (aarch64) hot reads go through the fenced njit readers.
+_LOADS_ARE_ORDERED = platform.machine().lower() in {"x86_64", "amd64", "i386", "i686", "x86"}
+_U64 = struct.Struct("<Q")
+_F64 = struct.Struct("<d")
+
+
+def encode_instrument(instrument_id: str) -> np.ndarray:
+    raw = instrument_id.encode("ascii")
+    if len(raw) > INSTRUMENT_BYTES:
+        raise ValueError(f"instrument id {instrument_id!r} is longer than {INSTRUMENT_BYTES} bytes")
+    out = np.zeros(INSTRUMENT_BYTES, np.uint8)
+    out[: len(raw)] = np.frombuffer(raw, np.uint8)
+    return out
+
+
+def decode_instrument(raw: np.ndarray) -> str:
+    return bytes(raw).split(b"\0", 1)[0].decode("ascii", errors="replace")
+
+
+class ContextWriter:
+    """The single writer of a ContextWindow file."""
+
+    def __init__(self, path: str | os.PathLike[str], instrument_id: str = "") -> None:
+        self._file: MappedFile = create(path, CONTEXT_SPEC)
+        self._storage = np.zeros(1, CONTEXT_DTYPE)
+        self._bytes = self._storage.view(np.uint8)
+        self.record: np.void = self._storage[0]  # a view: assigning its fields updates the pending record
+        if instrument_id:
+            self.record["instrument"] = encode_instrument(instrument_id)
+        self.commit()
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int) -> None:
+        """Append one market event to the 64-slot trace (published with the next commit)."""
+        record = self.record
+        count = int(record["trace_count"])
+        slot = count % TRACE_SLOTS
+        record["trace_kind"][slot] = int(kind)
+        record["trace_price"][slot] = price
+        record["trace_size"][slot] = size
+        record["trace_ts_ns"][slot] = ts_ns
+        record["trace_count"] = count + 1
+
+    def commit(self, now_ns: int | None = None) -> int:
+        """Publish the pending record. Returns its write number (the snapshot `sequence`)."""
+        record = self.record
+        record["wall_ns"] = time.time_ns() if now_ns is None else now_ns
+        return int(seqlock.seqlock_publish(self._file.buf, self._bytes, int(record["wall_ns"])))
+
+    def heartbeat(self, now_ns: int | None = None) -> None:
+        seqlock.store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSnapshot:
+    """One consistent ContextWindow record. `record` is a private copy; field access never touches shared memory."""
+
+    sequence: int
+    record: np.void
+    heartbeat_ns: int
+
+    def __getitem__(self, name: str):  # noqa: ANN204 - numpy scalar or array, depending on the field
+        return self.record[name]
+
+    @property
+    def instrument(self) -> str:
+        return decode_instrument(self.record["instrument"])
+
+    @property
+    def checksum_ok(self) -> bool:
+        raw = np.frombuffer(self.record.tobytes(), np.uint8)
+        return int(seqlock.record_checksum(raw, 0)) == int(self.record["checksum"])
+
+    def trace(self) -> np.ndarray:
+        """The retained market events, oldest first: a structured array (kind, price, size, ts_ns)."""
+        return chronological_trace(self.record)
+
+    def is_stale(self, max_age_s: float = 1.0, now_ns: int | None = None) -> bool:
+        now = time.time_ns() if now_ns is None else now_ns
+        return self.sequence == 0 or (now - self.heartbeat_ns) > max_age_s * 1e9
+
+    def market_text(self) -> str:
+        return render_market_text(self)
+
+
+TRACE_DTYPE = np.dtype([("kind", "u1"), ("price", "<f8"), ("size", "<f8"), ("ts_ns", "<u8")])
+
+
+def chronological_trace(record: np.void) -> np.ndarray:
+    """Trace events in true chronological order, also after the ring has wrapped (the original's bug)."""
+    count = int(record["trace_count"])
+    retained = min(count, TRACE_SLOTS)
+    first = count - retained
+    slots = (np.arange(first, count) % TRACE_SLOTS).astype(np.int64)
+    out = np.empty(retained, TRACE_DTYPE)
+    out["kind"] = record["trace_kind"][slots]
+    out["price"] = record["trace_price"][slots]
+    out["size"] = record["trace_size"][slots]
+    out["ts_ns"] = record["trace_ts_ns"][slots]
+    return out
+
+
+class ContextReader:
+    """A read-only view of a ContextWindow file. Cheap to create; any number per process."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._file: MappedFile = open_readonly(path, CONTEXT_SPEC, expect_magic=CONTEXT_MAGIC)
+        self._mm = self._file.mm
+        self._buf = self._file.buf
+        self._scratch = np.zeros(CONTEXT_RECORD_SIZE, np.uint8)
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The raw uint8 view of the file, for njit readers (`sextant.state.seqlock.seqlock_read_f64` etc.)."""
+        return self._buf
+
+    def snapshot(self) -> ContextSnapshot:
+        """A consistent copy of the last published record."""
+        if not _LOADS_ARE_ORDERED:
+            out = np.empty(CONTEXT_RECORD_SIZE, np.uint8)
+            sequence = int(seqlock.seqlock_snapshot(self._buf, out))
+            return ContextSnapshot(sequence, out.view(CONTEXT_DTYPE)[0], self.heartbeat_ns)
+        # Same protocol as seqlock_snapshot; see _LOADS_ARE_ORDERED for why this is sound on x86-64.
+        mm = self._mm
+        while True:
+            completed = _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] >> 1
+            base = HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE
+            copy = mm[base:base + CONTEXT_RECORD_SIZE]
+            if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
+                record = np.frombuffer(copy, CONTEXT_DTYPE)[0]
+                return ContextSnapshot(completed, record, self.heartbeat_ns)
+
+    @property
+    def sequence(self) -> int:
+        """Number of records published so far (0: the writer has not committed yet)."""
+        return _U64.unpack_from(self._mm, OFFSET_SEQUENCE)[0] >> 1
+
+    @property
+    def heartbeat_ns(self) -> int:
+        return _U64.unpack_from(self._mm, OFFSET_HEARTBEAT)[0]
+
+    @property
+    def writer_pid(self) -> int:
+        return _U64.unpack_from(self._mm, OFFSET_WRITER_PID)[0]
+
+    def heartbeat_age_s(self, now_ns: int | None = None) -> float:
+        return ((time.time_ns() if now_ns is None else now_ns) - self.heartbeat_ns) / 1e9
+
+    def is_stale(self, max_age_s: float = 1.0) -> bool:
+        return self.sequence == 0 or self.heartbeat_age_s() > max_age_s
+
+    def read_f64(self, offset: int) -> float:
+        """One float field (byte offset from `layout.field_offset`), consistent with a single write."""
+        if not _LOADS_ARE_ORDERED:
+            return float(seqlock.seqlock_read_f64(self._buf, offset))
+        mm = self._mm
+        while True:
+            completed = _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] >> 1
+            value = _F64.unpack_from(mm, HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE + offset)[0]
+            if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
+                return value
+
+    def read_u64(self, offset: int) -> int:
+        if not _LOADS_ARE_ORDERED:
+            return int(seqlock.seqlock_read_u64(self._buf, offset))
+        mm = self._mm
+        while True:
+            completed = _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] >> 1
+            value = _U64.unpack_from(mm, HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE + offset)[0]
+            if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
+                return value
+
+    # Hot fields: what the bridge and the agents read every frame or tick.
+    @property
+    def mid(self) -> float:
+        return self.read_f64(OFFSET_MID)
+
+    @property
+    def bid(self) -> float:
+        return self.read_f64(OFFSET_BID)
+
+    @property
+    def ask(self) -> float:
+        return self.read_f64(OFFSET_ASK)
+
+    @property
+    def spread_bps(self) -> float:
+        return self.read_f64(OFFSET_SPREAD_BPS)
+
+    @property
+    def position_size(self) -> float:
+        return self.read_f64(OFFSET_POSITION_SIZE)
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return self.read_f64(OFFSET_UNREALIZED_PNL)
+
+    @property
+    def risk_total(self) -> float:
+        return self.read_f64(OFFSET_RISK_TOTAL)
+
+    @property
+    def ts_ns(self) -> int:
+        return self.read_u64(OFFSET_TS_NS)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+OFFSET_MID = field_offset("mid")
+OFFSET_BID = field_offset("bid")
+OFFSET_ASK = field_offset("ask")
+OFFSET_SPREAD_BPS = field_offset("spread_bps")
+OFFSET_POSITION_SIZE = field_offset("position_size")
+OFFSET_UNREALIZED_PNL = field_offset("unrealized_pnl")
+OFFSET_RISK_TOTAL = field_offset("risk_total")
+OFFSET_TS_NS = field_offset("ts_ns")
+
+_TASK_TEXT: dict[CrewTask, str] = {
+    CrewTask.IDLE: "idle",
+    CrewTask.WATCHING_PRICE: "watching {value:,.1f}",
+    CrewTask.MOMENTUM_SIGNAL: "momentum {value:+.5f}",
+    CrewTask.FADING_ZSCORE: "fading z {value:+.2f}",
+    CrewTask.RISK_NOMINAL: "hull nominal, U={value:.2f}",
+    CrewTask.RISK_WARNING: "hull strain, U={value:.2f}",
+    CrewTask.RISK_VETO: "veto, U={value:.2f}",
+    CrewTask.HEDGING_DELTA: "hedging delta {value:+.2f}",
+    CrewTask.ASKING_LLM: "asking L{value:.0f} model",
+    CrewTask.LLM_BUDGET_SPENT: "LLM budget spent (${value:.2f}/h), rules only",
+    CrewTask.COOLDOWN: "cooldown {value:.0f}s",
+    CrewTask.TRADE_LIMIT: "trade limit reached ({value:.0f})",
+    CrewTask.HALTED: "halted",
+    CrewTask.WAITING_APPROVAL: "awaiting approval {value:.0f}s",
+}
+
+
+def render_crew_task(task: int, value: float) -> str:
+    """The one-line task of a crew member, from its code and number."""
+    try:
+        return _TASK_TEXT[CrewTask(task)].format(value=value)
+    except ValueError:
+        return f"task {task} ({value:g})"
+
+
+def crew_lines(snapshot: ContextSnapshot) -> list[tuple[str, str, str]]:
+    """(agent, state, task) for each crew slot in use."""
+    record = snapshot.record
+    lines = []
+    for slot in range(int(record["crew_count"])):
+        agent = _enum_name(CrewAgent, record["crew_agent"][slot])
+        state = _enum_name(CrewState, record["crew_state"][slot])
+        task = render_crew_task(int(record["crew_task"][slot]), float(record["crew_task_value"][slot]))
+        lines.append((agent, state, task))
+    return lines
+
+
+def _enum_name(enum: type, value: object) -> str:
+    try:
+        return enum(int(value)).name  # type: ignore[call-arg]
+    except ValueError:
+        return f"#{int(value)}"  # type: ignore[call-overload]
+
+
+def render_market_text(snapshot: ContextSnapshot) -> str:
+    """The LLM-readable market line, rendered from the numbers (never the other way round)."""
+    r = snapshot.record
+    if snapshot.sequence == 0:
+        return "No market data yet."
+    position = float(r["position_size"])
+    side = "FLAT" if position == 0 else ("LONG" if position > 0 else "SHORT")
+    horizons = " ".join(
+        f"{h:g}s:{m:+.5f}/{v:.1%}" for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"]) if h > 0)
+    parts = [
+        f"{snapshot.instrument}",
+        f"bid {float(r['bid']):.2f} x {float(r['bid_size']):.2f}",
+        f"ask {float(r['ask']):.2f} x {float(r['ask_size']):.2f}",
+        f"mid {float(r['mid']):.2f}",
+        f"spread {float(r['spread_bps']):.2f}bps",
+        f"momentum/vol {horizons}" if horizons else "momentum/vol n/a",
+        f"sea {float(r['sea_state']):.2f}",
+        (f"position {side} {abs(position):.2f} @ {float(r['entry_price']):.2f} uPnL {float(r['unrealized_pnl']):+.2f}"
+         if position else "position FLAT"),
+        f"rPnL {float(r['realized_pnl']):+.2f}",
+        f"risk U={float(r['risk_total']):.3f}",
+        f"state {_enum_name(TradingState, r['trading_state'])}/{_enum_name(EStopState, r['estop'])}",
+        f"autonomy {_enum_name(Autonomy, r['autonomy'])}",
+    ]
+    return " | ".join(parts)

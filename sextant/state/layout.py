@@ -1,0 +1,278 @@
+"""Binary layout of the three shared-memory files: the ContextWindow and the two rings.
+
+Every file starts with the same 128-byte header (two cache lines):
+
+    line 0, written once at creation, then only the writer's pid and heartbeat change
+        0   magic           u64   b"SXCTXWIN", b"SXEVTRNG" or b"SXCMDRNG" (little-endian u64)
+        8   layout_version  u32   bumped on any change to a layout in this module
+        12  header_size     u32   128
+        16  file_size       u64   the whole file, bytes
+        24  record_size     u32   ContextWindow record (one buffer), or ring slot size
+        28  record_count    u32   2 buffers for the ContextWindow, slot count for a ring
+        32  layout_hash     u64   hash of the record dtype, so a changed field list cannot pass as the same version
+        40  writer_pid      u64
+        48  heartbeat_ns    u64   writer's wall clock (time.time_ns) at its last commit or heartbeat
+        56  created_ns      u64
+    line 1, the hot word, alone on its cache line so readers polling it do not share a line with the heartbeat
+        64  sequence        u64   ContextWindow: seqlock word; ring: number of messages published
+
+The ContextWindow record holds numbers only. The one text a reader may want, the LLM-readable market line, is
+rendered from these numbers by `sextant.state.context.render_market_text`, never parsed back from text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import IntEnum
+
+import numpy as np
+
+LAYOUT_VERSION = 1
+HEADER_SIZE = 128
+CACHE_LINE = 64
+
+CONTEXT_MAGIC = int.from_bytes(b"SXCTXWIN", "little")
+EVENT_RING_MAGIC = int.from_bytes(b"SXEVTRNG", "little")
+COMMAND_RING_MAGIC = int.from_bytes(b"SXCMDRNG", "little")
+
+MAGIC_NAMES: dict[int, str] = {
+    CONTEXT_MAGIC: "ContextWindow",
+    EVENT_RING_MAGIC: "EventRing",
+    COMMAND_RING_MAGIC: "CommandRing",
+}
+
+HEADER_DTYPE = np.dtype(
+    {
+        "names": ["magic", "layout_version", "header_size", "file_size", "record_size", "record_count",
+                  "layout_hash", "writer_pid", "heartbeat_ns", "created_ns", "sequence"],
+        "formats": ["<u8", "<u4", "<u4", "<u8", "<u4", "<u4", "<u8", "<u8", "<u8", "<u8", "<u8"],
+        "offsets": [0, 8, 12, 16, 24, 28, 32, 40, 48, 56, 64],
+        "itemsize": HEADER_SIZE,
+    }
+)
+
+OFFSET_WRITER_PID = HEADER_DTYPE.fields["writer_pid"][1]
+OFFSET_HEARTBEAT = HEADER_DTYPE.fields["heartbeat_ns"][1]
+OFFSET_SEQUENCE = HEADER_DTYPE.fields["sequence"][1]
+
+
+class Venue(IntEnum):
+    SIM = 0
+    SCENE = 1
+    OKX = 2
+
+
+class TradingState(IntEnum):
+    """Mirrors Nautilus' RiskEngine trading state."""
+
+    ACTIVE = 0
+    REDUCING = 1
+    HALTED = 2
+
+
+class EStopState(IntEnum):
+    RELEASED = 0
+    ENGAGING = 1  # REDUCING: cancelling and closing
+    ENGAGED = 2  # HALTED and flat
+
+
+class Autonomy(IntEnum):
+    MANUAL = 0
+    ASSISTED = 1
+    AUTO = 2
+
+
+class CrewAgent(IntEnum):
+    NONE = 0
+    MOMENTUM = 1
+    MEAN_REVERSION = 2
+    RISK = 3
+    DELTA_HEDGE = 4
+    PERCEPTION = 5
+    RESEARCH = 6
+
+
+class CrewState(IntEnum):
+    OFFLINE = 0
+    IDLE = 1
+    ACTIVE = 2
+    THINKING = 3
+    SUGGESTING = 4
+    ALERT = 5
+
+
+class CrewTask(IntEnum):
+    """What a crew member is doing, as a code plus one number (`crew_task_value`); rendered to text on read."""
+
+    IDLE = 0
+    WATCHING_PRICE = 1  # value: mid
+    MOMENTUM_SIGNAL = 2  # value: momentum
+    FADING_ZSCORE = 3  # value: z-score
+    RISK_NOMINAL = 4  # value: total potential U
+    RISK_WARNING = 5  # value: U
+    RISK_VETO = 6  # value: U
+    HEDGING_DELTA = 7  # value: delta to hedge
+    ASKING_LLM = 8  # value: level (2 or 3)
+    LLM_BUDGET_SPENT = 9  # value: spend this hour
+    COOLDOWN = 10  # value: seconds left
+    TRADE_LIMIT = 11  # value: trades made
+    HALTED = 12  # value: unused
+    WAITING_APPROVAL = 13  # value: seconds left
+
+
+class TraceKind(IntEnum):
+    QUOTE = 0
+    TRADE = 1
+    FILL = 2
+    ALERT = 3
+    RISK_ALERT = 4
+
+
+class HullDimension(IntEnum):
+    """The risk field's dimensions (SPEC §6). The first six are the hull gauges; drawdown is the seventh term."""
+
+    DELTA = 0
+    GAMMA = 1
+    VEGA = 2
+    LIQUIDITY = 3
+    CONCENTRATION = 4
+    LEVERAGE = 5
+    DRAWDOWN = 6
+
+
+INSTRUMENT_BYTES = 32
+HORIZONS = 4  # momentum / volatility horizons, defined per file by `horizon_s`
+FORECAST_POINTS = 8
+RISK_DIMENSIONS = len(HullDimension)
+MAX_CREW = 8
+TRACE_SLOTS = 64
+
+# Field order: checksum and write_seq first (the checksum covers everything after itself), then by subsystem.
+# numpy aligns every field to its natural alignment (align=True), exactly as a C compiler would lay out a struct.
+_CONTEXT_FIELDS: list[tuple] = [
+    ("checksum", "<u8"),
+    ("write_seq", "<u8"),
+    ("ts_ns", "<u8"),  # time of the last update on the engine's (Nautilus) clock
+    ("wall_ns", "<u8"),  # writer's wall clock at commit
+    ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
+    ("venue", "u1"),
+    ("dry_run", "u1"),
+    ("trading_state", "u1"),
+    ("estop", "u1"),
+    ("autonomy", "u1"),
+    ("autonomy_ceiling", "u1"),
+    ("replay", "u1"),
+    ("crew_count", "u1"),
+    # instrument definition
+    ("price_increment", "<f8"),
+    ("size_increment", "<f8"),
+    ("multiplier", "<f8"),
+    # top of book
+    ("bid", "<f8"),
+    ("ask", "<f8"),
+    ("bid_size", "<f8"),
+    ("ask_size", "<f8"),
+    ("last", "<f8"),
+    ("last_size", "<f8"),
+    ("mid", "<f8"),
+    ("spread_bps", "<f8"),
+    ("quote_count", "<u8"),
+    # features
+    ("horizon_s", "<f8", (HORIZONS,)),
+    ("momentum", "<f8", (HORIZONS,)),  # log return of mid over each horizon
+    ("volatility", "<f8", (HORIZONS,)),  # realised volatility over each horizon, annualised
+    ("sea_state", "<f8"),  # 0 calm .. 1 storm, from volatility against its own long-run level
+    ("forecast_mid", "<f8", (FORECAST_POINTS,)),
+    ("forecast_step_s", "<f8"),
+    # position and account
+    ("position_size", "<f8"),  # signed, in contracts
+    ("position_notional", "<f8"),
+    ("entry_price", "<f8"),
+    ("unrealized_pnl", "<f8"),
+    ("realized_pnl", "<f8"),
+    ("equity", "<f8"),
+    ("balance_free", "<f8"),
+    ("margin_used", "<f8"),
+    ("leverage", "<f8"),
+    ("peak_equity", "<f8"),
+    ("drawdown", "<f8"),  # fraction below peak equity, >= 0
+    ("orders_open", "<u4"),
+    ("pending_intents", "<u4"),
+    ("orders_submitted", "<u8"),
+    ("fills", "<u8"),
+    # risk field (SPEC §6)
+    ("risk_x", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_limit", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_potential", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_gradient", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_applicable", "u1", (8,)),  # 0 where a dimension does not apply (gamma, vega on a linear perp)
+    ("risk_total", "<f8"),
+    ("risk_warn", "<f8"),
+    ("risk_veto", "<f8"),
+    ("reputation", "<f8"),
+    # crew
+    ("crew_agent", "u1", (MAX_CREW,)),
+    ("crew_state", "u1", (MAX_CREW,)),
+    ("crew_task", "<u2", (MAX_CREW,)),
+    ("crew_task_value", "<f8", (MAX_CREW,)),
+    ("crew_confidence", "<f8", (MAX_CREW,)),
+    ("crew_reputation", "<f8", (MAX_CREW,)),
+    ("crew_last_decision_ns", "<u8", (MAX_CREW,)),
+    ("llm_tokens_hour", "<f8"),
+    ("llm_cost_hour", "<f8"),
+    ("llm_budget_exhausted", "u1"),
+    # the last 64 market events, a ring: slot i holds event number n where n % 64 == i
+    ("trace_kind", "u1", (TRACE_SLOTS,)),
+    ("trace_count", "<u8"),  # events ever pushed
+    ("trace_price", "<f8", (TRACE_SLOTS,)),
+    ("trace_size", "<f8", (TRACE_SLOTS,)),
+    ("trace_ts_ns", "<u8", (TRACE_SLOTS,)),
+]
+
+
+def _padded(dtype: np.dtype, multiple: int) -> np.dtype:
+    size = -(-dtype.itemsize // multiple) * multiple
+    return np.dtype({"names": dtype.names, "formats": [dtype.fields[n][0] for n in dtype.names],
+                     "offsets": [dtype.fields[n][1] for n in dtype.names], "itemsize": size})
+
+
+# One buffer of the double buffer. Padded to whole cache lines so the two buffers never share a line.
+CONTEXT_DTYPE: np.dtype = _padded(np.dtype(_CONTEXT_FIELDS, align=True), CACHE_LINE)
+CONTEXT_RECORD_SIZE: int = CONTEXT_DTYPE.itemsize
+CONTEXT_FILE_SIZE: int = HEADER_SIZE + 2 * CONTEXT_RECORD_SIZE
+
+
+def field_offset(name: str) -> int:
+    """Byte offset of a ContextWindow field inside one record."""
+    return int(CONTEXT_DTYPE.fields[name][1])
+
+
+def dtype_hash(dtype: np.dtype) -> int:
+    """A stable 64-bit hash of a dtype's names, formats and offsets."""
+    description = repr([(name, dtype.fields[name][0].str, dtype.fields[name][0].shape, dtype.fields[name][1])
+                        for name in dtype.names]) + f"|{dtype.itemsize}"
+    return int.from_bytes(hashlib.blake2b(description.encode(), digest_size=8).digest(), "little")
+
+
+CONTEXT_LAYOUT_HASH: int = dtype_hash(CONTEXT_DTYPE)
+
+# Ring slot: three u64 words, then the payload.
+#   0  slot_seq  2*m + 1 while message m is being written into this slot, 2*m + 2 once it is complete
+#   8  meta      kind (u16) | flags (u16) << 16 | payload length (u32) << 32
+#   16 ts_ns     event time
+SLOT_HEADER_SIZE = 24
+SLOT_FLAG_TRUNCATED = 1  # fields were shortened to fit; the payload still decodes
+SLOT_FLAG_RAW_PREFIX = 2  # the payload is a prefix of the encoding and cannot be decoded
+
+EVENT_RING_SLOTS = 256
+EVENT_RING_SLOT_SIZE = 512
+COMMAND_RING_SLOTS = 64
+COMMAND_RING_SLOT_SIZE = 256
+
+RING_LAYOUT_HASH: int = int.from_bytes(
+    hashlib.blake2b(b"slot:seq:u64,meta:u64(kind:u16,flags:u16,len:u32),ts_ns:u64,payload", digest_size=8).digest(),
+    "little")
+
+
+def ring_file_size(slot_count: int, slot_size: int) -> int:
+    return HEADER_SIZE + slot_count * slot_size

@@ -1,0 +1,317 @@
+"""Typed, immutable messages carried by the rings: engine events (SPEC §11) and bridge commands (SPEC §4).
+
+Each type has a stable numeric kind, stored in the ring slot header; the payload is the struct's msgpack. The
+same structs become the WebSocket stream's JSON (`to_wire`). Kind numbers are part of the file format: never
+reuse or renumber one, only add.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+AutonomyLevel = Literal["MANUAL", "ASSISTED", "AUTO"]
+EStopStateName = Literal["RELEASED", "ENGAGING", "ENGAGED"]
+Side = Literal["BUY", "SELL"]
+ExecutionStyleName = Literal["MARKET", "LIMIT", "TRAILING_STOP", "TWAP", "IOC", "FOK"]
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every ring message."""
+
+    KIND: ClassVar[int] = 0
+
+
+class Event(Message, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Engine → bridge / WebSocket."""
+
+
+class Command(Message, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Bridge → engine. Every command carries an id; the engine answers each with a CommandResult event."""
+
+    command_id: str
+
+
+# ----------------------------------------------------------------------------------------------------- events
+
+
+class IntentGenerated(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 1
+    intent_id: str
+    agent: str
+    intent_kind: str  # TrendFollow, MeanReversion, DeltaHedge, GammaScalp, LiquidationCapture, Hold, Veto
+    instrument: str
+    side: Side | None = None
+    quantity: float = 0.0
+    target_position: float | None = None
+    price: float | None = None
+    style: ExecutionStyleName | None = None
+    confidence: float = 0.0
+    reputation: float = 0.0
+    title: str = ""
+    reasoning: str = ""
+    plan: str = ""  # execution plan in words, e.g. "TWAP 5 slices every 2 s"
+    risk_score: float = 0.0  # 0..1, the risk bar
+    requires_approval: bool = False
+    auto_approve_at_ns: int | None = None  # Assisted: when the countdown approves it
+    expires_at_ns: int | None = None
+
+
+class IntentApproved(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 2
+    intent_id: str
+    by: Literal["human", "countdown", "auto"]
+    command_id: str | None = None
+
+
+class IntentRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 3
+    intent_id: str
+    reason: str
+    by: Literal["human", "engine", "risk"] = "engine"
+    command_id: str | None = None
+
+
+class IntentExpired(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 4
+    intent_id: str
+    reason: str = "approval TTL elapsed"
+
+
+class OrderSubmitted(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 5
+    client_order_id: str
+    intent_id: str | None = None
+    instrument: str
+    side: Side
+    order_type: str  # Nautilus OrderType name, e.g. MARKET, LIMIT, TRAILING_STOP_MARKET
+    time_in_force: str  # Nautilus TimeInForce name
+    quantity: float
+    price: float | None = None
+    trigger_price: float | None = None
+    post_only: bool = False
+    reduce_only: bool = False
+    exec_algorithm: str | None = None
+    dry_run: bool = False
+
+
+class OrderFilled(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 6
+    client_order_id: str
+    venue_order_id: str = ""
+    intent_id: str | None = None
+    instrument: str
+    side: Side
+    fill_price: float
+    fill_quantity: float
+    slippage_bps: float = 0.0
+    commission: float = 0.0
+    liquidity: Literal["MAKER", "TAKER", "NONE"] = "NONE"
+    position_after: float = 0.0
+
+
+class OrderRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 7
+    client_order_id: str
+    intent_id: str | None = None
+    reason: str
+    denied: bool = False  # True: stopped by Nautilus' RiskEngine or our own checks before reaching the venue
+
+
+class OrderCanceled(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 8
+    client_order_id: str
+    intent_id: str | None = None
+    reason: str = ""
+
+
+class RiskAlert(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 9
+    dimension: str  # a HullDimension name, or "TOTAL"
+    value: float
+    limit: float
+    potential: float
+    threshold: float
+    level: Literal["WARN", "VETO"]
+
+
+class Veto(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 10
+    agent: str
+    intent_id: str | None = None
+    potential: float
+    threshold: float
+    reason: str
+
+
+class AutoresearchResult(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 11
+    hypothesis_id: str
+    family: str
+    params: dict[str, float] = {}
+    parent_id: str | None = None
+    ir_before: float
+    ir_after: float
+    accepted: bool
+    verdict: str = ""
+
+
+class AttestationQueued(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 12
+    record_id: str
+    agent: str
+    decision_hash: str  # 0x-prefixed keccak
+    journal_seq: int
+
+
+class AttestationMined(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 13
+    record_id: str
+    agent: str
+    tx_hash: str
+    block_number: int
+    feedback_index: int
+
+
+class AutonomyChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 14
+    level: AutonomyLevel
+    ceiling: AutonomyLevel
+    reputation: float
+    reason: str = ""
+    command_id: str | None = None
+
+
+class EStopChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 15
+    state: EStopStateName
+    trading_state: Literal["ACTIVE", "REDUCING", "HALTED"]
+    reason: str = ""
+    command_id: str | None = None
+
+
+class CommandResult(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 16
+    command_id: str
+    command: str  # the command's type name
+    applied: bool
+    reason: str = ""
+
+
+class CrewStatus(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 17
+    agent: str
+    state: str  # a CrewState name
+    task: str
+    confidence: float = 0.0
+    last_decision_ns: int = 0
+
+
+class Heartbeat(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 18
+    pid: int
+    uptime_s: float
+    quotes: int = 0
+    context_sequence: int = 0
+
+
+# --------------------------------------------------------------------------------------------------- commands
+
+
+class Approve(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 101
+    intent_id: str
+
+
+class Reject(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 102
+    intent_id: str
+    reason: str = ""
+
+
+class Modify(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 103
+    intent_id: str
+    quantity: float | None = None
+    price: float | None = None
+    style: ExecutionStyleName | None = None
+
+
+class EStop(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 104
+    engage: bool
+
+
+class SetAutonomy(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    KIND: ClassVar[int] = 105
+    level: AutonomyLevel
+
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
+    OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
+    EStopChanged, CommandResult, CrewStatus, Heartbeat,
+)
+COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy)
+
+TYPES_BY_KIND: dict[int, type[Message]] = {t.KIND: t for t in EVENT_TYPES + COMMAND_TYPES}
+TYPES_BY_NAME: dict[str, type[Message]] = {t.__name__: t for t in EVENT_TYPES + COMMAND_TYPES}
+assert len(TYPES_BY_KIND) == len(EVENT_TYPES) + len(COMMAND_TYPES), "duplicate message KIND"
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODERS: dict[int, msgspec.msgpack.Decoder] = {kind: msgspec.msgpack.Decoder(t) for kind, t in
+                                                 TYPES_BY_KIND.items()}
+_ELLIPSIS = "…"
+
+
+class MessageDecodeError(ValueError):
+    """A slot's payload does not decode as its declared kind."""
+
+
+def encode(message: Message) -> bytes:
+    return _ENCODER.encode(message)
+
+
+def decode(kind: int, payload: bytes | memoryview) -> Message:
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise MessageDecodeError(f"unknown message kind {kind}")
+    try:
+        return decoder.decode(payload)
+    except msgspec.DecodeError as error:
+        raise MessageDecodeError(f"{TYPES_BY_KIND[kind].__name__}: {error}") from error
+
+
+def fit_to_capacity(message: Message, capacity: int) -> tuple[bytes, bool]:
+    """Encode `message` in at most `capacity` bytes.
+
+    Returns (payload, truncated). A message that is too big has its longest strings shortened (each ends in "…")
+    until it fits, so it still decodes and keeps every field. Only if that cannot make it fit (bulk that is not
+    text) does the caller get (prefix, True) with a payload that no longer decodes; the ring flags that case.
+    """
+    payload = _ENCODER.encode(message)
+    if len(payload) <= capacity:
+        return payload, False
+    fields = {name: getattr(message, name) for name in message.__struct_fields__}
+    text_fields = [name for name, value in fields.items() if isinstance(value, str)]
+    while text_fields:
+        excess = len(payload) - capacity
+        longest = max(text_fields, key=lambda name: len(fields[name].encode()))
+        current = fields[longest]
+        if len(current) <= 1:
+            break
+        # Cut by the excess (in bytes, which bounds characters) plus the ellipsis, at least by a quarter.
+        keep = max(0, min(len(current) - max(excess + 4, len(current) // 4), len(current) - 2))
+        fields[longest] = current[:keep] + _ELLIPSIS
+        payload = _ENCODER.encode(type(message)(**fields))
+        if len(payload) <= capacity:
+            return payload, True
+        if keep == 0:
+            text_fields.remove(longest)
+    return payload[:capacity], True
+
+
+def to_wire(message: Message, *, seq: int, ts_ns: int) -> dict[str, Any]:
+    """The WebSocket envelope of SPEC §11: {"type", "ts_ns", "seq", "data"}."""
+    return {"type": type(message).__name__, "ts_ns": ts_ns, "seq": seq, "data": msgspec.to_builtins(message)}

@@ -1,0 +1,308 @@
+"""EventRing (engine → bridge) and CommandRing (bridge → engine): single-writer, many-reader rings over mmap.
+
+Message m (counting from 0) goes to slot m % N. The header's sequence word is the number of messages published.
+Each slot has its own sequence word (see `layout.py`): 2m + 1 while message m is written, 2m + 2 once complete.
+
+A reader owns its cursor (the next message number it wants) and never writes to the file. When it has fallen
+more than N behind, every message older than the last N has certainly been overwritten: it skips them and adds
+them to `lost`. A slot that turns out to hold a newer message, or changes while being copied, is one more lost
+message. So `received + lost` always equals the number of messages published since the reader's start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import numpy as np
+from numba import njit
+
+from sextant.state import messages
+from sextant.state.layout import (
+    COMMAND_RING_MAGIC,
+    COMMAND_RING_SLOT_SIZE,
+    COMMAND_RING_SLOTS,
+    EVENT_RING_MAGIC,
+    EVENT_RING_SLOT_SIZE,
+    EVENT_RING_SLOTS,
+    HEADER_SIZE,
+    MAGIC_NAMES,
+    OFFSET_HEARTBEAT,
+    OFFSET_SEQUENCE,
+    RING_LAYOUT_HASH,
+    SLOT_FLAG_RAW_PREFIX,
+    SLOT_FLAG_TRUNCATED,
+    SLOT_HEADER_SIZE,
+)
+from sextant.state.memory import (
+    JIT_OPTIONS,
+    fence_acquire,
+    fence_release,
+    load_acquire_u64,
+    load_relaxed_u64,
+    load_u64,
+    store_relaxed_u64,
+    store_release_u64,
+    store_u64,
+)
+from sextant.state.shm import FileSpec, LayoutMismatchError, MappedFile, create, open_readonly
+
+_CURSOR_NEXT = 0
+_CURSOR_LOST = 1
+
+
+@njit(**JIT_OPTIONS)
+def ring_publish(buf: np.ndarray, slot_count: int, slot_size: int, kind: int, flags: int, ts_ns: int,
+                 payload: np.ndarray, length: int, now_ns: int) -> int:
+    """Publish one message (payload[:length] must fit the slot). Returns its message number. Single writer."""
+    number = np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE))
+    base = HEADER_SIZE + (number % slot_count) * slot_size
+    store_relaxed_u64(buf, base, 2 * number + 1)
+    fence_release()
+    store_u64(buf, base + 8, np.int64(kind) | (np.int64(flags) << 16) | (np.int64(length) << 32))
+    store_u64(buf, base + 16, ts_ns)
+    buf[base + SLOT_HEADER_SIZE:base + SLOT_HEADER_SIZE + length] = payload[:length]
+    store_release_u64(buf, base, 2 * number + 2)
+    store_release_u64(buf, OFFSET_SEQUENCE, number + 1)
+    store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)
+    return number
+
+
+@njit(**JIT_OPTIONS)
+def ring_drain(buf: np.ndarray, slot_count: int, slot_size: int, cursor: np.ndarray, out: np.ndarray,
+               numbers: np.ndarray) -> int:
+    """Copy up to len(out) complete messages, oldest first, into the rows of `out` (slot header + payload).
+
+    `cursor` is int64[2]: the next message number, and the running count of lost messages. `numbers` receives
+    each copied message's number. Returns how many rows were filled.
+    """
+    filled = 0
+    while filled < out.shape[0]:
+        published = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
+        wanted = cursor[_CURSOR_NEXT]
+        if wanted >= published:
+            break
+        if published - wanted > slot_count:
+            cursor[_CURSOR_LOST] += published - slot_count - wanted
+            wanted = published - slot_count
+        base = HEADER_SIZE + (wanted % slot_count) * slot_size
+        before = np.int64(load_acquire_u64(buf, base))
+        if before == 2 * wanted + 2:
+            length = np.int64(load_u64(buf, base + 8) >> np.uint64(32))
+            copied = min(SLOT_HEADER_SIZE + length, slot_size)
+            out[filled, :copied] = buf[base:base + copied]
+            fence_acquire()
+            if np.int64(load_relaxed_u64(buf, base)) == before:
+                numbers[filled] = wanted
+                filled += 1
+                cursor[_CURSOR_NEXT] = wanted + 1
+                continue
+        # The writer lapped us on this slot: message `wanted` is gone.
+        cursor[_CURSOR_LOST] += 1
+        cursor[_CURSOR_NEXT] = wanted + 1
+    return filled
+
+
+@njit(**JIT_OPTIONS)
+def ring_published(buf: np.ndarray) -> int:
+    return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
+
+
+def warm_up() -> None:
+    slot_count, slot_size = 4, 64
+    buf = np.zeros(HEADER_SIZE + slot_count * slot_size, np.uint8)
+    payload = np.zeros(8, np.uint8)
+    ring_publish(buf, slot_count, slot_size, 1, 0, 0, payload, 8, 0)
+    readonly = buf.copy()
+    readonly.flags.writeable = False
+    for source in (buf, readonly):
+        ring_drain(source, slot_count, slot_size, np.zeros(2, np.int64), np.zeros((2, slot_size), np.uint8),
+                   np.zeros(2, np.int64))
+        ring_published(source)
+
+
+M = TypeVar("M", bound=messages.Message)
+
+
+@dataclass(frozen=True, slots=True)
+class RingMessage(Generic[M]):
+    """One message as a reader received it."""
+
+    number: int  # position in the ring's history, from 0
+    kind: int
+    ts_ns: int
+    truncated: bool  # fields were shortened to fit the slot (message still complete otherwise)
+    message: M | None  # None when the payload could not be decoded; see `error`
+    raw: bytes = b""  # the payload, kept when it could not be decoded
+    error: str = ""
+
+    @property
+    def type_name(self) -> str:
+        known = messages.TYPES_BY_KIND.get(self.kind)
+        return known.__name__ if known else f"kind {self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class _RingKind:
+    magic: int
+    base: type[messages.Message]
+    default_slots: int
+    default_slot_size: int
+
+
+_EVENTS = _RingKind(EVENT_RING_MAGIC, messages.Event, EVENT_RING_SLOTS, EVENT_RING_SLOT_SIZE)
+_COMMANDS = _RingKind(COMMAND_RING_MAGIC, messages.Command, COMMAND_RING_SLOTS, COMMAND_RING_SLOT_SIZE)
+
+
+class _RingWriter(Generic[M]):
+    _ring: _RingKind
+
+    def __init__(self, path: str | os.PathLike[str], slots: int | None = None, slot_size: int | None = None) -> None:
+        slot_count = self._ring.default_slots if slots is None else slots
+        size = self._ring.default_slot_size if slot_size is None else slot_size
+        if slot_count < 2:
+            raise ValueError(f"a ring needs at least 2 slots, got {slot_count}")
+        if size < SLOT_HEADER_SIZE + 32 or size % 8:
+            raise ValueError(f"slot size must be a multiple of 8 and at least {SLOT_HEADER_SIZE + 32}, got {size}")
+        spec = FileSpec(magic=self._ring.magic, record_size=size, record_count=slot_count,
+                        layout_hash=RING_LAYOUT_HASH)
+        self._file: MappedFile = create(path, spec)
+        self.slot_count = slot_count
+        self.slot_size = size
+        self.capacity = size - SLOT_HEADER_SIZE
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def published(self) -> int:
+        return int(ring_published(self._file.buf))
+
+    def publish(self, message: M, ts_ns: int | None = None) -> int:
+        """Publish a typed message; returns its number. A message too big for a slot is truncated, with a flag."""
+        if not isinstance(message, self._ring.base):
+            raise TypeError(f"{type(message).__name__} is not a {self._ring.base.__name__}; it does not belong on "
+                            f"the {MAGIC_NAMES[self._ring.magic]}")
+        payload, truncated = messages.fit_to_capacity(message, self.capacity)
+        flags = 0
+        if truncated:
+            flags = SLOT_FLAG_TRUNCATED
+            try:
+                messages.decode(message.KIND, payload)
+            except messages.MessageDecodeError:
+                flags |= SLOT_FLAG_RAW_PREFIX
+        return self.publish_raw(message.KIND, payload, flags=flags, ts_ns=ts_ns)
+
+    def publish_raw(self, kind: int, payload: bytes, *, flags: int = 0, ts_ns: int | None = None) -> int:
+        if len(payload) > self.capacity:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds the slot capacity of {self.capacity}")
+        now = time.time_ns()
+        array = np.frombuffer(payload, np.uint8)
+        return int(ring_publish(self._file.buf, self.slot_count, self.slot_size, kind, flags,
+                                now if ts_ns is None else ts_ns, array, len(payload), now))
+
+    def heartbeat(self, now_ns: int | None = None) -> None:
+        from sextant.state.seqlock import store_heartbeat
+
+        store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _RingReader(Generic[M]):
+    _ring: _RingKind
+
+    def __init__(self, path: str | os.PathLike[str], start: Literal["oldest", "latest"] = "oldest",
+                 batch: int = 64) -> None:
+        self._file: MappedFile = open_readonly(path, None, expect_magic=self._ring.magic)
+        header = self._file.header[0]
+        self.slot_count = int(header["record_count"])
+        self.slot_size = int(header["record_size"])
+        if int(header["layout_hash"]) != RING_LAYOUT_HASH:
+            raise LayoutMismatchError(f"{self._file.path}: ring slot layout hash differs from this build's; run "
+                                      f"writer and reader from the same Sextant version.")
+        if self.slot_count < 2 or self.slot_size < SLOT_HEADER_SIZE + 8 or self.slot_size % 8:
+            raise LayoutMismatchError(f"{self._file.path}: implausible ring geometry {self.slot_count} x "
+                                      f"{self.slot_size} bytes; the header is corrupt. Restart its writer.")
+        published = int(ring_published(self._file.buf))
+        first = max(0, published - self.slot_count) if start == "oldest" else published
+        self._cursor = np.array([first, 0], np.int64)
+        self._out = np.zeros((batch, self.slot_size), np.uint8)
+        self._numbers = np.zeros(batch, np.int64)
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def lost(self) -> int:
+        """Messages this reader will never see, because the writer overwrote them first. Exact."""
+        return int(self._cursor[_CURSOR_LOST])
+
+    @property
+    def next_number(self) -> int:
+        return int(self._cursor[_CURSOR_NEXT])
+
+    @property
+    def published(self) -> int:
+        return int(ring_published(self._file.buf))
+
+    @property
+    def heartbeat_ns(self) -> int:
+        return int.from_bytes(self._file.mm[OFFSET_HEARTBEAT:OFFSET_HEARTBEAT + 8], "little")
+
+    def drain(self, max_messages: int | None = None) -> list[RingMessage[M]]:
+        """Everything published since the last drain (up to `max_messages`), oldest first."""
+        received: list[RingMessage[M]] = []
+        while max_messages is None or len(received) < max_messages:
+            count = int(ring_drain(self._file.buf, self.slot_count, self.slot_size, self._cursor, self._out,
+                                   self._numbers))
+            for row in range(count):
+                received.append(self._decode_row(row))
+            if count < self._out.shape[0]:
+                break
+        return received
+
+    def _decode_row(self, row: int) -> RingMessage[M]:
+        slot = self._out[row]
+        meta = int(slot[8:16].view(np.uint64)[0])
+        kind, flags, length = meta & 0xFFFF, (meta >> 16) & 0xFFFF, meta >> 32
+        ts_ns = int(slot[16:24].view(np.uint64)[0])
+        payload = slot[SLOT_HEADER_SIZE:SLOT_HEADER_SIZE + length].tobytes()
+        number = int(self._numbers[row])
+        truncated = bool(flags & SLOT_FLAG_TRUNCATED)
+        if flags & SLOT_FLAG_RAW_PREFIX:
+            return RingMessage(number, kind, ts_ns, True, None, payload,
+                               "message was larger than a slot and could not be shortened; raw prefix kept")
+        try:
+            decoded = messages.decode(kind, payload)
+        except messages.MessageDecodeError as error:
+            return RingMessage(number, kind, ts_ns, truncated, None, payload, str(error))
+        if not isinstance(decoded, self._ring.base):
+            return RingMessage(number, kind, ts_ns, truncated, None, payload,
+                               f"{type(decoded).__name__} does not belong on the {MAGIC_NAMES[self._ring.magic]}")
+        return RingMessage(number, kind, ts_ns, truncated, decoded)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class EventRingWriter(_RingWriter[messages.Event]):
+    _ring = _EVENTS
+
+
+class EventRingReader(_RingReader[messages.Event]):
+    _ring = _EVENTS
+
+
+class CommandRingWriter(_RingWriter[messages.Command]):
+    _ring = _COMMANDS
+
+
+class CommandRingReader(_RingReader[messages.Command]):
+    _ring = _COMMANDS

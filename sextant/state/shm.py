@@ -1,0 +1,199 @@
+"""Creating and opening the memory-mapped files, with a validated header.
+
+A writer creates its file whole (header included) under a temporary name and renames it into place, so a reader
+never maps a half-initialised file. A reader maps read-only and checks magic, version, sizes and the layout
+hash before it touches anything else; on a mismatch it raises and the file stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE, LAYOUT_VERSION, MAGIC_NAMES, OFFSET_HEARTBEAT
+
+
+class StateFileError(Exception):
+    """A shared-memory file cannot be used. The message names the file, the problem and the fix."""
+
+
+class LayoutMismatchError(StateFileError):
+    """The file exists but is not the layout this build expects (wrong magic, version, size or field list)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """What a file of one kind must look like."""
+
+    magic: int
+    record_size: int
+    record_count: int
+    layout_hash: int
+
+    @property
+    def kind(self) -> str:
+        return MAGIC_NAMES[self.magic]
+
+    @property
+    def file_size(self) -> int:
+        return HEADER_SIZE + self.record_size * self.record_count
+
+
+@dataclass(slots=True)
+class MappedFile:
+    path: Path
+    mm: mmap.mmap
+    buf: np.ndarray  # uint8 view of the whole file (read-only for readers)
+    header: np.ndarray  # HEADER_DTYPE view of the first 128 bytes
+
+    def close(self) -> None:
+        # numpy views keep exported buffers alive; drop them before closing the map.
+        self.buf = np.empty(0, np.uint8)
+        self.header = np.empty(0, HEADER_DTYPE)
+        try:
+            self.mm.close()
+        except BufferError:
+            # A caller still holds a view (for example a snapshot array). The map is released when it goes.
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_header(path: Path) -> np.void | None:
+    """The header of an existing file, or None if the file is shorter than a header."""
+    with open(path, "rb") as handle:
+        raw = handle.read(HEADER_SIZE)
+    if len(raw) < HEADER_SIZE:
+        return None
+    return np.frombuffer(raw, HEADER_DTYPE)[0]
+
+
+def create(path: str | os.PathLike[str], spec: FileSpec, *, live_writer_grace_s: float = 2.0) -> MappedFile:
+    """Create (or replace a stale) file for `spec` and map it read-write.
+
+    Refuses, leaving the file untouched, when the path holds something that is not a Sextant state file, or a
+    file of another kind, or a file whose writer process is still alive and beating.
+    """
+    target = Path(path)
+    if target.exists():
+        if target.is_dir():
+            raise StateFileError(f"{target}: is a directory; point the {spec.kind} path at a file")
+        header = read_header(target)
+        if header is not None:
+            magic = int(header["magic"])
+            if magic not in MAGIC_NAMES and target.stat().st_size > 0:
+                raise StateFileError(
+                    f"{target}: exists and is not a Sextant state file (magic {magic:#018x}); refusing to overwrite "
+                    f"it. Move it away or choose another path for the {spec.kind}.")
+            if magic in MAGIC_NAMES and magic != spec.magic:
+                raise StateFileError(
+                    f"{target}: holds a {MAGIC_NAMES[magic]}, not a {spec.kind}; check the configured paths "
+                    f"(they must differ).")
+            pid = int(header["writer_pid"])
+            age_s = (time.time_ns() - int(header["heartbeat_ns"])) / 1e9
+            if magic == spec.magic and pid != os.getpid() and _process_alive(pid) and age_s < live_writer_grace_s:
+                raise StateFileError(
+                    f"{target}: another writer (pid {pid}) is live on this {spec.kind} (heartbeat {age_s:.2f} s "
+                    f"ago); stop it or use another path.")
+        elif target.stat().st_size > 0:
+            raise StateFileError(
+                f"{target}: exists, is {target.stat().st_size} bytes and is not a Sextant state file; refusing to "
+                f"overwrite it. Move it away or choose another path for the {spec.kind}.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    header = np.zeros(1, HEADER_DTYPE)
+    now = time.time_ns()
+    header["magic"] = spec.magic
+    header["layout_version"] = LAYOUT_VERSION
+    header["header_size"] = HEADER_SIZE
+    header["file_size"] = spec.file_size
+    header["record_size"] = spec.record_size
+    header["record_count"] = spec.record_count
+    header["layout_hash"] = spec.layout_hash
+    header["writer_pid"] = os.getpid()
+    header["heartbeat_ns"] = now
+    header["created_ns"] = now
+    with open(temporary, "wb") as handle:
+        handle.write(header.tobytes())
+        handle.truncate(spec.file_size)
+    os.replace(temporary, target)
+    handle_fd = os.open(target, os.O_RDWR)
+    try:
+        mapped = mmap.mmap(handle_fd, spec.file_size, access=mmap.ACCESS_WRITE)
+    finally:
+        os.close(handle_fd)
+    buf = np.frombuffer(mapped, np.uint8)
+    return MappedFile(target, mapped, buf, buf[:HEADER_SIZE].view(HEADER_DTYPE))
+
+
+def open_readonly(path: str | os.PathLike[str], spec: FileSpec | None, *, expect_magic: int) -> MappedFile:
+    """Map an existing file read-only after validating its header.
+
+    `spec` fixes the record geometry (ContextWindow); None accepts any geometry the header declares, after
+    checking it is self-consistent (rings, whose slot count and size are configurable).
+    """
+    target = Path(path)
+    kind = MAGIC_NAMES[expect_magic]
+    if not target.exists():
+        raise StateFileError(f"{target}: no such file; start the {kind} writer first (the engine), or fix the path.")
+    size = target.stat().st_size
+    if size < HEADER_SIZE:
+        raise LayoutMismatchError(
+            f"{target}: {size} bytes is too small for a {kind} (header alone is {HEADER_SIZE} bytes); the file is "
+            f"not a {kind} or was truncated. Restart its writer.")
+    header = read_header(target)
+    assert header is not None
+    magic = int(header["magic"])
+    if magic != expect_magic:
+        found = MAGIC_NAMES.get(magic, f"unknown magic {magic:#018x}")
+        raise LayoutMismatchError(f"{target}: wrong magic: expected a {kind}, found {found}. Check the path.")
+    version = int(header["layout_version"])
+    if version != LAYOUT_VERSION:
+        raise LayoutMismatchError(
+            f"{target}: layout version {version}, this build reads version {LAYOUT_VERSION}. Run the writer and "
+            f"the reader from the same Sextant version.")
+    if int(header["header_size"]) != HEADER_SIZE:
+        raise LayoutMismatchError(f"{target}: header size {int(header['header_size'])}, expected {HEADER_SIZE}.")
+    declared = int(header["file_size"])
+    record_size, record_count = int(header["record_size"]), int(header["record_count"])
+    if declared != size or declared != HEADER_SIZE + record_size * record_count:
+        raise LayoutMismatchError(
+            f"{target}: size mismatch: the file is {size} bytes, its header declares {declared} bytes for "
+            f"{record_count} x {record_size}-byte records. The file is corrupt or was truncated; restart its writer.")
+    if spec is not None:
+        if (record_size, record_count) != (spec.record_size, spec.record_count):
+            raise LayoutMismatchError(
+                f"{target}: record geometry {record_count} x {record_size} bytes, this build expects "
+                f"{spec.record_count} x {spec.record_size}. Run writer and reader from the same Sextant version.")
+        if int(header["layout_hash"]) != spec.layout_hash:
+            raise LayoutMismatchError(
+                f"{target}: field layout hash {int(header['layout_hash']):#x} differs from this build's "
+                f"{spec.layout_hash:#x}. Run writer and reader from the same Sextant version.")
+    handle_fd = os.open(target, os.O_RDONLY)
+    try:
+        mapped = mmap.mmap(handle_fd, size, access=mmap.ACCESS_READ)
+    finally:
+        os.close(handle_fd)
+    buf = np.frombuffer(mapped, np.uint8)
+    return MappedFile(target, mapped, buf, buf[:HEADER_SIZE].view(HEADER_DTYPE))
+
+
+def heartbeat_age_s(mapped: MappedFile, now_ns: int | None = None) -> float:
+    """Seconds since the writer's last heartbeat."""
+    beat = int.from_bytes(mapped.mm[OFFSET_HEARTBEAT:OFFSET_HEARTBEAT + 8], "little")
+    return ((time.time_ns() if now_ns is None else now_ns) - beat) / 1e9

@@ -1,0 +1,258 @@
+"""ContextWindow: a numeric record over an mmap seqlock double buffer, written by one process, read by any."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sextant.state import seqlock
+from sextant.state.context import ContextReader, ContextWriter, crew_lines, render_market_text
+from sextant.state.layout import (
+    CONTEXT_DTYPE,
+    CONTEXT_FILE_SIZE,
+    CONTEXT_RECORD_SIZE,
+    HEADER_DTYPE,
+    HEADER_SIZE,
+    LAYOUT_VERSION,
+    CrewAgent,
+    CrewState,
+    CrewTask,
+    TraceKind,
+    field_offset,
+)
+from sextant.state.shm import LayoutMismatchError, StateFileError
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "context.mmap"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class TestLayout:
+    def test_record_is_numeric_c_layout_padded_to_cache_lines(self) -> None:
+        assert CONTEXT_RECORD_SIZE % 64 == 0
+        assert CONTEXT_FILE_SIZE == HEADER_SIZE + 2 * CONTEXT_RECORD_SIZE
+        for name in CONTEXT_DTYPE.names:
+            field_type, offset = CONTEXT_DTYPE.fields[name][:2]
+            base = field_type.base
+            assert base.kind in "uif", f"{name} is not numeric"
+            assert offset % base.alignment == 0, f"{name} is misaligned"
+
+    def test_header_has_magic_version_size_pid_heartbeat(self) -> None:
+        for name in ("magic", "layout_version", "file_size", "record_size", "writer_pid", "heartbeat_ns",
+                     "sequence"):
+            assert name in HEADER_DTYPE.names
+        assert HEADER_DTYPE.itemsize == HEADER_SIZE
+        assert HEADER_DTYPE.fields["sequence"][1] == 64, "the sequence word must sit alone on the second line"
+
+    def test_spec_fields_are_present(self) -> None:
+        required = ["write_seq", "ts_ns", "instrument", "bid", "ask", "last", "bid_size", "ask_size", "mid",
+                    "spread_bps", "momentum", "volatility", "position_size", "entry_price", "unrealized_pnl",
+                    "realized_pnl", "risk_x", "risk_potential", "risk_gradient", "risk_total", "autonomy",
+                    "autonomy_ceiling", "estop", "crew_state", "crew_task", "crew_last_decision_ns", "trace_kind",
+                    "trace_price", "trace_count", "checksum"]
+        assert not [name for name in required if name not in CONTEXT_DTYPE.names]
+
+
+class TestRoundTrip:
+    def test_a_committed_record_is_what_the_reader_sees(self, path: Path) -> None:
+        writer = ContextWriter(path, "BTC-USDT-SWAP.OKX")
+        writer.record["bid"] = 60000.1
+        writer.record["ask"] = 60000.2
+        writer.record["mid"] = 60000.15
+        writer.record["position_size"] = -2.5
+        writer.record["momentum"][:] = [0.001, 0.002, -0.003, 0.0]
+        sequence = writer.commit()
+        reader = ContextReader(path)
+        snapshot = reader.snapshot()
+        assert snapshot.sequence == sequence == reader.sequence
+        assert snapshot.instrument == "BTC-USDT-SWAP.OKX"
+        assert snapshot["mid"] == 60000.15
+        assert list(snapshot["momentum"]) == [0.001, 0.002, -0.003, 0.0]
+        assert snapshot.checksum_ok
+        assert reader.mid == 60000.15 and reader.bid == 60000.1 and reader.ask == 60000.2
+        assert reader.position_size == -2.5
+        assert reader.writer_pid == os.getpid()
+
+    def test_uncommitted_changes_are_invisible(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        reader = ContextReader(path)
+        writer.record["mid"] = 1.0
+        writer.commit()
+        writer.record["mid"] = 2.0
+        assert reader.mid == 1.0
+        writer.commit()
+        assert reader.mid == 2.0
+
+    def test_every_commit_advances_the_sequence_and_alternates_buffers(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        reader = ContextReader(path)
+        first = reader.sequence
+        for value in range(1, 101):
+            writer.record["mid"] = float(value)
+            writer.commit()
+            assert reader.mid == float(value)
+        assert reader.sequence == first + 100
+
+    def test_njit_readers_agree_with_python(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        writer.record["mid"] = 123.5
+        writer.record["position_size"] = 3.0
+        writer.record["quote_count"] = 77
+        writer.commit()
+        buffer = ContextReader(path).buffer
+        assert seqlock.seqlock_read_f64(buffer, field_offset("mid")) == 123.5
+        assert seqlock.seqlock_read_u64(buffer, field_offset("quote_count")) == 77
+        assert seqlock.seqlock_read_f64_pair(buffer, field_offset("mid"), field_offset("position_size")) == \
+            (123.5, 3.0)
+        words = np.zeros(2, np.uint64)
+        offsets = np.array([field_offset("mid"), field_offset("position_size")], np.int64)
+        assert seqlock.seqlock_read_words(buffer, offsets, words) >= 1
+        assert list(words.view(np.float64)) == [123.5, 3.0]
+        out = np.zeros(CONTEXT_RECORD_SIZE, np.uint8)
+        assert seqlock.seqlock_snapshot(buffer, out) == ContextReader(path).sequence
+        assert out.view(CONTEXT_DTYPE)[0]["mid"] == 123.5
+        assert seqlock.seqlock_verify_in_place(buffer)[1]
+
+
+class TestTrace:
+    def test_trace_is_chronological_after_wrapping(self, path: Path) -> None:
+        """The original read slot 63 as 'latest' forever after 64 events; ours is oldest→newest always."""
+        writer = ContextWriter(path, "X.SIM")
+        for index in range(70):
+            writer.push_trace(TraceKind.QUOTE, 100.0 + index, 1.0, 1_000 + index)
+        writer.commit()
+        trace = ContextReader(path).snapshot().trace()
+        assert len(trace) == 64
+        assert list(trace["price"]) == [100.0 + i for i in range(6, 70)]
+        assert list(trace["ts_ns"]) == sorted(trace["ts_ns"])
+
+    def test_short_trace_starts_at_the_first_event(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        writer.push_trace(TraceKind.FILL, 5.0, 2.0, 1)
+        writer.push_trace(TraceKind.QUOTE, 6.0, 1.0, 2)
+        writer.commit()
+        trace = ContextReader(path).snapshot().trace()
+        assert list(trace["kind"]) == [TraceKind.FILL, TraceKind.QUOTE]
+
+
+class TestRenderedText:
+    def test_market_text_is_rendered_from_the_numbers(self, path: Path) -> None:
+        writer = ContextWriter(path, "BTC-USDT-SWAP.OKX")
+        record = writer.record
+        record["bid"], record["ask"], record["mid"] = 60000.1, 60000.3, 60000.2
+        record["bid_size"], record["ask_size"] = 1.5, 2.0
+        record["spread_bps"] = 0.0333
+        record["position_size"], record["entry_price"], record["unrealized_pnl"] = 2.0, 59990.0, 4.08
+        record["horizon_s"][:2] = [10.0, 60.0]
+        record["momentum"][:2] = [0.0004, -0.0011]
+        writer.commit()
+        text = render_market_text(ContextReader(path).snapshot())
+        assert "bid 60000.10 x 1.50" in text and "ask 60000.30 x 2.00" in text
+        assert "position LONG 2.00 @ 59990.00" in text
+        assert "10s:+0.00040" in text and "60s:-0.00110" in text
+
+    def test_crew_tasks_are_codes_rendered_to_one_line(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        record = writer.record
+        record["crew_count"] = 2
+        record["crew_agent"][:2] = [CrewAgent.MOMENTUM, CrewAgent.RISK]
+        record["crew_state"][:2] = [CrewState.ACTIVE, CrewState.ALERT]
+        record["crew_task"][:2] = [CrewTask.MOMENTUM_SIGNAL, CrewTask.RISK_VETO]
+        record["crew_task_value"][:2] = [0.00042, 2.31]
+        writer.commit()
+        lines = crew_lines(ContextReader(path).snapshot())
+        assert lines == [("MOMENTUM", "ACTIVE", "momentum +0.00042"), ("RISK", "ALERT", "veto, U=2.31")]
+
+
+class TestStaleness:
+    def test_heartbeat_age_shows_a_stalled_writer(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        reader = ContextReader(path)
+        assert not reader.is_stale(1.0)
+        writer.heartbeat(time.time_ns() - 2_000_000_000)
+        assert reader.is_stale(1.0)
+        assert reader.heartbeat_age_s() >= 2.0
+        writer.heartbeat()
+        assert not reader.is_stale(1.0)
+
+
+class TestBadFiles:
+    def _write_header(self, path: Path, **fields: int) -> None:
+        raw = bytearray(path.read_bytes())
+        header = np.frombuffer(raw[:HEADER_SIZE], HEADER_DTYPE).copy()
+        for name, value in fields.items():
+            header[name] = value
+        raw[:HEADER_SIZE] = header.tobytes()
+        path.write_bytes(bytes(raw))
+
+    @pytest.mark.parametrize(
+        ("corruption", "message"),
+        [
+            ({"magic": 0x1234}, "wrong magic"),
+            ({"layout_version": LAYOUT_VERSION + 1}, "layout version"),
+            ({"file_size": CONTEXT_FILE_SIZE + 64}, "size mismatch"),
+            ({"record_size": CONTEXT_RECORD_SIZE + 64, "file_size": HEADER_SIZE + 2 * (CONTEXT_RECORD_SIZE + 64)},
+             "size mismatch"),
+            ({"layout_hash": 42}, "layout hash"),
+        ],
+    )
+    def test_a_corrupt_header_is_refused_and_the_file_left_untouched(
+            self, path: Path, corruption: dict[str, int], message: str) -> None:
+        ContextWriter(path, "X.SIM").close()
+        self._write_header(path, **corruption)
+        before = _digest(path)
+        with pytest.raises(LayoutMismatchError, match=message):
+            ContextReader(path)
+        assert _digest(path) == before
+
+    def test_a_truncated_file_is_refused(self, path: Path) -> None:
+        ContextWriter(path, "X.SIM").close()
+        path.write_bytes(path.read_bytes()[: HEADER_SIZE + 100])
+        before = _digest(path)
+        with pytest.raises(LayoutMismatchError, match="size mismatch"):
+            ContextReader(path)
+        assert _digest(path) == before
+
+    def test_a_tiny_file_is_refused(self, path: Path) -> None:
+        path.write_bytes(b"hello")
+        with pytest.raises(LayoutMismatchError, match="too small"):
+            ContextReader(path)
+        assert path.read_bytes() == b"hello"
+
+    def test_a_missing_file_names_the_fix(self, path: Path) -> None:
+        with pytest.raises(StateFileError, match="start the ContextWindow writer"):
+            ContextReader(path)
+
+    def test_the_writer_never_overwrites_a_foreign_file(self, path: Path) -> None:
+        path.write_bytes(b"precious user data, not a state file" * 10)
+        before = _digest(path)
+        with pytest.raises(StateFileError, match="refusing to overwrite"):
+            ContextWriter(path, "X.SIM")
+        assert _digest(path) == before
+
+    def test_a_ring_file_is_not_mistaken_for_a_context(self, tmp_path: Path) -> None:
+        from sextant.state.ring import EventRingWriter
+
+        ring = tmp_path / "events.mmap"
+        EventRingWriter(ring).close()
+        with pytest.raises(LayoutMismatchError, match="found EventRing"):
+            ContextReader(ring)
+        with pytest.raises(StateFileError, match="holds a EventRing"):
+            ContextWriter(ring, "X.SIM")
+
+    def test_a_stale_file_from_a_dead_writer_is_replaced(self, path: Path) -> None:
+        ContextWriter(path, "X.SIM").close()
+        self._write_header(path, writer_pid=2**31 - 7)  # no such process
+        writer = ContextWriter(path, "Y.SIM")
+        assert ContextReader(path).snapshot().instrument == "Y.SIM"
+        writer.close()
