@@ -208,6 +208,9 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
         for key, value in table.items():
             if key not in ENV_NAMES:
                 upper_names = {v: k for k, v in ENV_NAMES.items()}
+                if upper_names.get(key) in SECRET_FIELDS:  # don't steer a secret into the file under its field name
+                    raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove "
+                                      f"it from the file and set {key} in the environment instead.")
                 hint = f" Use {upper_names[key]!r} (the file takes field names)." if key in upper_names else \
                     _suggest(key, fields)
                 raise ConfigError(f"{path}: unknown key {key!r}.{hint} Known keys: {', '.join(fields)}.")

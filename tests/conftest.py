@@ -6,7 +6,10 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +26,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+def rewrite_header(path: Path, **fields: int) -> bytes:
+    """Overwrite header fields of a state file in place (to simulate corruption); returns the new bytes."""
+    raw = bytearray(path.read_bytes())
+    header = np.frombuffer(raw[:HEADER_SIZE], HEADER_DTYPE).copy()
+    for name, value in fields.items():
+        header[name] = value
+    raw[:HEADER_SIZE] = header.tobytes()
+    path.write_bytes(bytes(raw))
+    return bytes(raw)

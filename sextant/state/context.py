@@ -153,6 +153,14 @@ def chronological_trace(record: np.void) -> np.ndarray:
     return out
 
 
+def _hot_field(name: str, unsigned: bool = False) -> property:
+    """A property reading one field consistently from shared memory (see ContextReader.read_f64)."""
+    offset = field_offset(name)
+    if unsigned:
+        return property(lambda self: self.read_u64(offset), doc=f"{name}, read live from shared memory")
+    return property(lambda self: self.read_f64(offset), doc=f"{name}, read live from shared memory")
+
+
 class ContextReader:
     """A read-only view of a ContextWindow file. Cheap to create; any number per process."""
 
@@ -228,50 +236,20 @@ class ContextReader:
                 return value
 
     # Hot fields: what the bridge and the agents read every frame or tick.
-    @property
-    def mid(self) -> float:
-        return self.read_f64(OFFSET_MID)
-
-    @property
-    def bid(self) -> float:
-        return self.read_f64(OFFSET_BID)
-
-    @property
-    def ask(self) -> float:
-        return self.read_f64(OFFSET_ASK)
-
-    @property
-    def spread_bps(self) -> float:
-        return self.read_f64(OFFSET_SPREAD_BPS)
-
-    @property
-    def position_size(self) -> float:
-        return self.read_f64(OFFSET_POSITION_SIZE)
-
-    @property
-    def unrealized_pnl(self) -> float:
-        return self.read_f64(OFFSET_UNREALIZED_PNL)
-
-    @property
-    def risk_total(self) -> float:
-        return self.read_f64(OFFSET_RISK_TOTAL)
-
-    @property
-    def ts_ns(self) -> int:
-        return self.read_u64(OFFSET_TS_NS)
+    mid = _hot_field("mid")
+    bid = _hot_field("bid")
+    ask = _hot_field("ask")
+    spread_bps = _hot_field("spread_bps")
+    position_size = _hot_field("position_size")
+    unrealized_pnl = _hot_field("unrealized_pnl")
+    risk_total = _hot_field("risk_total")
+    ts_ns = _hot_field("ts_ns", unsigned=True)
 
     def close(self) -> None:
         self._file.close()
 
 
 OFFSET_MID = field_offset("mid")
-OFFSET_BID = field_offset("bid")
-OFFSET_ASK = field_offset("ask")
-OFFSET_SPREAD_BPS = field_offset("spread_bps")
-OFFSET_POSITION_SIZE = field_offset("position_size")
-OFFSET_UNREALIZED_PNL = field_offset("unrealized_pnl")
-OFFSET_RISK_TOTAL = field_offset("risk_total")
-OFFSET_TS_NS = field_offset("ts_ns")
 
 _TASK_TEXT: dict[CrewTask, str] = {
     CrewTask.IDLE: "idle",

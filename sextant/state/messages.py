@@ -17,17 +17,18 @@ Side = Literal["BUY", "SELL"]
 ExecutionStyleName = Literal["MARKET", "LIMIT", "TRAILING_STOP", "TWAP", "IOC", "FOK"]
 
 
-class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of every ring message."""
+class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Base of every ring message. Subclasses inherit frozen, forbid_unknown_fields and omit_defaults; kw_only is
+    per class in msgspec, so each repeats it (required fields may then follow defaulted ones)."""
 
     KIND: ClassVar[int] = 0
 
 
-class Event(Message, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Event(Message, kw_only=True):
     """Engine → bridge / WebSocket."""
 
 
-class Command(Message, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Command(Message, kw_only=True):
     """Bridge → engine. Every command carries an id; the engine answers each with a CommandResult event."""
 
     command_id: str
@@ -36,7 +37,7 @@ class Command(Message, frozen=True, kw_only=True, forbid_unknown_fields=True):
 # ----------------------------------------------------------------------------------------------------- events
 
 
-class IntentGenerated(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IntentGenerated(Event, kw_only=True):
     KIND: ClassVar[int] = 1
     intent_id: str
     agent: str
@@ -58,14 +59,14 @@ class IntentGenerated(Event, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     expires_at_ns: int | None = None
 
 
-class IntentApproved(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IntentApproved(Event, kw_only=True):
     KIND: ClassVar[int] = 2
     intent_id: str
     by: Literal["human", "countdown", "auto"]
     command_id: str | None = None
 
 
-class IntentRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IntentRejected(Event, kw_only=True):
     KIND: ClassVar[int] = 3
     intent_id: str
     reason: str
@@ -73,13 +74,13 @@ class IntentRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     command_id: str | None = None
 
 
-class IntentExpired(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IntentExpired(Event, kw_only=True):
     KIND: ClassVar[int] = 4
     intent_id: str
     reason: str = "approval TTL elapsed"
 
 
-class OrderSubmitted(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderSubmitted(Event, kw_only=True):
     KIND: ClassVar[int] = 5
     client_order_id: str
     intent_id: str | None = None
@@ -96,7 +97,7 @@ class OrderSubmitted(Event, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     dry_run: bool = False
 
 
-class OrderFilled(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderFilled(Event, kw_only=True):
     KIND: ClassVar[int] = 6
     client_order_id: str
     venue_order_id: str = ""
@@ -111,7 +112,7 @@ class OrderFilled(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
     position_after: float = 0.0
 
 
-class OrderRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderRejected(Event, kw_only=True):
     KIND: ClassVar[int] = 7
     client_order_id: str
     intent_id: str | None = None
@@ -119,14 +120,14 @@ class OrderRejected(Event, frozen=True, kw_only=True, forbid_unknown_fields=True
     denied: bool = False  # True: stopped by Nautilus' RiskEngine or our own checks before reaching the venue
 
 
-class OrderCanceled(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderCanceled(Event, kw_only=True):
     KIND: ClassVar[int] = 8
     client_order_id: str
     intent_id: str | None = None
     reason: str = ""
 
 
-class RiskAlert(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class RiskAlert(Event, kw_only=True):
     KIND: ClassVar[int] = 9
     dimension: str  # a HullDimension name, or "TOTAL"
     value: float
@@ -136,7 +137,7 @@ class RiskAlert(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
     level: Literal["WARN", "VETO"]
 
 
-class Veto(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Veto(Event, kw_only=True):
     KIND: ClassVar[int] = 10
     agent: str
     intent_id: str | None = None
@@ -145,7 +146,7 @@ class Veto(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: str
 
 
-class AutoresearchResult(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AutoresearchResult(Event, kw_only=True):
     KIND: ClassVar[int] = 11
     hypothesis_id: str
     family: str
@@ -157,7 +158,7 @@ class AutoresearchResult(Event, frozen=True, kw_only=True, forbid_unknown_fields
     verdict: str = ""
 
 
-class AttestationQueued(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AttestationQueued(Event, kw_only=True):
     KIND: ClassVar[int] = 12
     record_id: str
     agent: str
@@ -165,7 +166,7 @@ class AttestationQueued(Event, frozen=True, kw_only=True, forbid_unknown_fields=
     journal_seq: int
 
 
-class AttestationMined(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AttestationMined(Event, kw_only=True):
     KIND: ClassVar[int] = 13
     record_id: str
     agent: str
@@ -174,7 +175,7 @@ class AttestationMined(Event, frozen=True, kw_only=True, forbid_unknown_fields=T
     feedback_index: int
 
 
-class AutonomyChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AutonomyChanged(Event, kw_only=True):
     KIND: ClassVar[int] = 14
     level: AutonomyLevel
     ceiling: AutonomyLevel
@@ -183,7 +184,7 @@ class AutonomyChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     command_id: str | None = None
 
 
-class EStopChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class EStopChanged(Event, kw_only=True):
     KIND: ClassVar[int] = 15
     state: EStopStateName
     trading_state: Literal["ACTIVE", "REDUCING", "HALTED"]
@@ -191,7 +192,7 @@ class EStopChanged(Event, frozen=True, kw_only=True, forbid_unknown_fields=True)
     command_id: str | None = None
 
 
-class CommandResult(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CommandResult(Event, kw_only=True):
     KIND: ClassVar[int] = 16
     command_id: str
     command: str  # the command's type name
@@ -199,7 +200,7 @@ class CommandResult(Event, frozen=True, kw_only=True, forbid_unknown_fields=True
     reason: str = ""
 
 
-class CrewStatus(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CrewStatus(Event, kw_only=True):
     KIND: ClassVar[int] = 17
     agent: str
     state: str  # a CrewState name
@@ -208,7 +209,7 @@ class CrewStatus(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
     last_decision_ns: int = 0
 
 
-class Heartbeat(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Heartbeat(Event, kw_only=True):
     KIND: ClassVar[int] = 18
     pid: int
     uptime_s: float
@@ -219,18 +220,18 @@ class Heartbeat(Event, frozen=True, kw_only=True, forbid_unknown_fields=True):
 # --------------------------------------------------------------------------------------------------- commands
 
 
-class Approve(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Approve(Command, kw_only=True):
     KIND: ClassVar[int] = 101
     intent_id: str
 
 
-class Reject(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Reject(Command, kw_only=True):
     KIND: ClassVar[int] = 102
     intent_id: str
     reason: str = ""
 
 
-class Modify(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Modify(Command, kw_only=True):
     KIND: ClassVar[int] = 103
     intent_id: str
     quantity: float | None = None
@@ -238,12 +239,12 @@ class Modify(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
     style: ExecutionStyleName | None = None
 
 
-class EStop(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class EStop(Command, kw_only=True):
     KIND: ClassVar[int] = 104
     engage: bool
 
 
-class SetAutonomy(Command, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SetAutonomy(Command, kw_only=True):
     KIND: ClassVar[int] = 105
     level: AutonomyLevel
 

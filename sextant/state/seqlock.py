@@ -94,26 +94,24 @@ def seqlock_snapshot(buf: np.ndarray, out: np.ndarray) -> int:
             return completed
 
 
-@njit(**JIT_OPTIONS)
-def seqlock_read_f64(buf: np.ndarray, offset: int) -> float:
-    """One float field of the last completed record, read consistently (offset from `layout.field_offset`)."""
-    while True:
-        completed = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE) >> np.uint64(1))
-        value = load_f64(buf, HEADER_SIZE + (completed & 1) * RECORD_SIZE + offset)
-        fence_acquire()
-        if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
-            return value
+def _make_field_reader(load: object, doc: str) -> object:
+    @njit(**JIT_OPTIONS)
+    def read_field(buf: np.ndarray, offset: int):  # noqa: ANN202 - float or uint64, by `load`
+        while True:
+            completed = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE) >> np.uint64(1))
+            value = load(buf, HEADER_SIZE + (completed & 1) * RECORD_SIZE + offset)
+            fence_acquire()
+            if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
+                return value
+
+    read_field.__doc__ = doc
+    return read_field
 
 
-@njit(**JIT_OPTIONS)
-def seqlock_read_u64(buf: np.ndarray, offset: int) -> np.uint64:
-    """One 64-bit unsigned field of the last completed record, read consistently."""
-    while True:
-        completed = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE) >> np.uint64(1))
-        value = load_u64(buf, HEADER_SIZE + (completed & 1) * RECORD_SIZE + offset)
-        fence_acquire()
-        if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
-            return value
+seqlock_read_f64 = _make_field_reader(
+    load_f64, "One float field of the last completed record, read consistently (offset: `layout.field_offset`).")
+seqlock_read_u64 = _make_field_reader(
+    load_u64, "One 64-bit unsigned field of the last completed record, read consistently.")
 
 
 @njit(**JIT_OPTIONS)

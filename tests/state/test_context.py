@@ -25,6 +25,7 @@ from sextant.state.layout import (
     TraceKind,
     field_offset,
 )
+from tests.conftest import rewrite_header
 from sextant.state.shm import LayoutMismatchError, StateFileError
 
 
@@ -187,14 +188,6 @@ class TestStaleness:
 
 
 class TestBadFiles:
-    def _write_header(self, path: Path, **fields: int) -> None:
-        raw = bytearray(path.read_bytes())
-        header = np.frombuffer(raw[:HEADER_SIZE], HEADER_DTYPE).copy()
-        for name, value in fields.items():
-            header[name] = value
-        raw[:HEADER_SIZE] = header.tobytes()
-        path.write_bytes(bytes(raw))
-
     @pytest.mark.parametrize(
         ("corruption", "message"),
         [
@@ -209,7 +202,7 @@ class TestBadFiles:
     def test_a_corrupt_header_is_refused_and_the_file_left_untouched(
             self, path: Path, corruption: dict[str, int], message: str) -> None:
         ContextWriter(path, "X.SIM").close()
-        self._write_header(path, **corruption)
+        rewrite_header(path, **corruption)
         before = _digest(path)
         with pytest.raises(LayoutMismatchError, match=message):
             ContextReader(path)
@@ -252,7 +245,7 @@ class TestBadFiles:
 
     def test_a_stale_file_from_a_dead_writer_is_replaced(self, path: Path) -> None:
         ContextWriter(path, "X.SIM").close()
-        self._write_header(path, writer_pid=2**31 - 7)  # no such process
+        rewrite_header(path, writer_pid=2**31 - 7)  # no such process
         writer = ContextWriter(path, "Y.SIM")
         assert ContextReader(path).snapshot().instrument == "Y.SIM"
         writer.close()
