@@ -1,0 +1,120 @@
+"""Specification of the `sextant` command, run as the real console script in a subprocess.
+
+Exit codes (SPEC §1): 0 ok, 2 bad usage or configuration. Each run has an empty working directory (tmp_path) and
+an environment without any Sextant, OKX or OpenRouter setting, plus SEXTANT_LLM_CONFIG naming the repository's
+llm.toml. `sextant run` and `sextant bench` are only checked through --help here: they take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_LLM_TOML = REPO_ROOT / "llm.toml"
+CONSOLE_SCRIPT = Path(sys.executable).parent / "sextant"
+COMMAND = [str(CONSOLE_SCRIPT)] if CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "sextant.cli"]
+TIMEOUT_SECS = 60
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("SEXTANT_", "OKX_")) and name != "OPENROUTER_API_KEY"}
+    env["SEXTANT_LLM_CONFIG"] = str(SHIPPED_LLM_TOML)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def sextant(tmp_path: Path) -> Runner:
+    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*COMMAND, *args], cwd=tmp_path, env=clean_environment(**extra_env),
+                              capture_output=True, text=True, timeout=TIMEOUT_SECS, check=False)
+
+    return run
+
+
+class TestHelp:
+    def test_top_level_help_lists_the_verbs(self, sextant: Runner) -> None:
+        result = sextant("--help")
+        assert result.returncode == 0, result.stderr
+        for verb in ("run", "config", "bench"):
+            assert verb in result.stdout
+
+    @pytest.mark.parametrize("verb", ["config", "run", "bench"])
+    def test_every_verb_has_help(self, sextant: Runner, verb: str) -> None:
+        result = sextant(verb, "--help")
+        assert result.returncode == 0, result.stderr
+        assert f"sextant {verb}" in result.stdout
+
+
+class TestConfigShow:
+    def test_prints_every_setting_with_its_variable(self, sextant: Runner) -> None:
+        result = sextant("config", "show")
+        assert result.returncode == 0, result.stderr
+        assert "ws_port" in result.stdout
+        assert "SEXTANT_WS_PORT" in result.stdout
+        assert "8765" in result.stdout
+        assert "llm.strategy" in result.stdout
+
+    def test_environment_values_are_shown(self, sextant: Runner) -> None:
+        result = sextant("config", "show", SEXTANT_WS_PORT="9123")
+        assert result.returncode == 0, result.stderr
+        assert "9123" in result.stdout
+
+    def test_secrets_are_masked(self, sextant: Runner) -> None:
+        result = sextant("config", "show", OKX_API_KEY="supersecretvalue123")
+        assert result.returncode == 0, result.stderr
+        assert "supersecretvalue123" not in result.stdout
+        assert "supersecretvalue123" not in result.stderr
+        assert "<set>" in result.stdout
+        assert "<unset>" in result.stdout  # the other OKX credentials
+
+
+class TestConfigCheck:
+    def test_valid_configuration_is_ok(self, sextant: Runner) -> None:
+        result = sextant("config", "check")
+        assert result.returncode == 0, result.stderr
+        assert "configuration ok" in result.stdout
+
+    def test_bad_value_exits_2_and_names_the_variable_and_the_fix(self, sextant: Runner) -> None:
+        result = sextant("config", "check", SEXTANT_WS_PORT="abc")
+        assert result.returncode == 2
+        assert "SEXTANT_WS_PORT" in result.stderr
+        assert "Fix:" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_missing_llm_config_exits_2(self, sextant: Runner, tmp_path: Path) -> None:
+        result = sextant("config", "check", SEXTANT_LLM_CONFIG=str(tmp_path / "absent.toml"))
+        assert result.returncode == 2
+        assert "absent.toml" in result.stderr
+
+    def test_sextant_toml_in_the_working_directory_is_read(self, sextant: Runner, tmp_path: Path) -> None:
+        (tmp_path / "sextant.toml").write_text("ws_prot = 1\n", encoding="utf-8")
+        result = sextant("config", "check")
+        assert result.returncode == 2
+        assert "Did you mean 'ws_port'?" in result.stderr
+
+    def test_missing_explicit_config_file_exits_2(self, sextant: Runner, tmp_path: Path) -> None:
+        result = sextant("--config", str(tmp_path / "nope.toml"), "config", "check")
+        assert result.returncode == 2
+        assert "nope.toml" in result.stderr
+
+
+class TestUsageErrors:
+    def test_unknown_verb_exits_2(self, sextant: Runner) -> None:
+        result = sextant("launch")
+        assert result.returncode == 2
+        assert "launch" in result.stderr
+
+    def test_no_verb_exits_2_with_help(self, sextant: Runner) -> None:
+        result = sextant()
+        assert result.returncode == 2
+        assert "run" in result.stdout and "config" in result.stdout

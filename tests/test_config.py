@@ -1,0 +1,470 @@
+"""Specification of Sextant's configuration (sextant/config.py).
+
+Precedence is defaults < sextant.toml < environment; every problem is a ConfigError that names the key, the bad
+value and the fix; secrets come from the environment only and never show in text. Every test runs in an empty
+tmp_path with `clean_env`, so neither a real ./sextant.toml nor the developer's shell leaks in.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from sextant.config import (
+    ENV_NAMES,
+    SECRET_FIELDS,
+    ConfigError,
+    LlmConfig,
+    Secret,
+    SextantConfig,
+    describe_config,
+    load_config,
+    load_llm_config,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_LLM_TOML = REPO_ROOT / "llm.toml"
+
+VALID_CHAIN_KEY = "0x" + "ab" * 32
+OKX_CREDENTIALS = {"OKX_API_KEY": "k-123", "OKX_API_SECRET": "s-456", "OKX_API_PASSPHRASE": "p-789"}
+
+
+@pytest.fixture(autouse=True)
+def isolated(clean_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Sextant variable in the environment and an empty working directory (no ./sextant.toml)."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def write_toml(tmp_path: Path) -> Callable[[str, str], Path]:
+    def write(text: str, name: str = "sextant.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+def config_error(environ: dict[str, str] | None = None, config_file: Path | None = None) -> str:
+    """Load with the given inputs, expect a ConfigError, return its message."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file, environ={} if environ is None else environ)
+    return str(caught.value)
+
+
+# ----------------------------------------------------------------------------------------------- sextant.toml
+
+
+class TestDefaults:
+    def test_defaults_equal_the_originals(self) -> None:
+        config = load_config(environ={})
+        assert config.okx_environment == "demo"
+        assert config.instrument == "BTC-USDT-SWAP.OKX"
+        assert config.leverage == 2
+        assert config.base_size == 1.0
+        assert config.max_trades == 0
+        assert config.dry_run is False
+        assert config.cooldown_secs == 30
+        assert config.ws_port == 8765
+        assert config.events_path == "sextant_events.mmap"
+        assert config.context_path == "sextant_context.mmap"
+        assert config.venue == "sim"
+
+    def test_secrets_default_to_empty_secrets(self) -> None:
+        config = load_config(environ={})
+        for field in SECRET_FIELDS:
+            value = getattr(config, field)
+            assert isinstance(value, Secret)
+            assert not value
+            assert value.reveal() == ""
+
+    def test_no_config_file_in_the_working_directory_is_fine(self, tmp_path: Path) -> None:
+        assert not (tmp_path / "sextant.toml").exists()
+        assert load_config(environ={}) == SextantConfig()
+
+    def test_load_config_reads_os_environ_when_no_environ_is_given(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SEXTANT_WS_PORT", "9001")
+        assert load_config().ws_port == 9001
+
+
+class TestConfigStruct:
+    def test_is_frozen(self) -> None:
+        config = load_config(environ={})
+        with pytest.raises(AttributeError):
+            config.ws_port = 1  # type: ignore[misc]
+
+    def test_fields_are_typed(self) -> None:
+        hints = typing.get_type_hints(SextantConfig)
+        assert hints["ws_port"] is int
+        assert hints["max_trades"] is int
+        assert hints["seed"] is int
+        assert hints["leverage"] is float
+        assert hints["base_size"] is float
+        assert hints["dry_run"] is bool
+        assert hints["instrument"] is str
+        assert hints["okx_api_key"] is Secret
+        assert set(typing.get_args(hints["venue"])) == {"sim", "scene", "okx"}
+        assert set(typing.get_args(hints["okx_environment"])) == {"demo", "live"}
+
+    def test_loaded_values_have_the_declared_types(self) -> None:
+        config = load_config(environ={"SEXTANT_LEVERAGE": "3", "SEXTANT_WS_PORT": "9000", "SEXTANT_DRY_RUN": "1"})
+        assert isinstance(config.leverage, float) and config.leverage == 3.0
+        assert isinstance(config.ws_port, int) and config.ws_port == 9000
+        assert config.dry_run is True
+
+    def test_every_field_has_an_environment_variable(self) -> None:
+        assert set(ENV_NAMES) == set(SextantConfig.__struct_fields__)
+
+    def test_unknown_constructor_field_is_rejected(self) -> None:
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert({"ws_prot": 1}, SextantConfig)
+
+
+class TestPrecedence:
+    def test_file_overrides_defaults(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml('ws_port = 9100\ninstrument = "ETH-USDT-SWAP.OKX"\nleverage = 3\ndry_run = true\n')
+        config = load_config(path, environ={})
+        assert config.ws_port == 9100
+        assert config.instrument == "ETH-USDT-SWAP.OKX"
+        assert config.leverage == 3.0
+        assert config.dry_run is True
+        assert config.base_size == 1.0  # untouched: still the default
+
+    def test_environment_overrides_file(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml("ws_port = 9100\nmax_trades = 5\n")
+        config = load_config(path, environ={"SEXTANT_WS_PORT": "9200"})
+        assert config.ws_port == 9200
+        assert config.max_trades == 5  # not in the environment: the file's value
+
+    def test_environment_overrides_defaults(self) -> None:
+        assert load_config(environ={"SEXTANT_VENUE": "scene"}).venue == "scene"
+
+    def test_sextant_toml_in_working_directory_is_picked_up(self, write_toml: Callable[..., Path]) -> None:
+        write_toml("ws_port = 9300\n")
+        assert load_config(environ={}).ws_port == 9300
+
+    def test_sextant_config_variable_names_the_file(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml("ws_port = 9400\n", name="other.toml")
+        assert load_config(environ={"SEXTANT_CONFIG": str(path)}).ws_port == 9400
+
+
+class TestUnknownKeys:
+    def test_unknown_toml_key_is_named_with_a_suggestion(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("ws_prot = 1\n"))
+        assert "'ws_prot'" in message
+        assert "Did you mean 'ws_port'?" in message
+
+    def test_unknown_toml_key_far_from_any_name_lists_the_known_keys(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("zzzz = 1\n"))
+        assert "'zzzz'" in message
+        assert "Did you mean" not in message
+        assert "ws_port" in message
+
+    def test_environment_name_in_the_file_gets_a_field_name_hint(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("SEXTANT_WS_PORT = 1\n"))
+        assert "SEXTANT_WS_PORT" in message
+        assert "Use 'ws_port'" in message
+
+    def test_unknown_sextant_environment_variable_is_named_with_a_suggestion(self) -> None:
+        message = config_error({"SEXTANT_WS_PROT": "1"})
+        assert "SEXTANT_WS_PROT" in message
+        assert "Did you mean 'SEXTANT_WS_PORT'?" in message
+
+    def test_non_setting_sextant_variables_are_not_unknown(self) -> None:
+        assert load_config(environ={"SEXTANT_SEQLOCK_UNFENCED": "1"}) == SextantConfig()
+
+    def test_unrelated_environment_variables_are_ignored(self) -> None:
+        assert load_config(environ={"HOME": "/nowhere", "WS_PORT": "abc"}) == SextantConfig()
+
+
+class TestBadValues:
+    @pytest.mark.parametrize(
+        ("env_name", "value"),
+        [
+            ("SEXTANT_WS_PORT", "abc"),
+            ("SEXTANT_WS_PORT", "70000"),
+            ("SEXTANT_DRY_RUN", "maybe"),
+            ("OKX_ENVIRONMENT", "paper"),
+            ("SEXTANT_LEVERAGE", "0"),
+            ("SEXTANT_LEVERAGE", "500"),
+            ("SEXTANT_LEVERAGE", "two"),
+            ("SEXTANT_BASE_SIZE", "-1"),
+            ("SEXTANT_BASE_SIZE", "nan"),
+            ("SEXTANT_MAX_TRADES", "-1"),
+            ("SEXTANT_MAX_TRADES", "1.5"),
+            ("SEXTANT_COOLDOWN_SECS", "-5"),
+            ("SEXTANT_INSTRUMENT", "BTCUSDT"),
+            ("SEXTANT_CHAIN_RPC", "localhost:8545"),
+            ("SEXTANT_VENUE", "binance"),
+            ("SEXTANT_SEED", "-1"),
+        ],
+    )
+    def test_bad_value_names_the_variable_the_value_and_the_fix(self, env_name: str, value: str) -> None:
+        message = config_error({env_name: value})
+        assert env_name in message
+        assert value in message
+        assert "Fix:" in message
+
+    def test_malformed_chain_key_names_the_variable_and_the_fix_but_not_the_key(self) -> None:
+        bad_key = "0xdeadbeef"
+        message = config_error({"SEXTANT_CHAIN_KEY": bad_key})
+        assert "SEXTANT_CHAIN_KEY" in message
+        assert "Fix:" in message
+        assert bad_key not in message  # a secret is never echoed, even when malformed
+
+    def test_valid_chain_settings_load(self) -> None:
+        config = load_config(environ={"SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545",
+                                      "SEXTANT_CHAIN_KEY": VALID_CHAIN_KEY})
+        assert config.chain_rpc == "http://127.0.0.1:8545"
+        assert config.chain_key.reveal() == VALID_CHAIN_KEY
+
+    def test_identical_events_and_context_paths_are_refused(self) -> None:
+        message = config_error({"SEXTANT_EVENTS_PATH": "same.mmap", "SEXTANT_CONTEXT_PATH": "same.mmap"})
+        assert "SEXTANT_EVENTS_PATH" in message
+        assert "SEXTANT_CONTEXT_PATH" in message
+        assert "same.mmap" in message
+        assert "Fix:" in message
+
+    def test_bad_value_in_the_file_names_the_field_and_the_file(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml('ws_port = "abc"\n')
+        message = config_error(config_file=path)
+        assert "ws_port" in message
+        assert str(path) in message
+        assert "'abc'" in message
+        assert "Fix:" in message
+
+    def test_out_of_range_value_in_the_file_is_refused(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("leverage = 500\n"))
+        assert "leverage" in message
+        assert "500" in message
+        assert "Fix:" in message
+
+    @pytest.mark.parametrize("env_name", ["SEXTANT_LEVERAGE", "SEXTANT_BASE_SIZE", "SEXTANT_COOLDOWN_SECS"])
+    def test_nan_is_refused_by_every_number_setting(self, env_name: str) -> None:
+        message = config_error({env_name: "nan"})
+        assert env_name in message
+        assert "Fix:" in message
+
+    def test_port_zero_means_any_free_port_and_is_accepted(self) -> None:
+        assert load_config(environ={"SEXTANT_WS_PORT": "0"}).ws_port == 0
+
+    def test_leverage_at_the_upper_bound_is_accepted(self) -> None:
+        assert load_config(environ={"SEXTANT_LEVERAGE": "125"}).leverage == 125.0
+
+
+class TestBooleans:
+    @pytest.mark.parametrize("raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On"])
+    def test_true_spellings(self, raw: str) -> None:
+        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).dry_run is True
+
+    @pytest.mark.parametrize("raw", ["0", "false", "FALSE", "False", "no", "No", "off", "OFF"])
+    def test_false_spellings(self, raw: str) -> None:
+        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).dry_run is False
+
+    def test_surrounding_whitespace_is_ignored(self) -> None:
+        assert load_config(environ={"SEXTANT_DRY_RUN": " yes "}).dry_run is True
+
+
+class TestSecrets:
+    def test_secret_in_the_file_is_refused_and_points_to_the_variable(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml('okx_api_key = "filekey-abc"\n'))
+        assert "okx_api_key" in message
+        assert "OKX_API_KEY" in message
+        assert "filekey-abc" not in message
+
+    @pytest.mark.parametrize("field", sorted(SECRET_FIELDS))
+    def test_every_secret_is_refused_in_the_file(self, field: str, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml(f'{field} = "x"\n'))
+        assert ENV_NAMES[field] in message
+
+    def test_secret_under_its_environment_name_in_the_file_points_to_the_environment(
+            self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml('OKX_API_KEY = "filekey-abc"\n'))
+        assert "OKX_API_KEY" in message
+        assert "environment only" in message
+        assert "Use 'okx_api_key'" not in message  # never steer a secret into the file under its field name
+        assert "filekey-abc" not in message
+
+    def test_secret_from_the_environment_is_wrapped_and_masked(self) -> None:
+        config = load_config(environ={"OKX_API_KEY": "supersecretvalue123"})
+        key = config.okx_api_key
+        assert isinstance(key, Secret)
+        assert key.reveal() == "supersecretvalue123"
+        assert key
+        for text in (repr(key), str(key), repr(config), str(config), f"{key}"):
+            assert "supersecretvalue123" not in text
+        assert "<set>" in repr(key)
+
+    def test_unset_secret_is_falsy_and_says_unset(self) -> None:
+        key = Secret("")
+        assert not key
+        assert "<unset>" in repr(key)
+
+    def test_secrets_compare_by_value(self) -> None:
+        assert Secret("a") == Secret("a")
+        assert Secret("a") != Secret("b")
+        assert Secret("a") != "a"
+
+    def test_describe_config_masks_secrets(self) -> None:
+        config = load_config(environ={"OKX_API_KEY": "supersecretvalue123", "SEXTANT_CHAIN_KEY": VALID_CHAIN_KEY})
+        rows = {field: (shown, env_name) for field, shown, env_name in describe_config(config)}
+        assert rows["okx_api_key"] == ("<set>", "OKX_API_KEY")
+        assert rows["chain_key"] == ("<set>", "SEXTANT_CHAIN_KEY")
+        assert rows["okx_api_secret"] == ("<unset>", "OKX_API_SECRET")
+        assert all("supersecretvalue123" not in shown and VALID_CHAIN_KEY not in shown for shown, _ in rows.values())
+
+    def test_describe_config_lists_every_setting_with_its_variable(self) -> None:
+        rows = describe_config(load_config(environ={}))
+        assert [field for field, _, _ in rows] == list(SextantConfig.__struct_fields__)
+        shown = {field: value for field, value, _ in rows}
+        assert shown["ws_port"] == "8765"
+        assert shown["dry_run"] == "false"
+        assert shown["instrument"] == "'BTC-USDT-SWAP.OKX'"
+
+
+class TestOkxVenue:
+    def test_okx_without_credentials_lists_every_missing_variable(self) -> None:
+        message = config_error({"SEXTANT_VENUE": "okx"})
+        for name in ("OKX_API_KEY", "OKX_API_SECRET", "OKX_API_PASSPHRASE"):
+            assert name in message
+        assert "Fix:" in message
+
+    def test_okx_with_partial_credentials_lists_only_the_missing_ones(self) -> None:
+        message = config_error({"SEXTANT_VENUE": "okx", "OKX_API_KEY": "k-123"})
+        assert "OKX_API_SECRET" in message and "OKX_API_PASSPHRASE" in message
+        assert "missing: OKX_API_KEY" not in message
+        assert "k-123" not in message
+
+    def test_okx_with_all_credentials_loads(self) -> None:
+        config = load_config(environ={"SEXTANT_VENUE": "okx", **OKX_CREDENTIALS})
+        assert config.venue == "okx"
+        assert config.okx_api_passphrase.reveal() == "p-789"
+
+
+class TestConfigFile:
+    def test_explicit_missing_file_is_an_error(self, tmp_path: Path) -> None:
+        missing = tmp_path / "nope.toml"
+        message = config_error(config_file=missing)
+        assert str(missing) in message
+        assert "does not exist" in message
+
+    def test_missing_file_named_by_sextant_config_is_an_error(self, tmp_path: Path) -> None:
+        message = config_error({"SEXTANT_CONFIG": str(tmp_path / "nope.toml")})
+        assert "nope.toml" in message
+
+    def test_invalid_toml_syntax_names_the_file(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml("ws_port = = 1\n")
+        message = config_error(config_file=path)
+        assert str(path) in message
+        assert "not valid TOML" in message
+
+
+# ------------------------------------------------------------------------------------------------------ llm.toml
+
+PROVIDER = '[providers.p]\napi_base = "http://127.0.0.1:8000/v1"\n'
+MODEL = '[models.m]\nprovider = "p"\nmodel = "x"\n'
+ROLES = '[roles]\nperception = "m"\nstrategy = "m"\n'
+
+
+def llm_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_llm_config(path, environ={})
+    return str(caught.value)
+
+
+class TestShippedLlmToml:
+    def test_loads_with_the_documented_roles(self) -> None:
+        llm = load_llm_config(SHIPPED_LLM_TOML, environ={})
+        assert isinstance(llm, LlmConfig)
+        assert llm.roles.perception == "small"
+        assert llm.roles.strategy == "large"
+        assert llm.model_for("perception") is llm.models["small"]
+        assert llm.model_for("strategy") is llm.models["large"]
+        assert llm.model_for("fallback") is llm.models["small"]
+
+    def test_risk_defaults_to_the_strategy_model(self) -> None:
+        llm = load_llm_config(SHIPPED_LLM_TOML, environ={})
+        assert llm.roles.risk is None
+        assert llm.model_for("risk") is llm.model_for("strategy")
+
+    def test_openrouter_key_comes_from_the_environment(self) -> None:
+        llm = load_llm_config(SHIPPED_LLM_TOML, environ={"OPENROUTER_API_KEY": "sk-or-test"})
+        key = llm.provider_for(llm.model_for("strategy")).api_key
+        assert isinstance(key, Secret)
+        assert key.reveal() == "sk-or-test"
+        assert "sk-or-test" not in repr(llm)
+
+    def test_unset_variable_gives_an_empty_falsy_secret(self) -> None:
+        llm = load_llm_config(SHIPPED_LLM_TOML, environ={})
+        key = llm.providers["openrouter"].api_key
+        assert isinstance(key, Secret)
+        assert not key
+        assert key.reveal() == ""
+
+    def test_reads_os_environ_when_no_environ_is_given(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("OPENROUTER_API_KEY", "sk-from-os")
+        llm = load_llm_config(SHIPPED_LLM_TOML)
+        assert llm.providers["openrouter"].api_key.reveal() == "sk-from-os"
+
+
+class TestLlmTomlValidation:
+    def test_minimal_file_loads_with_role_defaults(self, write_toml: Callable[..., Path]) -> None:
+        llm = load_llm_config(write_toml(PROVIDER + MODEL + ROLES, name="llm.toml"), environ={})
+        assert llm.model_for("risk") is llm.models["m"]
+        assert llm.model_for("fallback") is llm.models["m"]
+        assert llm.models["m"].temperature == 0.7
+        assert llm.providers["p"].timeout_secs == 30.0
+
+    def test_fallback_defaults_to_the_perception_model(self, write_toml: Callable[..., Path]) -> None:
+        roles = '[roles]\nperception = "m"\nstrategy = "big"\n'
+        big = '[models.big]\nprovider = "p"\nmodel = "y"\n'
+        llm = load_llm_config(write_toml(PROVIDER + MODEL + big + roles, name="llm.toml"), environ={})
+        assert llm.model_for("fallback") is llm.models["m"]
+        assert llm.model_for("risk") is llm.models["big"]
+
+    def test_substitution_works_inside_any_string(self, write_toml: Callable[..., Path]) -> None:
+        provider = '[providers.p]\napi_base = "http://${HOST}:8000/v1"\napi_key = "${KEY}"\n'
+        llm = load_llm_config(write_toml(provider + MODEL + ROLES, name="llm.toml"),
+                              environ={"HOST": "10.0.0.1", "KEY": "abc"})
+        assert llm.providers["p"].api_base == "http://10.0.0.1:8000/v1"
+        assert llm.providers["p"].api_key.reveal() == "abc"
+
+    def test_role_naming_a_missing_model_is_named(self, write_toml: Callable[..., Path]) -> None:
+        roles = '[roles]\nperception = "m"\nstrategy = "huge"\n'
+        message = llm_error(write_toml(PROVIDER + MODEL + roles, name="llm.toml"))
+        assert "roles.strategy" in message
+        assert "'huge'" in message
+
+    def test_model_naming_a_missing_provider_is_named(self, write_toml: Callable[..., Path]) -> None:
+        model = '[models.m]\nprovider = "nowhere"\nmodel = "x"\n'
+        message = llm_error(write_toml(PROVIDER + model + ROLES, name="llm.toml"))
+        assert "models.m.provider" in message
+        assert "'nowhere'" in message
+
+    def test_missing_roles_table_is_an_error(self, write_toml: Callable[..., Path]) -> None:
+        message = llm_error(write_toml(PROVIDER + MODEL, name="llm.toml"))
+        assert "[roles]" in message
+
+    def test_non_http_api_base_is_an_error(self, write_toml: Callable[..., Path]) -> None:
+        provider = '[providers.p]\napi_base = "ftp://127.0.0.1/v1"\n'
+        message = llm_error(write_toml(provider + MODEL + ROLES, name="llm.toml"))
+        assert "providers.p.api_base" in message
+        assert "ftp://127.0.0.1/v1" in message
+
+    def test_unknown_key_in_a_model_table_is_an_error(self, write_toml: Callable[..., Path]) -> None:
+        message = llm_error(write_toml(PROVIDER + MODEL + "temprature = 0.5\n" + ROLES, name="llm.toml"))
+        assert "temprature" in message
+
+    def test_out_of_range_temperature_is_an_error(self, write_toml: Callable[..., Path]) -> None:
+        message = llm_error(write_toml(PROVIDER + MODEL + "temperature = 3.0\n" + ROLES, name="llm.toml"))
+        assert "models.m.temperature" in message
+
+    def test_missing_file_is_an_error(self, tmp_path: Path) -> None:
+        message = llm_error(tmp_path / "absent.toml")
+        assert "absent.toml" in message
+        assert "SEXTANT_LLM_CONFIG" in message
+
