@@ -111,7 +111,7 @@ def measure(snapshots: int, in_place: int, python_reads: int, batches: int) -> d
         ring_path = Path(folder) / "events.mmap"
         ring = EventRingWriter(ring_path)
         payload = np.frombuffer(messages.encode(_sample_fill()), np.uint8).copy()
-        buf = ring._file.buf
+        buf = ring.buffer
         _publish_loop(buf, ring.slot_count, ring.slot_size, payload, 10)
         n = 2_000_000 if batches > 50_000 else 500_000
         start_s = time.perf_counter()

@@ -38,9 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "./sextant.toml if present)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
-    run = verbs.add_parser("run", help="start Sextant (what is built so far: see the output)",
-                           description="Start engine + bridge. Until those land (issues #3 and #5) this checks the "
-                                       "configuration and proves the shared-memory layer on this machine.")
+    verbs.add_parser("run", help="start Sextant (what is built so far: see the output)",
+                     description="Start engine + bridge. Until those land (issues #3 and #5) this checks the "
+                                 "configuration and proves the shared-memory layer on this machine.")
 
     config = verbs.add_parser("config", help="show or check the configuration",
                               description="Show or check the configuration (secrets masked).")

@@ -104,6 +104,7 @@ ENV_NAMES: dict[str, str] = {
     "seed": "SEXTANT_SEED",
     "llm_config": "SEXTANT_LLM_CONFIG",
 }
+FIELD_BY_ENV: dict[str, str] = {name: field for field, name in ENV_NAMES.items()}
 SECRET_FIELDS: frozenset[str] = frozenset(
     name for name, field_type in SextantConfig.__annotations__.items() if field_type in ("Secret", Secret))
 
@@ -206,22 +207,19 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
         table = _read_toml(path)
         fields = list(SextantConfig.__struct_fields__)
         for key, value in table.items():
+            field = FIELD_BY_ENV.get(key, key)  # someone may write the environment name in the file
+            if field in SECRET_FIELDS:
+                raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove it "
+                                  f"from the file and set {ENV_NAMES[field]} in the environment instead.")
             if key not in ENV_NAMES:
-                upper_names = {v: k for k, v in ENV_NAMES.items()}
-                if upper_names.get(key) in SECRET_FIELDS:  # don't steer a secret into the file under its field name
-                    raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove "
-                                      f"it from the file and set {key} in the environment instead.")
-                hint = f" Use {upper_names[key]!r} (the file takes field names)." if key in upper_names else \
+                hint = f" Use {field!r} (the file takes field names)." if key in FIELD_BY_ENV else \
                     _suggest(key, fields)
                 raise ConfigError(f"{path}: unknown key {key!r}.{hint} Known keys: {', '.join(fields)}.")
-            if key in SECRET_FIELDS:
-                raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove it "
-                                  f"from the file and set {ENV_NAMES[key]} instead.")
             values[key] = value
             origins[key] = str(path)
 
     known_env = set(ENV_NAMES.values())
-    for name, raw in env.items():
+    for name in env:
         if name.startswith("SEXTANT_") and name not in known_env and name not in NON_SETTING_ENV:
             raise ConfigError(f"unknown environment variable {name}.{_suggest(name, sorted(known_env))} Unset it, "
                               f"or see docs/configuration.md for the settings.")
@@ -243,12 +241,15 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
 
 
 def _dec_hook(field_type: type, value: Any) -> Any:
-    if field_type is Secret:
-        if isinstance(value, Secret):
-            return value
-        if isinstance(value, str):
-            return Secret(value)
-    raise NotImplementedError(f"cannot convert {type(value).__name__} to {field_type}")
+    """msgspec's hook for our own types: only Secret, which must be text."""
+    if field_type is not Secret:
+        # msgspec's protocol for "this hook does not handle that type"; msgspec then reports the field.
+        raise NotImplementedError(f"no conversion to {field_type}")
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, str):
+        return Secret(value)
+    raise ValueError(f"a secret must be text, got {type(value).__name__}")
 
 
 def _field_from_error(message: str) -> str | None:
@@ -295,9 +296,12 @@ def describe_config(config: SextantConfig) -> list[tuple[str, str, str]]:
         value = getattr(config, field)
         if field in SECRET_FIELDS:
             shown = "<set>" if value else "<unset>"
+        elif isinstance(value, str):
+            shown = repr(value)
+        elif isinstance(value, bool):
+            shown = str(value).lower()  # as TOML writes it
         else:
-            shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else \
-                str(value)
+            shown = str(value)
         rows.append((field, shown, ENV_NAMES[field]))
     return rows
 

@@ -24,7 +24,6 @@ from sextant.state.layout import (
     CONTEXT_RECORD_SIZE,
     HEADER_SIZE,
     INSTRUMENT_BYTES,
-    OFFSET_HEARTBEAT,
     OFFSET_SEQUENCE,
     OFFSET_WRITER_PID,
     TRACE_SLOTS,
@@ -37,10 +36,11 @@ from sextant.state.layout import (
     TradingState,
     field_offset,
 )
+from sextant.state.memory import store_heartbeat
 from sextant.state.shm import FileSpec, MappedFile, create, open_readonly
 
 CONTEXT_SPEC = FileSpec(magic=CONTEXT_MAGIC, record_size=CONTEXT_RECORD_SIZE, record_count=2,
-                        layout_hash=CONTEXT_LAYOUT_HASH)
+                        layout_hash=CONTEXT_LAYOUT_HASH, layout_name="field")
 
 # Python-level hot reads use struct.unpack_from on the mmap instead of calling into numba, because a numba call
 # with an array argument costs more than the whole read. That path has no explicit fences, which is sound only
@@ -80,6 +80,11 @@ class ContextWriter:
     def path(self) -> Path:
         return self._file.path
 
+    @property
+    def buffer(self) -> np.ndarray:
+        """The writable uint8 view of the file, for njit writers (`seqlock.seqlock_publish`)."""
+        return self._file.buf
+
     def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int) -> None:
         """Append one market event to the 64-slot trace (published with the next commit)."""
         record = self.record
@@ -93,12 +98,12 @@ class ContextWriter:
 
     def commit(self, now_ns: int | None = None) -> int:
         """Publish the pending record. Returns its write number (the snapshot `sequence`)."""
-        record = self.record
-        record["wall_ns"] = time.time_ns() if now_ns is None else now_ns
-        return int(seqlock.seqlock_publish(self._file.buf, self._bytes, int(record["wall_ns"])))
+        now = time.time_ns() if now_ns is None else now_ns
+        self.record["wall_ns"] = now
+        return int(seqlock.seqlock_publish(self._file.buf, self._bytes, now))
 
     def heartbeat(self, now_ns: int | None = None) -> None:
-        seqlock.store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)
+        store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)
 
     def close(self) -> None:
         self._file.close()
@@ -165,10 +170,9 @@ class ContextReader:
     """A read-only view of a ContextWindow file. Cheap to create; any number per process."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._file: MappedFile = open_readonly(path, CONTEXT_SPEC, expect_magic=CONTEXT_MAGIC)
+        self._file: MappedFile = open_readonly(path, CONTEXT_SPEC)
         self._mm = self._file.mm
         self._buf = self._file.buf
-        self._scratch = np.zeros(CONTEXT_RECORD_SIZE, np.uint8)
 
     @property
     def path(self) -> Path:
@@ -202,7 +206,7 @@ class ContextReader:
 
     @property
     def heartbeat_ns(self) -> int:
-        return _U64.unpack_from(self._mm, OFFSET_HEARTBEAT)[0]
+        return self._file.heartbeat_ns
 
     @property
     def writer_pid(self) -> int:
@@ -218,20 +222,20 @@ class ContextReader:
         """One float field (byte offset from `layout.field_offset`), consistent with a single write."""
         if not _LOADS_ARE_ORDERED:
             return float(seqlock.seqlock_read_f64(self._buf, offset))
-        mm = self._mm
-        while True:
-            completed = _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] >> 1
-            value = _F64.unpack_from(mm, HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE + offset)[0]
-            if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
-                return value
+        return self._read_ordered(_F64, offset)
 
     def read_u64(self, offset: int) -> int:
+        """One unsigned 64-bit field, consistent with a single write."""
         if not _LOADS_ARE_ORDERED:
             return int(seqlock.seqlock_read_u64(self._buf, offset))
+        return self._read_ordered(_U64, offset)
+
+    def _read_ordered(self, field: struct.Struct, offset: int):  # noqa: ANN202 - float or int, by `field`
+        """The seqlock read of seqlock.py, through struct (see _LOADS_ARE_ORDERED)."""
         mm = self._mm
         while True:
             completed = _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] >> 1
-            value = _U64.unpack_from(mm, HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE + offset)[0]
+            value = field.unpack_from(mm, HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE + offset)[0]
             if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
                 return value
 
@@ -304,7 +308,7 @@ def render_market_text(snapshot: ContextSnapshot) -> str:
     position = float(r["position_size"])
     side = "FLAT" if position == 0 else ("LONG" if position > 0 else "SHORT")
     horizons = " ".join(
-        f"{h:g}s:{m:+.5f}/{v:.1%}" for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"]) if h > 0)
+        f"{h:g}s:{m:+.5f}/{v:.1%}" for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"], strict=True) if h > 0)
     parts = [
         f"{snapshot.instrument}",
         f"bid {float(r['bid']):.2f} x {float(r['bid_size']):.2f}",

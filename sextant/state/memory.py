@@ -24,9 +24,11 @@ import os
 from typing import Any
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from sextant.state.layout import OFFSET_HEARTBEAT
 
 UNFENCED: bool = os.environ.get("SEXTANT_SEQLOCK_UNFENCED", "") == "1"
 
@@ -57,6 +59,10 @@ def _make_load(value_type: Any, ordering: str | None) -> Any:
         return value_type(buf, offset), codegen
 
     return load
+
+
+# Stores and fences return nothing: numba's codegen for a `void` intrinsic must still hand back a value, and
+# `context.get_dummy_value()` is that placeholder (it emits no code).
 
 
 def _make_store(value_type: Any, ordering: str | None) -> Any:
@@ -114,3 +120,9 @@ def cycle_counter(typingctx: Any) -> Any:
         return builder.call(function, [])
 
     return types.uint64(), codegen
+
+
+@njit(**JIT_OPTIONS)
+def store_heartbeat(buf: Any, now_ns: int) -> None:
+    """Refresh a state file's header heartbeat (every file kind has it at the same offset)."""
+    store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)

@@ -7,7 +7,7 @@ reuse or renumber one, only add.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import msgspec
 
@@ -284,16 +284,24 @@ def decode(kind: int, payload: bytes | memoryview) -> Message:
         raise MessageDecodeError(f"{TYPES_BY_KIND[kind].__name__}: {error}") from error
 
 
-def fit_to_capacity(message: Message, capacity: int) -> tuple[bytes, bool]:
+class Fitted(NamedTuple):
+    """An encoding that fits a slot: whether strings were shortened, and whether it still decodes."""
+
+    payload: bytes
+    truncated: bool
+    decodable: bool
+
+
+def fit_to_capacity(message: Message, capacity: int) -> Fitted:
     """Encode `message` in at most `capacity` bytes.
 
-    Returns (payload, truncated). A message that is too big has its longest strings shortened (each ends in "…")
-    until it fits, so it still decodes and keeps every field. Only if that cannot make it fit (bulk that is not
-    text) does the caller get (prefix, True) with a payload that no longer decodes; the ring flags that case.
+    A message that is too big has its longest strings shortened (each ends in "…") until it fits, so it still
+    decodes and keeps every field. Only if that cannot make it fit (bulk that is not text) is the payload a raw
+    prefix that no longer decodes; the ring flags that case.
     """
     payload = _ENCODER.encode(message)
     if len(payload) <= capacity:
-        return payload, False
+        return Fitted(payload, False, True)
     fields = {name: getattr(message, name) for name in message.__struct_fields__}
     text_fields = [name for name, value in fields.items() if isinstance(value, str)]
     while text_fields:
@@ -307,10 +315,10 @@ def fit_to_capacity(message: Message, capacity: int) -> tuple[bytes, bool]:
         fields[longest] = current[:keep] + _ELLIPSIS
         payload = _ENCODER.encode(type(message)(**fields))
         if len(payload) <= capacity:
-            return payload, True
+            return Fitted(payload, True, True)
         if keep == 0:
             text_fields.remove(longest)
-    return payload[:capacity], True
+    return Fitted(payload[:capacity], True, False)
 
 
 def to_wire(message: Message, *, seq: int, ts_ns: int) -> dict[str, Any]:

@@ -30,7 +30,6 @@ from sextant.state.layout import (
     EVENT_RING_SLOTS,
     HEADER_SIZE,
     MAGIC_NAMES,
-    OFFSET_HEARTBEAT,
     OFFSET_SEQUENCE,
     RING_LAYOUT_HASH,
     SLOT_FLAG_RAW_PREFIX,
@@ -44,11 +43,12 @@ from sextant.state.memory import (
     load_acquire_u64,
     load_relaxed_u64,
     load_u64,
+    store_heartbeat,
     store_relaxed_u64,
     store_release_u64,
     store_u64,
 )
-from sextant.state.shm import FileSpec, LayoutMismatchError, MappedFile, create, open_readonly
+from sextant.state.shm import FileSpec, MappedFile, create, open_readonly
 
 _CURSOR_NEXT = 0
 _CURSOR_LOST = 1
@@ -67,7 +67,7 @@ def ring_publish(buf: np.ndarray, slot_count: int, slot_size: int, kind: int, fl
     buf[base + SLOT_HEADER_SIZE:base + SLOT_HEADER_SIZE + length] = payload[:length]
     store_release_u64(buf, base, 2 * number + 2)
     store_release_u64(buf, OFFSET_SEQUENCE, number + 1)
-    store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)
+    store_heartbeat(buf, now_ns)
     return number
 
 
@@ -111,19 +111,6 @@ def ring_published(buf: np.ndarray) -> int:
     return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
 
 
-def warm_up() -> None:
-    slot_count, slot_size = 4, 64
-    buf = np.zeros(HEADER_SIZE + slot_count * slot_size, np.uint8)
-    payload = np.zeros(8, np.uint8)
-    ring_publish(buf, slot_count, slot_size, 1, 0, 0, payload, 8, 0)
-    readonly = buf.copy()
-    readonly.flags.writeable = False
-    for source in (buf, readonly):
-        ring_drain(source, slot_count, slot_size, np.zeros(2, np.int64), np.zeros((2, slot_size), np.uint8),
-                   np.zeros(2, np.int64))
-        ring_published(source)
-
-
 M = TypeVar("M", bound=messages.Message)
 
 
@@ -152,6 +139,12 @@ class _RingKind:
     default_slots: int
     default_slot_size: int
 
+    def spec(self, slots: int | None = None, slot_size: int | None = None) -> FileSpec:
+        """The file spec; a reader passes no geometry and takes the writer's from the header."""
+        return FileSpec(magic=self.magic, record_size=slot_size or self.default_slot_size,
+                        record_count=slots or self.default_slots, layout_hash=RING_LAYOUT_HASH, layout_name="slot",
+                        fixed_geometry=False, min_record_size=SLOT_HEADER_SIZE + 8)
+
 
 _EVENTS = _RingKind(EVENT_RING_MAGIC, messages.Event, EVENT_RING_SLOTS, EVENT_RING_SLOT_SIZE)
 _COMMANDS = _RingKind(COMMAND_RING_MAGIC, messages.Command, COMMAND_RING_SLOTS, COMMAND_RING_SLOT_SIZE)
@@ -167,9 +160,7 @@ class _RingWriter(Generic[M]):
             raise ValueError(f"a ring needs at least 2 slots, got {slot_count}")
         if size < SLOT_HEADER_SIZE + 32 or size % 8:
             raise ValueError(f"slot size must be a multiple of 8 and at least {SLOT_HEADER_SIZE + 32}, got {size}")
-        spec = FileSpec(magic=self._ring.magic, record_size=size, record_count=slot_count,
-                        layout_hash=RING_LAYOUT_HASH)
-        self._file: MappedFile = create(path, spec)
+        self._file: MappedFile = create(path, self._ring.spec(slot_count, size))
         self.slot_count = slot_count
         self.slot_size = size
         self.capacity = size - SLOT_HEADER_SIZE
@@ -182,20 +173,19 @@ class _RingWriter(Generic[M]):
     def published(self) -> int:
         return int(ring_published(self._file.buf))
 
+    @property
+    def buffer(self) -> np.ndarray:
+        """The writable uint8 view of the file, for njit publishers (`ring_publish`)."""
+        return self._file.buf
+
     def publish(self, message: M, ts_ns: int | None = None) -> int:
         """Publish a typed message; returns its number. A message too big for a slot is truncated, with a flag."""
         if not isinstance(message, self._ring.base):
             raise TypeError(f"{type(message).__name__} is not a {self._ring.base.__name__}; it does not belong on "
                             f"the {MAGIC_NAMES[self._ring.magic]}")
-        payload, truncated = messages.fit_to_capacity(message, self.capacity)
-        flags = 0
-        if truncated:
-            flags = SLOT_FLAG_TRUNCATED
-            try:
-                messages.decode(message.KIND, payload)
-            except messages.MessageDecodeError:
-                flags |= SLOT_FLAG_RAW_PREFIX
-        return self.publish_raw(message.KIND, payload, flags=flags, ts_ns=ts_ns)
+        fitted = messages.fit_to_capacity(message, self.capacity)
+        flags = (SLOT_FLAG_TRUNCATED if fitted.truncated else 0) | (0 if fitted.decodable else SLOT_FLAG_RAW_PREFIX)
+        return self.publish_raw(message.KIND, fitted.payload, flags=flags, ts_ns=ts_ns)
 
     def publish_raw(self, kind: int, payload: bytes, *, flags: int = 0, ts_ns: int | None = None) -> int:
         if len(payload) > self.capacity:
@@ -206,8 +196,6 @@ class _RingWriter(Generic[M]):
                                 now if ts_ns is None else ts_ns, array, len(payload), now))
 
     def heartbeat(self, now_ns: int | None = None) -> None:
-        from sextant.state.seqlock import store_heartbeat
-
         store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)
 
     def close(self) -> None:
@@ -219,16 +207,10 @@ class _RingReader(Generic[M]):
 
     def __init__(self, path: str | os.PathLike[str], start: Literal["oldest", "latest"] = "oldest",
                  batch: int = 64) -> None:
-        self._file: MappedFile = open_readonly(path, None, expect_magic=self._ring.magic)
+        self._file: MappedFile = open_readonly(path, self._ring.spec())
         header = self._file.header[0]
         self.slot_count = int(header["record_count"])
         self.slot_size = int(header["record_size"])
-        if int(header["layout_hash"]) != RING_LAYOUT_HASH:
-            raise LayoutMismatchError(f"{self._file.path}: ring slot layout hash differs from this build's; run "
-                                      f"writer and reader from the same Sextant version.")
-        if self.slot_count < 2 or self.slot_size < SLOT_HEADER_SIZE + 8 or self.slot_size % 8:
-            raise LayoutMismatchError(f"{self._file.path}: implausible ring geometry {self.slot_count} x "
-                                      f"{self.slot_size} bytes; the header is corrupt. Restart its writer.")
         published = int(ring_published(self._file.buf))
         first = max(0, published - self.slot_count) if start == "oldest" else published
         self._cursor = np.array([first, 0], np.int64)
@@ -254,7 +236,7 @@ class _RingReader(Generic[M]):
 
     @property
     def heartbeat_ns(self) -> int:
-        return int.from_bytes(self._file.mm[OFFSET_HEARTBEAT:OFFSET_HEARTBEAT + 8], "little")
+        return self._file.heartbeat_ns
 
     def drain(self, max_messages: int | None = None) -> list[RingMessage[M]]:
         """Everything published since the last drain (up to `max_messages`), oldest first."""

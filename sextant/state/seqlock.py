@@ -26,7 +26,6 @@ from numba import njit
 from sextant.state.layout import (
     CONTEXT_RECORD_SIZE,
     HEADER_SIZE,
-    OFFSET_HEARTBEAT,
     OFFSET_SEQUENCE,
     field_offset,
 )
@@ -39,6 +38,7 @@ from sextant.state.memory import (
     load_relaxed_u64,
     load_u64,
     store_relaxed_u64,
+    store_heartbeat,
     store_release_u64,
     store_u64,
 )
@@ -78,7 +78,7 @@ def seqlock_publish(buf: np.ndarray, record: np.ndarray, now_ns: int) -> int:
     base = HEADER_SIZE + (write & 1) * RECORD_SIZE
     buf[base:base + RECORD_SIZE] = record
     store_release_u64(buf, OFFSET_SEQUENCE, 2 * write)
-    store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)
+    store_heartbeat(buf, now_ns)
     return write
 
 
@@ -161,26 +161,3 @@ def seqlock_verify_in_place(buf: np.ndarray) -> tuple[int, bool]:
         fence_acquire()
         if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
             return completed, computed == stored
-
-
-@njit(**JIT_OPTIONS)
-def store_heartbeat(buf: np.ndarray, now_ns: int) -> None:
-    """Refresh the header heartbeat without publishing a record (an idle writer is still alive)."""
-    store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)
-
-
-def warm_up() -> None:
-    """Compile (or load from cache) every function above for the array types the package uses."""
-    file_buf = np.zeros(HEADER_SIZE + 2 * RECORD_SIZE, np.uint8)
-    record = np.zeros(RECORD_SIZE, np.uint8)
-    seqlock_publish(file_buf, record, 0)
-    readonly = file_buf.copy()
-    readonly.flags.writeable = False
-    for buf in (file_buf, readonly):
-        seqlock_snapshot(buf, record)
-        seqlock_read_f64(buf, 0)
-        seqlock_read_u64(buf, 0)
-        seqlock_read_f64_pair(buf, 0, 8)
-        seqlock_read_words(buf, np.zeros(2, np.int64), np.zeros(2, np.uint64))
-        seqlock_verify_in_place(buf)
-    store_heartbeat(file_buf, 0)

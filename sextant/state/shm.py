@@ -34,6 +34,11 @@ class FileSpec:
     record_size: int
     record_count: int
     layout_hash: int
+    layout_name: str  # what the hash covers, for messages: "field" (ContextWindow) or "slot" (rings)
+    # A ContextWindow has one geometry per build; a ring's slot count and size are chosen by its writer, so a
+    # reader takes them from the header (after checking they are self-consistent and plausible).
+    fixed_geometry: bool = True
+    min_record_size: int = 8
 
     @property
     def kind(self) -> str:
@@ -50,6 +55,11 @@ class MappedFile:
     mm: mmap.mmap
     buf: np.ndarray  # uint8 view of the whole file (read-only for readers)
     header: np.ndarray  # HEADER_DTYPE view of the first 128 bytes
+
+    @property
+    def heartbeat_ns(self) -> int:
+        """The writer's last heartbeat (wall clock, ns)."""
+        return int.from_bytes(self.mm[OFFSET_HEARTBEAT:OFFSET_HEARTBEAT + 8], "little")
 
     def close(self) -> None:
         # numpy views keep exported buffers alive; drop them before closing the map.
@@ -141,14 +151,11 @@ def create(path: str | os.PathLike[str], spec: FileSpec, *, live_writer_grace_s:
     return MappedFile(target, mapped, buf, buf[:HEADER_SIZE].view(HEADER_DTYPE))
 
 
-def open_readonly(path: str | os.PathLike[str], spec: FileSpec | None, *, expect_magic: int) -> MappedFile:
-    """Map an existing file read-only after validating its header.
-
-    `spec` fixes the record geometry (ContextWindow); None accepts any geometry the header declares, after
-    checking it is self-consistent (rings, whose slot count and size are configurable).
-    """
+def open_readonly(path: str | os.PathLike[str], spec: FileSpec) -> MappedFile:
+    """Map an existing file read-only after validating its header against `spec`."""
     target = Path(path)
-    kind = MAGIC_NAMES[expect_magic]
+    kind = spec.kind
+    expect_magic = spec.magic
     if not target.exists():
         raise StateFileError(f"{target}: no such file; start the {kind} writer first (the engine), or fix the path.")
     size = target.stat().st_size
@@ -175,15 +182,17 @@ def open_readonly(path: str | os.PathLike[str], spec: FileSpec | None, *, expect
         raise LayoutMismatchError(
             f"{target}: size mismatch: the file is {size} bytes, its header declares {declared} bytes for "
             f"{record_count} x {record_size}-byte records. The file is corrupt or was truncated; restart its writer.")
-    if spec is not None:
-        if (record_size, record_count) != (spec.record_size, spec.record_count):
-            raise LayoutMismatchError(
-                f"{target}: record geometry {record_count} x {record_size} bytes, this build expects "
-                f"{spec.record_count} x {spec.record_size}. Run writer and reader from the same Sextant version.")
-        if int(header["layout_hash"]) != spec.layout_hash:
-            raise LayoutMismatchError(
-                f"{target}: field layout hash {int(header['layout_hash']):#x} differs from this build's "
-                f"{spec.layout_hash:#x}. Run writer and reader from the same Sextant version.")
+    if spec.fixed_geometry and (record_size, record_count) != (spec.record_size, spec.record_count):
+        raise LayoutMismatchError(
+            f"{target}: record geometry {record_count} x {record_size} bytes, this build expects "
+            f"{spec.record_count} x {spec.record_size}. Run writer and reader from the same Sextant version.")
+    if not spec.fixed_geometry and (record_count < 2 or record_size < spec.min_record_size or record_size % 8):
+        raise LayoutMismatchError(f"{target}: implausible ring geometry {record_count} x {record_size} bytes; "
+                                  f"the header is corrupt. Restart its writer.")
+    if int(header["layout_hash"]) != spec.layout_hash:
+        raise LayoutMismatchError(
+            f"{target}: {spec.layout_name} layout hash {int(header['layout_hash']):#x} differs from this build's "
+            f"{spec.layout_hash:#x}. Run writer and reader from the same Sextant version.")
     handle_fd = os.open(target, os.O_RDONLY)
     try:
         mapped = mmap.mmap(handle_fd, size, access=mmap.ACCESS_READ)
@@ -192,8 +201,3 @@ def open_readonly(path: str | os.PathLike[str], spec: FileSpec | None, *, expect
     buf = np.frombuffer(mapped, np.uint8)
     return MappedFile(target, mapped, buf, buf[:HEADER_SIZE].view(HEADER_DTYPE))
 
-
-def heartbeat_age_s(mapped: MappedFile, now_ns: int | None = None) -> float:
-    """Seconds since the writer's last heartbeat."""
-    beat = int.from_bytes(mapped.mm[OFFSET_HEARTBEAT:OFFSET_HEARTBEAT + 8], "little")
-    return ((time.time_ns() if now_ns is None else now_ns) - beat) / 1e9

@@ -8,11 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sextant.state import messages
-from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE, LAYOUT_VERSION
+from sextant.state.layout import LAYOUT_VERSION
 from sextant.state.ring import CommandRingReader, CommandRingWriter, EventRingReader, EventRingWriter
 from tests.conftest import rewrite_header
 from sextant.state.shm import LayoutMismatchError, StateFileError
