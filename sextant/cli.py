@@ -42,6 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Start engine + bridge. Until those land (issues #3 and #5) this checks the "
                                  "configuration and proves the shared-memory layer on this machine.")
 
+    engine = verbs.add_parser("engine", help="run the trading engine alone (NautilusTrader node)",
+                              description="Run the engine process: the Nautilus node, the crew and the shared-memory "
+                                          "writers. Stops on Ctrl-C, SIGTERM or --duration.")
+    engine.add_argument("--venue", choices=("sim", "scene", "okx"), help="override SEXTANT_VENUE")
+    engine.add_argument("--seed", type=int, help="override SEXTANT_SEED")
+    engine.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
+    engine.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    engine.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
+
     config = verbs.add_parser("config", help="show or check the configuration",
                               description="Show or check the configuration (secrets masked).")
     config_verbs = config.add_subparsers(dest="config_verb", metavar="ACTION", parser_class=_Parser)
@@ -123,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
                 print("configuration ok")
                 return EXIT_OK
             return _config_show(config)
+        if args.verb == "engine":
+            from sextant.engine.config import EngineConfig
+            from sextant.engine.node import run_engine
+
+            return run_engine(EngineConfig.from_settings(
+                config, venue=args.venue, seed=args.seed, speed=args.speed, duration_s=args.duration,
+                dry_run=args.dry_run))
         if args.verb == "run":
             return _run(config)
     except ConfigError as error:

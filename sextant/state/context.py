@@ -85,6 +85,11 @@ class ContextWriter:
         """The writable uint8 view of the file, for njit writers (`seqlock.seqlock_publish`)."""
         return self._file.buf
 
+    @property
+    def sequence(self) -> int:
+        """Records published so far."""
+        return int(self.record["write_seq"])
+
     def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int) -> None:
         """Append one market event to the 64-slot trace (published with the next commit)."""
         record = self.record

@@ -1,0 +1,46 @@
+"""The engine's settings: what `sextant engine` runs, derived from SextantConfig plus the command line."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from sextant.config import ConfigError, SextantConfig
+
+
+class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    venue: str = "sim"
+    instrument: str = "BTC-USDT-SWAP.OKX"
+    seed: int = 42
+    speed: float = 1.0  # sim clock multiplier: 10 = ten model seconds per wall second
+    dry_run: bool = False
+    leverage: float = 2.0
+    base_size: float = 1.0
+    max_trades: int = 0
+    cooldown_secs: float = 30.0
+    max_notional_usd: float = 50_000.0  # our own per-order cap (RiskEngine ignores its cap on margin accounts)
+    starting_balance_usdt: float = 100_000.0
+    context_path: str = "sextant_context.mmap"
+    events_path: str = "sextant_events.mmap"
+    commands_path: str = "sextant_commands.mmap"
+    ws_port: int = 8765
+    duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
+    heartbeat_interval_s: float = 0.25
+
+    @classmethod
+    def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
+        values = {
+            "venue": settings.venue, "instrument": settings.instrument, "seed": settings.seed,
+            "dry_run": settings.dry_run, "leverage": settings.leverage, "base_size": settings.base_size,
+            "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
+            "context_path": settings.context_path, "events_path": settings.events_path,
+            "commands_path": settings.commands_path, "ws_port": settings.ws_port,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        config = msgspec.convert(values, cls)
+        if not (math.isfinite(config.speed) and 0 < config.speed <= 10_000):
+            raise ConfigError(f"--speed={config.speed}: must be above 0 and at most 10000. Fix: e.g. --speed 10.")
+        if config.duration_s is not None and not (math.isfinite(config.duration_s) and config.duration_s > 0):
+            raise ConfigError(f"--duration={config.duration_s}: must be a positive number of seconds.")
+        return config

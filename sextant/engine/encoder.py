@@ -1,0 +1,143 @@
+"""StateEncoder: keeps the ContextWindow current from Nautilus' data, portfolio and events.
+
+On every quote it writes top of book, features, position, PnL and account numbers into the ContextWriter's record,
+pushes the quote onto the 64-event trace, and commits. Fills and risk events reach the trace through the event
+sink. A timer keeps the heartbeats of all three files fresh and emits a Heartbeat event once a second, so a reader
+can tell a quiet market from a dead engine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.common.messages import TradingStateChanged
+from nautilus_trader.model.identifiers import InstrumentId
+
+from sextant.engine.events import EventSink
+from sextant.engine.features import MarketFeatures
+from sextant.state import messages
+from sextant.state.context import ContextWriter
+from sextant.state.layout import TraceKind, TradingState, Venue
+
+_HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
+
+
+class StateEncoderConfig(ActorConfig, frozen=True):
+    component_id: str = "StateEncoder"
+    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    heartbeat_interval_s: float = 0.25
+
+
+class StateEncoder(Actor):
+    def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
+                 dry_run: bool, heartbeat_files: tuple[Any, ...] = ()) -> None:
+        super().__init__(config)
+        self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._interval_s = config.heartbeat_interval_s
+        self._writer = writer
+        self._sink = sink
+        self._heartbeat_files = heartbeat_files
+        self._features = MarketFeatures()
+        self._started_ns = time.time_ns()
+        self._beats = 0
+        record = writer.record
+        record["venue"] = int(venue)
+        record["dry_run"] = int(dry_run)
+        record["horizon_s"][:] = self._features.horizons_s
+        sink.add_listener(self._on_engine_event)
+
+    @property
+    def writer(self) -> ContextWriter:
+        return self._writer
+
+    def on_start(self) -> None:
+        instrument = self.cache.instrument(self._instrument_id)
+        if instrument is not None:
+            record = self._writer.record
+            record["price_increment"] = instrument.price_increment.as_double()
+            record["size_increment"] = instrument.size_increment.as_double()
+            record["multiplier"] = instrument.multiplier.as_double()
+        self.subscribe_quote_ticks(self._instrument_id)
+        self.msgbus.subscribe(topic="events.risk", handler=self._on_risk_event)
+        self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s), callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        self.clock.cancel_timers()
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        bid, ask = tick.bid_price.as_double(), tick.ask_price.as_double()
+        bid_size, ask_size = tick.bid_size.as_double(), tick.ask_size.as_double()
+        mid = (bid + ask) / 2
+        features = self._features
+        features.update(tick.ts_event, mid)
+        record = self._writer.record
+        record["ts_ns"] = tick.ts_event
+        record["bid"], record["ask"], record["mid"] = bid, ask, mid
+        record["bid_size"], record["ask_size"] = bid_size, ask_size
+        record["spread_bps"] = (ask - bid) / mid * 1e4 if mid > 0 else 0.0
+        record["quote_count"] += 1
+        record["momentum"] = features.momentum
+        record["volatility"] = features.volatility
+        record["sea_state"] = features.sea_state
+        self._update_position(record, mid)
+        self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
+        self._writer.commit()
+
+    def _update_position(self, record: np.void, mid: float) -> None:
+        instrument_id = self._instrument_id
+        net = float(self.portfolio.net_position(instrument_id) or 0)
+        record["position_size"] = net
+        record["position_notional"] = abs(net) * mid * record["multiplier"]
+        positions = self.cache.positions_open(instrument_id=instrument_id)
+        record["entry_price"] = positions[0].avg_px_open if positions else 0.0
+        unrealized = self.portfolio.unrealized_pnl(instrument_id)
+        realized = self.portfolio.realized_pnl(instrument_id)
+        record["unrealized_pnl"] = unrealized.as_double() if unrealized is not None else 0.0
+        record["realized_pnl"] = realized.as_double() if realized is not None else 0.0
+        account = self.portfolio.account(instrument_id.venue)
+        if account is not None:
+            currency = account.base_currency
+            total = account.balance_total(currency)
+            free = account.balance_free(currency)
+            locked = account.balance_locked(currency)
+            equity = (total.as_double() if total is not None else 0.0) + float(record["unrealized_pnl"])
+            record["equity"] = equity
+            record["balance_free"] = free.as_double() if free is not None else 0.0
+            record["margin_used"] = locked.as_double() if locked is not None else 0.0
+            record["leverage"] = float(record["position_notional"]) / equity if equity > 0 else 0.0
+            record["peak_equity"] = max(float(record["peak_equity"]), equity)
+            peak = float(record["peak_equity"])
+            record["drawdown"] = (peak - equity) / peak if peak > 0 else 0.0
+        record["orders_open"] = len(self.cache.orders_open(instrument_id=instrument_id))
+
+    def _on_engine_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
+        if isinstance(event, messages.OrderFilled):
+            self._writer.record["fills"] += 1
+            self._writer.push_trace(TraceKind.FILL, event.fill_price, event.fill_quantity, ts_ns)
+        elif isinstance(event, messages.OrderSubmitted):
+            self._writer.record["orders_submitted"] += 1
+        elif isinstance(event, messages.RiskAlert):
+            self._writer.push_trace(TraceKind.RISK_ALERT, event.value, event.potential, ts_ns)
+
+    def _on_risk_event(self, event: Any) -> None:
+        if isinstance(event, TradingStateChanged):
+            self._writer.record["trading_state"] = int(TradingState[event.state.name])
+            self._writer.commit()
+
+    def _on_timer(self, event: Any) -> None:
+        now = time.time_ns()
+        self._writer.heartbeat(now)
+        for file in self._heartbeat_files:
+            file.heartbeat(now)
+        self._beats += 1
+        if self._beats % _HEARTBEAT_EVENT_EVERY == 0:
+            self._sink.publish(messages.Heartbeat(pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9,
+                                                  quotes=int(self._writer.record["quote_count"]),
+                                                  context_sequence=self._writer.sequence), self.clock.timestamp_ns())

@@ -1,0 +1,115 @@
+"""The sim venue's market data: a Nautilus live data client that streams the seeded MarketModel in real time.
+
+Quotes are paced against the wall clock (times `speed`): every wake-up emits exactly the quotes whose model time
+has come, so a slow event loop catches up instead of drifting, and high speeds batch several quotes per wake-up.
+`ts_event = ts_init = clock.timestamp_ns()`, which is what advances the Sandbox exchange's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from nautilus_trader.common.providers import InstrumentProvider
+from nautilus_trader.config import LiveDataClientConfig
+from nautilus_trader.live.data_client import LiveMarketDataClient
+from nautilus_trader.live.factories import LiveDataClientFactory
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.identifiers import ClientId, InstrumentId
+from nautilus_trader.model.objects import Price, Quantity
+
+from sextant.engine.instrument import OKX_VENUE, okx_linear_swap
+from sextant.engine.market.model import MarketModel, MarketModelConfig
+
+SIM_CLIENT = "SIM"
+_BATCH = 512
+_MAX_BURST = 2048  # quotes per wake-up when catching up, so a stalled loop never floods the engines at once
+
+
+class SimDataClientConfig(LiveDataClientConfig, frozen=True):
+    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    seed: int = 42
+    speed: float = 1.0
+    start_price: float = 60_000.0
+    step_s: float = 0.1
+
+
+class SimMarketDataClient(LiveMarketDataClient):
+    def __init__(self, loop: asyncio.AbstractEventLoop, msgbus: Any, cache: Any, clock: Any,
+                 config: SimDataClientConfig, name: str | None) -> None:
+        self.instrument = okx_linear_swap(config.instrument_id)
+        provider = InstrumentProvider()
+        provider.add(self.instrument)
+        super().__init__(loop=loop, client_id=ClientId(name or SIM_CLIENT), venue=OKX_VENUE, msgbus=msgbus,
+                         cache=cache, clock=clock, instrument_provider=provider, config=config)
+        self._settings = config  # Component keeps its config private
+        self._model = MarketModel(MarketModelConfig(seed=config.seed, start_price=config.start_price,
+                                                    step_s=config.step_s))
+        self._feeds: dict[InstrumentId, asyncio.Task] = {}
+        self.quotes_sent = 0
+
+    @property
+    def model(self) -> MarketModel:
+        return self._model
+
+    async def _connect(self) -> None:
+        self._handle_data(self.instrument)  # → DataEngine → Cache, and the Sandbox exchange
+
+    async def _disconnect(self) -> None:
+        for task in self._feeds.values():
+            task.cancel()
+        self._feeds.clear()
+
+    async def _subscribe_instrument(self, command: Any) -> None:
+        self._handle_data(self.instrument)
+
+    async def _subscribe_instruments(self, command: Any) -> None:
+        self._handle_data(self.instrument)
+
+    async def _subscribe_quote_ticks(self, command: Any) -> None:
+        if command.instrument_id != self.instrument.id:
+            self._log.error(f"the sim venue only streams {self.instrument.id}, not {command.instrument_id}")
+            return
+        if command.instrument_id not in self._feeds:
+            self._feeds[command.instrument_id] = self.create_task(self._stream(command.instrument_id))
+
+    async def _unsubscribe_quote_ticks(self, command: Any) -> None:
+        task = self._feeds.pop(command.instrument_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _stream(self, instrument_id: InstrumentId) -> None:
+        settings = self._settings
+        price_precision, size_precision = self.instrument.price_precision, self.instrument.size_precision
+        step_wall_s = settings.step_s / settings.speed
+        started = time.monotonic()
+        emitted = 0
+        batch = self._model.next_batch(_BATCH)
+        row = 0
+        while True:
+            due = min(int((time.monotonic() - started) / step_wall_s) + 1, emitted + _MAX_BURST)
+            while emitted < due:
+                if row == len(batch):
+                    batch, row = self._model.next_batch(_BATCH), 0
+                now = self._clock.timestamp_ns()
+                self._handle_data(QuoteTick(
+                    instrument_id=instrument_id,
+                    bid_price=Price(float(batch.bid[row]), price_precision),
+                    ask_price=Price(float(batch.ask[row]), price_precision),
+                    bid_size=Quantity(float(batch.bid_size[row]), size_precision),
+                    ask_size=Quantity(float(batch.ask_size[row]), size_precision),
+                    ts_event=now,
+                    ts_init=now,
+                ))
+                row += 1
+                emitted += 1
+                self.quotes_sent += 1
+            await asyncio.sleep(max(0.0, started + emitted * step_wall_s - time.monotonic()))
+
+
+class SimDataClientFactory(LiveDataClientFactory):
+    @staticmethod
+    def create(loop: asyncio.AbstractEventLoop, name: str, config: SimDataClientConfig, msgbus: Any, cache: Any,
+               clock: Any) -> SimMarketDataClient:
+        return SimMarketDataClient(loop, msgbus, cache, clock, config, name)

@@ -1,0 +1,144 @@
+"""Builds and runs the engine process: a Nautilus TradingNode for the sim venue, with Sextant's components.
+
+    sim: SimMarketDataClient (seeded model, real time × speed) + Nautilus' Sandbox execution client (fills, fees,
+         positions, PnL) on venue OKX, margin account, netting.
+
+The node is built inside the running event loop (Nautilus binds its clients to the loop current at construction)
+and disposed after the loop ends (dispose() inside the loop stops it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
+from nautilus_trader.adapters.sandbox.factory import SandboxLiveExecClientFactory
+from nautilus_trader.config import (
+    LiveDataEngineConfig,
+    LiveExecEngineConfig,
+    LiveRiskEngineConfig,
+    LoggingConfig,
+    TradingNodeConfig,
+)
+from nautilus_trader.live.node import TradingNode
+from nautilus_trader.model.identifiers import TraderId
+
+from sextant.config import ConfigError
+from sextant.engine.config import EngineConfig
+from sextant.engine.encoder import StateEncoder, StateEncoderConfig
+from sextant.engine.events import EventSink, OrderEventTranslator
+from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
+from sextant.state.context import ContextWriter
+from sextant.state.layout import Venue
+from sextant.state.ring import EventRingWriter
+
+TRADER_ID = "SEXTANT-001"
+
+
+@dataclass
+class EngineParts:
+    """What a running engine holds, for the process and for tests."""
+
+    config: EngineConfig
+    node: TradingNode
+    context: ContextWriter
+    events: EventRingWriter
+    sink: EventSink
+    encoder: StateEncoder
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _node_config(config: EngineConfig) -> TradingNodeConfig:
+    if config.venue != "sim":
+        raise ConfigError(f"SEXTANT_VENUE={config.venue}: only the sim venue is wired into the engine so far "
+                          f"(issue #3). Fix: use SEXTANT_VENUE=sim.")
+    return TradingNodeConfig(
+        trader_id=TraderId(TRADER_ID),
+        logging=LoggingConfig(log_level="WARNING"),
+        data_engine=LiveDataEngineConfig(),
+        exec_engine=LiveExecEngineConfig(reconciliation=False),  # the sim venue has no history to reconcile
+        risk_engine=LiveRiskEngineConfig(max_order_submit_rate="20/00:00:01"),
+        data_clients={SIM_CLIENT: SimDataClientConfig(instrument_id=config.instrument, seed=config.seed,
+                                                      speed=config.speed)},
+        exec_clients={"OKX": SandboxExecutionClientConfig(
+            venue="OKX", starting_balances=[f"{config.starting_balance_usdt:.0f} USDT"], base_currency="USDT",
+            account_type="MARGIN", oms_type="NETTING", default_leverage=Decimal(str(config.leverage)))},
+        timeout_connection=5.0,
+        timeout_reconciliation=1.0,
+        timeout_portfolio=1.0,
+        timeout_disconnection=2.0,
+        timeout_post_stop=0.5,
+    )
+
+
+def build_engine(config: EngineConfig) -> EngineParts:
+    """Build the node and Sextant's components. Call from inside the running event loop."""
+    node_config = _node_config(config)
+    context = ContextWriter(config.context_path, config.instrument)
+    events = EventRingWriter(config.events_path)
+    sink = EventSink(events)
+    node = TradingNode(config=node_config)
+    node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
+    node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
+    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
+                                              heartbeat_interval_s=config.heartbeat_interval_s),
+                           context, sink, venue=Venue.SIM, dry_run=config.dry_run, heartbeat_files=(sink,))
+    node.trader.add_actor(encoder)
+    node.trader.add_actor(OrderEventTranslator(sink, dry_run=config.dry_run))
+    node.build()
+    return EngineParts(config, node, context, events, sink, encoder)
+
+
+async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
+                           on_ready: object = None) -> EngineParts:
+    """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    parts = build_engine(config)
+    runner = asyncio.create_task(parts.node.run_async())
+    if callable(on_ready):
+        on_ready(parts)
+    try:
+        if config.duration_s is None:
+            await stop.wait()
+        else:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=config.duration_s)
+            except TimeoutError:
+                pass
+    finally:
+        await parts.node.stop_async()
+        try:
+            await asyncio.wait_for(runner, timeout=2.0)
+        except (TimeoutError, asyncio.CancelledError):
+            pass  # run_async's queues do not always return after stop; cancelling it is harmless
+    return parts
+
+
+def run_engine(config: EngineConfig) -> int:
+    """The `sextant engine` process."""
+    started = time.monotonic()
+
+    def announce(parts: EngineParts) -> None:
+        print(f"sextant engine: venue {config.venue}, {config.instrument}, seed {config.seed}, speed "
+              f"{config.speed:g}x, dry run {'on' if config.dry_run else 'off'}", flush=True)
+        print(f"  context {parts.context.path}  events {parts.events.path}", flush=True)
+
+    parts = asyncio.run(run_engine_async(config, on_ready=announce))
+    parts.node.dispose()
+    quotes = int(parts.context.record["quote_count"])
+    print(f"sextant engine: stopped after {time.monotonic() - started:.1f} s, {quotes} quotes, "
+          f"{parts.sink.published} events", file=sys.stderr, flush=True)
+    parts.context.close()
+    parts.events.close()
+    return 0

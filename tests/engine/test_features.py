@@ -1,0 +1,65 @@
+"""Market features: momentum and realised volatility per horizon from one-second buckets, and the sea state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sextant.engine.features import SECONDS_PER_YEAR, MarketFeatures
+
+NS = 1_000_000_000
+
+
+def test_momentum_is_the_log_return_over_each_horizon() -> None:
+    features = MarketFeatures(horizons_s=(10.0, 60.0), retain_s=120)
+    for second in range(100):
+        features.update(second * NS, 100.0 * math.exp(0.001 * second))
+    assert math.isclose(features.momentum[0], 0.010, rel_tol=1e-9)
+    assert math.isclose(features.momentum[1], 0.060, rel_tol=1e-9)
+
+
+def test_momentum_uses_the_oldest_retained_price_before_a_horizon_is_full() -> None:
+    features = MarketFeatures(horizons_s=(60.0,), retain_s=120)
+    for second in range(5):
+        features.update(second * NS, 100.0 + second)
+    assert math.isclose(features.momentum[0], math.log(104.0 / 100.0))
+
+
+def test_volatility_is_annualised_std_of_one_second_returns() -> None:
+    rng = np.random.default_rng(0)
+    returns = rng.normal(0, 1e-4, 600)
+    prices = 100.0 * np.exp(np.cumsum(returns))
+    features = MarketFeatures(horizons_s=(60.0, 300.0), retain_s=900)
+    for second, price in enumerate(prices):
+        features.update(second * NS, float(price))
+        features.update(second * NS + NS // 2, float(price))  # a second quote in the same bucket changes nothing
+    features.update(len(prices) * NS, float(prices[-1]))  # closes the last bucket
+    expected = np.diff(np.log(prices))[-300:].std() * math.sqrt(SECONDS_PER_YEAR)
+    assert math.isclose(features.volatility[1], expected, rel_tol=1e-9)
+
+
+def test_sea_state_rises_in_a_storm_and_falls_in_calm() -> None:
+    rng = np.random.default_rng(1)
+    features = MarketFeatures(horizons_s=(10.0, 60.0), retain_s=1200)
+    price, second = 100.0, 0
+    for sigma, seconds in ((1e-4, 900), (1e-3, 120)):
+        for _ in range(seconds):
+            price *= math.exp(rng.normal(0, sigma))
+            features.update(second * NS, price)
+            second += 1
+    storm = features.sea_state
+    for _ in range(300):
+        price *= math.exp(rng.normal(0, 2e-5))
+        features.update(second * NS, price)
+        second += 1
+    assert storm > 0.6
+    assert features.sea_state < 0.4
+
+
+def test_bad_prices_are_ignored() -> None:
+    features = MarketFeatures(horizons_s=(10.0,), retain_s=60)
+    features.update(0, 100.0)
+    for bad in (float("nan"), float("inf"), 0.0, -5.0):
+        features.update(NS, bad)
+    assert features.momentum[0] == 0.0
