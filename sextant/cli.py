@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
     engine.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     engine.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
+    engine.add_argument("--autonomy", choices=("MANUAL", "ASSISTED", "AUTO"), help="gate level (default MANUAL)")
 
     config = verbs.add_parser("config", help="show or check the configuration",
                               description="Show or check the configuration (secrets masked).")
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_engine(EngineConfig.from_settings(
                 config, venue=args.venue, seed=args.seed, speed=args.speed, duration_s=args.duration,
-                dry_run=args.dry_run))
+                dry_run=args.dry_run, autonomy=args.autonomy))
         if args.verb == "run":
             return _run(config)
     except ConfigError as error:

@@ -25,6 +25,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     events_path: str = "sextant_events.mmap"
     commands_path: str = "sextant_commands.mmap"
     ws_port: int = 8765
+    autonomy: str = "MANUAL"  # MANUAL | ASSISTED | AUTO; never above autonomy_ceiling
+    autonomy_ceiling: str = "AUTO"  # set by on-chain reputation once the trust layer lands (issue #7)
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
     heartbeat_interval_s: float = 0.25
 
@@ -41,6 +43,12 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         config = msgspec.convert(values, cls)
         if not (math.isfinite(config.speed) and 0 < config.speed <= 10_000):
             raise ConfigError(f"--speed={config.speed}: must be above 0 and at most 10000. Fix: e.g. --speed 10.")
+        levels = ("MANUAL", "ASSISTED", "AUTO")
+        if config.autonomy not in levels or config.autonomy_ceiling not in levels:
+            raise ConfigError(f"--autonomy={config.autonomy}: use MANUAL, ASSISTED or AUTO.")
+        if levels.index(config.autonomy) > levels.index(config.autonomy_ceiling):
+            raise ConfigError(f"--autonomy={config.autonomy} is above the ceiling {config.autonomy_ceiling}. Fix: "
+                              f"choose a lower level.")
         if config.duration_s is not None and not (math.isfinite(config.duration_s) and config.duration_s > 0):
             raise ConfigError(f"--duration={config.duration_s}: must be a positive number of seconds.")
         return config

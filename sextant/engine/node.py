@@ -25,6 +25,7 @@ from nautilus_trader.config import (
     LoggingConfig,
     TradingNodeConfig,
 )
+from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
@@ -33,6 +34,8 @@ from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
+from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
+from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
@@ -50,6 +53,7 @@ class EngineParts:
     events: EventRingWriter
     sink: EventSink
     encoder: StateEncoder
+    strategy: SwarmStrategy
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -76,7 +80,11 @@ def _node_config(config: EngineConfig) -> TradingNodeConfig:
     )
 
 
-def build_engine(config: EngineConfig) -> EngineParts:
+def default_crew(config: EngineConfig) -> list[Agent]:
+    return [MomentumAgent(MomentumConfig(base_size=config.base_size))]
+
+
+def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
     node_config = _node_config(config)
     context = ContextWriter(config.context_path, config.instrument)
@@ -90,12 +98,22 @@ def build_engine(config: EngineConfig) -> EngineParts:
                            context, sink, venue=Venue.SIM, dry_run=config.dry_run, heartbeat_files=(sink,))
     node.trader.add_actor(encoder)
     node.trader.add_actor(OrderEventTranslator(sink, dry_run=config.dry_run))
+    strategy = SwarmStrategy(
+        SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
+                            autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
+                            cooldown_secs=config.cooldown_secs),
+        agents=default_crew(config) if agents is None else agents, writer=context, sink=sink,
+        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
+        commands_path=config.commands_path)
+    node.trader.add_strategy(strategy)
+    node.trader.add_exec_algorithm(TWAPExecAlgorithm())
     node.build()
-    return EngineParts(config, node, context, events, sink, encoder)
+    strategy.estop.risk_engine = node.kernel.risk_engine
+    return EngineParts(config, node, context, events, sink, encoder, strategy)
 
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
-                           on_ready: object = None) -> EngineParts:
+                           on_ready: object = None, agents: list[Agent] | None = None) -> EngineParts:
     """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,7 +122,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    parts = build_engine(config)
+    parts = build_engine(config, agents)
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)

@@ -1,0 +1,390 @@
+"""SwarmStrategy: the crew's cycle, the autonomy gate, the humans' commands and execution, inside Nautilus.
+
+Each quote: if trading is allowed (E-stop released, no intent of the agent pending, no order of ours working, the
+cooldown over and the trade limit not reached), each agent perceives the ContextWindow record and may propose an
+intent. The compiler turns it into a directive (or a rejection with its reason). The gate then decides by the
+autonomy level (SPEC §7):
+
+    MANUAL    every intent waits for Approve / Reject / Modify from the bridge
+    ASSISTED  confident intents (≥ ASSISTED_CONFIDENCE) approve themselves after a countdown; others wait
+    AUTO      intents execute at once; a card surfaces only for what needs a human
+
+A pending intent expires after APPROVAL_TTL. Before it executes it is re-checked against the fresh book: a price
+that moved beyond the directive's slippage allowance refuses it. Every decision is an event.
+
+A timer polls the CommandRing (so commands act even in a quiet market), runs countdowns and expiries, and
+finishes the E-stop. Every command gets exactly one CommandResult.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import msgspec
+import numpy as np
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.trading.strategy import Strategy
+
+from sextant.engine.estop import EStopController
+from sextant.engine.events import EventSink
+from sextant.engine.execution import DirectiveExecutor
+from sextant.state import messages
+from sextant.state.context import ContextWriter
+from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
+from sextant.state.ring import CommandRingReader, RingMessage
+from sextant.state.shm import StateFileError
+from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
+from sextant.swarm.intent import AgentIntent, ExecutionDirective
+
+APPROVAL_TTL_NS = 30_000_000_000
+ASSISTED_COUNTDOWN_NS = 30_000_000_000
+ASSISTED_CONFIDENCE = 0.7
+COMMAND_POLL = timedelta(milliseconds=50)
+COMMAND_REOPEN_NS = 1_000_000_000
+
+
+class Agent(Protocol):
+    agent_id: str
+
+    def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None: ...
+
+
+class SwarmStrategyConfig(StrategyConfig, frozen=True):
+    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    autonomy: str = "MANUAL"
+    autonomy_ceiling: str = "AUTO"
+    max_trades: int = 0
+    cooldown_secs: float = 30.0
+    min_notional_usd: float = 20.0
+
+
+@dataclass
+class PendingIntent:
+    intent: AgentIntent
+    directive: ExecutionDirective
+    expires_ns: int
+    auto_approve_ns: int | None
+
+
+class CommandInbox:
+    """Reads the bridge's CommandRing; (re)opens it when the bridge (re)creates it. Commands from before this
+    engine started are answered as refused, never executed."""
+
+    def __init__(self, path: str, started_wall_ns: int) -> None:
+        self._path = path
+        self._started = started_wall_ns
+        self._reader: CommandRingReader | None = None
+        self._created_ns = 0
+        self._next_attempt = 0
+
+    def drain(self) -> tuple[list[RingMessage[messages.Command]], list[RingMessage[messages.Command]]]:
+        """(fresh commands, stale commands)."""
+        now = time.time_ns()
+        if now >= self._next_attempt:
+            self._next_attempt = now + COMMAND_REOPEN_NS
+            self._reopen_if_replaced()
+        if self._reader is None:
+            return [], []
+        received = self._reader.drain()
+        fresh = [m for m in received if m.ts_ns >= self._started]
+        stale = [m for m in received if m.ts_ns < self._started]
+        return fresh, stale
+
+    def _reopen_if_replaced(self) -> None:
+        try:
+            with open(self._path, "rb") as handle:
+                header = handle.read(64)
+        except OSError:
+            return
+        created = int.from_bytes(header[56:64], "little") if len(header) == 64 else 0
+        if self._reader is not None and created == self._created_ns:
+            return
+        try:
+            reader = CommandRingReader(self._path, start="oldest")
+        except StateFileError:
+            return
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._created_ns = reader, created
+
+
+class SwarmStrategy(Strategy):
+    def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
+                 executor_options: dict[str, Any], commands_path: str | None) -> None:
+        super().__init__(config)
+        self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._agents = agents
+        self._writer = writer
+        self._sink = sink
+        self.executor = DirectiveExecutor(self, sink, **executor_options)
+        self.estop = EStopController(self, sink, self._instrument_id)
+        self.autonomy = Autonomy[config.autonomy]
+        self.ceiling = Autonomy[config.autonomy_ceiling]
+        self.pending: dict[str, PendingIntent] = {}
+        self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
+        self._executed = 0
+        self._last_execution_ns = 0
+        record = writer.record
+        record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
+        record["crew_count"] = len(agents)
+        for slot, agent in enumerate(agents):
+            record["crew_agent"][slot] = int(_crew_code(agent.agent_id))
+            record["crew_state"][slot] = int(CrewState.IDLE)
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(self._instrument_id)
+        self.clock.set_timer("sextant-commands", COMMAND_POLL, callback=self._on_timer)
+
+    def on_stop(self) -> None:
+        self.clock.cancel_timers()
+
+    # ------------------------------------------------------------------------------------------------ the cycle
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        now = self.clock.timestamp_ns()
+        record = self._writer.record
+        blocked = self._blocked_reason(now)
+        for slot, agent in enumerate(self._agents):
+            if blocked is not None:
+                self._crew(slot, CrewState.IDLE, *blocked, now=None)
+                continue
+            if any(p.intent.agent == agent.agent_id for p in self.pending.values()):
+                continue
+            intent = agent.perceive(record, self._instrument_id.value, now)
+            z = float(getattr(agent, "last_z", 0.0))
+            self._crew(slot, CrewState.ACTIVE, CrewTask.MOMENTUM_SIGNAL, z, now=None)
+            if intent is not None:
+                self._crew(slot, CrewState.SUGGESTING, CrewTask.MOMENTUM_SIGNAL, z, now=now,
+                           confidence=intent.confidence)
+                self.propose(intent, tick)
+
+    def _blocked_reason(self, now: int) -> tuple[CrewTask, float] | None:
+        if self.estop.state != EStopState.RELEASED:
+            return CrewTask.HALTED, 0.0
+        config = self.config
+        if config.max_trades and self._executed >= config.max_trades:
+            return CrewTask.TRADE_LIMIT, float(self._executed)
+        left = self._last_execution_ns + config.cooldown_secs * 1e9 - now if self._last_execution_ns else 0
+        if left > 0:
+            return CrewTask.COOLDOWN, left / 1e9
+        cache = self.cache
+        if cache.orders_open_count(strategy_id=self.id) or cache.orders_inflight_count(strategy_id=self.id) or \
+                cache.orders_emulated_count(strategy_id=self.id):
+            return CrewTask.WAITING_APPROVAL if self.pending else CrewTask.WATCHING_PRICE, 0.0
+        return None
+
+    def propose(self, intent: AgentIntent, tick: QuoteTick | None = None) -> None:
+        """Compile and gate one intent (the agents' path, and the tests')."""
+        now = self.clock.timestamp_ns()
+        try:
+            directive = compile_intent(intent, self._market(tick))
+        except CompileRejected as rejection:
+            self._sink.publish(messages.IntentRejected(intent_id=intent.id, reason=str(rejection), by="engine"), now)
+            return
+        if directive is None:
+            return
+        confident = intent.confidence >= ASSISTED_CONFIDENCE
+        waits = self.autonomy == Autonomy.MANUAL or (self.autonomy == Autonomy.ASSISTED and not confident)
+        countdown = now + ASSISTED_COUNTDOWN_NS if self.autonomy == Autonomy.ASSISTED and confident else None
+        pending = PendingIntent(intent, directive, now + APPROVAL_TTL_NS, countdown)
+        self._announce(pending, requires_approval=waits or countdown is not None)
+        if self.autonomy == Autonomy.AUTO:
+            self._approve(pending, "auto", None, now)
+        else:
+            self.pending[intent.id] = pending
+            self._writer.record["pending_intents"] = len(self.pending)
+
+    def _announce(self, pending: PendingIntent, requires_approval: bool) -> None:
+        intent, directive = pending.intent, pending.directive
+        self._sink.publish(messages.IntentGenerated(
+            intent_id=intent.id, agent=intent.agent, intent_kind=intent.kind, instrument=intent.instrument,
+            side=directive.side, quantity=directive.quantity, target_position=intent.target_position,
+            price=directive.price, style=directive.style, confidence=intent.confidence,
+            reputation=intent.reputation, title=intent.title, reasoning=intent.reasoning, plan=directive.plan,
+            risk_score=min(1.0, float(self._writer.record["risk_total"]) / max(
+                float(self._writer.record["risk_veto"]), 1e-9)) if self._writer.record["risk_veto"] > 0 else 0.0,
+            requires_approval=requires_approval, auto_approve_at_ns=pending.auto_approve_ns,
+            expires_at_ns=pending.expires_ns), self.clock.timestamp_ns())
+
+    def _market(self, tick: QuoteTick | None) -> MarketView:
+        tick = tick or self.cache.quote_tick(self._instrument_id)
+        instrument = self.cache.instrument(self._instrument_id)
+        position = float(self.portfolio.net_position(self._instrument_id) or 0)
+        if tick is None or instrument is None:
+            return MarketView(bid=math.nan, ask=math.nan, position=position)
+        return MarketView(bid=tick.bid_price.as_double(), ask=tick.ask_price.as_double(), position=position,
+                          lot=instrument.size_increment.as_double(), tick=instrument.price_increment.as_double(),
+                          multiplier=instrument.multiplier.as_double(), min_notional=self.config.min_notional_usd)
+
+    def _approve(self, pending: PendingIntent, by: str, command_id: str | None, now: int) -> str | None:
+        """Re-check against the fresh book, then execute. Returns a refusal reason or None."""
+        self.pending.pop(pending.intent.id, None)
+        self._writer.record["pending_intents"] = len(self.pending)
+        reason = self._recheck(pending.directive)
+        if reason is None and self.estop.state != EStopState.RELEASED:
+            reason = "the E-stop is engaged"
+        if reason is not None:
+            self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason=reason, by="engine",
+                                                       command_id=command_id), now)
+            return reason
+        self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
+                           now)  # type: ignore[arg-type]
+        result = self.executor.execute(pending.directive)
+        if result.submitted:
+            self._executed += 1
+            self._last_execution_ns = now
+            return None
+        return result.reason
+
+    def _recheck(self, directive: ExecutionDirective) -> str | None:
+        market = self._market(None)
+        if not (market.bid > 0 and market.ask >= market.bid):
+            return "no usable book to re-check against"
+        moved = abs(market.mid - directive.reference_mid) / directive.reference_mid * 1e4
+        if moved > directive.max_slippage_bps:
+            return f"price moved {moved:.1f} bps since the plan (allowed {directive.max_slippage_bps:g})"
+        return None
+
+    # ------------------------------------------------------------------------------------------ timer, commands
+
+    def _on_timer(self, event: Any) -> None:
+        now = self.clock.timestamp_ns()
+        for pending in list(self.pending.values()):
+            if pending.auto_approve_ns is not None and now >= pending.auto_approve_ns:
+                self._approve(pending, "countdown", None, now)
+            elif now >= pending.expires_ns:
+                self.pending.pop(pending.intent.id, None)
+                self._sink.publish(messages.IntentExpired(intent_id=pending.intent.id), now)
+        self._writer.record["pending_intents"] = len(self.pending)
+        self.estop.poll(now)
+        if self._inbox is not None:
+            fresh, stale = self._inbox.drain()
+            for message in stale:
+                self._answer(message, False, "sent before this engine started; not executed", now)
+            for message in fresh:
+                self.handle_command(message, now)
+        self._writer.record["estop"] = int(self.estop.state)
+        self._writer.record["autonomy"] = int(self.autonomy)
+
+    def handle_command(self, message: RingMessage[messages.Command], now: int) -> None:
+        command = message.message
+        if command is None:
+            self._sink.publish(messages.CommandResult(command_id="", command=message.type_name, applied=False,
+                                                      reason=f"undecodable command: {message.error}"), now)
+            return
+        if isinstance(command, messages.EStop):
+            if command.engage:
+                refusal = self.estop.engage(command.command_id, now)
+                if refusal is not None:
+                    self._answer(message, False, refusal, now)
+                else:
+                    for pending in list(self.pending.values()):
+                        self.pending.pop(pending.intent.id)
+                        self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason="E-STOP",
+                                                                   by="engine"), now)
+                return  # the CommandResult follows when the stop completes
+            refusal = self.estop.release(command.command_id, now)
+            self._answer(message, refusal is None, refusal or "released", now)
+            return
+        if isinstance(command, messages.SetAutonomy):
+            self._set_autonomy(message, command, now)
+            return
+        pending = self.pending.get(command.intent_id)  # type: ignore[attr-defined]
+        if pending is None:
+            self._answer(message, False, f"no pending intent {command.intent_id} (expired, decided or unknown)",
+                         now)
+            return
+        if isinstance(command, messages.Approve):
+            refusal = self._approve(pending, "human", command.command_id, now)
+            self._answer(message, refusal is None, refusal or "approved", now)
+        elif isinstance(command, messages.Reject):
+            self.pending.pop(command.intent_id)
+            self._sink.publish(messages.IntentRejected(intent_id=command.intent_id, reason=command.reason or
+                                                       "rejected by the captain", by="human",
+                                                       command_id=command.command_id), now)
+            self._answer(message, True, "rejected", now)
+        elif isinstance(command, messages.Modify):
+            refusal = self._modify(pending, command)
+            self._answer(message, refusal is None, refusal or "modified", now)
+
+    def _modify(self, pending: PendingIntent, command: messages.Modify) -> str | None:
+        for name, value in (("quantity", command.quantity), ("price", command.price)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                return f"{name} must be a positive finite number, got {value}"
+        intent = pending.intent
+        if command.style is not None:
+            intent = msgspec.structs.replace(intent, style=command.style)
+        try:
+            directive = compile_intent(intent, self._market(None))
+        except CompileRejected as rejection:
+            return str(rejection)
+        if directive is None:
+            return "nothing left to do at the current position"
+        market = self._market(None)
+        changes: dict[str, Any] = {}
+        if command.quantity is not None:
+            quantity = math.floor(command.quantity / market.lot + 1e-9) * market.lot
+            signed = quantity if directive.side == "BUY" else -quantity
+            if quantity < market.lot:
+                return f"quantity {command.quantity} is below one lot ({market.lot:g})"
+            if abs(market.position + signed) > intent.budget.max_position:
+                return f"quantity {quantity:g} would exceed the budget's max position {intent.budget.max_position:g}"
+            changes["quantity"] = round(quantity, 8)
+        if command.price is not None:
+            if directive.style not in ("LIMIT", "IOC", "FOK"):
+                return f"a {directive.style} order takes no price"
+            changes["price"] = command.price
+        pending.intent = intent
+        pending.directive = msgspec.structs.replace(directive, **changes)
+        self._announce(pending, requires_approval=True)
+        return None
+
+    def _set_autonomy(self, message: RingMessage[messages.Command], command: messages.SetAutonomy, now: int) -> None:
+        level = Autonomy[command.level]
+        if level > self.ceiling:
+            self._answer(message, False, f"{command.level} is above the reputation ceiling {self.ceiling.name}", now)
+            return
+        self.autonomy = level
+        self._writer.record["autonomy"] = int(level)
+        self._sink.publish(messages.AutonomyChanged(level=command.level, ceiling=self.ceiling.name,  # type: ignore
+                                                    reputation=float(self._writer.record["reputation"]),
+                                                    reason="set by the captain", command_id=command.command_id), now)
+        self._answer(message, True, f"autonomy {command.level}", now)
+
+    def _answer(self, message: RingMessage[messages.Command], applied: bool, reason: str, now: int) -> None:
+        command = message.message
+        self._sink.publish(messages.CommandResult(command_id=command.command_id if command else "",
+                                                  command=message.type_name, applied=applied, reason=reason), now)
+
+    def on_order_filled(self, event: Any) -> None:
+        self.estop.poll(self.clock.timestamp_ns())
+
+    def on_position_closed(self, event: Any) -> None:
+        self.estop.poll(self.clock.timestamp_ns())
+
+    def _crew(self, slot: int, state: CrewState, task: CrewTask, value: float, *, now: int | None,
+              confidence: float | None = None) -> None:
+        record = self._writer.record
+        record["crew_state"][slot] = int(state)
+        record["crew_task"][slot] = int(task)
+        record["crew_task_value"][slot] = value
+        if confidence is not None:
+            record["crew_confidence"][slot] = confidence
+        if now is not None:
+            record["crew_last_decision_ns"][slot] = now
+
+
+def _crew_code(agent_id: str) -> CrewAgent:
+    for code in CrewAgent:
+        if code.name.lower().replace("_", "-") in agent_id.lower():
+            return code
+    return CrewAgent.NONE
+
