@@ -27,6 +27,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ws_port: int = 8765
     autonomy: str = "MANUAL"  # MANUAL | ASSISTED | AUTO; never above autonomy_ceiling
     autonomy_ceiling: str = "AUTO"  # set by on-chain reputation once the trust layer lands (issue #7)
+    approval_ttl_secs: float = 30.0
+    assisted_countdown_secs: float = 30.0
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
     heartbeat_interval_s: float = 0.25
 

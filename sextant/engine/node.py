@@ -101,7 +101,8 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     strategy = SwarmStrategy(
         SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
-                            cooldown_secs=config.cooldown_secs),
+                            cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
+                            assisted_countdown_secs=config.assisted_countdown_secs),
         agents=default_crew(config) if agents is None else agents, writer=context, sink=sink,
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
         commands_path=config.commands_path)

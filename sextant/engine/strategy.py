@@ -42,8 +42,6 @@ from sextant.state.shm import StateFileError
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
 
-APPROVAL_TTL_NS = 30_000_000_000
-ASSISTED_COUNTDOWN_NS = 30_000_000_000
 ASSISTED_CONFIDENCE = 0.7
 COMMAND_POLL = timedelta(milliseconds=50)
 COMMAND_REOPEN_NS = 1_000_000_000
@@ -62,6 +60,8 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     max_trades: int = 0
     cooldown_secs: float = 30.0
     min_notional_usd: float = 20.0
+    approval_ttl_secs: float = 30.0  # SPEC §7 default
+    assisted_countdown_secs: float = 30.0
 
 
 @dataclass
@@ -193,8 +193,10 @@ class SwarmStrategy(Strategy):
             return
         confident = intent.confidence >= ASSISTED_CONFIDENCE
         waits = self.autonomy == Autonomy.MANUAL or (self.autonomy == Autonomy.ASSISTED and not confident)
-        countdown = now + ASSISTED_COUNTDOWN_NS if self.autonomy == Autonomy.ASSISTED and confident else None
-        pending = PendingIntent(intent, directive, now + APPROVAL_TTL_NS, countdown)
+        config = self.config
+        countdown = now + int(config.assisted_countdown_secs * 1e9) \
+            if self.autonomy == Autonomy.ASSISTED and confident else None
+        pending = PendingIntent(intent, directive, now + int(config.approval_ttl_secs * 1e9), countdown)
         self._announce(pending, requires_approval=waits or countdown is not None)
         if self.autonomy == Autonomy.AUTO:
             self._approve(pending, "auto", None, now)

@@ -74,6 +74,14 @@ class SimMarketDataClient(LiveMarketDataClient):
         if command.instrument_id not in self._feeds:
             self._feeds[command.instrument_id] = self.create_task(self._stream(command.instrument_id))
 
+    async def _subscribe_order_book_deltas(self, command: Any) -> None:
+        # Nautilus' OrderEmulator asks for book deltas; the sim venue is a top-of-book market, whose quotes it
+        # already streams, so there is no deeper book to send.
+        self._log.debug(f"{command.instrument_id}: top of book only, no order book deltas")
+
+    async def _unsubscribe_order_book_deltas(self, command: Any) -> None:
+        pass
+
     async def _unsubscribe_quote_ticks(self, command: Any) -> None:
         task = self._feeds.pop(command.instrument_id, None)
         if task is not None:

@@ -1,0 +1,228 @@
+"""The autonomy gate, the humans' commands over the CommandRing, the E-stop, dry run and the notional cap.
+
+Each scenario runs a real node (sim data + Sandbox) in-process; the test plays the bridge by writing commands into
+the CommandRing, and proposes intents through the strategy's own path (compile → gate → execute).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sextant.state import messages
+from sextant.state.ring import CommandRingWriter
+from tests.engine.conftest import engine_config, intent, run_engine
+
+
+SENT_NS: dict[str, int] = {}  # command id → when the test (the "bridge") wrote it
+
+
+def scenario(tmp_path: Path, steps: list[tuple[float, Any]], **config: Any) -> tuple[Any, list]:
+    """steps: (seconds after start, callable(parts, commands) or a Command to send)."""
+    commands = CommandRingWriter(tmp_path / "commands.mmap")
+
+    def send(command: messages.Command) -> None:
+        SENT_NS[command.command_id] = time.time_ns()
+        commands.publish(command, ts_ns=SENT_NS[command.command_id])
+
+    def schedule(parts: Any, loop: Any) -> None:
+        for delay, step in steps:
+            if isinstance(step, messages.Command):
+                loop.call_later(delay, send, step)
+            else:
+                loop.call_later(delay, step, parts)
+
+    return run_engine(engine_config(tmp_path, **config), schedule)
+
+
+def propose(intent_id: str, kind: str = "TrendFollow", offset: float = 1.0, **fields: Any) -> Any:
+    def step(parts: Any) -> None:
+        strategy = parts.strategy
+        position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+        strategy.propose(intent(intent_id, kind, position + offset, **fields))
+    return step
+
+
+def of(collected: list, kind: type) -> list[Any]:
+    return [m.message for m in collected if isinstance(m.message, kind)]
+
+
+def result(collected: list, command_id: str) -> messages.CommandResult:
+    (answer,) = [r for r in of(collected, messages.CommandResult) if r.command_id == command_id]
+    return answer
+
+
+@pytest.mark.slow
+class TestManual:
+    def test_an_intent_waits_then_approve_executes_it(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (1.0, propose("i-1", style="MARKET")),
+            (2.5, messages.Approve(command_id="c-1", intent_id="i-1")),
+        ], duration_s=4.0)
+        (generated,) = of(collected, messages.IntentGenerated)
+        assert generated.requires_approval and generated.plan == "BUY 1 at market"
+        submitted = of(collected, messages.OrderSubmitted)
+        assert [s.intent_id for s in submitted] == ["i-1"]
+        approval_ts = [m.ts_ns for m in collected if isinstance(m.message, messages.IntentApproved)][0]
+        generated_ts = [m.ts_ns for m in collected if isinstance(m.message, messages.IntentGenerated)][0]
+        assert approval_ts - generated_ts > 1e9, "nothing may execute before the human approves"
+        assert of(collected, messages.IntentApproved)[0].by == "human"
+        assert result(collected, "c-1").applied
+        assert of(collected, messages.OrderFilled)[0].intent_id == "i-1"
+
+    def test_reject_discards_the_intent(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (1.0, propose("i-1", style="MARKET")),
+            (2.0, messages.Reject(command_id="c-1", intent_id="i-1", reason="not today")),
+            (2.5, messages.Approve(command_id="c-2", intent_id="i-1")),
+        ], duration_s=3.5)
+        (rejected,) = of(collected, messages.IntentRejected)
+        assert rejected.reason == "not today" and rejected.by == "human"
+        assert not of(collected, messages.OrderSubmitted)
+        assert result(collected, "c-1").applied
+        assert not result(collected, "c-2").applied and "no pending intent" in result(collected, "c-2").reason
+
+    def test_modify_changes_quantity_then_approve_uses_it(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (1.0, propose("i-1", kind="MeanReversion", offset=2.0)),
+            (2.0, messages.Modify(command_id="c-1", intent_id="i-1", quantity=0.5, style="MARKET")),
+            (2.5, messages.Approve(command_id="c-2", intent_id="i-1")),
+        ], duration_s=3.5)
+        generated = of(collected, messages.IntentGenerated)
+        assert [g.style for g in generated] == ["LIMIT", "MARKET"]
+        assert generated[-1].quantity == 0.5
+        (submitted,) = of(collected, messages.OrderSubmitted)
+        assert submitted.quantity == 0.5 and submitted.order_type == "MARKET"
+
+    @pytest.mark.parametrize(("modify", "reason"), [
+        ({"quantity": float("nan")}, "positive finite"),
+        ({"quantity": -1.0}, "positive finite"),
+        ({"quantity": 1e9}, "max position"),
+        ({"price": 60000.0}, "takes no price"),
+    ])
+    def test_a_bad_modify_is_refused_and_the_intent_stays(self, tmp_path: Path, modify: dict, reason: str) -> None:
+        parts, collected = scenario(tmp_path, [
+            (1.0, propose("i-1", style="MARKET")),
+            (1.5, messages.Modify(command_id="c-1", intent_id="i-1", **modify)),
+            (2.0, messages.Approve(command_id="c-2", intent_id="i-1")),
+        ], duration_s=3.0)
+        assert not result(collected, "c-1").applied and reason in result(collected, "c-1").reason
+        assert result(collected, "c-2").applied
+        assert of(collected, messages.OrderSubmitted)[0].quantity == 1.0
+
+    def test_an_unanswered_intent_expires(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [(0.5, propose("i-1", style="MARKET"))], duration_s=3.0,
+                                    approval_ttl_secs=1.0)
+        assert [e.intent_id for e in of(collected, messages.IntentExpired)] == ["i-1"]
+        assert not of(collected, messages.OrderSubmitted)
+
+
+@pytest.mark.slow
+class TestAssistedAndAuto:
+    def test_assisted_confident_intents_approve_after_the_countdown(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (0.5, propose("confident", style="MARKET", confidence=0.9)),
+            (0.6, propose("unsure", style="MARKET", confidence=0.4, offset=-1.0)),
+        ], duration_s=3.5, autonomy="ASSISTED", assisted_countdown_secs=1.5)
+        generated = {g.intent_id: g for g in of(collected, messages.IntentGenerated)}
+        assert generated["confident"].auto_approve_at_ns is not None
+        assert generated["unsure"].auto_approve_at_ns is None and generated["unsure"].requires_approval
+        approved = of(collected, messages.IntentApproved)
+        assert [(a.intent_id, a.by) for a in approved] == [("confident", "countdown")]
+
+    def test_auto_executes_at_once(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [(0.5, propose("i-1", style="MARKET"))], duration_s=2.0,
+                                    autonomy="AUTO")
+        assert of(collected, messages.IntentApproved)[0].by == "auto"
+        assert of(collected, messages.OrderFilled)
+
+    def test_autonomy_above_the_ceiling_is_refused(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (0.5, messages.SetAutonomy(command_id="c-1", level="AUTO")),
+            (0.7, messages.SetAutonomy(command_id="c-2", level="ASSISTED")),
+        ], duration_s=1.5, autonomy_ceiling="ASSISTED")
+        assert not result(collected, "c-1").applied and "ceiling" in result(collected, "c-1").reason
+        assert result(collected, "c-2").applied
+        assert [a.level for a in of(collected, messages.AutonomyChanged)] == ["ASSISTED"]
+        assert parts.context.record["autonomy"] == 1
+
+
+@pytest.mark.slow
+class TestEStop:
+    def test_estop_cancels_flattens_halts_and_blocks_new_orders(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (0.5, propose("buy", style="MARKET", offset=2.0)),
+            (1.0, propose("rest", kind="TrendFollow", offset=-1.0)),  # an emulated trailing stop, 50 bps away
+            (2.0, messages.EStop(command_id="stop", engage=True)),
+            (3.5, propose("after", style="MARKET")),
+        ], duration_s=4.5, autonomy="AUTO")
+        changes = [m for m in collected if isinstance(m.message, messages.EStopChanged)]
+        assert [c.message.state for c in changes] == ["ENGAGING", "ENGAGED"]
+        assert changes[-1].message.trading_state == "HALTED" and changes[-1].message.reason == "flat and halted"
+        assert result(collected, "stop").applied
+        assert parts.node.portfolio.is_flat(parts.strategy._instrument_id)
+        assert not parts.node.cache.orders_open()
+        assert [c.intent_id for c in of(collected, messages.OrderCanceled)] == ["rest"]
+        submitted_after = [m for m in collected if isinstance(m.message, messages.OrderSubmitted)
+                           and m.message.intent_id == "after"]
+        assert not submitted_after
+        assert "E-stop" in [r.reason for r in of(collected, messages.IntentRejected) if r.intent_id == "after"][0]
+        command_to_halted_ms = (changes[-1].ts_ns - SENT_NS["stop"]) / 1e6
+        engaging_to_halted_ms = (changes[-1].ts_ns - changes[0].ts_ns) / 1e6
+        print(f"E-stop: command written → HALTED in {command_to_halted_ms:.1f} ms "
+              f"(of which flattening {engaging_to_halted_ms:.1f} ms; the rest is waiting for the next command poll, at most 50 ms)")
+        assert command_to_halted_ms < 1000
+
+    def test_release_returns_to_active(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (0.5, messages.EStop(command_id="stop", engage=True)),
+            (1.0, messages.EStop(command_id="again", engage=True)),
+            (1.5, messages.EStop(command_id="go", engage=False)),
+            (2.0, propose("after", style="MARKET")),
+        ], duration_s=3.0, autonomy="AUTO")
+        assert [c.state for c in of(collected, messages.EStopChanged)] == ["ENGAGING", "ENGAGED", "RELEASED"]
+        assert not result(collected, "again").applied
+        assert result(collected, "go").applied
+        assert [s.intent_id for s in of(collected, messages.OrderSubmitted)] == ["after"]
+
+
+@pytest.mark.slow
+class TestSafety:
+    def test_dry_run_submits_nothing_to_the_venue(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (0.5, propose("i-1", style="MARKET")),
+            (1.0, propose("i-2", kind="DeltaHedge", offset=2.0, horizon_s=2.0)),
+        ], duration_s=2.5, autonomy="AUTO", dry_run=True)
+        submitted = of(collected, messages.OrderSubmitted)
+        assert [s.intent_id for s in submitted] == ["i-1", "i-2"] and all(s.dry_run for s in submitted)
+        assert parts.node.cache.orders() == []  # nothing reached Nautilus, let alone the Sandbox venue
+        assert not of(collected, messages.OrderFilled)
+
+    def test_our_notional_cap_denies_what_the_risk_engine_would_let_through(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [(0.5, propose("big", style="MARKET", offset=5.0))], duration_s=1.5,
+                                    autonomy="AUTO", max_notional_usd=1_000.0)
+        (rejected,) = of(collected, messages.OrderRejected)
+        assert rejected.denied and rejected.intent_id == "big" and "exceeds the cap" in rejected.reason
+        assert parts.node.cache.orders() == []
+
+    @pytest.mark.parametrize(("target", "reason"), [(float("nan"), "not a finite number"),
+                                                    (float("inf"), "not a finite number"),
+                                                    (500.0, "max position")])
+    def test_bad_intents_are_rejected_with_reasons(self, tmp_path: Path, target: float, reason: str) -> None:
+        def bad(parts: Any) -> None:
+            parts.strategy.propose(intent("bad", "TrendFollow", target))
+
+        parts, collected = scenario(tmp_path, [(0.5, bad)], duration_s=1.0, autonomy="AUTO")
+        (rejected,) = of(collected, messages.IntentRejected)
+        assert reason in rejected.reason
+        assert parts.node.cache.orders() == []
+
+    def test_commands_written_before_the_engine_started_are_refused(self, tmp_path: Path) -> None:
+        commands = CommandRingWriter(tmp_path / "commands.mmap")
+        commands.publish(messages.EStop(command_id="old", engage=True))
+        parts, collected = run_engine(engine_config(tmp_path, duration_s=1.5))
+        assert not result(collected, "old").applied
+        assert not of(collected, messages.EStopChanged)
