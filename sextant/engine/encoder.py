@@ -27,6 +27,7 @@ from sextant.state.context import ContextWriter
 from sextant.state.layout import TraceKind, TradingState, Venue
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
+_LATENCY_SAMPLES = 4096
 
 
 class StateEncoderConfig(ActorConfig, frozen=True):
@@ -47,6 +48,9 @@ class StateEncoder(Actor):
         self._features = MarketFeatures()
         self._started_ns = time.time_ns()
         self._beats = 0
+        # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
+        self._latencies = np.zeros(_LATENCY_SAMPLES, np.int64)
+        self._latency_count = 0
         record = writer.record
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
@@ -89,6 +93,14 @@ class StateEncoder(Actor):
         self._update_position(record, mid)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
         self._writer.commit()
+        self._latencies[self._latency_count % _LATENCY_SAMPLES] = self.clock.timestamp_ns() - tick.ts_init
+        self._latency_count += 1
+
+    def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:
+        """The most recent quote handling latencies (ns), oldest first."""
+        count = min(self._latency_count, _LATENCY_SAMPLES, last or _LATENCY_SAMPLES)
+        order = np.arange(self._latency_count - count, self._latency_count) % _LATENCY_SAMPLES
+        return self._latencies[order].copy()
 
     def _update_position(self, record: np.void, mid: float) -> None:
         instrument_id = self._instrument_id

@@ -33,6 +33,7 @@ from sextant.config import ConfigError
 from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
+from sextant.engine.stream import EventStream
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
@@ -54,6 +55,7 @@ class EngineParts:
     sink: EventSink
     encoder: StateEncoder
     strategy: SwarmStrategy
+    stream: EventStream
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -110,7 +112,9 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     node.trader.add_exec_algorithm(TWAPExecAlgorithm())
     node.build()
     strategy.estop.risk_engine = node.kernel.risk_engine
-    return EngineParts(config, node, context, events, sink, encoder, strategy)
+    stream = EventStream(port=config.ws_port)
+    sink.add_listener(stream.publish)
+    return EngineParts(config, node, context, events, sink, encoder, strategy, stream)
 
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
@@ -124,6 +128,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     parts = build_engine(config, agents)
+    await parts.stream.start()
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)
@@ -136,6 +141,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             except TimeoutError:
                 pass
     finally:
+        await parts.stream.stop()
         await parts.node.stop_async()
         try:
             await asyncio.wait_for(runner, timeout=2.0)
@@ -151,7 +157,7 @@ def run_engine(config: EngineConfig) -> int:
     def announce(parts: EngineParts) -> None:
         print(f"sextant engine: venue {config.venue}, {config.instrument}, seed {config.seed}, speed "
               f"{config.speed:g}x, dry run {'on' if config.dry_run else 'off'}", flush=True)
-        print(f"  context {parts.context.path}  events {parts.events.path}", flush=True)
+        print(f"  context {parts.context.path}  events {parts.events.path}  stream {parts.stream.url}", flush=True)
 
     parts = asyncio.run(run_engine_async(config, on_ready=announce))
     parts.node.dispose()
