@@ -38,19 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "./sextant.toml if present)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
-    verbs.add_parser("run", help="start Sextant (what is built so far: see the output)",
-                     description="Start engine + bridge. Until those land (issues #3 and #5) this checks the "
-                                 "configuration and proves the shared-memory layer on this machine.")
-
+    run = verbs.add_parser("run", help="start Sextant: the engine, and (once built) the bridge",
+                           description="Start the engine process and watch it. The bridge (issue #5) is not built "
+                                       "yet, so the run is headless: a status line per second and one per event.")
     engine = verbs.add_parser("engine", help="run the trading engine alone (NautilusTrader node)",
                               description="Run the engine process: the Nautilus node, the crew and the shared-memory "
                                           "writers. Stops on Ctrl-C, SIGTERM or --duration.")
-    engine.add_argument("--venue", choices=("sim", "scene", "okx"), help="override SEXTANT_VENUE")
-    engine.add_argument("--seed", type=int, help="override SEXTANT_SEED")
-    engine.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
-    engine.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
-    engine.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
-    engine.add_argument("--autonomy", choices=("MANUAL", "ASSISTED", "AUTO"), help="gate level (default MANUAL)")
+    for verb in (run, engine):
+        verb.add_argument("--venue", choices=("sim", "scene", "okx"), help="override SEXTANT_VENUE")
+        verb.add_argument("--seed", type=int, help="override SEXTANT_SEED")
+        verb.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
+        verb.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+        verb.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
+        verb.add_argument("--autonomy", choices=("MANUAL", "ASSISTED", "AUTO"), help="gate level (default MANUAL)")
+    run.add_argument("--headless", action="store_true", help="no window (the only mode until the bridge lands)")
 
     config = verbs.add_parser("config", help="show or check the configuration",
                               description="Show or check the configuration (secrets masked).")
@@ -107,14 +108,16 @@ def _run_bench(suite: str, args: list[str]) -> int:
     return EXIT_OK
 
 
-def _run(config: SextantConfig) -> int:
-    print("Sextant — what runs today:")
-    print(f"  configuration: ok (venue {config.venue}, instrument {config.instrument}, seed {config.seed}, "
-          f"dry run {'on' if config.dry_run else 'off'})")
-    print("  engine (NautilusTrader node):   not built yet — issue #3")
-    print("  bridge (nautical dashboard):    not built yet — issue #5")
-    print("  shared-memory state layer:      built; checking it now with a writer and a reader process\n")
-    return _run_bench("state", ["--quick"])
+def _engine_argv(args: argparse.Namespace) -> list[str]:
+    """The `sextant run` options that the engine child takes, as its command line."""
+    argv: list[str] = []
+    for name in ("venue", "seed", "speed", "duration", "autonomy"):
+        value = getattr(args, name)
+        if value is not None:
+            argv += [f"--{name}", str(value)]
+    if args.dry_run:
+        argv.append("--dry-run")
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,15 +136,19 @@ def main(argv: list[str] | None = None) -> int:
                 print("configuration ok")
                 return EXIT_OK
             return _config_show(config)
-        if args.verb == "engine":
+        if args.verb in ("engine", "run"):
             from sextant.engine.config import EngineConfig
+
+            engine_config = EngineConfig.from_settings(
+                config, venue=args.venue, seed=args.seed, speed=args.speed, duration_s=args.duration,
+                dry_run=args.dry_run, autonomy=args.autonomy)  # validated here, before any process starts
+            if args.verb == "run":
+                from sextant.run import run
+
+                return run(config, _engine_argv(args), args.config)
             from sextant.engine.node import run_engine
 
-            return run_engine(EngineConfig.from_settings(
-                config, venue=args.venue, seed=args.seed, speed=args.speed, duration_s=args.duration,
-                dry_run=args.dry_run, autonomy=args.autonomy))
-        if args.verb == "run":
-            return _run(config)
+            return run_engine(engine_config)
     except ConfigError as error:
         print(f"sextant: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -40,10 +40,11 @@ class EStopController:
         self._command_id = command_id
         self._engaged_ns = now_ns
         self.risk_engine.set_trading_state(NautilusTradingState.REDUCING)
-        self._strategy.cancel_all_orders(self._instrument_id)
-        self._strategy.close_all_positions(self._instrument_id)
+        # Announce before acting: a closing fill can arrive synchronously and complete the stop re-entrantly.
         self._sink.publish(messages.EStopChanged(state="ENGAGING", trading_state="REDUCING", reason="E-STOP",
                                                  command_id=command_id), now_ns)
+        self._strategy.cancel_all_orders(self._instrument_id)
+        self._strategy.close_all_positions(self._instrument_id)
         self.poll(now_ns)
         return None
 

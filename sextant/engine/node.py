@@ -122,12 +122,14 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
     """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    parts = build_engine(config, agents)
+    # After the build: Nautilus' kernel installs its own loop signal handlers when it is constructed, and those only
+    # stop the node; ours stop the node and everything around it, in order.
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    parts = build_engine(config, agents)
     await parts.stream.start()
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):

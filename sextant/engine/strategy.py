@@ -130,6 +130,9 @@ class SwarmStrategy(Strategy):
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
         self._executed = 0
         self._last_execution_ns = 0
+        # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
+        # for the RiskEngine, and an agent must not propose again on top of one.
+        self._working: set[str] = set()
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -160,9 +163,9 @@ class SwarmStrategy(Strategy):
                 continue
             intent = agent.perceive(record, self._instrument_id.value, now)
             z = float(getattr(agent, "last_z", 0.0))
-            self._crew(slot, CrewState.ACTIVE, CrewTask.MOMENTUM_SIGNAL, z, now=None)
+            self._crew(slot, CrewState.ACTIVE, CrewTask.MOMENTUM_Z, z, now=None)
             if intent is not None:
-                self._crew(slot, CrewState.SUGGESTING, CrewTask.MOMENTUM_SIGNAL, z, now=now,
+                self._crew(slot, CrewState.SUGGESTING, CrewTask.MOMENTUM_Z, z, now=now,
                            confidence=intent.confidence)
                 self.propose(intent, tick)
 
@@ -175,10 +178,8 @@ class SwarmStrategy(Strategy):
         left = self._last_execution_ns + config.cooldown_secs * 1e9 - now if self._last_execution_ns else 0
         if left > 0:
             return CrewTask.COOLDOWN, left / 1e9
-        cache = self.cache
-        if cache.orders_open_count(strategy_id=self.id) or cache.orders_inflight_count(strategy_id=self.id) or \
-                cache.orders_emulated_count(strategy_id=self.id):
-            return CrewTask.WAITING_APPROVAL if self.pending else CrewTask.WATCHING_PRICE, 0.0
+        if self._working:
+            return CrewTask.WATCHING_PRICE, float(self._writer.record["mid"])
         return None
 
     def propose(self, intent: AgentIntent, tick: QuoteTick | None = None) -> None:
@@ -240,6 +241,8 @@ class SwarmStrategy(Strategy):
         self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
                            now)  # type: ignore[arg-type]
         result = self.executor.execute(pending.directive)
+        if result.submitted and not result.client_order_id.startswith("DRY-"):
+            self._working.add(result.client_order_id)
         if result.submitted:
             self._executed += 1
             self._last_execution_ns = now
@@ -365,6 +368,11 @@ class SwarmStrategy(Strategy):
         command = message.message
         self._sink.publish(messages.CommandResult(command_id=command.command_id if command else "",
                                                   command=message.type_name, applied=applied, reason=reason), now)
+
+    def on_order_event(self, event: Any) -> None:
+        order = self.cache.order(event.client_order_id)
+        if order is None or order.is_closed:
+            self._working.discard(event.client_order_id.value)
 
     def on_order_filled(self, event: Any) -> None:
         self.estop.poll(self.clock.timestamp_ns())

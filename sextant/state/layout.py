@@ -118,6 +118,7 @@ class CrewTask(IntEnum):
     TRADE_LIMIT = 11  # value: trades made
     HALTED = 12  # value: unused
     WAITING_APPROVAL = 13  # value: seconds left
+    MOMENTUM_Z = 14  # value: momentum as a z-score against realised volatility
 
 
 class TraceKind(IntEnum):

@@ -238,6 +238,10 @@ class _RingReader(Generic[M]):
     def heartbeat_ns(self) -> int:
         return self._file.heartbeat_ns
 
+    @property
+    def writer_pid(self) -> int:
+        return int(self._file.header[0]["writer_pid"])
+
     def drain(self, max_messages: int | None = None) -> list[RingMessage[M]]:
         """Everything published since the last drain (up to `max_messages`), oldest first."""
         received: list[RingMessage[M]] = []

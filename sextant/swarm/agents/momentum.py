@@ -23,8 +23,8 @@ class MomentumConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     agent_id: str = "momentum-01"
     horizon_index: int = 0  # which ContextWindow horizon to read (0 = the shortest)
     volatility_index: int = 1  # which realised volatility scales it
-    entry_z: float = 1.5
-    exit_z: float = 0.3
+    entry_z: float = 1.0  # |z| above this: the move is beyond what volatility explains (tuned by research, #8)
+    exit_z: float = 0.2
     base_size: float = 1.0  # contracts
     max_loss_usdt: float = 50.0
     horizon_s: float = 300.0
