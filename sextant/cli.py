@@ -18,7 +18,7 @@ EXIT_USAGE = 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-BENCH_SUITES = ("state",)
+BENCH_SUITES = ("state", "engine")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,8 +89,9 @@ def _config_show(config: SextantConfig) -> int:
 
 
 def _run_bench(suite: str, args: list[str]) -> int:
-    suites = BENCH_SUITES if suite == "all" else (suite,)
-    for name in suites:
+    """Run one suite, or all of them (each to the end, so one missed target does not hide the others)."""
+    status = EXIT_OK
+    for name in BENCH_SUITES if suite == "all" else (suite,):
         script = BENCH_DIR / f"{name}_bench.py"
         if not script.exists():
             print(f"sextant bench: {script} not found; benchmarks run from a source checkout (make bench).",
@@ -102,10 +103,10 @@ def _run_bench(suite: str, args: list[str]) -> int:
             runpy.run_path(str(script), run_name="__main__")
         except SystemExit as done:
             if done.code not in (None, 0):
-                return int(done.code) if isinstance(done.code, int) else EXIT_RUNTIME
+                status = int(done.code) if isinstance(done.code, int) else EXIT_RUNTIME
         finally:
             sys.argv = saved
-    return EXIT_OK
+    return status
 
 
 def _engine_argv(args: argparse.Namespace) -> list[str]:

@@ -21,6 +21,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     cooldown_secs: float = 30.0
     max_notional_usd: float = 50_000.0  # our own per-order cap (RiskEngine ignores its cap on margin accounts)
     starting_balance_usdt: float = 100_000.0
+    max_order_submit_rate: str = "20/00:00:01"  # Nautilus RiskEngine throttle: excess orders are denied
     context_path: str = "sextant_context.mmap"
     events_path: str = "sextant_events.mmap"
     commands_path: str = "sextant_commands.mmap"

@@ -48,6 +48,9 @@ class StateEncoder(Actor):
         self._features = MarketFeatures()
         self._started_ns = time.time_ns()
         self._beats = 0
+        self._position = 0.0  # contracts; these three are refreshed from Nautilus on book events
+        self._entry = 0.0
+        self._balance_total = 0.0
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
         self._latencies = np.zeros(_LATENCY_SAMPLES, np.int64)
         self._latency_count = 0
@@ -70,6 +73,9 @@ class StateEncoder(Actor):
             record["multiplier"] = instrument.multiplier.as_double()
         self.subscribe_quote_ticks(self._instrument_id)
         self.msgbus.subscribe(topic="events.risk", handler=self._on_risk_event)
+        for topic in ("events.order.*", "events.position.*", "events.account.*"):
+            self.msgbus.subscribe(topic=topic, handler=self._refresh_book)
+        self._refresh_book()
         self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s), callback=self._on_timer)
 
     def on_stop(self) -> None:
@@ -103,31 +109,43 @@ class StateEncoder(Actor):
         return self._latencies[order].copy()
 
     def _update_position(self, record: np.void, mid: float) -> None:
+        """Mark the position to the new mid. The account, the entry and the order count change only on order,
+        position and account events (`_refresh_book`), so a quote costs a few multiplications, not portfolio
+        queries."""
+        position = self._position
+        multiplier = float(record["multiplier"])
+        unrealized = (mid - self._entry) * position * multiplier if position else 0.0
+        record["position_size"] = position
+        record["position_notional"] = abs(position) * mid * multiplier
+        record["unrealized_pnl"] = unrealized
+        equity = self._balance_total + unrealized
+        record["equity"] = equity
+        record["leverage"] = abs(position) * mid * multiplier / equity if equity > 0 else 0.0
+        peak = max(float(record["peak_equity"]), equity)
+        record["peak_equity"] = peak
+        record["drawdown"] = (peak - equity) / peak if peak > 0 else 0.0
+
+    def _refresh_book(self, event: Any = None) -> None:
+        """Position, entry, realised PnL, balances and open orders from Nautilus, after anything that changes them."""
         instrument_id = self._instrument_id
-        net = float(self.portfolio.net_position(instrument_id) or 0)
-        record["position_size"] = net
-        record["position_notional"] = abs(net) * mid * record["multiplier"]
+        record = self._writer.record
+        self._position = float(self.portfolio.net_position(instrument_id) or 0)
         positions = self.cache.positions_open(instrument_id=instrument_id)
-        record["entry_price"] = positions[0].avg_px_open if positions else 0.0
-        unrealized = self.portfolio.unrealized_pnl(instrument_id)
+        self._entry = positions[0].avg_px_open if positions else 0.0
+        record["entry_price"] = self._entry
         realized = self.portfolio.realized_pnl(instrument_id)
-        record["unrealized_pnl"] = unrealized.as_double() if unrealized is not None else 0.0
         record["realized_pnl"] = realized.as_double() if realized is not None else 0.0
         account = self.portfolio.account(instrument_id.venue)
         if account is not None:
             currency = account.base_currency
-            total = account.balance_total(currency)
-            free = account.balance_free(currency)
-            locked = account.balance_locked(currency)
-            equity = (total.as_double() if total is not None else 0.0) + float(record["unrealized_pnl"])
-            record["equity"] = equity
+            total, free, locked = (account.balance_total(currency), account.balance_free(currency),
+                                   account.balance_locked(currency))
+            self._balance_total = total.as_double() if total is not None else 0.0
             record["balance_free"] = free.as_double() if free is not None else 0.0
             record["margin_used"] = locked.as_double() if locked is not None else 0.0
-            record["leverage"] = float(record["position_notional"]) / equity if equity > 0 else 0.0
-            record["peak_equity"] = max(float(record["peak_equity"]), equity)
-            peak = float(record["peak_equity"])
-            record["drawdown"] = (peak - equity) / peak if peak > 0 else 0.0
-        record["orders_open"] = len(self.cache.orders_open(instrument_id=instrument_id))
+        record["orders_open"] = self.cache.orders_open_count(instrument_id=instrument_id)
+        if float(record["mid"]) > 0:
+            self._update_position(record, float(record["mid"]))
 
     def _on_engine_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
         if isinstance(event, messages.OrderFilled):

@@ -68,7 +68,7 @@ def _node_config(config: EngineConfig) -> TradingNodeConfig:
         logging=LoggingConfig(log_level="WARNING"),
         data_engine=LiveDataEngineConfig(),
         exec_engine=LiveExecEngineConfig(reconciliation=False),  # the sim venue has no history to reconcile
-        risk_engine=LiveRiskEngineConfig(max_order_submit_rate="20/00:00:01"),
+        risk_engine=LiveRiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate),
         data_clients={SIM_CLIENT: SimDataClientConfig(instrument_id=config.instrument, seed=config.seed,
                                                       speed=config.speed)},
         exec_clients={"OKX": SandboxExecutionClientConfig(

@@ -113,6 +113,7 @@ class SimMarketDataClient(LiveMarketDataClient):
                 row += 1
                 emitted += 1
                 self.quotes_sent += 1
+            # Sleep until the next quote is due; never spin on a zero sleep (one yield lets the engines drain).
             await asyncio.sleep(max(0.0, started + emitted * step_wall_s - time.monotonic()))
 
 

@@ -1,0 +1,127 @@
+"""Engine benchmark: quote → order submitted inside the Nautilus node, without LLM (`sextant bench engine`).
+
+A real node (sim data client + Sandbox) streams quotes; a probe agent asks to flip the position on every 10th quote;
+the autonomy gate is AUTO, so each intent takes the whole path: the agent's perceive on the ContextWindow record,
+the compiler, the gate, our notional cap, the strategy's submit, Nautilus' RiskEngine and ExecEngine queues, the
+Sandbox execution client, and back as an OrderSubmitted event to our event sink. Timestamps (wall clock, which is
+the live node's clock) are taken at four points, per order:
+
+    quote ts_init → our executor called → the Sandbox client's submit_order (the order leaves the node)
+                  → OrderSubmitted reaches the event sink (what the bridge and the WebSocket see)
+
+The Sandbox client's submit_order is wrapped to take its timestamp; nothing else is changed. Run at two loads:
+1,000 quotes/s (speed 100) and 100 quotes/s (speed 10, about a busy real BBO feed). Target: p99 ≤ 1 ms to the venue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sextant.engine.config import EngineConfig
+from sextant.engine.node import EngineParts, run_engine_async
+from sextant.state import messages
+from sextant.swarm.intent import AgentIntent, RiskBudget
+
+TARGET_US = 1000.0
+
+
+class FlipProbe:
+    """Proposes a market flip of the position every `every` quotes, remembering which quote triggered it."""
+
+    agent_id = "probe-01"
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.seen = 0
+        self.trigger_ns: dict[str, int] = {}
+
+    def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
+        self.seen += 1
+        if self.seen % self.every:
+            return None
+        intent_id = f"probe-{self.seen:07d}"
+        self.trigger_ns[intent_id] = int(record["ts_ns"])
+        target = -1.0 if float(record["position_size"]) > 0 else 1.0
+        return AgentIntent(id=intent_id, agent=self.agent_id, kind="TrendFollow", instrument=instrument,
+                           target_position=target, style="MARKET", confidence=0.9, created_ns=now_ns,
+                           budget=RiskBudget(max_loss=1e9, max_position=2.0))
+
+
+def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: FlipProbe) -> None:
+    executor = parts.strategy.executor
+    execute = executor.execute
+
+    def timed_execute(directive: Any) -> Any:
+        marks.setdefault(directive.intent_id, {})["execute"] = time.time_ns()
+        return execute(directive)
+
+    executor.execute = timed_execute  # type: ignore[method-assign]
+    engine = parts.node.kernel.exec_engine
+    for client_id in engine.registered_clients:
+        client = engine._clients[client_id]
+        submit = client.submit_order
+
+        def timed_submit(command: Any, submit: Any = submit) -> Any:
+            for tag in command.order.tags or ():
+                if tag.startswith("intent:"):
+                    marks.setdefault(tag[7:], {})["venue"] = time.time_ns()
+            return submit(command)
+
+        client.submit_order = timed_submit
+
+    def listen(event: messages.Event, seq: int, ts_ns: int) -> None:
+        if isinstance(event, messages.OrderSubmitted) and event.intent_id in probe.trigger_ns:
+            marks.setdefault(event.intent_id, {}).setdefault("event", time.time_ns())
+
+    parts.sink.add_listener(listen)
+
+
+def measure(seconds: float, speed: float) -> np.ndarray:
+    """Rows of (quote → execute, quote → venue, quote → event) in µs, one per order."""
+    probe = FlipProbe(every=10)
+    marks: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
+        config = EngineConfig(context_path=str(Path(folder) / "c.mmap"), events_path=str(Path(folder) / "e.mmap"),
+                              commands_path=str(Path(folder) / "k.mmap"), speed=speed, duration_s=seconds,
+                              autonomy="AUTO", cooldown_secs=0.0, ws_port=0, max_order_submit_rate="1000/00:00:01")
+        parts = asyncio.run(run_engine_async(config, on_ready=lambda p: _instrument(p, marks, probe), agents=[probe]))
+        parts.node.dispose()
+    rows = [(m["execute"] - probe.trigger_ns[i], m["venue"] - probe.trigger_ns[i], m["event"] - probe.trigger_ns[i])
+            for i, m in marks.items() if {"execute", "venue", "event"} <= set(m)]
+    return np.array(rows, np.float64) / 1e3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sextant bench engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=12.0, help="per load")
+    args = parser.parse_args(argv)
+    ok = True
+    print(f"\n{'quote → … inside the node (µs)':<44} {'median':>8} {'p99':>8}  {'target':>14}  verdict")
+    for speed in (100.0, 10.0):
+        rows = measure(args.seconds, speed)
+        if not len(rows):
+            print(f"speed {speed:g}: no order was submitted; nothing measured")
+            return 1
+        print(f"{10 * speed:,.0f} quotes/s, {len(rows)} orders:")
+        for column, name in enumerate(("our executor called", "order leaves the node (venue client)",
+                                       "OrderSubmitted at the event sink")):
+            p50, p99 = (float(np.percentile(rows[:, column], q)) for q in (50, 99))
+            verdict, target = "", ""
+            if column == 1:
+                target = f"p99 ≤ {TARGET_US:.0f}"
+                verdict = "PASS" if p99 <= TARGET_US else f"MISS by {p99 - TARGET_US:.0f} µs"
+                ok &= p99 <= TARGET_US
+            print(f"  {name:<42} {p50:>8.0f} {p99:>8.0f}  {target:>14}  {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
