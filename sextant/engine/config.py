@@ -11,6 +11,7 @@ from sextant.config import ConfigError, SextantConfig
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venue: str = "sim"
+    okx_environment: str = "demo"
     instrument: str = "BTC-USDT-SWAP.OKX"
     seed: int = 42
     speed: float = 1.0  # sim clock multiplier: 10 = ten model seconds per wall second
@@ -36,7 +37,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
         values = {
-            "venue": settings.venue, "instrument": settings.instrument, "seed": settings.seed,
+            "venue": settings.venue, "okx_environment": settings.okx_environment, "instrument": settings.instrument,
+            "seed": settings.seed,
             "dry_run": settings.dry_run, "leverage": settings.leverage, "base_size": settings.base_size,
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.model.identifiers import InstrumentId
 
 from sextant.engine.events import EventSink
@@ -136,8 +136,11 @@ class StateEncoder(Actor):
         realized = self.portfolio.realized_pnl(instrument_id)
         record["realized_pnl"] = realized.as_double() if realized is not None else 0.0
         account = self.portfolio.account(instrument_id.venue)
-        if account is not None:
-            currency = account.base_currency
+        instrument = self.cache.instrument(instrument_id)
+        # OKX accounts are multi-currency (no base currency): read the balance the instrument settles in.
+        currency = (account.base_currency if account is not None else None) or (
+            instrument.settlement_currency if instrument is not None else None)
+        if account is not None and currency is not None:
             total, free, locked = (account.balance_total(currency), account.balance_free(currency),
                                    account.balance_locked(currency))
             self._balance_total = total.as_double() if total is not None else 0.0

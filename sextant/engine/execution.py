@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from nautilus_trader.model.enums import OrderSide, TimeInForce, TrailingOffsetType, TriggerType
 from nautilus_trader.model.identifiers import ExecAlgorithmId, InstrumentId
 
@@ -38,12 +39,17 @@ class ExecutionResult:
 
 
 class DirectiveExecutor:
-    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool) -> None:
+    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool,
+                 limit_time_in_force_honoured: bool = True) -> None:
         self._strategy = strategy
         self._sink = sink
         self._max_notional = max_notional_usd
         self._dry_run = dry_run
         self._dry_count = 0
+        # Nautilus 1.221's OKX client sends LIMIT IOC and LIMIT FOK as plain resting limits (fixed in 1.222). There
+        # IOC goes out as a market order (OKX market orders are immediate-or-cancel by nature) and FOK is refused:
+        # an all-or-nothing order must never rest by accident.
+        self._limit_tif_honoured = limit_time_in_force_honoured
 
     def execute(self, directive: ExecutionDirective) -> ExecutionResult:
         strategy = self._strategy
@@ -57,6 +63,11 @@ class DirectiveExecutor:
         if notional > self._max_notional:
             return self._refuse(directive, f"notional {notional:,.0f} USDT exceeds the cap of "
                                            f"{self._max_notional:,.0f} USDT per order", now)
+        if not self._limit_tif_honoured and directive.style == "FOK":
+            return self._refuse(directive, "FOK is refused on OKX with Nautilus 1.221: its OKX client would send it "
+                                           "as a resting limit (fixed in 1.222)", now)
+        if not self._limit_tif_honoured and directive.style == "IOC":
+            directive = msgspec.structs.replace(directive, style="MARKET", time_in_force="IOC", price=None)
         if self._dry_run:
             self._dry_count += 1
             order_id = f"DRY-{self._dry_count:06d}"
@@ -91,7 +102,7 @@ class DirectiveExecutor:
             return factory.market(instrument.id, side, quantity, exec_algorithm_id=TWAP,
                                   exec_algorithm_params={"horizon_secs": directive.twap_horizon_s,
                                                          "interval_secs": directive.twap_interval_s}, tags=tags)
-        return factory.market(instrument.id, side, quantity, tags=tags)
+        return factory.market(instrument.id, side, quantity, time_in_force=_TIF[directive.time_in_force], tags=tags)
 
     def _refuse(self, directive: ExecutionDirective, reason: str, now: int) -> ExecutionResult:
         self._sink.publish(messages.OrderRejected(client_order_id="", intent_id=directive.intent_id, reason=reason,

@@ -10,6 +10,7 @@ and disposed after the loop ends (dispose() inside the loop stops it).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -33,13 +34,13 @@ from sextant.config import ConfigError
 from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
-from sextant.engine.stream import EventStream
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
-from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
+from sextant.engine.stream import EventStream
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
+from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 
 TRADER_ID = "SEXTANT-001"
 
@@ -59,16 +60,68 @@ class EngineParts:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _node_config(config: EngineConfig) -> TradingNodeConfig:
-    if config.venue != "sim":
-        raise ConfigError(f"SEXTANT_VENUE={config.venue}: only the sim venue is wired into the engine so far "
-                          f"(issue #3). Fix: use SEXTANT_VENUE=sim.")
+def _common_node_settings(config: EngineConfig) -> dict[str, object]:
+    return {
+        "trader_id": TraderId(TRADER_ID),
+        "logging": LoggingConfig(log_level="WARNING"),
+        "data_engine": LiveDataEngineConfig(),
+        "risk_engine": LiveRiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate),
+        "timeout_disconnection": 2.0,
+        "timeout_post_stop": 0.5,
+    }
+
+
+def _okx_node_config(config: EngineConfig) -> TradingNodeConfig:
+    """Nautilus' own OKX data and execution clients, demo or live.
+
+    1.221 workarounds (shared research note): credentials are read from the environment by Nautilus itself, also
+    for public data and always for the private WebSockets (OKX_API_KEY, OKX_API_SECRET, OKX_API_PASSPHRASE), so
+    none are passed here and none pass through our config objects; the business WebSocket URL can only be set by
+    environment (OKX_BASE_URL_WS_BUSINESS / OKX_DEMO_BASE_URL_WS_BUSINESS); the HTTP and public / private
+    WebSocket URLs are taken from the same variables Nautilus uses (OKX_BASE_URL_HTTP, OKX[_DEMO]_BASE_URL_WS_PUBLIC,
+    ..._PRIVATE) and passed in the config, because 1.221 does not read them for every client; unset means OKX
+    itself; the instrument provider must name what to load; trailing stops are emulated and FOK is refused
+    (see execution.py).
+    """
+    from nautilus_trader.adapters.okx import OKX, OKXDataClientConfig, OKXExecClientConfig
+    from nautilus_trader.config import InstrumentProviderConfig
+    from nautilus_trader.core.nautilus_pyo3 import OKXContractType, OKXInstrumentType, OKXMarginMode
+    from nautilus_trader.model.identifiers import InstrumentId
+
+    demo = "DEMO_" if config.okx_environment == "demo" else ""
+    urls = {name: os.environ.get(variable) or None for name, variable in (
+        ("http", "OKX_BASE_URL_HTTP"), ("public", f"OKX_{demo}BASE_URL_WS_PUBLIC"),
+        ("private", f"OKX_{demo}BASE_URL_WS_PRIVATE"))}
+    common = {
+        "base_url_http": urls["http"],
+        "instrument_types": (OKXInstrumentType.SWAP,),
+        "contract_types": (OKXContractType.LINEAR,),
+        "instrument_provider": InstrumentProviderConfig(load_ids=frozenset([InstrumentId.from_str(config.instrument)])),
+        "is_demo": config.okx_environment == "demo",
+        "http_timeout_secs": 10,
+        "max_retries": 3,
+    }
     return TradingNodeConfig(
-        trader_id=TraderId(TRADER_ID),
-        logging=LoggingConfig(log_level="WARNING"),
-        data_engine=LiveDataEngineConfig(),
+        **_common_node_settings(config),
+        exec_engine=LiveExecEngineConfig(reconciliation=True, reconciliation_lookback_mins=60),
+        data_clients={OKX: OKXDataClientConfig(base_url_ws=urls["public"], **common)},
+        exec_clients={OKX: OKXExecClientConfig(base_url_ws=urls["private"], margin_mode=OKXMarginMode.CROSS,
+                                               **common)},
+        timeout_connection=20.0,
+        timeout_reconciliation=10.0,
+        timeout_portfolio=5.0,
+    )
+
+
+def _node_config(config: EngineConfig) -> TradingNodeConfig:
+    if config.venue == "okx":
+        return _okx_node_config(config)
+    if config.venue != "sim":
+        raise ConfigError(f"SEXTANT_VENUE={config.venue}: the scene venue comes with recording and replay (issue "
+                          f"#6). Fix: use SEXTANT_VENUE=sim or okx.")
+    return TradingNodeConfig(
+        **_common_node_settings(config),
         exec_engine=LiveExecEngineConfig(reconciliation=False),  # the sim venue has no history to reconcile
-        risk_engine=LiveRiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate),
         data_clients={SIM_CLIENT: SimDataClientConfig(instrument_id=config.instrument, seed=config.seed,
                                                       speed=config.speed)},
         exec_clients={"OKX": SandboxExecutionClientConfig(
@@ -77,8 +130,6 @@ def _node_config(config: EngineConfig) -> TradingNodeConfig:
         timeout_connection=5.0,
         timeout_reconciliation=1.0,
         timeout_portfolio=1.0,
-        timeout_disconnection=2.0,
-        timeout_post_stop=0.5,
     )
 
 
@@ -93,11 +144,18 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     events = EventRingWriter(config.events_path)
     sink = EventSink(events)
     node = TradingNode(config=node_config)
-    node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
-    node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
+    if config.venue == "okx":
+        from nautilus_trader.adapters.okx import OKX, OKXLiveDataClientFactory, OKXLiveExecClientFactory
+
+        node.add_data_client_factory(OKX, OKXLiveDataClientFactory)
+        node.add_exec_client_factory(OKX, OKXLiveExecClientFactory)
+    else:
+        node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
+        node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
+    venue = Venue.OKX if config.venue == "okx" else Venue.SIM
     encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
-                           context, sink, venue=Venue.SIM, dry_run=config.dry_run, heartbeat_files=(sink,))
+                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,))
     node.trader.add_actor(encoder)
     node.trader.add_actor(OrderEventTranslator(sink, dry_run=config.dry_run))
     strategy = SwarmStrategy(
@@ -106,7 +164,8 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
                             assisted_countdown_secs=config.assisted_countdown_secs),
         agents=default_crew(config) if agents is None else agents, writer=context, sink=sink,
-        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
+        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
+                          "limit_time_in_force_honoured": config.venue != "okx"},
         commands_path=config.commands_path)
     node.trader.add_strategy(strategy)
     node.trader.add_exec_algorithm(TWAPExecAlgorithm())
