@@ -21,10 +21,12 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
 
 from sextant.engine.events import EventSink
+from sextant.risk.field import DIMENSIONS, gradient, potentials
+from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, hull_readings
 from sextant.engine.features import MarketFeatures
 from sextant.state import messages
 from sextant.state.context import ContextWriter
-from sextant.state.layout import TraceKind, TradingState, Venue
+from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
 _LATENCY_SAMPLES = 4096
@@ -38,7 +40,8 @@ class StateEncoderConfig(ActorConfig, frozen=True):
 
 class StateEncoder(Actor):
     def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
-                 dry_run: bool, heartbeat_files: tuple[Any, ...] = ()) -> None:
+                 dry_run: bool, heartbeat_files: tuple[Any, ...] = (), risk_limits: RiskLimits | None = None,
+                 base_size: float = 1.0) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._interval_s = config.heartbeat_interval_s
@@ -58,6 +61,16 @@ class StateEncoder(Actor):
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
         record["horizon_s"][:] = self._features.horizons_s
+        self._risk_limits = risk_limits or RiskLimits()
+        self._limits = self._risk_limits.as_array()
+        self._base_size = base_size
+        self._x = np.zeros(DIMENSIONS)
+        self._potential = np.zeros(DIMENSIONS)
+        self._gradient = np.zeros(DIMENSIONS)
+        self._alert_level = 0  # 0 none, 1 warned, 2 vetoed: alerts fire on the way up, re-arm below 80 %
+        record["risk_limit"] = self._limits
+        record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
+        record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
         sink.add_listener(self._on_engine_event)
 
     @property
@@ -97,6 +110,7 @@ class StateEncoder(Actor):
         record["volatility"] = features.volatility
         record["sea_state"] = features.sea_state
         self._update_position(record, mid)
+        self._update_risk(record, tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
         self._writer.commit()
         self._latencies[self._latency_count % _LATENCY_SAMPLES] = self.clock.timestamp_ns() - tick.ts_init
@@ -124,6 +138,28 @@ class StateEncoder(Actor):
         peak = max(float(record["peak_equity"]), equity)
         record["peak_equity"] = peak
         record["drawdown"] = (peak - equity) / peak if peak > 0 else 0.0
+
+    def _update_risk(self, record: np.void, ts_ns: int) -> None:
+        """The hull readings, their potentials and gradient, and RiskAlert events when the total crosses a level."""
+        hull_readings(record, self._base_size, self._x)
+        total = potentials(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._potential)
+        gradient(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._gradient)
+        record["risk_x"] = self._x
+        record["risk_potential"] = self._potential
+        record["risk_gradient"] = self._gradient
+        record["risk_total"] = total
+        limits = self._risk_limits
+        level = 2 if total >= limits.veto else 1 if total >= limits.warn else 0
+        if level > self._alert_level:
+            worst = int(np.argmax(self._potential))
+            self._sink.publish(messages.RiskAlert(
+                dimension=HullDimension(worst).name, value=float(self._x[worst]), limit=float(self._limits[worst]),
+                potential=float(total), threshold=limits.veto if level == 2 else limits.warn,
+                level="VETO" if level == 2 else "WARN"), ts_ns)
+            self._alert_level = level
+        else:  # re-arm a level once the total has fallen below 80 % of it
+            rearmed = 2 if total >= 0.8 * limits.veto else 1 if total >= 0.8 * limits.warn else 0
+            self._alert_level = min(self._alert_level, rearmed)
 
     def _refresh_book(self, event: Any = None) -> None:
         """Position, entry, realised PnL, balances and open orders from Nautilus, after anything that changes them."""

@@ -155,7 +155,8 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     venue = Venue.OKX if config.venue == "okx" else Venue.SIM
     encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
-                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,))
+                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
+                           base_size=config.base_size)
     node.trader.add_actor(encoder)
     node.trader.add_actor(OrderEventTranslator(sink, dry_run=config.dry_run))
     strategy = SwarmStrategy(

@@ -1,0 +1,64 @@
+"""The hull readings: the risk field's inputs, computed from the ContextWindow's position, book and account numbers.
+
+    DELTA          signed BTC exposure: position (contracts) × contract multiplier
+    GAMMA, VEGA    zero for a linear perpetual: flagged not applicable, never shown as a fake reading
+    LIQUIDITY      estimated cost in bps to trade out: half the spread, scaled up by the size against the depth at
+                   the touch on the exit side (the base size when flat, so the gauge shows the market's liquidity)
+    CONCENTRATION  share of equity committed as margin
+    LEVERAGE       position notional / equity
+    DRAWDOWN       fall of equity from its peak, as a fraction
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+
+from sextant.risk.field import DIMENSIONS
+from sextant.state.layout import HullDimension
+
+LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
+
+
+class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    delta_btc: float = 0.1  # 10 contracts of BTC-USDT-SWAP
+    gamma: float = 1.0  # (not applicable to a linear perp; a limit is still required by the field)
+    vega: float = 1.0
+    liquidity_bps: float = 25.0
+    concentration: float = 0.5
+    leverage: float = 3.0
+    drawdown: float = 0.05
+    warn: float = 1.0  # SPEC §6: warn at U ≥ 1
+    veto: float = 2.0  # and veto at U ≥ 2
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.delta_btc, self.gamma, self.vega, self.liquidity_bps, self.concentration,
+                         self.leverage, self.drawdown])
+
+    def __post_init__(self) -> None:
+        for name in ("delta_btc", "gamma", "vega", "liquidity_bps", "concentration", "leverage", "drawdown", "warn",
+                     "veto"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"risk limit {name}={value} must be a positive number")
+        if self.warn >= self.veto:
+            raise ValueError(f"risk warn threshold {self.warn} must be below the veto threshold {self.veto}")
+
+
+def hull_readings(record: np.void, base_size: float, out: np.ndarray) -> None:
+    """Fill `out` (length DIMENSIONS) with the readings for the record's state."""
+    assert out.shape[0] == DIMENSIONS
+    position = float(record["position_size"])
+    equity = float(record["equity"])
+    out[HullDimension.DELTA] = position * float(record["multiplier"])
+    out[HullDimension.GAMMA] = 0.0
+    out[HullDimension.VEGA] = 0.0
+    exit_depth = float(record["bid_size"] if position >= 0 else record["ask_size"])
+    size = max(abs(position), base_size)
+    half_spread = float(record["spread_bps"]) / 2
+    out[HullDimension.LIQUIDITY] = half_spread * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
+    out[HullDimension.CONCENTRATION] = float(record["margin_used"]) / equity if equity > 0 else 0.0
+    out[HullDimension.LEVERAGE] = float(record["leverage"])
+    out[HullDimension.DRAWDOWN] = float(record["drawdown"])
