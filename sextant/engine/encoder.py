@@ -77,6 +77,14 @@ class StateEncoder(Actor):
     def writer(self) -> ContextWriter:
         return self._writer
 
+    def set_risk_limits(self, limits: RiskLimits) -> None:
+        """Change the hull's limits while running (a risk officer tightening them); applies from the next quote."""
+        self._risk_limits = limits
+        self._limits = limits.as_array()
+        record = self._writer.record
+        record["risk_limit"] = self._limits
+        record["risk_warn"], record["risk_veto"] = limits.warn, limits.veto
+
     def on_start(self) -> None:
         instrument = self.cache.instrument(self._instrument_id)
         if instrument is not None:

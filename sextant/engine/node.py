@@ -40,7 +40,10 @@ from sextant.engine.stream import EventStream
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
+from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
+from sextant.swarm.agents.mean_reversion import MeanReversionAgent, MeanReversionConfig
 from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
+from sextant.swarm.agents.risk import RiskAgent
 
 TRADER_ID = "SEXTANT-001"
 
@@ -134,7 +137,9 @@ def _node_config(config: EngineConfig) -> TradingNodeConfig:
 
 
 def default_crew(config: EngineConfig) -> list[Agent]:
-    return [MomentumAgent(MomentumConfig(base_size=config.base_size))]
+    """The crew, in priority order (consensus ties go to the earlier one): the risk agent first."""
+    return [RiskAgent(), MomentumAgent(MomentumConfig(base_size=config.base_size)),
+            MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent()]
 
 
 def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> EngineParts:

@@ -39,10 +39,14 @@ from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
 from sextant.state.ring import CommandRingReader, RingMessage
 from sextant.state.shm import StateFileError
+from sextant.risk.field import DIMENSIONS, size_factor
+from sextant.risk.hull import change_per_contract
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
+from sextant.swarm.consensus import resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
 
 ASSISTED_CONFIDENCE = 0.7
+VETO_REPORT_INTERVAL_NS = 5_000_000_000
 COMMAND_POLL = timedelta(milliseconds=50)
 COMMAND_REOPEN_NS = 1_000_000_000
 
@@ -61,6 +65,7 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     cooldown_secs: float = 30.0
     min_notional_usd: float = 20.0
     approval_ttl_secs: float = 30.0  # SPEC §7 default
+    consensus: str = "pipeline"  # pipeline | vote (swarm/consensus.py)
     assisted_countdown_secs: float = 30.0
 
 
@@ -133,6 +138,8 @@ class SwarmStrategy(Strategy):
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
         # for the RiskEngine, and an agent must not propose again on top of one.
         self._working: set[str] = set()
+        self._last_veto_ns = 0
+        self._change = np.zeros(DIMENSIONS)
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -155,19 +162,37 @@ class SwarmStrategy(Strategy):
         now = self.clock.timestamp_ns()
         record = self._writer.record
         blocked = self._blocked_reason(now)
+        if blocked is None and self.pending:
+            blocked = CrewTask.WAITING_APPROVAL, min(p.expires_ns - now for p in self.pending.values()) / 1e9
+        intents: list[AgentIntent] = []
         for slot, agent in enumerate(self._agents):
             if blocked is not None:
                 self._crew(slot, CrewState.IDLE, *blocked, now=None)
                 continue
-            if any(p.intent.agent == agent.agent_id for p in self.pending.values()):
-                continue
             intent = agent.perceive(record, self._instrument_id.value, now)
-            z = float(getattr(agent, "last_z", 0.0))
-            self._crew(slot, CrewState.ACTIVE, CrewTask.MOMENTUM_Z, z, now=None)
+            state, task, value = getattr(agent, "status", (CrewState.ACTIVE, CrewTask.IDLE, 0.0))
+            self._crew(slot, state, task, value, now=now if intent is not None else None,
+                       confidence=intent.confidence if intent is not None else None)
             if intent is not None:
-                self._crew(slot, CrewState.SUGGESTING, CrewTask.MOMENTUM_Z, z, now=now,
-                           confidence=intent.confidence)
-                self.propose(intent, tick)
+                intents.append(intent)
+        if not intents:
+            return
+        consensus = resolve(intents, self.config.consensus)  # type: ignore[arg-type]
+        if consensus.veto is not None:
+            self._report_veto(consensus.veto, [i for i in intents if i.is_actionable], now)
+        elif consensus.decision is not None:
+            self.propose(consensus.decision, tick)
+
+    def _report_veto(self, veto: AgentIntent, blocked: list[AgentIntent], now: int) -> None:
+        """A Veto event when the veto first stands and then at most every VETO_REPORT_INTERVAL while it stands,
+        naming a proposal it stopped: agents re-propose every quote, and the log must not drown in repeats."""
+        if self._last_veto_ns and now - self._last_veto_ns < VETO_REPORT_INTERVAL_NS:
+            return
+        record = self._writer.record
+        self._sink.publish(messages.Veto(agent=veto.agent, intent_id=blocked[0].id if blocked else None,
+                                         potential=float(record["risk_total"]), threshold=float(record["risk_veto"]),
+                                         reason=veto.reasoning), now)
+        self._last_veto_ns = now
 
     def _blocked_reason(self, now: int) -> tuple[CrewTask, float] | None:
         if self.estop.state != EStopState.RELEASED:
@@ -185,8 +210,9 @@ class SwarmStrategy(Strategy):
     def propose(self, intent: AgentIntent, tick: QuoteTick | None = None) -> None:
         """Compile and gate one intent (the agents' path, and the tests')."""
         now = self.clock.timestamp_ns()
+        market = self._market(tick)
         try:
-            directive = compile_intent(intent, self._market(tick))
+            directive = compile_intent(intent, market, self._size_factor(intent, market))
         except CompileRejected as rejection:
             self._sink.publish(messages.IntentRejected(intent_id=intent.id, reason=str(rejection), by="engine"), now)
             return
@@ -204,6 +230,17 @@ class SwarmStrategy(Strategy):
         else:
             self.pending[intent.id] = pending
             self._writer.record["pending_intents"] = len(self.pending)
+
+    def _size_factor(self, intent: AgentIntent, market: MarketView) -> float:
+        """How much of the intent the risk field lets through (risk/field.py: size_factor)."""
+        if intent.target_position is None or not math.isfinite(intent.target_position):
+            return 1.0  # the compiler rejects it with the reason
+        record = self._writer.record
+        direction = 1.0 if intent.target_position > market.position else -1.0
+        change_per_contract(record, direction, self._change)
+        self._change *= abs(intent.target_position - market.position)  # the whole trade's move of the readings
+        return float(size_factor(record["risk_x"][:DIMENSIONS], record["risk_limit"][:DIMENSIONS],
+                                 record["risk_applicable"][:DIMENSIONS], self._change))
 
     def _announce(self, pending: PendingIntent, requires_approval: bool) -> None:
         intent, directive = pending.intent, pending.directive

@@ -6,7 +6,8 @@ the subgradient's midpoint). A dimension that does not apply (gamma and vega on 
 `applicable` flag of 0 and contributes nothing: it is reported as not applicable, never as a fake zero reading.
 
 `size_factor` shrinks an intent along the field: exp(−U) for the hull as it is, times 1/(1 + D) where D is the
-directional derivative of U along the change the intent would make (D ≤ 0, a risk-reducing change, is not shrunk).
+directional derivative of U along the change the intent would make. A change that does not raise U (D ≤ 0: an exit,
+a hedge) keeps its full size: shrinking a reduction would leave the hull more strained, not less.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ def size_factor(x: np.ndarray, limits: np.ndarray, applicable: np.ndarray, chang
     for i in range(x.shape[0]):
         if applicable[i]:
             slope += scratch[i] * change[i]
-    factor = math.exp(-total)
-    if slope > 0.0:
-        factor /= 1.0 + slope
-    return factor
+    if slope <= 0.0:
+        return 1.0
+    return math.exp(-total) / (1.0 + slope)

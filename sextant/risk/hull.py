@@ -62,3 +62,21 @@ def hull_readings(record: np.void, base_size: float, out: np.ndarray) -> None:
     out[HullDimension.CONCENTRATION] = float(record["margin_used"]) / equity if equity > 0 else 0.0
     out[HullDimension.LEVERAGE] = float(record["leverage"])
     out[HullDimension.DRAWDOWN] = float(record["drawdown"])
+
+
+def change_per_contract(record: np.void, direction: float, out: np.ndarray) -> None:
+    """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector."""
+    position = float(record["position_size"])
+    multiplier = float(record["multiplier"])
+    mid, equity = float(record["mid"]), float(record["equity"])
+    grows = 1.0 if position == 0 or (position > 0) == (direction > 0) else -1.0  # d|position|
+    notional = float(record["position_notional"])
+    exit_depth = float(record["bid_size"] if position >= 0 else record["ask_size"])
+    out[:] = 0.0
+    out[HullDimension.DELTA] = direction * multiplier
+    if equity > 0:
+        out[HullDimension.LEVERAGE] = grows * multiplier * mid / equity
+        if notional > 0:
+            out[HullDimension.CONCENTRATION] = out[HullDimension.LEVERAGE] * float(record["margin_used"]) / notional
+    if exit_depth > 0:
+        out[HullDimension.LIQUIDITY] = grows * float(record["spread_bps"]) / 2 / exit_depth

@@ -48,8 +48,12 @@ class MarketView(msgspec.Struct, frozen=True, kw_only=True):
         return (self.bid + self.ask) / 2
 
 
-def compile_intent(intent: AgentIntent, market: MarketView) -> ExecutionDirective | None:
-    """The directive for `intent`, or None when there is nothing to do (Hold, Veto, already at target)."""
+def compile_intent(intent: AgentIntent, market: MarketView, size_factor: float = 1.0) -> ExecutionDirective | None:
+    """The directive for `intent`, or None when there is nothing to do (Hold, Veto, already at target).
+
+    `size_factor` (0..1, from the risk field) scales the quantity; a factor that leaves less than one lot is a
+    rejection, so the human sees why nothing happened.
+    """
     if not intent.is_actionable:
         return None
     target = intent.target_position
@@ -63,9 +67,16 @@ def compile_intent(intent: AgentIntent, market: MarketView) -> ExecutionDirectiv
     if abs(target) > intent.budget.max_position:
         raise CompileRejected(f"target {target:g} exceeds the budget's max position {intent.budget.max_position:g}")
     delta = target - market.position
-    quantity = math.floor(abs(delta) / market.lot + 1e-9) * market.lot
-    if quantity < market.lot:
+    if math.floor(abs(delta) / market.lot + 1e-9) < 1:
         return None
+    if not (math.isfinite(size_factor) and 0 <= size_factor <= 1):
+        raise CompileRejected(f"risk size factor {size_factor} is not in [0, 1]")
+    # Nearest lot, never more than the whole change: a field that trims 0.1 % must not cut a whole lot.
+    lots = min(round(abs(delta) * size_factor / market.lot), math.floor(abs(delta) / market.lot + 1e-9))
+    quantity = lots * market.lot
+    if quantity < market.lot:
+        raise CompileRejected(f"the risk field scales {abs(delta):g} contracts by {size_factor:.3f}: less than one "
+                              f"lot is left")
     side = "BUY" if delta > 0 else "SELL"
     notional = quantity * market.mid * market.multiplier
     loss = notional * LOSS_MOVE

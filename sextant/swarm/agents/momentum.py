@@ -14,6 +14,7 @@ import math
 import msgspec
 import numpy as np
 
+from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
@@ -35,6 +36,7 @@ class MomentumAgent:
         self.config = config or MomentumConfig()
         self._count = 0
         self.last_z = 0.0
+        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
 
     @property
     def agent_id(self) -> str:
@@ -54,12 +56,14 @@ class MomentumAgent:
         c = self.config
         z = self.signal(record)
         self.last_z = z
+        self.status = (CrewState.ACTIVE, CrewTask.MOMENTUM_Z, z)
         position = float(record["position_size"])
         budget = RiskBudget(max_loss=c.max_loss_usdt, max_position=c.base_size)
         common = {"agent": c.agent_id, "instrument": instrument, "budget": budget, "horizon_s": c.horizon_s,
                   "created_ns": now_ns, "reputation": float(record["reputation"]) or 0.5}
         direction = 1.0 if z > 0 else -1.0
         if abs(z) >= c.entry_z and direction * position <= 0:
+            self.status = (CrewState.SUGGESTING, CrewTask.MOMENTUM_Z, z)
             target = direction * c.base_size
             return AgentIntent(id=self._next_id(), kind="TrendFollow", target_position=target,
                                confidence=min(0.95, max(0.3, abs(z) / (2 * c.entry_z))),

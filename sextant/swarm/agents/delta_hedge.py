@@ -1,0 +1,52 @@
+"""The delta-hedge agent: steers the book's BTC delta back to its target when it drifts past a band.
+
+Delta = position (contracts) × contract multiplier. Outside ±band of the target it proposes a DeltaHedge intent
+(compiled to a TWAP, so a large hedge is worked over time) back to the target; its confidence grows with how far
+the delta has strayed relative to the hull's delta limit, so a small drift does not outrank the trading agents.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from sextant.state.layout import CrewState, CrewTask, HullDimension
+from sextant.swarm.intent import AgentIntent, RiskBudget
+
+
+class DeltaHedgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    agent_id: str = "delta-hedge-01"
+    target_delta_btc: float = 0.0
+    band_btc: float = 0.05  # 5 contracts
+    max_loss_usdt: float = 500.0
+    horizon_s: float = 60.0
+
+
+class DeltaHedgeAgent:
+    def __init__(self, config: DeltaHedgeConfig | None = None) -> None:
+        self.config = config or DeltaHedgeConfig()
+        self.agent_id = self.config.agent_id
+        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
+        self._count = 0
+
+    def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
+        c = self.config
+        multiplier = float(record["multiplier"])
+        if multiplier <= 0:
+            return None
+        delta = float(record["position_size"]) * multiplier
+        drift = delta - c.target_delta_btc
+        self.status = (CrewState.ACTIVE, CrewTask.HEDGING_DELTA, drift)
+        if abs(drift) <= c.band_btc:
+            return None
+        limit = float(record["risk_limit"][HullDimension.DELTA]) or abs(drift)
+        target = c.target_delta_btc / multiplier
+        self.status = (CrewState.SUGGESTING, CrewTask.HEDGING_DELTA, drift)
+        self._count += 1
+        return AgentIntent(id=f"{self.agent_id}-{self._count:06d}", agent=self.agent_id, kind="DeltaHedge",
+                           instrument=instrument, target_position=target, created_ns=now_ns,
+                           confidence=min(0.95, abs(drift) / limit), horizon_s=c.horizon_s,
+                           budget=RiskBudget(max_loss=c.max_loss_usdt,
+                                             max_position=abs(float(record["position_size"])) + abs(target)),
+                           title=f"Hedge delta {drift:+.3f} BTC back to {c.target_delta_btc:+.3f}",
+                           reasoning=f"delta drifted {abs(drift):.3f} BTC, beyond the ±{c.band_btc:g} band")

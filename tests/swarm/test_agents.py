@@ -1,0 +1,81 @@
+"""The crew reads numbers from a ContextWindow record and proposes intents (or stays quiet)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sextant.state.layout import CONTEXT_DTYPE, CrewTask, HullDimension, TraceKind
+from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
+from sextant.swarm.agents.mean_reversion import MeanReversionAgent
+from sextant.swarm.agents.momentum import MomentumAgent
+from sextant.swarm.agents.risk import RiskAgent
+
+INSTRUMENT = "BTC-USDT-SWAP.OKX"
+
+
+def record(**fields: object) -> np.void:
+    r = np.zeros(1, CONTEXT_DTYPE)[0]
+    r["multiplier"], r["risk_warn"], r["risk_veto"] = 0.01, 1.0, 2.0
+    r["risk_limit"][:7] = [0.1, 1, 1, 25, 0.5, 3, 0.05]
+    r["horizon_s"][:4] = [10, 60, 300, 900]
+    for name, value in fields.items():
+        r[name] = value
+    return r
+
+
+def with_prices(r: np.void, prices: list[float]) -> np.void:
+    for index, price in enumerate(prices):
+        r["trace_kind"][index % 64] = TraceKind.QUOTE
+        r["trace_price"][index % 64] = price
+        r["trace_ts_ns"][index % 64] = index
+    r["trace_count"] = len(prices)
+    return r
+
+
+class TestRiskAgent:
+    def test_vetoes_at_the_threshold_and_warns_below(self) -> None:
+        agent = RiskAgent()
+        veto = agent.perceive(record(risk_total=2.0), INSTRUMENT, 1)
+        assert veto is not None and veto.kind == "Veto" and agent.status[1] == CrewTask.RISK_VETO
+        assert agent.perceive(record(risk_total=1.5), INSTRUMENT, 2) is None
+        assert agent.status[1] == CrewTask.RISK_WARNING
+        assert agent.perceive(record(risk_total=0.5), INSTRUMENT, 3) is None
+        assert agent.status[1] == CrewTask.RISK_NOMINAL
+
+
+class TestMomentum:
+    def test_enters_with_the_move_and_exits_when_it_fades(self) -> None:
+        agent = MomentumAgent()
+        # 10 s momentum of 0.3 % against 50 % annualised volatility is a z-score far above 1.
+        rising = record(momentum=np.array([0.003, 0, 0, 0]), volatility=np.array([0, 0.5, 0, 0]))
+        entry = agent.perceive(rising, INSTRUMENT, 1)
+        assert entry is not None and entry.target_position == 1.0 and entry.kind == "TrendFollow"
+        holding_calm = record(position_size=1.0, momentum=np.array([0.0, 0, 0, 0]),
+                              volatility=np.array([0, 0.5, 0, 0]))
+        exit_ = agent.perceive(holding_calm, INSTRUMENT, 2)
+        assert exit_ is not None and exit_.target_position == 0.0 and exit_.style == "MARKET"
+
+    def test_no_volatility_estimate_means_no_signal(self) -> None:
+        assert MomentumAgent().perceive(record(momentum=np.array([0.01, 0, 0, 0])), INSTRUMENT, 1) is None
+
+
+class TestMeanReversion:
+    def test_fades_a_stretched_price_using_the_chronological_trace(self) -> None:
+        agent = MeanReversionAgent()
+        # 70 events: the ring has wrapped; the latest price (last pushed) is a spike up.
+        prices = [100.0 + 0.01 * (i % 3) for i in range(69)] + [101.0]
+        intent = agent.perceive(with_prices(record(spread_bps=1.0), prices), INSTRUMENT, 1)
+        assert intent is not None and intent.kind == "MeanReversion" and intent.target_position == -1.0
+
+    def test_wide_spreads_mean_no_fading(self) -> None:
+        prices = [100.0] * 30 + [101.0]
+        assert MeanReversionAgent().perceive(with_prices(record(spread_bps=50.0), prices), INSTRUMENT, 1) is None
+
+
+class TestDeltaHedge:
+    def test_hedges_back_to_target_only_outside_the_band(self) -> None:
+        agent = DeltaHedgeAgent()
+        assert agent.perceive(record(position_size=3.0), INSTRUMENT, 1) is None  # 0.03 BTC, inside ±0.05
+        hedge = agent.perceive(record(position_size=8.0), INSTRUMENT, 2)
+        assert hedge is not None and hedge.kind == "DeltaHedge" and hedge.target_position == 0.0
+        assert hedge.confidence == 0.08 / record()["risk_limit"][HullDimension.DELTA]
