@@ -11,6 +11,7 @@ import msgspec
 import numpy as np
 
 from sextant.state.layout import CrewState, CrewTask, HullDimension
+from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 
@@ -22,12 +23,9 @@ class DeltaHedgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     horizon_s: float = 60.0
 
 
-class DeltaHedgeAgent:
+class DeltaHedgeAgent(CrewMember):
     def __init__(self, config: DeltaHedgeConfig | None = None) -> None:
-        self.config = config or DeltaHedgeConfig()
-        self.agent_id = self.config.agent_id
-        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
-        self._count = 0
+        super().__init__(config or DeltaHedgeConfig())
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         c = self.config
@@ -42,8 +40,7 @@ class DeltaHedgeAgent:
         limit = float(record["risk_limit"][HullDimension.DELTA]) or abs(drift)
         target = c.target_delta_btc / multiplier
         self.status = (CrewState.SUGGESTING, CrewTask.HEDGING_DELTA, drift)
-        self._count += 1
-        return AgentIntent(id=f"{self.agent_id}-{self._count:06d}", agent=self.agent_id, kind="DeltaHedge",
+        return AgentIntent(id=self._next_id(), agent=self.agent_id, kind="DeltaHedge",
                            instrument=instrument, target_position=target, created_ns=now_ns,
                            confidence=min(0.95, abs(drift) / limit), horizon_s=c.horizon_s,
                            budget=RiskBudget(max_loss=c.max_loss_usdt,

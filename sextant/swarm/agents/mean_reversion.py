@@ -15,6 +15,7 @@ import numpy as np
 
 from sextant.state.context import chronological_trace
 from sextant.state.layout import CrewState, CrewTask, TraceKind
+from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 
@@ -30,12 +31,9 @@ class MeanReversionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     horizon_s: float = 180.0
 
 
-class MeanReversionAgent:
+class MeanReversionAgent(CrewMember):
     def __init__(self, config: MeanReversionConfig | None = None) -> None:
-        self.config = config or MeanReversionConfig()
-        self.agent_id = self.config.agent_id
-        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
-        self._count = 0
+        super().__init__(config or MeanReversionConfig())
 
     def zscore(self, record: np.void) -> float:
         trace = chronological_trace(record)
@@ -68,7 +66,3 @@ class MeanReversionAgent:
                                confidence=0.6, title="Flatten: price back at its mean",
                                reasoning=f"z {z:+.2f} inside ±{c.exit_z:g}", **common)
         return None
-
-    def _next_id(self) -> str:
-        self._count += 1
-        return f"{self.agent_id}-{self._count:06d}"

@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 
 from sextant.state.layout import CrewState, CrewTask
+from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
@@ -31,16 +32,10 @@ class MomentumConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     horizon_s: float = 300.0
 
 
-class MomentumAgent:
+class MomentumAgent(CrewMember):
     def __init__(self, config: MomentumConfig | None = None) -> None:
-        self.config = config or MomentumConfig()
-        self._count = 0
+        super().__init__(config or MomentumConfig())
         self.last_z = 0.0
-        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
-
-    @property
-    def agent_id(self) -> str:
-        return self.config.agent_id
 
     def signal(self, record: np.void) -> float:
         """The momentum z-score from a ContextWindow record (0 when there is no volatility estimate yet)."""
@@ -74,8 +69,3 @@ class MomentumAgent:
                                confidence=0.6, title="Flatten: momentum faded",
                                reasoning=f"momentum z {z:+.2f} inside ±{c.exit_z:g}", **common)
         return None
-
-    def _next_id(self) -> str:
-        # Deterministic ids: the same seed and scene give the same event log.
-        self._count += 1
-        return f"{self.config.agent_id}-{self._count:06d}"

@@ -6,6 +6,7 @@ import msgspec
 import numpy as np
 
 from sextant.state.layout import CrewState, CrewTask
+from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 
@@ -13,14 +14,11 @@ class RiskAgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     agent_id: str = "risk-01"
 
 
-class RiskAgent:
+class RiskAgent(CrewMember):
     """Veto when U ≥ the veto threshold written by the encoder (SPEC §6: 2.0), a warning Hold when U ≥ warn (1.0)."""
 
     def __init__(self, config: RiskAgentConfig | None = None) -> None:
-        self.config = config or RiskAgentConfig()
-        self.agent_id = self.config.agent_id
-        self.status: tuple[CrewState, CrewTask, float] = (CrewState.IDLE, CrewTask.IDLE, 0.0)
-        self._count = 0
+        super().__init__(config or RiskAgentConfig())
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         total = float(record["risk_total"])
@@ -28,8 +26,7 @@ class RiskAgent:
         budget = RiskBudget(max_loss=0.0, max_position=0.0)
         if veto > 0 and total >= veto:
             self.status = (CrewState.ALERT, CrewTask.RISK_VETO, total)
-            self._count += 1
-            return AgentIntent(id=f"{self.agent_id}-{self._count:06d}", agent=self.agent_id, kind="Veto",
+            return AgentIntent(id=self._next_id(), agent=self.agent_id, kind="Veto",
                                instrument=instrument, confidence=1.0, budget=budget, created_ns=now_ns,
                                title=f"VETO: hull potential {total:.2f}",
                                reasoning=f"risk potential U={total:.2f} is at or above the veto threshold {veto:g}")
