@@ -29,6 +29,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ws_port: int = 8765
     autonomy: str = "MANUAL"  # MANUAL | ASSISTED | AUTO; never above autonomy_ceiling
     autonomy_ceiling: str = "AUTO"  # set by on-chain reputation once the trust layer lands (issue #7)
+    llm_config: str | None = None  # llm.toml; None or no key for the perception role: rules only
     approval_ttl_secs: float = 30.0
     assisted_countdown_secs: float = 30.0
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
@@ -43,6 +44,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
+            "llm_config": settings.llm_config,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         config = msgspec.convert(values, cls)

@@ -21,9 +21,9 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
 
 from sextant.engine.events import EventSink
+from sextant.engine.features import MarketFeatures
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, hull_readings
-from sextant.engine.features import MarketFeatures
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue

@@ -30,7 +30,7 @@ from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
-from sextant.config import ConfigError
+from sextant.config import ConfigError, load_llm_config
 from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
@@ -44,8 +44,11 @@ from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from sextant.swarm.agents.mean_reversion import MeanReversionAgent, MeanReversionConfig
 from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 from sextant.swarm.agents.risk import RiskAgent
+from sextant.swarm.llm import LlmClient
+from sextant.swarm.router import PerceptionConfig, PerceptionRouter
 
 TRADER_ID = "SEXTANT-001"
+DEFAULT_LLM_CONFIG = "llm.toml"
 
 
 @dataclass
@@ -136,15 +139,33 @@ def _node_config(config: EngineConfig) -> TradingNodeConfig:
     )
 
 
+def perception_llm(config: EngineConfig) -> LlmClient | None:
+    """The LLM client for the perception router, or None (rules only) when no usable provider is configured."""
+    if config.llm_config is None:
+        return None
+    if config.llm_config == DEFAULT_LLM_CONFIG and not os.path.exists(config.llm_config):
+        print(f"perception: no {DEFAULT_LLM_CONFIG} here; the router runs on rules only", flush=True)
+        return None
+    llm = load_llm_config(config.llm_config)  # a broken llm.toml (or a missing one named explicitly) fails at start
+    provider = llm.provider_for(llm.model_for("perception"))
+    local = provider.api_base.startswith(("http://127.0.0.1", "http://localhost"))
+    if not provider.api_key and not local:
+        print(f"perception: {provider.api_base} has no API key; the router runs on rules only", flush=True)
+        return None
+    return LlmClient(llm, deadline_s=provider.timeout_secs, max_retries=1)
+
+
 def default_crew(config: EngineConfig) -> list[Agent]:
     """The crew, in priority order (consensus ties go to the earlier one): the risk agent first."""
     return [RiskAgent(), MomentumAgent(MomentumConfig(base_size=config.base_size)),
-            MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent()]
+            MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent(),
+            PerceptionRouter(PerceptionConfig(base_size=config.base_size), perception_llm(config))]
 
 
 def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
     node_config = _node_config(config)
+    crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
     context = ContextWriter(config.context_path, config.instrument)
     events = EventRingWriter(config.events_path)
     sink = EventSink(events)
@@ -169,7 +190,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
                             assisted_countdown_secs=config.assisted_countdown_secs),
-        agents=default_crew(config) if agents is None else agents, writer=context, sink=sink,
+        agents=crew, writer=context, sink=sink,
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
                           "limit_time_in_force_honoured": config.venue != "okx"},
         commands_path=config.commands_path)

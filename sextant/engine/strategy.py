@@ -34,13 +34,13 @@ from nautilus_trader.trading.strategy import Strategy
 from sextant.engine.estop import EStopController
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
+from sextant.risk.field import DIMENSIONS, size_factor
+from sextant.risk.hull import change_per_contract
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
 from sextant.state.ring import CommandRingReader, RingMessage
 from sextant.state.shm import StateFileError
-from sextant.risk.field import DIMENSIONS, size_factor
-from sextant.risk.hull import change_per_contract
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.consensus import resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective

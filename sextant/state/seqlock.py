@@ -37,8 +37,8 @@ from sextant.state.memory import (
     load_f64,
     load_relaxed_u64,
     load_u64,
-    store_relaxed_u64,
     store_heartbeat,
+    store_relaxed_u64,
     store_release_u64,
     store_u64,
 )

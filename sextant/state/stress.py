@@ -27,8 +27,8 @@ from sextant.state.seqlock import (
     record_checksum,
     seqlock_publish,
     seqlock_read_f64,
-    seqlock_verify_in_place,
     seqlock_snapshot,
+    seqlock_verify_in_place,
 )
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -1,0 +1,185 @@
+"""The perception router: deterministic rules first (L1, microseconds), LLM escalation (L2 → L3) only when the
+rules are unsure, and never on the tick's time.
+
+perceive() runs on every quote and returns at once. When L1's confidence is below `l1_threshold`, it looks for a
+fresh answer: a cached one for the same market state (hash of rounded numbers), or the latest one still inside
+its time to live. If there is none, and no call is in flight, and the hourly token/money budget allows, it starts
+an asyncio task that asks L2 (the perception role) and, if L2 is unsure (< `l2_threshold`) or fails, L3 (the
+strategy role). The task stores what comes back; a later perceive() uses it while it is fresh. A failed or
+invalid answer is logged with its reason and changes nothing: the rules' Hold stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from sextant.state.context import ContextSnapshot, render_market_text
+from sextant.state.layout import CrewState, CrewTask
+from sextant.swarm.agents.base import CrewMember
+from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
+from sextant.swarm.intent import AgentIntent, RiskBudget
+from sextant.swarm.llm import Judgement, LlmClient, LlmResult, SpendBudget
+
+log = logging.getLogger("sextant.perception")
+
+
+class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    agent_id: str = "perception-01"
+    l1_threshold: float = 0.5
+    l2_threshold: float = 0.6
+    base_size: float = 1.0
+    max_loss_usdt: float = 50.0
+    answer_ttl_s: float = 30.0  # an answer applies this long after it arrives
+    cache_ttl_s: float = 60.0
+    l2_deadline_s: float = 5.0
+    l3_deadline_s: float = 15.0
+    tokens_per_hour: int = 200_000
+    usd_per_hour: float = 1.0
+    wide_spread_bps: float = 50.0
+    retry_after_failure_s: float = 30.0  # after an escalation that got nothing usable, rules only for this long
+    momentum_z: float = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: str  # BUY | SELL | HOLD | REDUCE
+    confidence: float
+    reasoning: str
+    layer: str  # L1 | L2 | L3 | cache
+    target: float | None = None
+
+
+def state_key(record: np.void) -> tuple:
+    """What makes two market states 'the same question': mid in 10 bps steps, position, momentum and risk buckets."""
+    mid = float(record["mid"])
+    bucket = round(math.log(mid) / 0.001) if mid > 0 else 0
+    return (bucket, round(float(record["position_size"]), 2), int(np.sign(record["momentum"][0]) * 2),
+            round(float(record["risk_total"]), 1))
+
+
+class PerceptionRouter(CrewMember):
+    def __init__(self, config: PerceptionConfig | None = None, llm: LlmClient | None = None) -> None:
+        super().__init__(config or PerceptionConfig())
+        c = self.config
+        self._llm = llm
+        self.budget = SpendBudget(c.tokens_per_hour, c.usd_per_hour)
+        self._cache: dict[tuple, tuple[Decision, float]] = {}
+        self._latest: tuple[Decision, float] | None = None
+        self._task: asyncio.Task | None = None
+        self.log: deque[str] = deque(maxlen=200)  # reasons for answers that were not used
+        self.calls = 0
+        self._quiet_until = 0.0
+
+    # ------------------------------------------------------------------------------------------------ L1
+
+    def rules(self, record: np.void) -> Decision:
+        c = self.config
+        position = float(record["position_size"])
+        total, veto = float(record["risk_total"]), float(record["risk_veto"])
+        if veto > 0 and total > 0.5 * veto and position != 0:
+            reduction = min(1.0, (total - 0.5 * veto) / (0.5 * veto))
+            return Decision("REDUCE", min(0.95, 0.7 + 0.1 * total), f"hull strained (U={total:.2f}): reduce "
+                            f"{reduction:.0%}", "L1", target=position * (1 - reduction))
+        if float(record["spread_bps"]) > c.wide_spread_bps:
+            return Decision("HOLD", 0.9, f"spread {float(record['spread_bps']):.1f} bps too wide", "L1")
+        horizon, volatility = float(record["horizon_s"][0]), float(record["volatility"][1])
+        expected = volatility * math.sqrt(horizon / SECONDS_PER_YEAR) if horizon > 0 else 0.0
+        z = float(record["momentum"][0]) / expected if expected > 0 else 0.0
+        if z >= c.momentum_z and position < c.base_size:
+            return Decision("BUY", 0.75, f"momentum z {z:+.2f}", "L1")
+        if z <= -c.momentum_z and position > -c.base_size:
+            return Decision("SELL", 0.75, f"momentum z {z:+.2f}", "L1")
+        return Decision("HOLD", 0.3, "no clear signal from the rules", "L1")
+
+    # --------------------------------------------------------------------------------------------- perceive
+
+    def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
+        decision = self.rules(record)
+        self.status = (CrewState.ACTIVE, CrewTask.IDLE, 0.0)
+        if decision.confidence < self.config.l1_threshold and self._llm is not None:
+            decision = self._escalated(record) or decision
+        return self._intent(decision, record, instrument, now_ns)
+
+    def _escalated(self, record: np.void) -> Decision | None:
+        now = time.monotonic()
+        key = state_key(record)
+        if self._latest is not None and self._latest[1] > now:
+            return self._latest[0]
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > now:
+            return Decision(cached[0].action, cached[0].confidence, cached[0].reasoning, "cache", cached[0].target)
+        if self.budget.exhausted(now):
+            self.status = (CrewState.IDLE, CrewTask.LLM_BUDGET_SPENT, self.budget.spent(now)[1])
+            return None
+        if now < self._quiet_until:
+            return None
+        if self._task is None or self._task.done():
+            prompt = self._prompt(record)
+            self._task = asyncio.get_running_loop().create_task(self._ask(key, prompt))
+        self.status = (CrewState.THINKING, CrewTask.ASKING_LLM, 2.0)
+        return None
+
+    async def _ask(self, key: tuple, prompt: str) -> None:
+        """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets."""
+        assert self._llm is not None
+        c = self.config
+        result = await self._call("perception", prompt, c.l2_deadline_s)
+        layer = "L2"
+        if result.judgement is None or result.judgement.confidence < c.l2_threshold:
+            result = await self._call("strategy", prompt, c.l3_deadline_s)
+            layer = "L3"
+        if result.judgement is None:
+            self._quiet_until = time.monotonic() + c.retry_after_failure_s
+            return
+        decision = _from_judgement(result.judgement, layer)
+        now = time.monotonic()
+        self._cache[key] = (decision, now + c.cache_ttl_s)
+        self._latest = (decision, now + c.answer_ttl_s)
+        if len(self._cache) > 256:
+            self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+
+    async def _call(self, role: str, prompt: str, deadline_s: float) -> LlmResult:
+        assert self._llm is not None
+        self.calls += 1
+        result = await self._llm.ask(role, prompt, deadline_s)  # type: ignore[arg-type]
+        self.budget.record(result.tokens, result.cost_usd)
+        if result.judgement is None:
+            reason = f"{role}: {result.reason}; holding"
+            self.log.append(reason)
+            log.warning("perception %s", reason)
+        return result
+
+    @staticmethod
+    def _prompt(record: np.void) -> str:
+        text = render_market_text(ContextSnapshot(max(1, int(record["write_seq"])), record, 0))
+        return f"Market state: {text}\nShould the crew BUY, SELL or HOLD now?"
+
+    def _intent(self, decision: Decision, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
+        c = self.config
+        position = float(record["position_size"])
+        if decision.action == "HOLD":
+            return None
+        if decision.action == "REDUCE":
+            target, kind = decision.target, "DeltaHedge"
+        else:
+            target, kind = (c.base_size if decision.action == "BUY" else -c.base_size), "TrendFollow"
+        if target is None or target == position:
+            return None
+        self.status = (CrewState.SUGGESTING, CrewTask.ASKING_LLM if decision.layer != "L1" else CrewTask.IDLE,
+                       2.0 if decision.layer == "L2" else 3.0 if decision.layer == "L3" else 1.0)
+        return AgentIntent(id=self._next_id(), agent=self.agent_id, kind=kind, instrument=instrument,  # type: ignore
+                           target_position=target, confidence=decision.confidence, created_ns=now_ns,
+                           budget=RiskBudget(max_loss=c.max_loss_usdt, max_position=max(c.base_size, abs(position))),
+                           title=f"[{decision.layer}] {decision.action.title()}", reasoning=decision.reasoning)
+
+
+def _from_judgement(judgement: Judgement, layer: str) -> Decision:
+    return Decision(judgement.action, judgement.confidence, judgement.reasoning or "(no reasoning given)", layer)
