@@ -69,6 +69,7 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_trades: int = 0  # 0 = unlimited
     dry_run: bool = False
     cooldown_secs: float = 30.0
+    sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
     ws_port: int = 8765  # 0 = any free port (tests)
     events_path: str = "sextant_events.mmap"
     context_path: str = "sextant_context.mmap"
@@ -93,6 +94,7 @@ ENV_NAMES: dict[str, str] = {
     "max_trades": "SEXTANT_MAX_TRADES",
     "dry_run": "SEXTANT_DRY_RUN",
     "cooldown_secs": "SEXTANT_COOLDOWN_SECS",
+    "sl_pct": "SEXTANT_SL_PCT",
     "ws_port": "SEXTANT_WS_PORT",
     "events_path": "SEXTANT_EVENTS_PATH",
     "context_path": "SEXTANT_CONTEXT_PATH",
@@ -121,6 +123,7 @@ _FIELD_HELP: dict[str, str] = {
     "max_trades": "use a whole number, 0 for unlimited",
     "dry_run": "use 1/0, true/false, yes/no or on/off",
     "cooldown_secs": "use a number of seconds, 0 or more",
+    "sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
     "ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
     "events_path": "use a file path",
     "context_path": "use a file path",
@@ -270,6 +273,7 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     check("cooldown_secs", math.isfinite(config.cooldown_secs) and config.cooldown_secs >= 0,
           "must be 0 or more seconds")
     check("ws_port", 0 <= config.ws_port <= 65535, "not a TCP port")
+    check("sl_pct", math.isfinite(config.sl_pct) and 0 <= config.sl_pct < 0.5, "out of range")
     check("seed", 0 <= config.seed < 2**63, "out of range")
     for field in ("events_path", "context_path", "commands_path", "llm_config"):
         check(field, bool(getattr(config, field).strip()), "must not be empty")

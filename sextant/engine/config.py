@@ -20,7 +20,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     base_size: float = 1.0
     max_trades: int = 0
     cooldown_secs: float = 30.0
-    max_notional_usd: float = 50_000.0  # our own per-order cap (RiskEngine ignores its cap on margin accounts)
+    max_notional_usd: float = 50_000.0
+    sl_pct: float = 0.02  # our own per-order cap (RiskEngine ignores its cap on margin accounts)
     starting_balance_usdt: float = 100_000.0
     max_order_submit_rate: str = "20/00:00:01"  # Nautilus RiskEngine throttle: excess orders are denied
     context_path: str = "sextant_context.mmap"
@@ -44,7 +45,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
-            "llm_config": settings.llm_config,
+            "llm_config": settings.llm_config, "sl_pct": settings.sl_pct,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         config = msgspec.convert(values, cls)

@@ -28,10 +28,12 @@ import msgspec
 import numpy as np
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import TriggerType
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.estop import EStopController
+from sextant.engine.protection import StopLossGuard
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
 from sextant.risk.field import DIMENSIONS, size_factor
@@ -66,6 +68,8 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     min_notional_usd: float = 20.0
     approval_ttl_secs: float = 30.0  # SPEC §7 default
     consensus: str = "pipeline"  # pipeline | vote (swarm/consensus.py)
+    sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
+    stop_trigger: str = "BID_ASK"  # the sim venue has quotes only; OKX stops trigger on the last price
     assisted_countdown_secs: float = 30.0
 
 
@@ -129,6 +133,7 @@ class SwarmStrategy(Strategy):
         self._sink = sink
         self.executor = DirectiveExecutor(self, sink, **executor_options)
         self.estop = EStopController(self, sink, self._instrument_id)
+        self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])
         self.autonomy = Autonomy[config.autonomy]
         self.ceiling = Autonomy[config.autonomy_ceiling]
         self.pending: dict[str, PendingIntent] = {}
@@ -312,7 +317,11 @@ class SwarmStrategy(Strategy):
             for message in stale:
                 self._answer(message, False, "sent before this engine started; not executed", now)
             for message in fresh:
-                self.handle_command(message, now)
+                try:
+                    self.handle_command(message, now)
+                except Exception as error:  # noqa: BLE001 - a command must always get its answer
+                    self.log.exception(f"command {message.type_name} failed")
+                    self._answer(message, False, f"engine error: {type(error).__name__}: {error}", now)
         self._writer.record["estop"] = int(self.estop.state)
         self._writer.record["autonomy"] = int(self.autonomy)
 
@@ -414,7 +423,12 @@ class SwarmStrategy(Strategy):
     def on_order_filled(self, event: Any) -> None:
         self.estop.poll(self.clock.timestamp_ns())
 
+    def on_position_event(self, event: Any) -> None:
+        if self.estop.state == EStopState.RELEASED:  # during an E-stop nothing new is placed, not even a stop
+            self.stop_loss.on_position_event(event)
+
     def on_position_closed(self, event: Any) -> None:
+        self.stop_loss.on_position_event(event)
         self.estop.poll(self.clock.timestamp_ns())
 
     def _crew(self, slot: int, state: CrewState, task: CrewTask, value: float, *, now: int | None,

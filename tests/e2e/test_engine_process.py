@@ -81,7 +81,9 @@ def test_engine_process_reader_process_websocket_and_approval(tmp_path: Path) ->
                     # The captain takes the crew's idea but wants it now: modify to MARKET, then approve.
                     commands.publish(messages.Modify(command_id="m-1", intent_id=approved, style="MARKET"))
                     commands.publish(messages.Approve(command_id="a-1", intent_id=approved))
-                if frame["type"] == "OrderFilled" and data.get("intent_id") == approved:
+                answered = {f["data"]["command_id"] for f in frames if f["type"] == "CommandResult"}
+                filled = any(f["type"] == "OrderFilled" and f["data"].get("intent_id") == approved for f in frames)
+                if filled and {"m-1", "a-1"} <= answered:
                     break
         types = [(f["type"], f["data"].get("intent_id")) for f in frames]
         assert approved is not None, "the crew proposed nothing in 30 s"

@@ -19,7 +19,8 @@ def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
     values: dict[str, Any] = {"context_path": str(tmp_path / "context.mmap"),
                               "events_path": str(tmp_path / "events.mmap"),
                               "commands_path": str(tmp_path / "commands.mmap"), "speed": 10.0, "cooldown_secs": 0.0,
-                              "duration_s": 10.0, "ws_port": 0}
+                              "duration_s": 10.0, "ws_port": 0,
+                              "sl_pct": 0.0}  # protective stops are tested on their own (test_limits.py)
     values.update(overrides)
     return EngineConfig(**values)
 

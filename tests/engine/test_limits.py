@@ -30,7 +30,8 @@ class Eager:
 
 
 def executions(collected: list) -> list[Any]:
-    return [m for m in collected if isinstance(m.message, messages.OrderSubmitted)]
+    """Orders placed for the crew's intents (protective stops are the engine's own, not executions)."""
+    return [m for m in collected if isinstance(m.message, messages.OrderSubmitted) and m.message.intent_id]
 
 
 @pytest.mark.slow
@@ -49,3 +50,28 @@ def test_the_cooldown_spaces_executions(tmp_path: Path) -> None:
     assert 3 <= len(submitted) <= 5
     gaps = np.diff([m.ts_ns for m in submitted]) / 1e9
     assert np.all(gaps >= 0.99), gaps
+
+
+@pytest.mark.slow
+def test_every_position_carries_a_reduce_only_stop_that_goes_when_it_closes(tmp_path: Path) -> None:
+    from nautilus_trader.model.enums import OrderType
+
+    from tests.engine.conftest import intent
+
+    seen: dict[str, Any] = {}
+
+    def schedule(parts: Any, loop: Any) -> None:
+        strategy = parts.strategy
+        loop.call_later(0.5, lambda: strategy.propose(intent("open", "TrendFollow", 2.0, style="MARKET")))
+        loop.call_later(1.5, lambda: seen.update(open=[o for o in parts.node.cache.orders_open()]))
+        loop.call_later(2.0, lambda: strategy.propose(intent("close", "TrendFollow", 0.0, style="MARKET")))
+        loop.call_later(3.0, lambda: seen.update(after=[o for o in parts.node.cache.orders_open()]))
+
+    parts, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", duration_s=3.5, sl_pct=0.02), schedule)
+    (stop,) = seen["open"]
+    fill = next(m.message for m in collected if isinstance(m.message, messages.OrderFilled)
+                and m.message.intent_id == "open")
+    assert stop.order_type == OrderType.STOP_MARKET and stop.is_reduce_only and stop.side.name == "SELL"
+    assert float(stop.quantity) == 2.0
+    assert float(stop.trigger_price) == pytest.approx(fill.fill_price * 0.98, abs=0.1)
+    assert seen["after"] == []
