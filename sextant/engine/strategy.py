@@ -320,7 +320,7 @@ class SwarmStrategy(Strategy):
                 try:
                     self.handle_command(message, now)
                 except Exception as error:  # noqa: BLE001 - a command must always get its answer
-                    self.log.exception(f"command {message.type_name} failed")
+                    self.log.error(f"command {message.type_name} failed: {error!r}")
                     self._answer(message, False, f"engine error: {type(error).__name__}: {error}", now)
         self._writer.record["estop"] = int(self.estop.state)
         self._writer.record["autonomy"] = int(self.autonomy)
