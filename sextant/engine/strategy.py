@@ -33,6 +33,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.estop import EStopController
+from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
@@ -133,6 +134,8 @@ class SwarmStrategy(Strategy):
         self._sink = sink
         self.executor = DirectiveExecutor(self, sink, **executor_options)
         self.estop = EStopController(self, sink, self._instrument_id)
+        self.outcomes = OutcomeBook(self)
+        self._agent_of_intent: dict[str, str] = {}
         self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])
         self.autonomy = Autonomy[config.autonomy]
         self.ceiling = Autonomy[config.autonomy_ceiling]
@@ -282,6 +285,7 @@ class SwarmStrategy(Strategy):
             return reason
         self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
                            now)  # type: ignore[arg-type]
+        self._agent_of_intent[pending.intent.id] = pending.intent.agent
         result = self.executor.execute(pending.directive)
         if result.submitted and not result.client_order_id.startswith("DRY-"):
             self._working.add(result.client_order_id)
@@ -428,6 +432,7 @@ class SwarmStrategy(Strategy):
             self.stop_loss.on_position_event(event)
 
     def on_position_closed(self, event: Any) -> None:
+        self.outcomes.on_position_closed(event, self._agent_of_intent)
         self.stop_loss.on_position_event(event)
         self.estop.poll(self.clock.timestamp_ns())
 

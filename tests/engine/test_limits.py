@@ -75,3 +75,26 @@ def test_every_position_carries_a_reduce_only_stop_that_goes_when_it_closes(tmp_
     assert float(stop.quantity) == 2.0
     assert float(stop.trigger_price) == pytest.approx(fill.fill_price * 0.98, abs=0.1)
     assert seen["after"] == []
+
+
+@pytest.mark.slow
+def test_win_or_loss_comes_from_realised_pnl_for_longs_and_shorts(tmp_path: Path) -> None:
+    """The original's bug: it judged a close after resetting the entry, so every long 'won' and every short 'lost'."""
+    from tests.engine.conftest import intent
+
+    def schedule(parts: Any, loop: Any) -> None:
+        strategy = parts.strategy
+        steps = [("long", 1.0), ("flat-1", 0.0), ("short", -1.0), ("flat-2", 0.0)]
+        for index, (intent_id, target) in enumerate(steps):
+            loop.call_later(0.5 + index * 0.7, lambda i=intent_id, t=target: strategy.propose(
+                intent(i, "TrendFollow", t, style="MARKET")))
+
+    parts, _ = run_engine(engine_config(tmp_path, autonomy="AUTO", duration_s=3.5), schedule)
+    outcomes = parts.strategy.outcomes.outcomes
+    assert [(o.side, o.intent_id, o.agent) for o in outcomes] == [("LONG", "long", "test-agent"),
+                                                                   ("SHORT", "short", "test-agent")]
+    for outcome in outcomes:
+        direction = 1.0 if outcome.side == "LONG" else -1.0
+        gross = direction * (outcome.exit_price - outcome.entry_price) * outcome.quantity * 0.01
+        assert outcome.realized_pnl < gross  # fees are in
+        assert outcome.win == (outcome.realized_pnl > 0)
