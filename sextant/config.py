@@ -318,6 +318,9 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
     timeout_secs: float = 30.0
     default_model: str | None = None
+    # How to ask for structured output: OpenAI's "json_schema" (OpenAI, OpenRouter, vLLM), "json_object" with the
+    # schema attached (llama.cpp's server, which rejects json_schema with HTTP 500), or "none" (prompt only).
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
 
 
 class ModelConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -166,14 +166,18 @@ class LlmClient:
         model: ModelConfig = self._config.model_for(role)
         provider = self._config.provider_for(model)
         client = self._client(model.provider, provider)
+        extra: dict[str, Any] = {}
+        if provider.structured_output == "json_schema":
+            extra["response_format"] = {"type": "json_schema", "json_schema": {"name": "judgement", "strict": True,
+                                                                               "schema": ANSWER_SCHEMA}}
+        elif provider.structured_output == "json_object":
+            extra["response_format"] = {"type": "json_object", "schema": ANSWER_SCHEMA}
         started = time.monotonic()
         try:
             response = await asyncio.wait_for(client.chat.completions.create(
                 model=model.model, temperature=model.temperature, max_tokens=model.max_tokens,
                 messages=[{"role": "system", "content": model.system_prompt or SYSTEM_PROMPT},
-                          {"role": "user", "content": prompt}],
-                response_format={"type": "json_schema", "json_schema": {"name": "judgement", "strict": True,
-                                                                        "schema": ANSWER_SCHEMA}}),
+                          {"role": "user", "content": prompt}], **extra),
                 timeout=deadline_s or self._deadline_s)
         except TimeoutError:
             return LlmResult(None, f"no answer within the {deadline_s or self._deadline_s:g} s deadline",
