@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -37,3 +38,10 @@ def rewrite_header(path: Path, **fields: int) -> bytes:
     raw[:HEADER_SIZE] = header.tobytes()
     path.write_bytes(bytes(raw))
     return bytes(raw)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers that tests start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from websockets.sync.client import connect
 
 from sextant.state import messages
 from sextant.state.ring import CommandRingWriter
+from tests.conftest import free_port
 
 READER = """
 import json, sys, time
@@ -31,11 +31,6 @@ print(json.dumps({"first_sequence": first.sequence, "last_sequence": last.sequen
                   "writer_pid": reader.writer_pid}))
 """
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,13 +14,8 @@ import pytest
 
 from sextant.state import messages
 from sextant.state.layout import Venue
+from tests.conftest import free_port
 from tests.engine.conftest import engine_config, intent, run_engine
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

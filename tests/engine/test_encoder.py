@@ -10,8 +10,8 @@ import pytest
 
 from sextant.risk.hull import RiskLimits
 from sextant.state import messages
-from sextant.swarm.agents.risk import RiskAgent
 from sextant.state.layout import HullDimension, TraceKind
+from sextant.swarm.agents.risk import RiskAgent
 from tests.engine.conftest import engine_config, intent, run_engine
 
 

@@ -16,7 +16,6 @@ from sextant.state import messages
 from sextant.state.ring import CommandRingWriter
 from tests.engine.conftest import engine_config, intent, run_engine
 
-
 SENT_NS: dict[str, int] = {}  # command id → when the test (the "bridge") wrote it
 
 

@@ -25,8 +25,8 @@ from sextant.state.layout import (
     TraceKind,
     field_offset,
 )
-from tests.conftest import rewrite_header
 from sextant.state.shm import LayoutMismatchError, StateFileError
+from tests.conftest import rewrite_header
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from sextant.state import messages
 from sextant.state.layout import LAYOUT_VERSION
 from sextant.state.ring import CommandRingReader, CommandRingWriter, EventRingReader, EventRingWriter
-from tests.conftest import rewrite_header
 from sextant.state.shm import LayoutMismatchError, StateFileError
+from tests.conftest import rewrite_header
 
 
 def heartbeat(n: int) -> messages.Heartbeat:

