@@ -75,6 +75,7 @@ strategy = "smol"
     client = LlmClient(load_llm_config(config_path), deadline_s=60.0, max_retries=0)
     result = asyncio.run(client.ask("perception", "Market state: BTC-USDT-SWAP mid 60000.0, momentum 10s +0.004, "
                                                   "volatility 50%. Should the crew BUY, SELL or HOLD now?"))
+    print(f"SmolLM2: {result.reason}, {result.tokens} tokens in {result.latency_s:.2f} s, {result.judgement}")
     assert result.tokens > 0, result.reason
     assert result.reason == "ok" or result.reason.startswith(("invalid answer", "answer truncated")), result.reason
     if result.judgement is not None:
