@@ -22,6 +22,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from sextant.engine.events import EventSink
 from sextant.engine.features import MarketFeatures
+from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, hull_readings
 from sextant.state import messages
@@ -29,7 +30,6 @@ from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
-_LATENCY_SAMPLES = 4096
 
 
 class StateEncoderConfig(ActorConfig, frozen=True):
@@ -55,8 +55,7 @@ class StateEncoder(Actor):
         self._entry = 0.0
         self._balance_total = 0.0
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
-        self._latencies = np.zeros(_LATENCY_SAMPLES, np.int64)
-        self._latency_count = 0
+        self.latencies = LatencySamples()
         record = writer.record
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
@@ -121,14 +120,11 @@ class StateEncoder(Actor):
         self._update_risk(record, tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
         self._writer.commit()
-        self._latencies[self._latency_count % _LATENCY_SAMPLES] = self.clock.timestamp_ns() - tick.ts_init
-        self._latency_count += 1
+        self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
     def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:
         """The most recent quote handling latencies (ns), oldest first."""
-        count = min(self._latency_count, _LATENCY_SAMPLES, last or _LATENCY_SAMPLES)
-        order = np.arange(self._latency_count - count, self._latency_count) % _LATENCY_SAMPLES
-        return self._latencies[order].copy()
+        return self.latencies.last(last)
 
     def _update_position(self, record: np.void, mid: float) -> None:
         """Mark the position to the new mid. The account, the entry and the order count change only on order,

@@ -37,6 +37,7 @@ from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
+from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, size_factor
 from sextant.risk.hull import change_per_contract
 from sextant.state import messages
@@ -148,6 +149,7 @@ class SwarmStrategy(Strategy):
         self._working: set[str] = set()
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
+        self.decision_latencies = LatencySamples()
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -167,6 +169,11 @@ class SwarmStrategy(Strategy):
     # ------------------------------------------------------------------------------------------------ the cycle
 
     def on_quote_tick(self, tick: QuoteTick) -> None:
+        self._cycle(tick)
+        # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
+        self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+
+    def _cycle(self, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
         record = self._writer.record
         blocked = self._blocked_reason(now)
