@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -142,7 +143,7 @@ class SwarmStrategy(Strategy):
         self.ceiling = Autonomy[config.autonomy_ceiling]
         self.pending: dict[str, PendingIntent] = {}
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
-        self._executed = 0
+        self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
         # for the RiskEngine, and an agent must not propose again on top of one.
@@ -184,6 +185,10 @@ class SwarmStrategy(Strategy):
             if blocked is not None:
                 self._crew(slot, CrewState.IDLE, *blocked, now=None)
                 continue
+            executed = self._executed_by_agent[agent.agent_id]
+            if self.config.max_trades and executed >= self.config.max_trades:
+                self._crew(slot, CrewState.IDLE, CrewTask.TRADE_LIMIT, float(executed), now=None)
+                continue
             intent = agent.perceive(record, self._instrument_id.value, now)
             state, task, value = getattr(agent, "status", (CrewState.ACTIVE, CrewTask.IDLE, 0.0))
             self._crew(slot, state, task, value, now=now if intent is not None else None,
@@ -213,8 +218,6 @@ class SwarmStrategy(Strategy):
         if self.estop.state != EStopState.RELEASED:
             return CrewTask.HALTED, 0.0
         config = self.config
-        if config.max_trades and self._executed >= config.max_trades:
-            return CrewTask.TRADE_LIMIT, float(self._executed)
         left = self._last_execution_ns + config.cooldown_secs * 1e9 - now if self._last_execution_ns else 0
         if left > 0:
             return CrewTask.COOLDOWN, left / 1e9
@@ -297,7 +300,7 @@ class SwarmStrategy(Strategy):
         if result.submitted and not result.client_order_id.startswith("DRY-"):
             self._working.add(result.client_order_id)
         if result.submitted:
-            self._executed += 1
+            self._executed_by_agent[pending.intent.agent] += 1
             self._last_execution_ns = now
             return None
         return result.reason
@@ -309,6 +312,12 @@ class SwarmStrategy(Strategy):
         moved = abs(market.mid - directive.reference_mid) / directive.reference_mid * 1e4
         if moved > directive.max_slippage_bps:
             return f"price moved {moved:.1f} bps since the plan (allowed {directive.max_slippage_bps:g})"
+        record = self._writer.record
+        total, veto = float(record["risk_total"]), float(record["risk_veto"])
+        signed = directive.quantity if directive.side == "BUY" else -directive.quantity
+        reduces = abs(market.position + signed) < abs(market.position)  # exits and hedges always stay allowed
+        if veto > 0 and total >= veto and not reduces:
+            return f"risk is now over the veto threshold (U={total:.2f} ≥ {veto:g})"
         return None
 
     # ------------------------------------------------------------------------------------------ timer, commands

@@ -225,3 +225,26 @@ class TestSafety:
         parts, collected = run_engine(engine_config(tmp_path, duration_s=1.5))
         assert not result(collected, "old").applied
         assert not of(collected, messages.EStopChanged)
+
+
+@pytest.mark.slow
+def test_an_approval_is_refused_when_risk_has_risen_past_the_veto_meanwhile(tmp_path: Path) -> None:
+    from sextant.risk.hull import RiskLimits
+
+    def tighten(parts: Any) -> None:
+        held = float(parts.context.record["position_size"]) * 0.01
+        parts.encoder.set_risk_limits(RiskLimits(delta_btc=held / 0.95))
+
+    parts, collected = scenario(tmp_path, [
+        (0.5, propose("first", style="MARKET", offset=2.0)),
+        (1.0, messages.Approve(command_id="c-1", intent_id="first")),
+        (1.5, propose("more", style="MARKET", offset=0.1)),
+        (1.6, propose("less", style="MARKET", offset=-1.0)),
+        (2.0, tighten),
+        (2.5, messages.Approve(command_id="c-2", intent_id="more")),
+        (2.7, messages.Approve(command_id="c-3", intent_id="less")),
+    ], duration_s=3.5)
+    assert result(collected, "c-1").applied
+    assert not result(collected, "c-2").applied and "over the veto threshold" in result(collected, "c-2").reason
+    assert result(collected, "c-3").applied  # a reduction is never refused for risk
+    assert [s.intent_id for s in of(collected, messages.OrderSubmitted)] == ["first", "less"]

@@ -79,3 +79,13 @@ class TestDeltaHedge:
         hedge = agent.perceive(record(position_size=8.0), INSTRUMENT, 2)
         assert hedge is not None and hedge.kind == "DeltaHedge" and hedge.target_position == 0.0
         assert hedge.confidence == 0.08 / record()["risk_limit"][HullDimension.DELTA]
+
+
+def test_agents_read_prices_never_sizes() -> None:
+    """The original parsed "bid:<size> @ <price>" and took the size for the price. Here a steady price with wildly
+    changing sizes is steady: no fade, no signal."""
+    r = with_prices(record(spread_bps=1.0), [100.0] * 40)
+    for index in range(40):
+        r["trace_size"][index] = 1.0 if index % 2 else 5_000.0
+    r["bid"], r["bid_size"] = 100.0, 5_000.0
+    assert MeanReversionAgent().perceive(r, INSTRUMENT, 1) is None
