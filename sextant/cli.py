@@ -6,11 +6,16 @@ Exit codes (SPEC §1): 0 ok, 2 bad usage or configuration, 1 runtime failure.
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config
+
+if TYPE_CHECKING:
+    from sextant.bridge.config import BridgeConfig
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -38,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "./sextant.toml if present)")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
 
-    run = verbs.add_parser("run", help="start Sextant: the engine, and (once built) the bridge",
-                           description="Start the engine process and watch it. The bridge (issue #5) is not built "
-                                       "yet, so the run is headless: a status line per second and one per event.")
+    run = verbs.add_parser("run", help="start Sextant: the engine and the bridge, two processes",
+                           description="Start the engine process and the bridge process. Ctrl-C, closing the "
+                                       "window or the engine ending stops both.")
     engine = verbs.add_parser("engine", help="run the trading engine alone (NautilusTrader node)",
                               description="Run the engine process: the Nautilus node, the crew and the shared-memory "
                                           "writers. Stops on Ctrl-C, SIGTERM or --duration.")
@@ -51,7 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
         verb.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
         verb.add_argument("--autonomy", choices=("MANUAL", "ASSISTED", "AUTO"), help="gate level (default MANUAL)")
-    run.add_argument("--headless", action="store_true", help="no window (the only mode until the bridge lands)")
+    bridge = verbs.add_parser("bridge", help="the nautical bridge alone, on an engine's shared memory",
+                              description="Show the bridge on the engine's shared-memory files (a running engine, "
+                                          "or a replay). It waits for the files, and re-attaches when the engine "
+                                          "restarts.")
+    for verb in (run, bridge):
+        verb.add_argument("--headless", action="store_true",
+                          help="render off screen (EGL, no display); prints a status line per second")
+        verb.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+        verb.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720 (default 1920x1080)")
+        verb.add_argument("--script", metavar="FILE", help="drive the bridge's input from a script "
+                                                           "(sextant/bridge/script.py documents the steps)")
+    bridge.add_argument("--mmap", metavar="PATH", help="ContextWindow file (default $SEXTANT_CONTEXT_PATH)")
+    bridge.add_argument("--events", metavar="PATH", help="EventRing file (default $SEXTANT_EVENTS_PATH)")
+    bridge.add_argument("--commands", metavar="PATH", help="CommandRing file (default $SEXTANT_COMMANDS_PATH)")
+    bridge.add_argument("--frames", type=int, metavar="N", help="stop after N frames (with --screenshot: take it "
+                                                                 "N frames after the engine is seen)")
+    bridge.add_argument("--screenshot", metavar="PATH", help="write a PNG of the frame, then exit")
 
     config = verbs.add_parser("config", help="show or check the configuration",
                               description="Show or check the configuration (secrets masked).")
@@ -121,6 +142,30 @@ def _engine_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeConfig:
+    from sextant.bridge.config import BridgeConfig
+
+    width = height = None
+    if args.size:
+        try:
+            width, height = (int(part) for part in args.size.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"--size={args.size}: use WIDTHxHEIGHT, e.g. 1280x720.") from None
+    return BridgeConfig.from_settings(
+        config, context_path=getattr(args, "mmap", None), events_path=getattr(args, "events", None),
+        commands_path=getattr(args, "commands", None), width=width, height=height,
+        fullscreen=False if (args.windowed or args.headless) else None)
+
+
+def _bridge_argv(args: argparse.Namespace) -> list[str]:
+    """The `sextant run` options that the bridge child takes."""
+    argv = [flag for flag, on in (("--headless", args.headless), ("--windowed", args.windowed)) if on]
+    for name in ("size", "script"):
+        if getattr(args, name):
+            argv += [f"--{name}", getattr(args, name)]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -137,6 +182,20 @@ def main(argv: list[str] | None = None) -> int:
                 print("configuration ok")
                 return EXIT_OK
             return _config_show(config)
+        if args.verb == "bridge":
+            bridge_config = _bridge_config(config, args)
+            script = Path(args.script).read_text() if args.script else None
+            if args.headless:
+                os.environ["ARCADE_HEADLESS"] = "1"  # arcade reads it when first imported, just below
+            from sextant.bridge.app import run_bridge
+            from sextant.bridge.script import ScriptError
+
+            try:
+                return run_bridge(bridge_config, headless=args.headless, frames=args.frames,
+                                  screenshot=Path(args.screenshot) if args.screenshot else None, script_text=script)
+            except ScriptError as error:
+                print(f"sextant bridge: {error}", file=sys.stderr)
+                return EXIT_USAGE
         if args.verb in ("engine", "run"):
             from sextant.engine.config import EngineConfig
 
@@ -146,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.verb == "run":
                 from sextant.run import run
 
-                return run(config, _engine_argv(args), args.config)
+                _bridge_config(config, args)  # validated before any process starts
+                if args.script and not Path(args.script).is_file():
+                    raise ConfigError(f"--script={args.script}: no such file.")
+                return run(_engine_argv(args), _bridge_argv(args), args.config)
             from sextant.engine.node import run_engine
 
             return run_engine(engine_config)

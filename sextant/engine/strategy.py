@@ -30,15 +30,16 @@ import numpy as np
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import TriggerType
+from nautilus_trader.model.events import OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.estop import EStopController
-from sextant.engine.outcomes import OutcomeBook
-from sextant.engine.protection import StopLossGuard
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
 from sextant.engine.latency import LatencySamples
+from sextant.engine.outcomes import OutcomeBook
+from sextant.engine.protection import StopLossGuard
 from sextant.risk.field import DIMENSIONS, size_factor
 from sextant.risk.hull import change_per_contract
 from sextant.state import messages
@@ -74,6 +75,9 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
     stop_trigger: str = "BID_ASK"  # the sim venue has quotes only; OKX stops trigger on the last price
     assisted_countdown_secs: float = 30.0
+
+
+POST_ONLY_REPOSTS = 3
 
 
 @dataclass
@@ -148,6 +152,7 @@ class SwarmStrategy(Strategy):
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
         # for the RiskEngine, and an agent must not propose again on top of one.
         self._working: set[str] = set()
+        self._post_only: dict[str, tuple[ExecutionDirective, int]] = {}  # working post-only limits, for re-posts
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
         self.decision_latencies = LatencySamples()
@@ -296,14 +301,30 @@ class SwarmStrategy(Strategy):
         self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
                            now)  # type: ignore[arg-type]
         self._agent_of_intent[pending.intent.id] = pending.intent.agent
-        result = self.executor.execute(pending.directive)
+        directive = self._rejoin_touch(pending.directive)
+        result = self.executor.execute(directive)
         if result.submitted and not result.client_order_id.startswith("DRY-"):
             self._working.add(result.client_order_id)
+            if directive.style == "LIMIT":
+                self._post_only[result.client_order_id] = (directive, 0)
         if result.submitted:
             self._executed_by_agent[pending.intent.agent] += 1
             self._last_execution_ns = now
             return None
         return result.reason
+
+    def _rejoin_touch(self, directive: ExecutionDirective) -> ExecutionDirective:
+        """A post-only limit planned at the passive touch may cross the book by the time a human approves it, and
+        the venue would reject it as a would-be taker. It rests at the current passive touch instead: the price
+        only improves for us (a buy lower, a sell higher), and the re-check has already bounded how far it moved."""
+        if directive.style != "LIMIT" or directive.price is None:
+            return directive
+        market = self._market(None)
+        if directive.side == "BUY" and directive.price >= market.ask:
+            return msgspec.structs.replace(directive, price=market.bid)
+        if directive.side == "SELL" and directive.price <= market.bid:
+            return msgspec.structs.replace(directive, price=market.ask)
+        return directive
 
     def _recheck(self, directive: ExecutionDirective) -> str | None:
         market = self._market(None)
@@ -435,10 +456,28 @@ class SwarmStrategy(Strategy):
         self._sink.publish(messages.CommandResult(command_id=command.command_id if command else "",
                                                   command=message.type_name, applied=applied, reason=reason), now)
 
+    def on_order_rejected(self, event: Any) -> None:
+        """A post-only limit the book ran through on its way to the venue is re-posted at the new passive touch,
+        up to POST_ONLY_REPOSTS times, while the price is still within the plan's slippage bound."""
+        planned = self._post_only.pop(event.client_order_id.value, None)
+        if planned is None or not getattr(event, "due_post_only", False) or self.estop.state != EStopState.RELEASED:
+            return
+        directive, attempts = planned
+        if attempts >= POST_ONLY_REPOSTS or self._recheck(directive) is not None:
+            return
+        market = self._market(None)
+        directive = msgspec.structs.replace(directive, price=market.bid if directive.side == "BUY" else market.ask)
+        result = self.executor.execute(directive)
+        if result.submitted:
+            self._working.add(result.client_order_id)
+            self._post_only[result.client_order_id] = (directive, attempts + 1)
+
     def on_order_event(self, event: Any) -> None:
         order = self.cache.order(event.client_order_id)
         if order is None or order.is_closed:
             self._working.discard(event.client_order_id.value)
+            if not isinstance(event, OrderRejected):
+                self._post_only.pop(event.client_order_id.value, None)
 
     def on_order_filled(self, event: Any) -> None:
         self.estop.poll(self.clock.timestamp_ns())

@@ -1,0 +1,157 @@
+"""The bridge's only connection to the engine: the three shared-memory files.
+
+It reads the ContextWindow and drains the EventRing once per tick, and it owns the CommandRing (the bridge is that
+ring's single writer). The engine may start after the bridge, stop, or restart: the link waits for its files, sees
+when they are replaced (a new `created_ns` in the header) and re-attaches, without the bridge noticing more than a
+WAITING or STALE badge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from sextant.state import messages
+from sextant.state.context import ContextReader, ContextSnapshot
+from sextant.state.ring import CommandRingWriter, EventRingReader, RingMessage
+from sextant.state.shm import StateFileError, read_header
+
+Clock = Callable[[], int]  # wall clock, ns; tests pass a stepped one so frames are reproducible
+
+READ_LATENCY_SAMPLES = 600  # ten seconds of frames
+MAX_EVENTS_PER_TICK = 1024  # a burst beyond this waits for the next tick instead of stalling a frame
+
+
+class LinkStatus(Enum):
+    WAITING = "WAITING"  # no engine files yet
+    LIVE = "LIVE"
+    STALE = "STALE"  # files present, heartbeat older than stale_after_s
+    REPLAY = "REPLAY"  # the writer is a replay process (ContextWindow `replay` flag)
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """What the Memory drawer shows: measured here, every tick."""
+
+    read_latency_ns: np.ndarray = field(default_factory=lambda: np.zeros(READ_LATENCY_SAMPLES, np.int64))
+    reads: int = 0
+    events_received: int = 0
+    events_undecodable: int = 0
+    events_truncated: int = 0
+    attachments: int = 0
+    last_error: str = ""
+
+    def add_read(self, elapsed_ns: int) -> None:
+        self.read_latency_ns[self.reads % READ_LATENCY_SAMPLES] = elapsed_ns
+        self.reads += 1
+
+    def read_latencies(self) -> np.ndarray:
+        return self.read_latency_ns[: min(self.reads, READ_LATENCY_SAMPLES)]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """What one poll saw."""
+
+    status: LinkStatus
+    snapshot: ContextSnapshot | None
+    events: list[RingMessage[messages.Event]]
+    heartbeat_age_s: float
+    lost: int  # events this bridge will never see (it fell behind the ring), since attaching
+
+
+class StateLink:
+    def __init__(self, context_path: str | Path, events_path: str | Path, commands_path: str | Path, *,
+                 stale_after_s: float = 1.0, reconnect_every_s: float = 0.5, clock: Clock = time.time_ns) -> None:
+        self._context_path = Path(context_path)
+        self._events_path = Path(events_path)
+        self._stale_after_ns = int(stale_after_s * 1e9)
+        self._reconnect_every_ns = int(reconnect_every_s * 1e9)
+        self._clock = clock
+        self._context: ContextReader | None = None
+        self._events: EventRingReader | None = None
+        self._attached_created: tuple[int, int] = (0, 0)
+        self._next_check_ns = 0
+        self.stats = LinkStats()
+        # The bridge is the CommandRing's writer: it exists from the bridge's start, so commands sent before the
+        # engine attaches wait there (the engine answers ones older than itself as refused, never executes them).
+        self.commands = CommandRingWriter(commands_path)
+        self._command_counter = 0
+
+    @property
+    def attached(self) -> bool:
+        return self._context is not None and self._events is not None
+
+    def poll(self) -> Tick:
+        now = self._clock()
+        if now >= self._next_check_ns:
+            self._next_check_ns = now + self._reconnect_every_ns
+            self._attach_if_needed()
+        if self._context is None or self._events is None:
+            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
+        started = time.perf_counter_ns()
+        snapshot = self._context.snapshot()
+        self.stats.add_read(time.perf_counter_ns() - started)
+        received = self._events.drain(MAX_EVENTS_PER_TICK)
+        self.stats.events_received += len(received)
+        for message in received:
+            if message.message is None:
+                self.stats.events_undecodable += 1
+                self.stats.last_error = message.error or "undecodable event"
+            elif message.truncated:
+                self.stats.events_truncated += 1
+        heartbeat_ns = max(snapshot.heartbeat_ns, self._events.heartbeat_ns)
+        age_s = (now - heartbeat_ns) / 1e9
+        if snapshot.sequence == 0 or now - heartbeat_ns > self._stale_after_ns:
+            status = LinkStatus.STALE
+        elif int(snapshot["replay"]):
+            status = LinkStatus.REPLAY
+        else:
+            status = LinkStatus.LIVE
+        return Tick(status, snapshot, [m for m in received if m.message is not None], age_s, self._events.lost)
+
+    def send(self, command: messages.Command) -> int:
+        return self.commands.publish(command, ts_ns=self._clock())
+
+    def next_command_id(self, prefix: str) -> str:
+        self._command_counter += 1
+        return f"bridge-{prefix}-{self._command_counter}"
+
+    def _attach_if_needed(self) -> None:
+        created = (_created_ns(self._context_path), _created_ns(self._events_path))
+        if self.attached and created == self._attached_created:
+            return
+        if 0 in created:
+            return
+        try:
+            context = ContextReader(self._context_path)
+            events = EventRingReader(self._events_path, start="oldest")
+        except StateFileError as error:
+            self.stats.last_error = str(error)
+            return
+        self._close_readers()
+        self._context, self._events, self._attached_created = context, events, created
+        self.stats.attachments += 1
+
+    def _close_readers(self) -> None:
+        for reader in (self._context, self._events):
+            if reader is not None:
+                reader.close()
+        self._context = self._events = None
+
+    def close(self) -> None:
+        self._close_readers()
+        self.commands.close()
+
+
+def _created_ns(path: Path) -> int:
+    try:
+        header = read_header(path)
+    except OSError:
+        return 0
+    return 0 if header is None else int(header["created_ns"])

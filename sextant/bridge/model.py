@@ -1,0 +1,198 @@
+"""The bridge's state: everything the panels draw, derived only from what the engine published.
+
+State flows down: each tick the view hands the link's `Tick` to `BridgeModel.apply`, and the panels read the model.
+Nothing here pretends: a card leaves only when the engine says the intent was approved, rejected or expired; the
+E-stop and autonomy shown are the ContextWindow's. What the bridge itself did (a command sent, not yet answered)
+is shown as exactly that: "sent".
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sextant.bridge.link import LinkStatus, Tick
+from sextant.state import messages
+from sextant.state.context import ContextSnapshot
+from sextant.state.layout import RISK_DIMENSIONS
+
+HISTORY_POINTS = 2048
+RESOLVED_CARD_LINGER_S = 0.8  # a decided card stays, re-coloured, this long before it is archived
+MAX_ORDERS = 200
+MAX_RESEARCH = 200
+MAX_TOASTS = 4
+TOAST_S = 4.0
+
+
+@dataclass(slots=True)
+class Card:
+    intent: messages.IntentGenerated
+    arrived_s: float  # view time, for the slide-in
+    received_ns: int = 0  # the event's time: where the countdown bar starts
+    outcome: str = ""  # "", "approved", "rejected", "expired"
+    outcome_detail: str = ""
+    resolved_s: float = 0.0
+    pending_command: str = ""  # a command sent for this card and not answered yet, e.g. "Approve"
+    pending_command_id: str = ""
+
+    @property
+    def intent_id(self) -> str:
+        return self.intent.intent_id
+
+
+@dataclass(frozen=True, slots=True)
+class Toast:
+    text: str
+    good: bool
+    until_s: float
+
+
+@dataclass(slots=True)
+class History:
+    """Sampled on the engine's clock, so a 10× sim and a replay look the same as live."""
+
+    ts_ns: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.int64))
+    mid: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
+    sea: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
+    hull: np.ndarray = field(default_factory=lambda: np.zeros((HISTORY_POINTS, RISK_DIMENSIONS), np.float64))
+    count: int = 0
+
+    def append(self, ts_ns: int, mid: float, sea: float, hull: np.ndarray) -> None:
+        slot = self.count % HISTORY_POINTS
+        self.ts_ns[slot], self.mid[slot], self.sea[slot] = ts_ns, mid, sea
+        self.hull[slot] = hull
+        self.count += 1
+
+    def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ts_ns, mid, sea, hull), oldest first."""
+        n = min(self.count, HISTORY_POINTS)
+        order = (np.arange(self.count - n, self.count) % HISTORY_POINTS)
+        return self.ts_ns[order], self.mid[order], self.sea[order], self.hull[order]
+
+    def clear(self) -> None:
+        self.count = 0
+
+
+def hull_fractions(snapshot: ContextSnapshot) -> np.ndarray:
+    """Each risk dimension's distance to its limit, 0 (none) .. 1 (at the limit), from the engine's numbers."""
+    x = np.abs(np.asarray(snapshot["risk_x"], np.float64))
+    limit = np.asarray(snapshot["risk_limit"], np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(limit > 0, x / limit, 0.0)
+    return np.clip(np.nan_to_num(fraction, nan=0.0, posinf=1.0), 0.0, 1.0)
+
+
+class BridgeModel:
+    def __init__(self, history_s: float = 300.0) -> None:
+        self.history_s = history_s
+        self.status = LinkStatus.WAITING
+        self.snapshot: ContextSnapshot | None = None
+        self.heartbeat_age_s = float("inf")
+        self.events_lost = 0
+        self.history = History()
+        self.cards: dict[str, Card] = {}
+        self.orders: deque[messages.Event] = deque(maxlen=MAX_ORDERS)
+        self.research: deque[messages.AutoresearchResult] = deque(maxlen=MAX_RESEARCH)
+        self.alerts: deque[messages.Event] = deque(maxlen=50)
+        self.toasts: deque[Toast] = deque(maxlen=MAX_TOASTS)
+        self.event_counts: Counter[str] = Counter()
+        self.estop_reason = ""
+        self.pending_commands: dict[str, str] = {}  # command_id -> what it was, until its CommandResult
+        self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
+        self._last_sample_ts = 0
+        self._last_sequence = -1
+
+    # ------------------------------------------------------------------------------------------------ inputs
+
+    def apply(self, tick: Tick, now_s: float) -> None:
+        self.now_s = now_s
+        self.status = tick.status
+        self.heartbeat_age_s = tick.heartbeat_age_s
+        self.events_lost = tick.lost
+        if tick.snapshot is not None:
+            self._apply_snapshot(tick.snapshot)
+        for received in tick.events:
+            assert received.message is not None
+            self._apply_event(received.message, received.ts_ns)
+        self._archive_cards()
+        while self.toasts and self.toasts[0].until_s < now_s:
+            self.toasts.popleft()
+
+    def command_sent(self, command: messages.Command) -> None:
+        """The view sent `command`; remember it until the engine answers."""
+        self.pending_commands[command.command_id] = type(command).__name__
+        intent_id = getattr(command, "intent_id", None)
+        card = self.cards.get(intent_id) if intent_id else None
+        if card is not None:
+            card.pending_command, card.pending_command_id = type(command).__name__, command.command_id
+
+    def _apply_snapshot(self, snapshot: ContextSnapshot) -> None:
+        previous = self.snapshot
+        if previous is not None and snapshot.sequence < previous.sequence:
+            self.history.clear()  # the engine restarted: a new timeline
+            self._last_sample_ts = 0
+        self.snapshot = snapshot
+        ts = int(snapshot["ts_ns"])
+        mid = float(snapshot["mid"])
+        if mid > 0 and ts > 0 and ts - self._last_sample_ts >= self.history_s * 1e9 / HISTORY_POINTS:
+            self._last_sample_ts = ts
+            self.history.append(ts, mid, float(snapshot["sea_state"]), hull_fractions(snapshot))
+
+    def _apply_event(self, event: messages.Event, ts_ns: int = 0) -> None:
+        self.event_counts[type(event).__name__] += 1
+        if isinstance(event, messages.IntentGenerated):
+            if event.requires_approval or event.auto_approve_at_ns is not None:
+                self.cards[event.intent_id] = Card(event, self.now_s, ts_ns)
+        elif isinstance(event, messages.IntentApproved):
+            self._resolve(event.intent_id, "approved", f"approved by {event.by}")
+        elif isinstance(event, messages.IntentRejected):
+            self._resolve(event.intent_id, "rejected", event.reason)
+        elif isinstance(event, messages.IntentExpired):
+            self._resolve(event.intent_id, "expired", event.reason)
+        elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled | messages.OrderRejected
+                        | messages.OrderCanceled):
+            self.orders.append(event)
+        elif isinstance(event, messages.AutoresearchResult):
+            self.research.append(event)
+        elif isinstance(event, messages.RiskAlert | messages.Veto):
+            self.alerts.append(event)
+        elif isinstance(event, messages.EStopChanged):
+            self.estop_reason = event.reason
+            self.toast(f"E-STOP {event.state}: {event.reason}" if event.reason else f"E-STOP {event.state}",
+                        event.state == "RELEASED")
+        elif isinstance(event, messages.CommandResult):
+            what = self.pending_commands.pop(event.command_id, None)
+            for card in self.cards.values():
+                if card.pending_command_id == event.command_id:
+                    card.pending_command, card.pending_command_id = "", ""
+            if what is not None and not event.applied:
+                self.toast(f"{event.command} refused: {event.reason}", False)
+            elif what is not None and event.command in ("SetAutonomy", "Modify"):
+                self.toast(f"{event.command}: {event.reason}", True)
+
+    def _resolve(self, intent_id: str, outcome: str, detail: str) -> None:
+        card = self.cards.get(intent_id)
+        if card is not None and not card.outcome:
+            card.outcome, card.outcome_detail, card.resolved_s = outcome, detail, self.now_s
+
+    def _archive_cards(self) -> None:
+        for intent_id in [i for i, c in self.cards.items()
+                          if c.outcome and self.now_s - c.resolved_s > RESOLVED_CARD_LINGER_S]:
+            del self.cards[intent_id]
+
+    def toast(self, text: str, good: bool) -> None:
+        self.toasts.append(Toast(text, good, self.now_s + TOAST_S))
+
+    # ------------------------------------------------------------------------------------------------ queries
+
+    def visible_cards(self) -> list[Card]:
+        """Oldest first: the top card has the least time left, and it is the one A / R / M act on."""
+        return sorted(self.cards.values(), key=lambda c: (c.arrived_s, c.intent_id))
+
+    def top_card(self) -> Card | None:
+        for card in self.visible_cards():
+            if not card.outcome:
+                return card
+        return None

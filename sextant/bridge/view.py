@@ -1,0 +1,251 @@
+"""BridgeView: one frame of the bridge, and the captain's input.
+
+Each fixed tick (`on_fixed_update`) polls the shared memory into the model; each draw composes the panels from
+the model. Input becomes commands on the CommandRing, never local state: a card stays until the engine says what
+happened to it, and the E-STOP and autonomy buttons show the ContextWindow's values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import arcade
+from arcade import key
+
+from sextant.bridge import theme
+from sextant.bridge.config import BridgeConfig
+from sextant.bridge.draw import Painter, TextLayer
+from sextant.bridge.layout import Layout, Rect
+from sextant.bridge.link import Clock, LinkStatus, StateLink
+from sextant.bridge.model import BridgeModel
+from sextant.bridge.panels.cards import draw_cards
+from sextant.bridge.panels.crew import draw_crew_bar
+from sextant.bridge.panels.dialogs import (
+    EStopConfirm,
+    ModifyEditor,
+    draw_estop_confirm,
+    draw_modify_editor,
+    draw_toasts,
+)
+from sextant.bridge.panels.drawers import Drawer, draw_drawer
+from sextant.bridge.panels.header import draw_header
+from sextant.bridge.panels.hull import draw_hull_strip
+from sextant.bridge.panels.sea_chart import draw_sea_chart
+from sextant.bridge.render.gl import GpuLayers
+from sextant.state import messages
+from sextant.state.layout import EStopState
+
+DIGIT_KEYS = {getattr(key, f"KEY_{d}"): str(d) for d in range(10)} | {getattr(key, f"NUM_{d}"): str(d)
+                                                                       for d in range(10)}
+DRAWER_KEYS = {key.KEY_1: Drawer.ORDERS, key.KEY_2: Drawer.RESEARCH, key.KEY_3: Drawer.MEMORY,
+               key.KEY_4: Drawer.HULL}
+ACCEPTS_COMMANDS = (LinkStatus.LIVE, LinkStatus.STALE)
+
+
+class BridgeView(arcade.View):
+    def __init__(self, config: BridgeConfig, *, clock: Clock = time.time_ns, link: StateLink | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.clock = clock
+        self.link = link or StateLink(config.context_path, config.events_path, config.commands_path,
+                                      stale_after_s=config.stale_after_s, reconnect_every_s=config.reconnect_every_s,
+                                      clock=clock)
+        self.model = BridgeModel(history_s=config.history_s)
+        self.gpu = GpuLayers(self.window)
+        self.text = TextLayer()
+        self.overlay_text = TextLayer()
+        self.painter = Painter(Layout.for_size(*self.window.get_size()), self.text, self.overlay_text)
+        self.ticks = 0
+        self.tick_s = 1.0 / config.tick_hz
+        self.drawer: Drawer | None = None
+        self.estop_confirm: EStopConfirm | None = None
+        self.editor: ModifyEditor | None = None
+        self.volatile: list[Rect] = []  # live measurements on screen (golden tests mask these)
+        self.sent: list[messages.Command] = []
+        self.last_events: list[messages.Event] = []  # what the last tick drained, for the console
+        self.after_draw: Callable[[], None] | None = None  # the app's frame driver (script, screenshot)
+
+    # ------------------------------------------------------------------------------------------------ the tick
+
+    def on_fixed_update(self, delta_time: float) -> None:
+        self.ticks += 1
+        tick = self.link.poll()
+        self.last_events = [received.message for received in tick.events if received.message is not None]
+        self.model.apply(tick, self.ticks * self.tick_s)
+
+    def on_draw(self) -> None:
+        self.clear(color=theme.BG_DEEP)
+        width, height = self.window.get_size()
+        p = self.painter
+        if (p.layout.width, p.layout.height) != (width, height):
+            p.layout = Layout.for_size(width, height)
+        layout = p.layout
+        p.buttons = []
+        p.overlay = False
+        self.volatile = []
+        model = self.model
+        cards_shown = bool(model.cards)
+        chart = layout.chart(cards_shown)
+        draw_sea_chart(p, self.gpu, model, chart)
+        draw_hull_strip(p, self.gpu, model, chart)
+        if cards_shown:
+            draw_cards(p, model, layout.cards, self.clock(), on_approve=self.approve, on_modify=self.open_modify,
+                       on_reject=self.reject)
+        draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
+        draw_header(p, model)
+        self.text.draw()
+        p.overlay = True
+        if self.drawer is not None:
+            draw_drawer(p, self.gpu, model, self.link.stats, self.drawer, self.volatile)
+        draw_toasts(p, model)
+        if self.estop_confirm is not None:
+            draw_estop_confirm(p, self.estop_confirm, on_confirm=self.confirm_estop, on_cancel=self.cancel_dialogs)
+        elif self.editor is not None:
+            draw_modify_editor(p, self.editor, on_send=self.send_modify, on_cancel=self.cancel_dialogs,
+                               on_focus=self._focus_field, on_style=self._pick_style)
+        self.overlay_text.draw()
+        if self.after_draw is not None:
+            self.after_draw()
+
+    def screenshot(self, path: str | Path) -> None:
+        """The frame just drawn, as a PNG (read before the flip: after it the back buffer is undefined)."""
+        arcade.get_image(0, 0, *self.window.get_framebuffer_size()).save(path)
+
+    # ------------------------------------------------------------------------------------------------ commands
+
+    def _send(self, command: messages.Command) -> bool:
+        if self.model.status not in ACCEPTS_COMMANDS:
+            self.model.toast(f"{type(command).__name__} not sent: the bridge is {self.model.status.value}", False)
+            return False
+        self.link.send(command)
+        self.model.command_sent(command)
+        self.sent.append(command)
+        return True
+
+    def approve(self, intent_id: str) -> None:
+        self._send(messages.Approve(command_id=self.link.next_command_id("approve"), intent_id=intent_id))
+
+    def reject(self, intent_id: str) -> None:
+        self._send(messages.Reject(command_id=self.link.next_command_id("reject"), intent_id=intent_id,
+                                   reason="rejected on the bridge"))
+
+    def open_modify(self, intent_id: str) -> None:
+        card = self.model.cards.get(intent_id)
+        if card is None or card.outcome:
+            return
+        intent = card.intent
+        quantity = f"{intent.quantity:g}"
+        price = "" if intent.price is None else f"{intent.price:.1f}"
+        style = intent.style or "MARKET"
+        self.editor = ModifyEditor(intent_id, intent.title or intent.intent_kind, quantity, price, style,
+                                   original=(quantity, price, style))
+
+    def send_modify(self) -> None:
+        editor = self.editor
+        if editor is None:
+            return
+        try:
+            changes = editor.changes()
+        except ValueError as error:
+            editor.error = str(error)
+            return
+        if not changes:
+            editor.error = "nothing changed"
+            return
+        if self._send(messages.Modify(command_id=self.link.next_command_id("modify"), intent_id=editor.intent_id,
+                                      **changes)):  # type: ignore[arg-type]
+            self.editor = None
+
+    def set_autonomy(self, level: str) -> None:
+        self._send(messages.SetAutonomy(command_id=self.link.next_command_id("autonomy"), level=level))  # type: ignore[arg-type]
+
+    def request_estop(self) -> None:
+        snapshot = self.model.snapshot
+        state = int(snapshot["estop"]) if snapshot is not None else EStopState.RELEASED
+        if state == EStopState.ENGAGING:
+            return
+        self.editor = None
+        self.estop_confirm = EStopConfirm(engage=state == EStopState.RELEASED)
+
+    def confirm_estop(self) -> None:
+        dialog = self.estop_confirm
+        self.estop_confirm = None
+        if dialog is not None:
+            self._send(messages.EStop(command_id=self.link.next_command_id("estop"), engage=dialog.engage))
+
+    def cancel_dialogs(self) -> None:
+        self.estop_confirm = None
+        self.editor = None
+
+    def _focus_field(self, index: int) -> None:
+        if self.editor is not None:
+            self.editor.focus = index
+
+    def _pick_style(self, style: str) -> None:
+        if self.editor is not None:
+            self.editor.style = style
+
+    # ------------------------------------------------------------------------------------------------ input
+
+    def on_key_press(self, symbol: int, modifiers: int) -> bool:
+        if symbol == key.F11:
+            self.window.set_fullscreen(not self.window.fullscreen)
+            return True
+        if self.estop_confirm is not None:
+            if symbol in (key.SPACE, key.ENTER, key.RETURN):
+                self.confirm_estop()
+            elif symbol == key.ESCAPE:
+                self.cancel_dialogs()
+            return True
+        if self.editor is not None:
+            self._editor_key(self.editor, symbol)
+            return True
+        top = self.model.top_card()
+        if symbol == key.A and top is not None and not top.pending_command:
+            self.approve(top.intent_id)
+        elif symbol == key.R and top is not None and not top.pending_command:
+            self.reject(top.intent_id)
+        elif symbol == key.M and top is not None and not top.pending_command:
+            self.open_modify(top.intent_id)
+        elif symbol == key.SPACE:
+            self.request_estop()
+        elif symbol in DRAWER_KEYS:
+            drawer = DRAWER_KEYS[symbol]
+            self.drawer = None if self.drawer == drawer else drawer
+        elif symbol == key.ESCAPE:
+            self.drawer = None
+        else:
+            return False
+        return True
+
+    def _editor_key(self, editor: ModifyEditor, symbol: int) -> None:
+        if symbol == key.ESCAPE:
+            self.cancel_dialogs()
+        elif symbol in (key.ENTER, key.RETURN, key.NUM_ENTER):
+            self.send_modify()
+        elif symbol == key.TAB:
+            editor.next_field()
+        elif symbol in (key.LEFT, key.RIGHT):
+            editor.cycle_style(-1 if symbol == key.LEFT else 1)
+        elif symbol == key.BACKSPACE:
+            editor.backspace()
+        elif symbol in DIGIT_KEYS:
+            editor.type_char(DIGIT_KEYS[symbol])
+        elif symbol in (key.PERIOD, key.NUM_DECIMAL):
+            editor.type_char(".")
+
+    def on_mouse_motion(self, x: int, y: int, dx: int, dy: int) -> None:
+        self.painter.mouse = (x, y)
+
+    def on_mouse_press(self, x: int, y: int, button: int, modifiers: int) -> bool:
+        self.painter.mouse = (x, y)
+        if button != arcade.MOUSE_BUTTON_LEFT:
+            return False
+        hit = self.painter.click(x, y)
+        if hit is None and self.drawer is not None and not self.painter.layout.drawer.contains(x, y) \
+                and self.estop_confirm is None and self.editor is None:
+            self.drawer = None  # a click on the dimmed backdrop closes the drawer
+        return True
+
