@@ -27,9 +27,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/sextant bench all
 
-# System libraries: none are needed by today's tests. The bridge (issue #5) adds headless GL here:
-# libegl1 libgl1 libgl1-mesa-dri libfreetype6 libfontconfig1 (+ xvfb xauth for a real window).
-SYSTEM_PACKAGES :=
+# System libraries for the bridge's headless GL (EGL + Mesa llvmpipe), its text and its pinned font
+# (shared/research/gui.md §1). A desktop with a display and GL drivers has them already.
+SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libfreetype6 libfontconfig1 fonts-dejavu-core
 sysdeps:
 	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \
 	  missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

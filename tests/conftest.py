@@ -10,6 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# The bridge's tests render off screen (EGL on Mesa llvmpipe, no X server). arcade reads this when first imported,
+# so it is set before any test module can import it.
+os.environ.setdefault("ARCADE_HEADLESS", "1")
+
 from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -5,6 +5,7 @@ A script is a list of lines, one step each; a step waits or acts, and the next s
     wait status LIVE [timeout_s]      the link badge shows this status
     wait card [timeout_s]             a card waits for a decision
     wait event TYPE [timeout_s]       the engine reported an event of this type since the script started
+    wait seconds N                    let N seconds of frames pass
     key A                             a key press (A R M SPACE ESCAPE ENTER 1 2 3 4 ...)
     click card0:approve               a left click on the centre of the button drawn this frame under that key
     shot PATH                         a PNG of the current frame
@@ -52,8 +53,9 @@ def parse_script(text: str) -> list[Step]:
         verb, args = words[0].lower(), tuple(words[1:])
         if verb not in VERBS:
             raise ScriptError(f"line {number}: unknown step {verb!r}; use one of {', '.join(sorted(VERBS))}")
-        if verb == "wait" and (not args or args[0] not in ("status", "card", "event")):
-            raise ScriptError(f"line {number}: wait what? use 'wait status S', 'wait card' or 'wait event TYPE'")
+        if verb == "wait" and (not args or args[0] not in ("status", "card", "event", "seconds")):
+            raise ScriptError(f"line {number}: wait what? use 'wait status S', 'wait card', 'wait event TYPE' or "
+                              f"'wait seconds N'")
         if verb in ("key", "click", "shot") and len(args) != 1:
             raise ScriptError(f"line {number}: {verb} takes one argument")
         if verb == "key" and not hasattr(arcade.key, args[0].upper()) and not args[0].isdigit():
@@ -96,6 +98,8 @@ class ScriptRunner:
         assert isinstance(view, BridgeView)
         if step.verb == "wait":
             kind = step.args[0]
+            if kind == "seconds":
+                return time.monotonic() - self._step_started >= float(step.args[1])
             if kind == "status":
                 ready = view.model.status.value == step.args[1].upper()
                 timeout = step.timeout_s(2)

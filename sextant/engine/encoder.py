@@ -21,7 +21,7 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
 
 from sextant.engine.events import EventSink
-from sextant.engine.features import MarketFeatures
+from sextant.engine.features import FORECAST_STEP_S, MarketFeatures
 from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, hull_readings
@@ -60,6 +60,7 @@ class StateEncoder(Actor):
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
         record["horizon_s"][:] = self._features.horizons_s
+        record["forecast_step_s"] = FORECAST_STEP_S
         self._risk_limits = risk_limits or RiskLimits()
         self._limits = self._risk_limits.as_array()
         self._base_size = base_size
@@ -116,6 +117,7 @@ class StateEncoder(Actor):
         record["momentum"] = features.momentum
         record["volatility"] = features.volatility
         record["sea_state"] = features.sea_state
+        record["forecast_mid"] = features.forecast_factors * mid
         self._update_position(record, mid)
         self._update_risk(record, tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)

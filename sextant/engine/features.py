@@ -7,6 +7,11 @@ when a bucket closes, so the per-quote cost is a few array writes.
 
 The sea state compares short-run with long-run volatility: vol_60s / (vol_60s + vol_long), 0.5 when they match,
 towards 1 in a storm and towards 0 in calm water. Nothing in it is a fixed threshold.
+
+The predicted path (the bridge's dashed line) extrapolates the 60 s momentum as a drift that decays with a 30 s
+half-life: where the current move would carry the price if it faded as moves usually do. It is a picture of the
+trend, not a trading signal; `forecast_factors` times the mid gives the path, FORECAST_POINTS steps of
+FORECAST_STEP_S.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ import numpy as np
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 DEFAULT_HORIZONS_S = (10.0, 60.0, 300.0, 900.0)
+FORECAST_POINTS = 8
+FORECAST_STEP_S = 5.0
+FORECAST_HALF_LIFE_S = 30.0
 
 
 class MarketFeatures:
@@ -32,6 +40,7 @@ class MarketFeatures:
         self.volatility = np.zeros(len(horizons_s))
         self.long_volatility = 0.0
         self.sea_state = 0.0
+        self.forecast_factors = np.ones(FORECAST_POINTS)
 
     def update(self, ts_ns: int, mid: float) -> None:
         if not (mid > 0 and math.isfinite(mid)):
@@ -60,6 +69,14 @@ class MarketFeatures:
             window = returns[-int(horizon):]
             self.volatility[index] = float(window.std()) * scale if len(window) > 1 else 0.0
         self.long_volatility = float(returns.std()) * scale
+        self._recompute_forecast()
         short = self.volatility[min(1, len(self.volatility) - 1)]
         total = short + self.long_volatility
         self.sea_state = short / total if total > 0 else 0.0
+
+    def _recompute_forecast(self) -> None:
+        horizon_index = min(1, len(self.horizons_s) - 1)
+        drift_per_s = self.momentum[horizon_index] / self.horizons_s[horizon_index]
+        decay = math.log(2) / FORECAST_HALF_LIFE_S
+        t = np.arange(1, FORECAST_POINTS + 1) * FORECAST_STEP_S
+        self.forecast_factors = np.exp(drift_per_s * (1 - np.exp(-decay * t)) / decay)

@@ -63,3 +63,26 @@ def test_bad_prices_are_ignored() -> None:
     for bad in (float("nan"), float("inf"), 0.0, -5.0):
         features.update(NS, bad)
     assert features.momentum[0] == 0.0
+
+
+def test_predicted_path_follows_momentum_and_flattens_as_it_decays() -> None:
+    from sextant.engine.features import FORECAST_POINTS, MarketFeatures
+
+    features = MarketFeatures()
+    mid = 50_000.0
+    for second in range(120):  # a steady climb of 1 bp a second
+        mid *= 1.0001
+        features.update(second * 1_000_000_000, mid)
+    path = features.forecast_factors * mid
+    assert len(path) == FORECAST_POINTS and np.all(np.diff(path) > 0) and path[0] > mid
+    steps = np.diff(np.concatenate([[mid], path]))
+    assert steps[-1] < steps[0] / 2, "the drift decays: later steps climb less"
+
+
+def test_predicted_path_is_flat_without_momentum() -> None:
+    from sextant.engine.features import MarketFeatures
+
+    features = MarketFeatures()
+    for second in range(120):
+        features.update(second * 1_000_000_000, 50_000.0)
+    assert np.allclose(features.forecast_factors, 1.0)

@@ -140,7 +140,7 @@ def _research(p: Painter, gpu: GpuLayers, model: BridgeModel, area: Rect) -> Non
         params = " ".join(f"{k}={v:g}" for k, v in list(result.params.items())[:3])
         line = (f"{result.hypothesis_id:<10} {result.family:<14} IR {result.ir_before:+.2f} → {result.ir_after:+.2f} "
                 f"{'ACCEPTED' if result.accepted else 'rejected'}  {params}")
-        p.label(f"research:h{index}", line[:88], area.left, y - index * p.px(22), size=theme.SIZE_SMALL, mono=True,
+        p.label(f"research:h{index}", p.fit(line, area.width, theme.SIZE_SMALL, mono=True), area.left, y - index * p.px(22), size=theme.SIZE_SMALL, mono=True,
                 color=color)
 
 

@@ -62,6 +62,10 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
         p.label("chart:empty", "no market data yet", plot.center_x, plot.center_y, size=theme.SIZE_TITLE,
                 color=theme.TEXT_MUTED, anchor_x="center", anchor_y="center")
         return
+    # The newest quote is drawn even between history samples, so the dot and the header agree.
+    live_ts, live_mid = int(snapshot["ts_ns"]), float(snapshot["mid"])
+    if live_ts > ts[-1] and live_mid > 0:
+        ts, mids, seas = np.append(ts, live_ts), np.append(mids, live_mid), np.append(seas, float(snapshot["sea_state"]))
     now_ns = int(ts[-1])
     visible = ts >= now_ns - model.history_s * 1e9
     ts, mids, seas = ts[visible], mids[visible], seas[visible]

@@ -47,8 +47,14 @@ class GpuLayers:
     def __init__(self, window: arcade.Window) -> None:
         self._arcade = window.ctx
         self._window = window
-        # Detect mode: attach to the context arcade made current (EGL headless or GLX); no second context.
-        self.gl = moderngl.create_context(require=330)
+        # Detect mode: attach to the context arcade made current (EGL headless or GLX); no second context. One
+        # moderngl wrapper per window, however many views it shows.
+        window.switch_to()
+        shared = getattr(window, "_sextant_moderngl", None)
+        if shared is None:
+            shared = moderngl.create_context(require=330)
+            window._sextant_moderngl = shared  # type: ignore[attr-defined]
+        self.gl: moderngl.Context = shared
         self._screen = self.gl.detect_framebuffer()
         quad_vs = _source("pixel_quad.vert")
         self._heat = self.gl.program(vertex_shader=quad_vs, fragment_shader=_source("heat.frag"))
