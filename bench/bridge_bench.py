@@ -25,6 +25,26 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SIZES = ((1280, 720), (1920, 1080))
 TARGET_720P_MS = 1000 / 60
+TARGET_START_S = 3.0
+
+
+def time_to_first_frame(runs: int = 3) -> list[float]:
+    """Wall seconds from spawning `sextant bridge --headless` to its first frame on screen (SPEC §13: ≤ 3 s)."""
+    times = []
+    for _ in range(runs):
+        directory = Path(tempfile.mkdtemp(prefix="sextant-bridge-start-"))
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "sextant.cli", "bridge", "--headless", "--frames", "2",
+                                    "--size", "1920x1080", "--mmap", str(directory / "c"), "--events",
+                                    str(directory / "e"), "--commands", str(directory / "m")],
+                                   stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "first frame" in line:
+                times.append(time.perf_counter() - started)
+                break
+        process.wait(timeout=60)
+    return times
 
 
 def measure(width: int, height: int, frames: int, warmup: int) -> dict[str, float | str]:
@@ -103,7 +123,11 @@ def main() -> int:
             status = 0 if met else 1
         print(f"{result['size']:<11}{result['median_ms']:>11.1f}{result['p95_ms']:>9.1f}{result['p99_ms']:>9.1f}"
               f"{result['cpu_median_ms']:>9.1f}   {target}")
-    return status
+    starts = time_to_first_frame()
+    met = max(starts) <= TARGET_START_S
+    print(f"start → first frame (1920x1080, headless, {len(starts)} runs): median {np.median(starts):.2f} s, max "
+          f"{max(starts):.2f} s   target ≤ {TARGET_START_S:g} s: {'met' if met else 'MISSED'}")
+    return status if met else 1
 
 
 if __name__ == "__main__":

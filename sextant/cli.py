@@ -185,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None
+            if not args.headless and sys.platform.startswith("linux") and not (
+                    os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+                print("sextant bridge: no display (DISPLAY and WAYLAND_DISPLAY are unset), so the bridge runs "
+                      "headless: off screen, with a status line per second. Use --headless to say so.", flush=True)
+                args.headless = True
+                bridge_config = _bridge_config(config, args)
             if args.headless:
                 os.environ["ARCADE_HEADLESS"] = "1"  # arcade reads it when first imported, just below
             from sextant.bridge.app import run_bridge

@@ -1,22 +1,14 @@
 #version 330
 // The sea chart's volatility heat field, with the area under the price line folded into the same opaque pass
-// (blending is ~3x the cost of an opaque pass on llvmpipe). No textures and no trigonometry: per-column values
-// come from uniform arrays, so the pass is cheap ALU even on a software rasteriser.
-#define COLUMNS 128
-uniform float u_sea[COLUMNS];   // sea state 0 calm .. 1 storm, per column along the time axis
-uniform float u_line[COLUMNS];  // price line height per column, 0..1 of the chart; < 0 where there is no data
+// (blending is ~3x the cost of an opaque pass on llvmpipe). No textures, no arrays and no trigonometry: the
+// per-column values arrive interpolated from heat.vert.
 uniform vec4 u_ramp[4];         // calm → storm colours
 uniform float u_time;           // view time in seconds (ticks × dt): deterministic
 uniform vec3 u_base;            // background colour
 in vec2 v_uv;
+in float v_sea;
+in float v_line;
 out vec4 frag_color;
-
-float column_value(float values[COLUMNS], float x) {
-    float f = clamp(x, 0.0, 1.0) * float(COLUMNS - 1);
-    int i = int(floor(f));
-    int j = min(i + 1, COLUMNS - 1);
-    return mix(values[i], values[j], f - float(i));
-}
 
 vec3 ramp(float t) {
     t = clamp(t, 0.0, 1.0) * 3.0;
@@ -26,8 +18,8 @@ vec3 ramp(float t) {
 }
 
 void main() {
-    float sea = column_value(u_sea, v_uv.x);
-    float line = column_value(u_line, v_uv.x);
+    float sea = v_sea;
+    float line = v_line;
     vec3 heat = ramp(sea);
     // Swell: a slow triangle wave whose amplitude grows with the sea state.
     float swell = abs(fract(v_uv.y * 6.0 - u_time * 0.15 + v_uv.x * 2.0) - 0.5) * 2.0;

@@ -59,6 +59,8 @@ class FrameDriver:
         view = self.view
         assert isinstance(view, BridgeView)
         self._drawn += 1
+        if self._drawn == 1:
+            print("sextant bridge: first frame", flush=True)
         if self.console:
             for event in view.last_events:
                 if isinstance(event, NOTABLE):

@@ -15,6 +15,7 @@ import pyglet
 
 from sextant.bridge import theme
 from sextant.bridge.layout import Layout, Rect
+from sextant.bridge.render.gl import GpuLayers
 
 
 class TextLayer:
@@ -81,6 +82,7 @@ class Painter:
     layout: Layout
     text: TextLayer
     overlay_text: TextLayer
+    gpu: GpuLayers
     mouse: tuple[float, float] = (-1.0, -1.0)
     buttons: list[Button] = field(default_factory=list)
     overlay: bool = False  # while True, texts and buttons go to the overlay (drawers, dialogs)
@@ -102,14 +104,18 @@ class Painter:
 
     def rect(self, rect: Rect, color: theme.Color) -> None:
         if rect.width > 0 and rect.height > 0:
-            arcade.draw_lbwh_rectangle_filled(rect.left, rect.bottom, rect.width, rect.height, color)
+            self.gpu.queue_rect(rect.left, rect.bottom, rect.width, rect.height, color)
 
     def outline(self, rect: Rect, color: theme.Color, width: float = 1.0) -> None:
         if rect.width > 0 and rect.height > 0:
-            arcade.draw_lbwh_rectangle_outline(rect.left, rect.bottom, rect.width, rect.height, color, width)
+            queue = self.gpu.queue_rect
+            queue(rect.left, rect.bottom, rect.width, width, color)
+            queue(rect.left, rect.top - width, rect.width, width, color)
+            queue(rect.left, rect.bottom + width, width, rect.height - 2 * width, color)
+            queue(rect.right - width, rect.bottom + width, width, rect.height - 2 * width, color)
 
-    def line(self, x0: float, y0: float, x1: float, y1: float, color: theme.Color, width: float = 1.0) -> None:
-        arcade.draw_line(x0, y0, x1, y1, color, width)
+    def vline(self, x: float, y0: float, y1: float, color: theme.Color, width: float = 1.0) -> None:
+        self.gpu.queue_rect(x - width / 2, min(y0, y1), width, abs(y1 - y0), color)
 
     def label(self, key: str, text: str, x: float, y: float, *, size: float = theme.SIZE_BODY,
               color: theme.Color = theme.TEXT, mono: bool = False, bold: bool = False, anchor_x: str = "left",

@@ -56,7 +56,7 @@ class BridgeView(arcade.View):
         self.gpu = GpuLayers(self.window)
         self.text = TextLayer()
         self.overlay_text = TextLayer()
-        self.painter = Painter(Layout.for_size(*self.window.get_size()), self.text, self.overlay_text)
+        self.painter = Painter(Layout.for_size(*self.window.get_size()), self.text, self.overlay_text, self.gpu)
         self.ticks = 0
         self.tick_s = 1.0 / config.tick_hz
         self.drawer: Drawer | None = None
@@ -95,6 +95,7 @@ class BridgeView(arcade.View):
                        on_reject=self.reject)
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
         draw_header(p, model)
+        self.gpu.flush()
         self.text.draw()
         p.overlay = True
         if self.drawer is not None:
@@ -105,6 +106,7 @@ class BridgeView(arcade.View):
         elif self.editor is not None:
             draw_modify_editor(p, self.editor, on_send=self.send_modify, on_cancel=self.cancel_dialogs,
                                on_focus=self._focus_field, on_style=self._pick_style)
+        self.gpu.flush()
         self.overlay_text.draw()
         if self.after_draw is not None:
             self.after_draw()
@@ -191,7 +193,8 @@ class BridgeView(arcade.View):
 
     def on_key_press(self, symbol: int, modifiers: int) -> bool:
         if symbol == key.F11:
-            self.window.set_fullscreen(not self.window.fullscreen)
+            if not arcade.headless:  # an off-screen surface has no screen to fill
+                self.window.set_fullscreen(not self.window.fullscreen)
             return True
         if self.estop_confirm is not None:
             if symbol in (key.SPACE, key.ENTER, key.RETURN):

@@ -48,7 +48,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
     ts, mids, seas, _ = model.history.ordered()
     snapshot = model.snapshot
     plot = rect.inset(p.px(14), p.px(14))
-    axis_w = max(p.px(74), p.font(theme.SIZE_SMALL) * 6.5)
+    axis_w = max(p.px(84), p.font(theme.SIZE_SMALL) * 7.6)
     plot = Rect(plot.left, plot.bottom + p.px(18), plot.width - axis_w, plot.height - p.px(44))
     p.rect(rect, theme.BG_DEEP)
     title_y = rect.top - p.px(24)
@@ -83,7 +83,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
     geometry = ChartGeometry(plot, now_ns, start_ns, FORECAST_POINTS * forecast_step if has_forecast else 1.0,
                              low, high)
     # Heat and line heights, per column along the time axis.
-    column_x = plot.left + (np.arange(HEAT_COLUMNS) + 0.5) / HEAT_COLUMNS * plot.width
+    column_x = plot.left + np.linspace(0.0, 1.0, HEAT_COLUMNS) * plot.width
     history_end = plot.left + geometry.history_w
     x_samples = geometry.x(ts)
     sea_columns = np.interp(column_x, x_samples, seas)
@@ -106,7 +106,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
         blink = (model.now_s % 1.2) / 1.2
         gpu.sprites([sprite(SPRITE_DOT, dot_x, dot_y, p.px(14), (blink, 0, 0, 0), sea_color)])
     # Now-line and axis labels.
-    p.line(history_end, plot.bottom, history_end, plot.top, theme.with_alpha(theme.TEXT_MUTED, 90), p.px(1))
+    p.vline(history_end, plot.bottom, plot.top, theme.with_alpha(theme.TEXT_MUTED, 90), p.px(1))
     axis_x = plot.right + p.px(8)
     for index, fraction in enumerate((0.0, 0.5, 1.0)):
         price = low + (high - low) * (0.1 + 0.8 * fraction)

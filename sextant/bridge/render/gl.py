@@ -21,9 +21,10 @@ from sextant.bridge import theme
 from sextant.bridge.layout import Rect
 
 SHADER_DIR = Path(__file__).resolve().parents[3] / "shaders"
-HEAT_COLUMNS = 128  # must match COLUMNS in heat.frag
+HEAT_COLUMNS = 128  # columns of the heat strip along the time axis
 MAX_LINE_POINTS = 4096
 MAX_SPRITES = 256
+MAX_RECTS = 4096
 
 SPRITE_GAUGE = 0.0
 SPRITE_LIGHT = 1.0
@@ -32,6 +33,7 @@ SPRITE_DOT = 3.0
 
 SPRITE_DTYPE = np.dtype([("geometry", "f4", 4), ("value", "f4", 4), ("color", "f4", 4)])
 LINE_VERTEX_DTYPE = np.dtype([("pos", "f4", 2), ("across", "f4"), ("along", "f4")])
+RECT_DTYPE = np.dtype([("rect", "f4", 4), ("color", "f4", 4)])
 
 
 def _source(name: str) -> str:
@@ -56,12 +58,12 @@ class GpuLayers:
             window._sextant_moderngl = shared  # type: ignore[attr-defined]
         self.gl: moderngl.Context = shared
         self._screen = self.gl.detect_framebuffer()
-        quad_vs = _source("pixel_quad.vert")
-        self._heat = self.gl.program(vertex_shader=quad_vs, fragment_shader=_source("heat.frag"))
+        self._heat = self.gl.program(vertex_shader=_source("heat.vert"), fragment_shader=_source("heat.frag"))
         self._line = self.gl.program(vertex_shader=_source("line.vert"), fragment_shader=_source("line.frag"))
         self._sprite = self.gl.program(vertex_shader=_source("sprite.vert"), fragment_shader=_source("sprite.frag"))
-        self._heat_vbo = self.gl.buffer(reserve=4 * 4 * 4, dynamic=True)
-        self._heat_vao = self.gl.vertex_array(self._heat, [(self._heat_vbo, "2f 2f", "in_pos", "in_uv")])
+        self._heat_vbo = self.gl.buffer(reserve=2 * HEAT_COLUMNS * 6 * 4, dynamic=True)
+        self._heat_vao = self.gl.vertex_array(
+            self._heat, [(self._heat_vbo, "2f 2f 1f 1f", "in_pos", "in_uv", "in_sea", "in_line")])
         self._line_vbo = self.gl.buffer(reserve=MAX_LINE_POINTS * 2 * LINE_VERTEX_DTYPE.itemsize, dynamic=True)
         self._line_vao = self.gl.vertex_array(
             self._line, [(self._line_vbo, "2f 1f 1f", "in_pos", "in_across", "in_along")])
@@ -72,18 +74,30 @@ class GpuLayers:
             (self._corner_vbo, "2f", "in_corner"),
             (self._sprite_vbo, "4f 4f 4f/i", "in_geometry", "in_value", "in_color"),
         ])
+        self._flat = self.gl.program(vertex_shader=_source("flat.vert"), fragment_shader=_source("flat.frag"))
+        unit = np.array([0, 0, 1, 0, 0, 1, 1, 1], "f4")
+        self._unit_vbo = self.gl.buffer(unit.tobytes())
+        self._rect_vbo = self.gl.buffer(reserve=MAX_RECTS * RECT_DTYPE.itemsize, dynamic=True)
+        self._rect_vao = self.gl.vertex_array(self._flat, [
+            (self._unit_vbo, "2f", "in_corner"),
+            (self._rect_vbo, "4f 4f/i", "in_rect", "in_color"),
+        ])
         self._heat["u_ramp"].write(np.array([theme.gl_color(c) for c in theme.HEAT_RAMP], "f4").tobytes())
         self._heat["u_base"].value = theme.gl_color(theme.BG_DEEP)[:3]
+        self._queued: list[tuple] = []
 
     @contextmanager
     def drawing(self) -> Iterator[GpuLayers]:
-        """A moderngl section of the frame. On exit arcade gets its framebuffer, blending and viewport back."""
+        """A moderngl section of the frame. On exit arcade gets its framebuffer, blending and viewport back.
+        Rectangles queued with `queue_rect` are drawn first, so everything keeps the order it was asked in."""
         width, height = self._window.get_framebuffer_size()
         self._screen.use()
         self.gl.viewport = (0, 0, width, height)
         self.gl.scissor = None
-        for program in (self._heat, self._line, self._sprite):
+        for program in (self._heat, self._line, self._sprite, self._flat):
             program["u_res"].value = (float(width), float(height))
+        pending, self._queued = self._queued, []
+        self.rects(pending)
         try:
             yield self
         finally:
@@ -93,16 +107,30 @@ class GpuLayers:
             arcade_ctx.blend_func = arcade_ctx.BLEND_DEFAULT
             arcade_ctx.scissor = None
 
+    def queue_rect(self, left: float, bottom: float, width: float, height: float, color: theme.Color) -> None:
+        """A flat rectangle, drawn with the next batch: panels cost one draw call, not one each."""
+        self._queued.append(((left, bottom, width, height), theme.gl_color(color)))
+
+    def flush(self) -> None:
+        """Draw the queued rectangles now (before arcade draws text over them)."""
+        if self._queued:
+            with self.drawing():
+                pass
+
     def heat_field(self, rect: Rect, sea: np.ndarray, line: np.ndarray, time_s: float) -> None:
         """The chart background: `sea` and `line` are HEAT_COLUMNS values along the time axis (line < 0: none)."""
-        left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
-        self._heat_vbo.write(np.array([left, bottom, 0, 0, right, bottom, 1, 0, left, top, 0, 1, right, top, 1, 1],
-                                      "f4").tobytes())
-        self._heat["u_sea"].write(np.ascontiguousarray(sea, "f4").tobytes())
-        self._heat["u_line"].write(np.ascontiguousarray(line, "f4").tobytes())
+        u = np.linspace(0.0, 1.0, HEAT_COLUMNS, dtype="f4")
+        strip = np.empty((HEAT_COLUMNS, 2, 6), "f4")
+        strip[:, :, 0] = (rect.left + u * rect.width)[:, None]
+        strip[:, 0, 1], strip[:, 1, 1] = rect.bottom, rect.top
+        strip[:, :, 2] = u[:, None]
+        strip[:, 0, 3], strip[:, 1, 3] = 0.0, 1.0
+        strip[:, :, 4] = np.asarray(sea, "f4")[:, None]
+        strip[:, :, 5] = np.asarray(line, "f4")[:, None]
+        self._heat_vbo.write(strip.tobytes())
         self._heat["u_time"].value = time_s
         self.gl.disable(moderngl.BLEND)  # opaque: the cheapest pass there is on llvmpipe
-        self._heat_vao.render(moderngl.TRIANGLE_STRIP)
+        self._heat_vao.render(moderngl.TRIANGLE_STRIP, vertices=2 * HEAT_COLUMNS)
 
     def polyline(self, points: np.ndarray, width: float, color: theme.Color, dash: float = 0.0) -> None:
         """A thick anti-aliased line through `points` (N×2 pixels); `dash` > 0 draws dashes of that period."""
@@ -127,6 +155,18 @@ class GpuLayers:
         self.gl.enable(moderngl.BLEND)
         self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         self._sprite_vao.render(moderngl.TRIANGLE_STRIP, instances=len(array))
+
+
+    def rects(self, rects: list[tuple]) -> None:
+        """Flat rectangles ((left, bottom, width, height), rgba 0..1) in one instanced call, in order."""
+        if not rects:
+            return
+        for start in range(0, len(rects), MAX_RECTS):
+            array = np.array(rects[start:start + MAX_RECTS], RECT_DTYPE)
+            self._rect_vbo.write(array.tobytes())
+            self.gl.enable(moderngl.BLEND)
+            self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+            self._rect_vao.render(moderngl.TRIANGLE_STRIP, instances=len(array))
 
 
 def line_strip(points: np.ndarray, width: float) -> np.ndarray | None:
