@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_verbs.add_parser("check", help="load sextant.toml, the environment and llm.toml; report problems",
                             description="Validate the configuration and llm.toml; exit 2 on a problem.")
 
+    replay = verbs.add_parser("replay", help="replay a recorded scene in the bridge",
+                              description="Write a recorded scene (docs/scene-format.md) back into the shared "
+                                          "memory and show it in the bridge, with a REPLAY badge. Keys: Space "
+                                          "pause, ←/→ step, [ / ] speed 0.25×–16×, click the timeline to seek.")
+    replay.add_argument("scene", help="the scene folder (recordings/…, scenes/…)")
+    replay.add_argument("--speed", type=float, default=1.0, help="start speed, 0.25 to 16 (default 1)")
+    replay.add_argument("--headless", action="store_true", help="no display: with --frames and --out, render PNGs")
+    replay.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    replay.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720")
+    replay.add_argument("--frames", type=int, metavar="N", help="with --headless: render N frames (1/60 s each)")
+    replay.add_argument("--out", metavar="DIR", help="with --headless --frames: where the PNGs go")
+    replay.add_argument("--every", type=int, default=1, metavar="K", help="keep every K-th frame (default 1)")
+
     bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
                              description="Run a benchmark suite from bench/ and print its table.")
     bench.add_argument("suite", choices=BENCH_SUITES + ("all",), help="which suite")
@@ -157,6 +170,29 @@ def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeCon
         fullscreen=False if (args.windowed or args.headless) else None)
 
 
+def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
+    from sextant.replay.format import SceneError
+
+    if not 0.25 <= args.speed <= 16:
+        raise ConfigError(f"--speed={args.speed}: a replay runs at 0.25× to 16×.")
+    args.script = None
+    scene = Path(args.scene)
+    bridge_config = _bridge_config(config, args)
+    try:
+        if args.headless and args.frames:
+            if not args.out:
+                raise ConfigError("--headless --frames N needs --out DIR for the PNGs.")
+            from sextant.replay.run import replay_frames
+
+            return replay_frames(bridge_config, scene, args.speed, args.frames, Path(args.out), max(1, args.every))
+        from sextant.replay.run import replay_interactive
+
+        return replay_interactive(bridge_config, scene, args.speed, _bridge_argv(args), args.config)
+    except SceneError as error:
+        print(f"sextant replay: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def _bridge_argv(args: argparse.Namespace) -> list[str]:
     """The `sextant run` options that the bridge child takes."""
     argv = [flag for flag, on in (("--headless", args.headless), ("--windowed", args.windowed)) if on]
@@ -182,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("configuration ok")
                 return EXIT_OK
             return _config_show(config)
+        if args.verb == "replay":
+            return _replay(config, args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None

@@ -80,6 +80,7 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     venue: Literal["sim", "scene", "okx"] = "sim"
     seed: int = 42
     llm_config: str = "llm.toml"
+    record_dir: str = "recordings"  # every engine run records a scene here; empty: no recording
 
 
 # field -> environment variable. Every field has one; secrets are environment-only.
@@ -105,6 +106,7 @@ ENV_NAMES: dict[str, str] = {
     "venue": "SEXTANT_VENUE",
     "seed": "SEXTANT_SEED",
     "llm_config": "SEXTANT_LLM_CONFIG",
+    "record_dir": "SEXTANT_RECORD_DIR",
 }
 FIELD_BY_ENV: dict[str, str] = {name: field for field, name in ENV_NAMES.items()}
 SECRET_FIELDS: frozenset[str] = frozenset(
@@ -133,6 +135,7 @@ _FIELD_HELP: dict[str, str] = {
     "venue": "set it to sim, scene or okx",
     "seed": "use a whole number from 0 to 2**63 - 1",
     "llm_config": "use the path of an llm.toml file",
+    "record_dir": "use a folder path, or leave it empty to record nothing",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Self
 
 STOP_GRACE_S = 15.0
 
@@ -21,34 +22,48 @@ def _spawn(config_file: str | None, verb: str, args: list[str]) -> subprocess.Po
     return subprocess.Popen(command)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
+    """Ask a child to stop (SIGINT: it cleans up), and kill it if it has not after `grace_s`."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=STOP_GRACE_S)
+            process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
+class StopSignals:
+    """Inside the block, Ctrl-C and SIGTERM set `requested` instead of interrupting, so a parent can stop its
+    children in order."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def __enter__(self) -> Self:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
 def run(engine_args: list[str], bridge_args: list[str], config_file: str | None) -> int:
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    engine = _spawn(config_file, "engine", engine_args)
-    bridge = _spawn(config_file, "bridge", bridge_args)
-    try:
-        while not stopping and engine.poll() is None and bridge.poll() is None:
-            time.sleep(0.1)
-    finally:
-        _stop(bridge)
-        _stop(engine)
-        signal.signal(signal.SIGINT, previous)
+    with StopSignals() as signals:
+        engine = _spawn(config_file, "engine", engine_args)
+        bridge = _spawn(config_file, "bridge", bridge_args)
+        try:
+            while not signals.requested and engine.poll() is None and bridge.poll() is None:
+                time.sleep(0.1)
+        finally:
+            stop_process(bridge)
+            stop_process(engine)
     clean = (0, -signal.SIGINT, 130)
     if bridge.returncode not in clean:
         print(f"sextant run: the bridge exited with {bridge.returncode}", file=sys.stderr)

@@ -100,6 +100,7 @@ class BridgeModel:
         self.event_counts: Counter[str] = Counter()
         self.estop_reason = ""
         self.pending_commands: dict[str, str] = {}  # command_id -> what it was, until its CommandResult
+        self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self._last_sample_ts = 0
         self._last_sequence = -1
@@ -130,8 +131,9 @@ class BridgeModel:
 
     def _apply_snapshot(self, snapshot: ContextSnapshot) -> None:
         previous = self.snapshot
-        if previous is not None and snapshot.sequence < previous.sequence:
-            self.history.clear()  # the engine restarted: a new timeline
+        if previous is not None and (snapshot.sequence < previous.sequence
+                                     or int(snapshot["ts_ns"]) < int(previous["ts_ns"])):
+            self.history.clear()  # the engine restarted, or a replay went back: a new timeline
             self._last_sample_ts = 0
         self.snapshot = snapshot
         ts = int(snapshot["ts_ns"])
@@ -154,6 +156,12 @@ class BridgeModel:
         elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled | messages.OrderRejected
                         | messages.OrderCanceled):
             self.orders.append(event)
+        elif isinstance(event, messages.ReplayStatus):
+            self.replay = event
+            if event.seeked:  # what was on screen is no longer the past of the new position
+                self.cards.clear()
+                self.orders.clear()
+                self.alerts.clear()
         elif isinstance(event, messages.AutoresearchResult):
             self.research.append(event)
         elif isinstance(event, messages.RiskAlert | messages.Veto):

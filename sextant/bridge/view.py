@@ -33,6 +33,7 @@ from sextant.bridge.panels.drawers import Drawer, draw_drawer
 from sextant.bridge.panels.header import draw_header
 from sextant.bridge.panels.hull import draw_hull_strip
 from sextant.bridge.panels.sea_chart import draw_sea_chart
+from sextant.bridge.panels.timeline import draw_timeline
 from sextant.bridge.render.gl import GpuLayers
 from sextant.state import messages
 from sextant.state.layout import EStopState
@@ -42,6 +43,7 @@ DIGIT_KEYS = {getattr(key, f"KEY_{d}"): str(d) for d in range(10)} | {getattr(ke
 DRAWER_KEYS = {key.KEY_1: Drawer.ORDERS, key.KEY_2: Drawer.RESEARCH, key.KEY_3: Drawer.MEMORY,
                key.KEY_4: Drawer.HULL}
 ACCEPTS_COMMANDS = (LinkStatus.LIVE, LinkStatus.STALE)
+REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class BridgeView(arcade.View):
@@ -90,9 +92,11 @@ class BridgeView(arcade.View):
         chart = layout.chart(cards_shown)
         draw_sea_chart(p, self.gpu, model, chart)
         draw_hull_strip(p, self.gpu, model, chart)
+        if model.status == LinkStatus.REPLAY:
+            draw_timeline(p, model, chart, on_seek=self.seek)
         if cards_shown:
-            draw_cards(p, model, layout.cards, self.clock(), on_approve=self.approve, on_modify=self.open_modify,
-                       on_reject=self.reject)
+            draw_cards(p, model, layout.cards, self.engine_now_ns(), on_approve=self.approve,
+                       on_modify=self.open_modify, on_reject=self.reject)
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
         draw_header(p, model)
         self.gpu.flush()
@@ -117,8 +121,42 @@ class BridgeView(arcade.View):
 
     # ------------------------------------------------------------------------------------------------ commands
 
+    def engine_now_ns(self) -> int:
+        """'Now' for countdowns: the wall clock live, the scene's clock in a replay."""
+        snapshot = self.model.snapshot
+        if self.model.status == LinkStatus.REPLAY and snapshot is not None:
+            return int(snapshot["ts_ns"])
+        return self.clock()
+
+    def replay_control(self, action: str, value: float = 0.0) -> None:
+        self._send(messages.ReplayControl(command_id=self.link.next_command_id("replay"), action=action,  # type: ignore[arg-type]
+                                          value=value))
+
+    def seek(self, fraction: float) -> None:
+        self.replay_control("seek", min(max(fraction, 0.0), 1.0))
+
+    def _replay_key(self, symbol: int) -> bool:
+        """The transport keys while a replay is the writer: Space pause, ←/→ step, [ / ] speed."""
+        if symbol == key.SPACE:
+            self.replay_control("toggle")
+        elif symbol in (key.LEFT, key.RIGHT):
+            self.replay_control("step", -1.0 if symbol == key.LEFT else 1.0)
+        elif symbol in (key.BRACKETLEFT, key.BRACKETRIGHT):
+            current = self.model.replay.speed if self.model.replay is not None else 1.0
+            index = min(range(len(REPLAY_SPEEDS)), key=lambda i: abs(REPLAY_SPEEDS[i] - current))
+            index = max(0, index - 1) if symbol == key.BRACKETLEFT else min(len(REPLAY_SPEEDS) - 1, index + 1)
+            self.replay_control("speed", REPLAY_SPEEDS[index])
+        else:
+            return False
+        return True
+
     def _send(self, command: messages.Command) -> bool:
-        if self.model.status not in ACCEPTS_COMMANDS:
+        replaying = self.model.status == LinkStatus.REPLAY
+        if replaying != isinstance(command, messages.ReplayControl):
+            what = "this is a replay" if replaying else "no replay is running"
+            self.model.toast(f"{type(command).__name__} not sent: {what}", False)
+            return False
+        if not replaying and self.model.status not in ACCEPTS_COMMANDS:
             self.model.toast(f"{type(command).__name__} not sent: the bridge is {self.model.status.value}", False)
             return False
         self.link.send(command)
@@ -204,6 +242,8 @@ class BridgeView(arcade.View):
             return True
         if self.editor is not None:
             self._editor_key(self.editor, symbol)
+            return True
+        if self.model.status == LinkStatus.REPLAY and self._replay_key(symbol):
             return True
         top = self.model.top_card()
         if symbol == key.A and top is not None and not top.pending_command:

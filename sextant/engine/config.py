@@ -35,6 +35,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     assisted_countdown_secs: float = 30.0
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
     heartbeat_interval_s: float = 0.25
+    record_dir: str | None = None  # record the session as a scene under this folder (docs/scene-format.md)
 
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
@@ -46,6 +47,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
             "llm_config": settings.llm_config, "sl_pct": settings.sl_pct,
+            "record_dir": settings.record_dir or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         config = msgspec.convert(values, cls)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +47,8 @@ class StateEncoder(Actor):
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._interval_s = config.heartbeat_interval_s
         self._writer = writer
+        # (ts_event, ts_init, bid, ask, bid_size, ask_size) of each quote, after the commit: the scene recorder.
+        self.quote_listeners: list[Callable[[int, int, float, float, float, float], None]] = []
         self._sink = sink
         self._heartbeat_files = heartbeat_files
         self._features = MarketFeatures()
@@ -122,6 +125,8 @@ class StateEncoder(Actor):
         self._update_risk(record, tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
         self._writer.commit()
+        for listener in self.quote_listeners:
+            listener(tick.ts_event, tick.ts_init, bid, ask, bid_size, ask_size)
         self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
     def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:

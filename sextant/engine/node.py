@@ -16,7 +16,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
+import msgspec
 from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
 from nautilus_trader.adapters.sandbox.factory import SandboxLiveExecClientFactory
 from nautilus_trader.config import (
@@ -37,6 +39,7 @@ from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
+from sextant.replay.recorder import SceneRecorder
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
@@ -63,6 +66,7 @@ class EngineParts:
     encoder: StateEncoder
     strategy: SwarmStrategy
     stream: EventStream
+    recorder: SceneRecorder | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -201,7 +205,30 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     strategy.estop.risk_engine = node.kernel.risk_engine
     stream = EventStream(port=config.ws_port)
     sink.add_listener(stream.publish)
-    return EngineParts(config, node, context, events, sink, encoder, strategy, stream)
+    recorder = _recorder(config) if config.record_dir else None
+    if recorder is not None:
+        context.commit_listeners.append(recorder.on_context)
+        encoder.quote_listeners.append(recorder.on_quote)
+        strategy.command_listeners.append(recorder.on_command)
+        sink.add_listener(recorder.on_event)
+    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder)
+
+
+def _recorder(config: EngineConfig) -> SceneRecorder:
+    """A recorder for this session, in a new scene folder named by the start time, venue and seed."""
+    from importlib.metadata import version
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    directory = Path(config.record_dir or ".") / f"{stamp}-{config.venue}-seed{config.seed}"
+    suffix = 1
+    while directory.exists():
+        suffix += 1
+        directory = directory.with_name(f"{stamp}-{config.venue}-seed{config.seed}-{suffix}")
+    settings = msgspec.structs.asdict(config)  # EngineConfig holds no secrets: keys stay in SextantConfig
+    return SceneRecorder(directory, {
+        "sextant_version": version("sextant"), "nautilus_trader_version": version("nautilus_trader"),
+        "seed": config.seed, "venue": config.venue, "instrument": config.instrument, "speed": config.speed,
+        "config": settings})
 
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
@@ -218,6 +245,8 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     await parts.stream.start()
+    if parts.recorder is not None:
+        parts.recorder.start()
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)
@@ -236,6 +265,8 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             await asyncio.wait_for(runner, timeout=2.0)
         except (TimeoutError, asyncio.CancelledError):
             pass  # run_async's queues do not always return after stop; cancelling it is harmless
+        if parts.recorder is not None:
+            parts.recorder.stop()
     return parts
 
 
@@ -247,6 +278,8 @@ def run_engine(config: EngineConfig) -> int:
         print(f"sextant engine: venue {config.venue}, {config.instrument}, seed {config.seed}, speed "
               f"{config.speed:g}x, dry run {'on' if config.dry_run else 'off'}", flush=True)
         print(f"  context {parts.context.path}  events {parts.events.path}  stream {parts.stream.url}", flush=True)
+        if parts.recorder is not None:
+            print(f"  recording {parts.recorder.directory}", flush=True)
 
     parts = asyncio.run(run_engine_async(config, on_ready=announce))
     parts.node.dispose()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -45,8 +46,7 @@ from sextant.risk.hull import change_per_contract
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
-from sextant.state.ring import CommandRingReader, RingMessage
-from sextant.state.shm import StateFileError
+from sextant.state.ring import CommandRingFollower, RingMessage
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.consensus import resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
@@ -89,45 +89,19 @@ class PendingIntent:
 
 
 class CommandInbox:
-    """Reads the bridge's CommandRing; (re)opens it when the bridge (re)creates it. Commands from before this
-    engine started are answered as refused, never executed."""
+    """Reads the bridge's CommandRing, whenever the bridge (re)creates it. Commands from before this engine started
+    are answered as refused, never executed."""
 
     def __init__(self, path: str, started_wall_ns: int) -> None:
-        self._path = path
+        self._follower = CommandRingFollower(path, start="oldest", recheck_ns=COMMAND_REOPEN_NS)
         self._started = started_wall_ns
-        self._reader: CommandRingReader | None = None
-        self._created_ns = 0
-        self._next_attempt = 0
 
     def drain(self) -> tuple[list[RingMessage[messages.Command]], list[RingMessage[messages.Command]]]:
         """(fresh commands, stale commands)."""
-        now = time.time_ns()
-        if now >= self._next_attempt:
-            self._next_attempt = now + COMMAND_REOPEN_NS
-            self._reopen_if_replaced()
-        if self._reader is None:
-            return [], []
-        received = self._reader.drain()
+        received = self._follower.drain()
         fresh = [m for m in received if m.ts_ns >= self._started]
         stale = [m for m in received if m.ts_ns < self._started]
         return fresh, stale
-
-    def _reopen_if_replaced(self) -> None:
-        try:
-            with open(self._path, "rb") as handle:
-                header = handle.read(64)
-        except OSError:
-            return
-        created = int.from_bytes(header[56:64], "little") if len(header) == 64 else 0
-        if self._reader is not None and created == self._created_ns:
-            return
-        try:
-            reader = CommandRingReader(self._path, start="oldest")
-        except StateFileError:
-            return
-        if self._reader is not None:
-            self._reader.close()
-        self._reader, self._created_ns = reader, created
 
 
 class SwarmStrategy(Strategy):
@@ -147,6 +121,7 @@ class SwarmStrategy(Strategy):
         self.ceiling = Autonomy[config.autonomy_ceiling]
         self.pending: dict[str, PendingIntent] = {}
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
+        self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
@@ -355,6 +330,9 @@ class SwarmStrategy(Strategy):
         self.estop.poll(now)
         if self._inbox is not None:
             fresh, stale = self._inbox.drain()
+            for listener in self.command_listeners:
+                for message in stale + fresh:
+                    listener(message)
             for message in stale:
                 self._answer(message, False, "sent before this engine started; not executed", now)
             for message in fresh:
@@ -388,6 +366,9 @@ class SwarmStrategy(Strategy):
             return
         if isinstance(command, messages.SetAutonomy):
             self._set_autonomy(message, command, now)
+            return
+        if isinstance(command, messages.ReplayControl):
+            self._answer(message, False, "this is a live engine, not a replay", now)
             return
         pending = self.pending.get(command.intent_id)  # type: ignore[attr-defined]
         if pending is None:

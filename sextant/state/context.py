@@ -11,6 +11,7 @@ import os
 import platform
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,8 @@ class ContextWriter:
         self.record: np.void = self._storage[0]  # a view: assigning its fields updates the pending record
         if instrument_id:
             self.record["instrument"] = encode_instrument(instrument_id)
+        # Called after each commit with (record bytes, write number, wall ns, engine ts ns): the scene recorder.
+        self.commit_listeners: list[Callable[[np.ndarray, int, int, int], None]] = []
         self.commit()
 
     @property
@@ -90,6 +93,10 @@ class ContextWriter:
         """Records published so far."""
         return int(self.record["write_seq"])
 
+    def load(self, record: np.void) -> None:
+        """Make `record` (a whole CONTEXT_DTYPE record, e.g. from a scene) the pending record."""
+        self._storage[0] = record
+
     def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int) -> None:
         """Append one market event to the 64-slot trace (published with the next commit)."""
         record = self.record
@@ -105,7 +112,10 @@ class ContextWriter:
         """Publish the pending record. Returns its write number (the snapshot `sequence`)."""
         now = time.time_ns() if now_ns is None else now_ns
         self.record["wall_ns"] = now
-        return int(seqlock.seqlock_publish(self._file.buf, self._bytes, now))
+        sequence = int(seqlock.seqlock_publish(self._file.buf, self._bytes, now))
+        for listener in self.commit_listeners:
+            listener(self._bytes, sequence, now, int(self.record["ts_ns"]))
+        return sequence
 
     def heartbeat(self, now_ns: int | None = None) -> None:
         store_heartbeat(self._file.buf, time.time_ns() if now_ns is None else now_ns)

@@ -217,6 +217,18 @@ class Heartbeat(Event, kw_only=True):
     context_sequence: int = 0
 
 
+class ReplayStatus(Event, kw_only=True):
+    """A replay's position on its timeline (published by `sextant replay` a few times a second and on change)."""
+
+    KIND: ClassVar[int] = 19
+    scene: str
+    position_ns: int  # from the scene's start, on the engine's clock
+    duration_ns: int
+    speed: float
+    paused: bool
+    seeked: bool = False  # the position jumped: what was shown before it is not history any more
+
+
 # --------------------------------------------------------------------------------------------------- commands
 
 
@@ -249,12 +261,21 @@ class SetAutonomy(Command, kw_only=True):
     level: AutonomyLevel
 
 
+class ReplayControl(Command, kw_only=True):
+    """Bridge → replay process: the transport keys. `value`: the speed for "speed", a 0..1 fraction of the
+    timeline for "seek", a number of snapshots (±) for "step"."""
+
+    KIND: ClassVar[int] = 106
+    action: Literal["toggle", "pause", "resume", "step", "speed", "seek"]
+    value: float = 0.0
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
-    EStopChanged, CommandResult, CrewStatus, Heartbeat,
+    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus,
 )
-COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy)
+COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl)
 
 TYPES_BY_KIND: dict[int, type[Message]] = {t.KIND: t for t in EVENT_TYPES + COMMAND_TYPES}
 TYPES_BY_NAME: dict[str, type[Message]] = {t.__name__: t for t in EVENT_TYPES + COMMAND_TYPES}

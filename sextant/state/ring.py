@@ -28,6 +28,7 @@ from sextant.state.layout import (
     EVENT_RING_MAGIC,
     EVENT_RING_SLOT_SIZE,
     EVENT_RING_SLOTS,
+    HEADER_DTYPE,
     HEADER_SIZE,
     MAGIC_NAMES,
     OFFSET_SEQUENCE,
@@ -48,7 +49,7 @@ from sextant.state.memory import (
     store_release_u64,
     store_u64,
 )
-from sextant.state.shm import FileSpec, MappedFile, create, open_readonly
+from sextant.state.shm import FileSpec, MappedFile, StateFileError, create, open_readonly
 
 _CURSOR_NEXT = 0
 _CURSOR_LOST = 1
@@ -292,3 +293,45 @@ class CommandRingWriter(_RingWriter[messages.Command]):
 
 class CommandRingReader(_RingReader[messages.Command]):
     _ring = _COMMANDS
+
+
+class CommandRingFollower:
+    """Reads a CommandRing that its writer (the bridge) may create after us, or re-create: looks for the file at
+    most every `recheck_ns` and re-opens it when its header's `created_ns` changes."""
+
+    def __init__(self, path: str | os.PathLike[str], *, start: Literal["oldest", "latest"] = "oldest",
+                 recheck_ns: int = 1_000_000_000) -> None:
+        self._path = Path(path)
+        self._start = start
+        self._recheck_ns = recheck_ns
+        self._reader: CommandRingReader | None = None
+        self._created_ns = 0
+        self._next_check = 0
+
+    def drain(self) -> list[RingMessage[messages.Command]]:
+        now = time.time_ns()
+        if now >= self._next_check:
+            self._next_check = now + self._recheck_ns
+            self._reopen_if_replaced()
+        return self._reader.drain() if self._reader is not None else []
+
+    def _reopen_if_replaced(self) -> None:
+        try:
+            with open(self._path, "rb") as handle:
+                header = handle.read(HEADER_SIZE)
+        except OSError:
+            return
+        created = int(np.frombuffer(header, HEADER_DTYPE)[0]["created_ns"]) if len(header) == HEADER_SIZE else 0
+        if created == 0 or (self._reader is not None and created == self._created_ns):
+            return
+        try:
+            reader = CommandRingReader(self._path, start=self._start)
+        except StateFileError:
+            return
+        self.close()
+        self._reader, self._created_ns = reader, created
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None

@@ -12,8 +12,8 @@ from sextant.state import messages
 SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExpired", "OrderSubmitted",
                "OrderFilled", "OrderRejected", "OrderCanceled", "RiskAlert", "Veto", "AutoresearchResult",
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
-               "CrewStatus", "Heartbeat"]
-SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy"]
+               "CrewStatus", "Heartbeat", "ReplayStatus"]  # ReplayStatus: the replay's timeline (SPEC §12)
+SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl"]
 
 SAMPLES: list[messages.Message] = [
     messages.IntentGenerated(intent_id="i1", agent="momentum-01", intent_kind="TrendFollow", instrument="X.OKX",
@@ -45,6 +45,8 @@ SAMPLES: list[messages.Message] = [
     messages.Modify(command_id="c3", intent_id="i1", quantity=0.5),
     messages.EStop(command_id="c4", engage=False),
     messages.SetAutonomy(command_id="c5", level="AUTO"),
+    messages.ReplayStatus(scene="flash-crash", position_ns=5, duration_ns=10, speed=2.0, paused=False),
+    messages.ReplayControl(command_id="c6", action="seek", value=0.5),
 ]
 
 
@@ -54,8 +56,8 @@ def test_every_spec_kind_has_a_type() -> None:
 
 
 def test_kinds_are_unique_and_stable() -> None:
-    assert [t.KIND for t in messages.EVENT_TYPES] == list(range(1, 19))
-    assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 106))
+    assert [t.KIND for t in messages.EVENT_TYPES] == list(range(1, 20))
+    assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 107))
 
 
 def test_every_command_carries_an_id() -> None:

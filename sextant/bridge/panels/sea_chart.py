@@ -54,8 +54,9 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
     title_y = rect.top - p.px(24)
     p.label("chart:title", "SEA CHART", rect.left + p.px(16), title_y, size=theme.SIZE_SMALL, bold=True,
             color=theme.TEXT_MUTED)
-    p.label("chart:hint", DRAWER_HINT, rect.left + p.px(16), rect.bottom + p.px(8), size=theme.SIZE_SMALL,
-            color=theme.TEXT_DISABLED)
+    if model.replay is None or model.status.value != "REPLAY":  # a replay's timeline takes this line
+        p.label("chart:hint", DRAWER_HINT, rect.left + p.px(16), rect.bottom + p.px(8), size=theme.SIZE_SMALL,
+                color=theme.TEXT_DISABLED)
     if snapshot is None or len(ts) < 2:
         with gpu.drawing():
             gpu.heat_field(plot, np.zeros(HEAT_COLUMNS), np.full(HEAT_COLUMNS, -1.0), model.now_s)
