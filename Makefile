@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench sysdeps clean help
+.PHONY: run test bench scenes sysdeps clean help
 
 help:
 	@echo "make run    - create .venv if missing, install, start Sextant"
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/sextant bench all
+
+# Regenerate the shipped scenes (seeded: same code, same files); scenes/generate.py documents each.
+scenes: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[scenes]'
+	$(BIN)/python scenes/generate.py
 
 # System libraries for the bridge's headless GL (EGL + Mesa llvmpipe), its text and its pinned font
 # (shared/research/gui.md §1). A desktop with a display and GL drivers has them already.

@@ -23,7 +23,7 @@ EXIT_USAGE = 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-BENCH_SUITES = ("state", "engine", "bridge")
+BENCH_SUITES = ("state", "engine", "bridge", "sim")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Print every setting (secrets masked) and the LLM roles.")
     config_verbs.add_parser("check", help="load sextant.toml, the environment and llm.toml; report problems",
                             description="Validate the configuration and llm.toml; exit 2 on a problem.")
+
+    sim = verbs.add_parser("sim", help="re-run a scene's market (or the seeded model) through the full crew, fast",
+                           description="Run a scene's quotes, or --quotes N quotes of the seeded market model, "
+                                       "through a fresh Nautilus BacktestEngine with the full crew in AUTO and LLM "
+                                       "escalation off, on a simulated clock. Prints a summary and writes the event "
+                                       "log (events.jsonl, its SHA-256 in the summary), summary.json and a "
+                                       "replayable scene into --out.")
+    sim.add_argument("scene", nargs="?", help="a scene folder (scenes/flash-crash, recordings/…); omit for the model")
+    sim.add_argument("--seed", type=int, help="the crew's seed, and the model's (default: the scene's, or "
+                                              "$SEXTANT_SEED)")
+    sim.add_argument("--quotes", type=int, default=36_000, help="without a scene: model quotes (0.1 s each)")
+    sim.add_argument("--out", metavar="DIR", help="where the results go (default: a new folder under record_dir)")
+    sim.add_argument("--no-record", action="store_true", help="do not write a replayable scene")
 
     replay = verbs.add_parser("replay", help="replay a recorded scene in the bridge",
                               description="Write a recorded scene (docs/scene-format.md) back into the shared "
@@ -170,6 +183,40 @@ def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeCon
         fullscreen=False if (args.windowed or args.headless) else None)
 
 
+def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
+    import time
+
+    from sextant.engine.backtest import model_quotes, run_sim, scene_quotes
+    from sextant.engine.config import EngineConfig
+    from sextant.replay.format import SceneError
+
+    seed = args.seed
+    if seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
+        from sextant.replay.format import read_metadata
+
+        try:
+            seed = int(read_metadata(Path(args.scene))["seed"])
+        except SceneError as error:
+            print(f"sextant sim: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    engine_config = EngineConfig.from_settings(config, seed=seed)
+    if args.quotes <= 1:
+        raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
+    name = Path(args.scene).name if args.scene else f"model-seed{engine_config.seed}"
+    out = Path(args.out) if args.out else (Path(config.record_dir or ".") /
+                                           f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-sim-{name}")
+    try:
+        quotes = scene_quotes(engine_config, Path(args.scene)) if args.scene else model_quotes(engine_config,
+                                                                                               args.quotes)
+    except SceneError as error:
+        print(f"sextant sim: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = run_sim(engine_config, quotes, out, record=not args.no_record, source=args.scene or "model")
+    print(f"sextant sim: {name}, seed {engine_config.seed} → {out}")
+    print(summary.table())
+    return EXIT_OK
+
+
 def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.replay.format import SceneError
 
@@ -220,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             return _config_show(config)
         if args.verb == "replay":
             return _replay(config, args)
+        if args.verb == "sim":
+            return _sim(config, args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None

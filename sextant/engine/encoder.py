@@ -124,7 +124,7 @@ class StateEncoder(Actor):
         self._update_position(record, mid)
         self._update_risk(record, tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
-        self._writer.commit()
+        self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
         for listener in self.quote_listeners:
             listener(tick.ts_event, tick.ts_init, bid, ask, bid_size, ask_size)
         self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
@@ -209,7 +209,7 @@ class StateEncoder(Actor):
     def _on_risk_event(self, event: Any) -> None:
         if isinstance(event, TradingStateChanged):
             self._writer.record["trading_state"] = int(TradingState[event.state.name])
-            self._writer.commit()
+            self._writer.commit(self.clock.timestamp_ns())
 
     def _on_timer(self, event: Any) -> None:
         now = time.time_ns()

@@ -166,6 +166,26 @@ def default_crew(config: EngineConfig) -> list[Agent]:
             PerceptionRouter(PerceptionConfig(base_size=config.base_size), perception_llm(config))]
 
 
+def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
+                     *, commands_path: str | None) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
+    """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`)."""
+    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
+                                              heartbeat_interval_s=config.heartbeat_interval_s),
+                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
+                           base_size=config.base_size)
+    strategy = SwarmStrategy(
+        SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
+                            autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
+                            cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
+                            assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
+                            stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK"),
+        agents=crew, writer=context, sink=sink,
+        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
+                          "limit_time_in_force_honoured": config.venue != "okx"},
+        commands_path=commands_path)
+    return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
+
+
 def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
     node_config = _node_config(config)
@@ -182,53 +202,49 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     else:
         node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
         node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
-    venue = Venue.OKX if config.venue == "okx" else Venue.SIM
-    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
-                                              heartbeat_interval_s=config.heartbeat_interval_s),
-                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
-                           base_size=config.base_size)
+    encoder, translator, strategy = build_components(config, crew, context, sink,
+                                                     Venue.OKX if config.venue == "okx" else Venue.SIM,
+                                                     commands_path=config.commands_path)
     node.trader.add_actor(encoder)
-    node.trader.add_actor(OrderEventTranslator(sink, dry_run=config.dry_run))
-    strategy = SwarmStrategy(
-        SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
-                            autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
-                            cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
-                            assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
-                            stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK"),
-        agents=crew, writer=context, sink=sink,
-        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
-                          "limit_time_in_force_honoured": config.venue != "okx"},
-        commands_path=config.commands_path)
+    node.trader.add_actor(translator)
     node.trader.add_strategy(strategy)
     node.trader.add_exec_algorithm(TWAPExecAlgorithm())
     node.build()
     strategy.estop.risk_engine = node.kernel.risk_engine
     stream = EventStream(port=config.ws_port)
     sink.add_listener(stream.publish)
-    recorder = _recorder(config) if config.record_dir else None
+    recorder = new_recorder(config) if config.record_dir else None
     if recorder is not None:
-        context.commit_listeners.append(recorder.on_context)
-        encoder.quote_listeners.append(recorder.on_quote)
-        strategy.command_listeners.append(recorder.on_command)
-        sink.add_listener(recorder.on_event)
+        attach_recorder(recorder, context, encoder, strategy, sink)
     return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder)
 
 
-def _recorder(config: EngineConfig) -> SceneRecorder:
-    """A recorder for this session, in a new scene folder named by the start time, venue and seed."""
+def attach_recorder(recorder: SceneRecorder, context: ContextWriter, encoder: StateEncoder,
+                    strategy: SwarmStrategy, sink: EventSink) -> None:
+    context.commit_listeners.append(recorder.on_context)
+    encoder.quote_listeners.append(recorder.on_quote)
+    strategy.command_listeners.append(recorder.on_command)
+    sink.add_listener(recorder.on_event)
+
+
+def new_recorder(config: EngineConfig, directory: Path | None = None, *, context_interval_s: float = 0.05,
+                 **metadata: object) -> SceneRecorder:
+    """A recorder for this session: in `directory`, or a new scene folder under record_dir named by the start
+    time, venue and seed."""
     from importlib.metadata import version
 
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    directory = Path(config.record_dir or ".") / f"{stamp}-{config.venue}-seed{config.seed}"
-    suffix = 1
-    while directory.exists():
-        suffix += 1
-        directory = directory.with_name(f"{stamp}-{config.venue}-seed{config.seed}-{suffix}")
+    if directory is None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        directory = Path(config.record_dir or ".") / f"{stamp}-{config.venue}-seed{config.seed}"
+        suffix = 1
+        while directory.exists():
+            suffix += 1
+            directory = directory.with_name(f"{stamp}-{config.venue}-seed{config.seed}-{suffix}")
     settings = msgspec.structs.asdict(config)  # EngineConfig holds no secrets: keys stay in SextantConfig
     return SceneRecorder(directory, {
         "sextant_version": version("sextant"), "nautilus_trader_version": version("nautilus_trader"),
         "seed": config.seed, "venue": config.venue, "instrument": config.instrument, "speed": config.speed,
-        "config": settings})
+        "config": settings, **metadata}, context_interval_s=context_interval_s)
 
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,

@@ -3,7 +3,7 @@
 The engine thread only appends rows to in-memory lists (a lock held for an append); a background thread turns
 them into one Arrow record batch per table each second and appends it to the files. Recording therefore never
 waits on the disk, and a crash loses at most the last second. ContextWindow snapshots are kept at most every
-`context_interval_s` of wall time: the bridge draws at 60 Hz and a replay needs no more.
+`context_interval_s` of the engine's clock (wall time live, simulated time in a sim): a replay needs no more.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class SceneRecorder:
         self._write_metadata()
         for name, schema in TABLES.items():
             self._files[name] = pa.OSFile(str(table_path(self.directory, name)), "wb")
-            self._writers[name] = pa.ipc.new_stream(self._files[name], schema)
+            # zstd: a ContextWindow record is mostly zeros and repeats; compressed, a scene stays small.
+            self._writers[name] = pa.ipc.new_stream(self._files[name], schema,
+                                                    options=pa.ipc.IpcWriteOptions(compression="zstd"))
         self._thread = threading.Thread(target=self._run, name="sextant-recorder", daemon=True)
         self._thread.start()
 

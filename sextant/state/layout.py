@@ -154,7 +154,7 @@ _CONTEXT_FIELDS: list[tuple] = [
     ("checksum", "<u8"),
     ("write_seq", "<u8"),
     ("ts_ns", "<u8"),  # time of the last update on the engine's (Nautilus) clock
-    ("wall_ns", "<u8"),  # writer's wall clock at commit
+    ("wall_ns", "<u8"),  # writer's clock at commit: the wall clock live, the simulated clock in `sextant sim`
     ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
     ("venue", "u1"),
     ("dry_run", "u1"),

@@ -1,0 +1,210 @@
+"""`sextant sim`: a scene's market (or the seeded model's) through a fresh Nautilus BacktestEngine with the full
+crew, on a simulated clock, as fast as the machine allows.
+
+The parts are the live engine's own (`node.build_components`): the StateEncoder writing a ContextWindow, the
+SwarmStrategy with the default crew and the autonomy gate, the TWAP algorithm, our notional cap and Nautilus'
+RiskEngine, only the venue is Nautilus' simulated exchange and the clock is the data's. No human is there to
+approve, so the gate runs in AUTO; LLM escalation is off (rules only), so a run is a function of the seed and the
+data.
+
+The event log is every engine event but Heartbeat (which carries the process id and the uptime), one JSON line each
+in the WebSocket envelope; its SHA-256 is the run's fingerprint: the same scene, seed and config give the same
+hash, in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import numpy as np
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, RiskEngineConfig
+from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import TraderId
+from nautilus_trader.model.identifiers import Venue as NautilusVenue
+from nautilus_trader.model.objects import Money
+
+from sextant.engine.config import EngineConfig
+from sextant.engine.events import EventSink
+from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.market.model import MarketModel, MarketModelConfig
+from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
+from sextant.replay.format import read_metadata, read_table
+from sextant.state import messages
+from sextant.state.context import ContextWriter
+from sextant.state.layout import Venue
+
+SIM_START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: a model run's clock starts here
+EXCLUDED_FROM_LOG = (messages.Heartbeat,)
+
+
+@dataclass(slots=True)
+class SimSummary:
+    quotes: int = 0
+    sim_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    orders: int = 0
+    fills: int = 0
+    trades: int = 0  # intents executed
+    approvals: int = 0
+    vetoes: int = 0
+    risk_alerts: int = 0
+    risk_vetoes: int = 0
+    realized_pnl: float = 0.0
+    unrealized_pnl: float = 0.0
+    final_position: float = 0.0
+    max_position: float = 0.0
+    max_drawdown: float = 0.0
+    max_risk_total: float = 0.0
+    events: int = 0
+    event_log_sha256: str = ""
+    event_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quotes_per_cpu_second(self) -> float:
+        return self.quotes / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+
+    def table(self) -> str:
+        rows = [
+            ("quotes", f"{self.quotes:,} ({self.sim_seconds:,.0f} s simulated)"),
+            ("speed", f"{self.quotes_per_cpu_second:,.0f} quotes per CPU-second ({self.wall_seconds:.1f} s wall)"),
+            ("PnL", f"realised {self.realized_pnl:+,.2f} USDT, unrealised {self.unrealized_pnl:+,.2f} USDT"),
+            ("trades", f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
+            ("vetoes", f"{self.vetoes} (risk alerts {self.risk_alerts}, of which VETO {self.risk_vetoes})"),
+            ("max drawdown", f"{self.max_drawdown:.2%}"),
+            ("risk excursion", f"peak field U = {self.max_risk_total:.2f}" if np.isfinite(self.max_risk_total)
+             else "peak field U = ∞ (a reading reached its limit)"),
+            ("position", f"final {self.final_position:+g}, largest {self.max_position:g} contracts"),
+            ("event log", f"{self.events} events, sha256 {self.event_log_sha256}"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def model_quotes(config: EngineConfig, count: int, model: MarketModelConfig | None = None) -> list[QuoteTick]:
+    """`count` quotes of the seeded market model, on a clock starting at SIM_START_NS."""
+    settings = model or MarketModelConfig(seed=config.seed)
+    batch = MarketModel(settings).next_batch(count)
+    ts = (SIM_START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
+    return ticks_from_arrays(config, batch.bid, batch.ask, batch.bid_size, batch.ask_size, ts)
+
+
+def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
+    """A recorded scene's quotes, on their recorded clock."""
+    read_metadata(scene)
+    table = read_table(scene, "quotes")
+    ts = table.column("ts_event").to_numpy().astype(np.uint64)
+    columns = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
+    return ticks_from_arrays(config, *columns, ts)
+
+
+def ticks_from_arrays(config: EngineConfig, bid: np.ndarray, ask: np.ndarray, bid_size: np.ndarray,
+                      ask_size: np.ndarray, ts: np.ndarray) -> list[QuoteTick]:
+    instrument = okx_linear_swap(config.instrument)
+    # Nautilus takes writable float64 price/size arrays and uint64 times (Arrow's are read-only: copy).
+    prices = [np.array(column, np.float64) for column in (bid, ask, bid_size, ask_size)]
+    times = np.array(ts, np.uint64)
+    return QuoteTick.from_raw_arrays_to_list(instrument.id, instrument.price_precision, instrument.size_precision,
+                                             *prices, times, times.copy())
+
+
+def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record: bool = True,
+            source: str = "model", context_interval_s: float = 0.25) -> SimSummary:
+    """Run the crew over `quotes`; write the event log (and, with `record`, a replayable scene) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False)
+    instrument = okx_linear_swap(config.instrument)
+    engine = BacktestEngine(BacktestEngineConfig(
+        trader_id=TraderId(TRADER_ID), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
+        run_analysis=False, risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate)))
+    engine.add_venue(venue=NautilusVenue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                     base_currency=USDT, starting_balances=[Money(config.starting_balance_usdt, USDT)],
+                     default_leverage=Decimal(str(config.leverage)))
+    engine.add_instrument(instrument)
+    engine.add_data(quotes)
+    shm = Path(tempfile.mkdtemp(prefix="sextant-sim-"))  # the ContextWindow the crew reads; nobody else needs it
+    context = ContextWriter(shm / "context.mmap", config.instrument)
+    sink = EventSink(None)
+    encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
+                                                     commands_path=None)
+    summary = SimSummary(quotes=len(quotes))
+    log_path = out / "events.jsonl"
+    digest = hashlib.sha256()
+    with open(log_path, "w") as log:
+        def on_event(event: messages.Event, seq: int, ts_ns: int) -> None:
+            name = type(event).__name__
+            summary.event_counts[name] = summary.event_counts.get(name, 0) + 1
+            if isinstance(event, EXCLUDED_FROM_LOG):
+                return
+            line = json.dumps(messages.to_wire(event, seq=summary.events, ts_ns=ts_ns), sort_keys=True)
+            digest.update(line.encode())
+            log.write(line + "\n")
+            summary.events += 1
+
+        def on_commit(record: np.ndarray, sequence: int, wall_ns: int, ts_ns: int) -> None:
+            view = context.record
+            summary.max_drawdown = max(summary.max_drawdown, float(view["drawdown"]))
+            summary.max_risk_total = max(summary.max_risk_total, float(view["risk_total"]))
+            summary.max_position = max(summary.max_position, abs(float(view["position_size"])))
+
+        sink.add_listener(on_event)
+        context.commit_listeners.append(on_commit)
+        recorder = new_recorder(config, out / "scene", source=source,
+                                context_interval_s=context_interval_s) if record else None
+        if recorder is not None:
+            attach_recorder(recorder, context, encoder, strategy, sink)
+            recorder.start()
+        engine.add_actor(encoder)
+        engine.add_actor(translator)
+        engine.add_strategy(strategy)
+        engine.add_exec_algorithm(TWAPExecAlgorithm())
+        strategy.estop.risk_engine = engine.kernel.risk_engine
+        started_wall, started_cpu = time.perf_counter(), time.process_time()
+        engine.run()
+        summary.cpu_seconds = time.process_time() - started_cpu
+        summary.wall_seconds = time.perf_counter() - started_wall
+        if recorder is not None:
+            recorder.stop()
+    counts = summary.event_counts
+    summary.orders, summary.fills = counts.get("OrderSubmitted", 0), counts.get("OrderFilled", 0)
+    summary.approvals, summary.vetoes = counts.get("IntentApproved", 0), counts.get("Veto", 0)
+    summary.trades = summary.approvals
+    summary.risk_alerts = counts.get("RiskAlert", 0)
+    summary.event_log_sha256 = digest.hexdigest()
+    record = context.record
+    summary.realized_pnl, summary.unrealized_pnl = float(record["realized_pnl"]), float(record["unrealized_pnl"])
+    summary.final_position = float(record["position_size"])
+    if len(quotes) > 1:
+        summary.sim_seconds = (quotes[-1].ts_event - quotes[0].ts_event) / 1e9
+    summary.risk_vetoes = _count_veto_alerts(log_path)
+    (out / "summary.json").write_text(json.dumps(_as_dict(summary), indent=2, sort_keys=True))
+    engine.dispose()
+    context.close()
+    return summary
+
+
+def _as_dict(summary: SimSummary) -> dict[str, object]:
+    values = {name: getattr(summary, name) for name in SimSummary.__slots__}
+    values["max_risk_total"] = values["max_risk_total"] if np.isfinite(values["max_risk_total"]) else "inf"
+    return values | {"quotes_per_cpu_second": summary.quotes_per_cpu_second}
+
+
+def _count_veto_alerts(log_path: Path) -> int:
+    count = 0
+    with open(log_path) as log:
+        for line in log:
+            frame = json.loads(line)
+            if frame["type"] == "RiskAlert" and frame["data"].get("level") == "VETO":
+                count += 1
+    return count
