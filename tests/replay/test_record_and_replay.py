@@ -122,3 +122,30 @@ def test_a_folder_that_is_not_a_scene_gets_a_clear_error(tmp_path: Path) -> None
     (tmp_path / "metadata.json").write_text('{"format": "something-else"}')
     with pytest.raises(SceneError, match="expected 'sextant-scene'"):
         read_metadata(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_killed_engine_loses_at_most_the_last_second_of_its_scene(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEXTANT_", "OKX_"))}
+    env.update(SEXTANT_WS_PORT=str(free_port()), SEXTANT_RECORD_DIR="recordings",
+               SEXTANT_LLM_CONFIG=str(REPO_ROOT / "llm.toml"))
+    log = tmp_path / "engine.log"
+    with open(log, "w") as output:
+        engine = subprocess.Popen([sys.executable, "-m", "sextant.cli", "engine", "--speed", "10", "--duration", "60"],
+                                  cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "recording" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(6.0)
+    killed_ns = time.time_ns()
+    engine.send_signal(signal.SIGKILL)  # no chance to flush or close anything
+    engine.wait(timeout=10)
+    scene = next((tmp_path / "recordings").iterdir())
+    quotes = read_table(scene, "quotes")
+    assert quotes.num_rows > 100
+    last_ns = int(quotes.column("ts_event").to_numpy()[-1])
+    assert killed_ns - last_ns <= 2_000_000_000, "at most the last second (one flush period) plus scheduling slack"
+    assert len(read_context(scene).records) > 50
