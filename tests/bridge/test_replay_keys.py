@@ -18,7 +18,7 @@ SCENE = REPO_ROOT / "scenes" / "calm-trend"
 
 
 @pytest.fixture
-def replay(window, bridge_factory, tmp_path: Path):  # noqa: ANN001, ANN201
+def replay(window, bridge_factory, tmp_path: Path):
     clock = [1_800_000_000_000_000_000]
     player = ScenePlayer(SCENE, tmp_path / "context.mmap", tmp_path / "events.mmap", tmp_path / "commands.mmap",
                          clock=lambda: clock[0])
@@ -35,16 +35,16 @@ def replay(window, bridge_factory, tmp_path: Path):  # noqa: ANN001, ANN201
     player.close()
 
 
-def test_the_bridge_shows_replay_and_refuses_trading_commands(window, replay) -> None:  # noqa: ANN001
-    player, view, tick = replay
+def test_the_bridge_shows_replay_and_refuses_trading_commands(window, replay) -> None:
+    player, view, _ = replay
     assert view.model.status == LinkStatus.REPLAY
     assert view.model.replay is not None and view.model.replay.duration_ns == player.duration_ns
     view.approve("any")
     assert not any(isinstance(c, messages.Approve) for c in view.sent)
 
 
-def test_space_pauses_arrows_step_brackets_change_speed(window, replay) -> None:  # noqa: ANN001
-    player, view, tick = replay
+def test_space_pauses_arrows_step_brackets_change_speed(window, replay) -> None:
+    player, _, tick = replay
     press(window, key.SPACE)
     tick(2)
     assert player.paused
@@ -67,7 +67,7 @@ def test_space_pauses_arrows_step_brackets_change_speed(window, replay) -> None:
     assert not player.paused
 
 
-def test_clicking_the_timeline_seeks(window, replay) -> None:  # noqa: ANN001
+def test_clicking_the_timeline_seeks(window, replay) -> None:
     player, view, tick = replay
     tick(1)
     bar = view.painter.button_rect("timeline:seek")
