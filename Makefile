@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench scenes sysdeps clean help
+.PHONY: run test bench scenes contracts sysdeps clean help
 
 help:
 	@echo "make run    - create .venv if missing, install, start Sextant"
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/sextant bench all
+
+# Compile the ERC-8004 registries (Vyper, offline) into sextant/trust/contracts/build/ (committed).
+contracts: $(STAMP)
+	$(BIN)/python -m sextant.trust.build
 
 # Regenerate the shipped scenes (seeded: same code, same files); scenes/generate.py documents each.
 scenes: $(STAMP)

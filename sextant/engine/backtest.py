@@ -14,6 +14,7 @@ hash, in any process.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
@@ -70,6 +71,7 @@ class SimSummary:
     events: int = 0
     event_log_sha256: str = ""
     event_counts: dict[str, int] = field(default_factory=dict)
+    outcomes: list[dict[str, object]] = field(default_factory=list)  # each closed decision (engine/outcomes.py)
 
     @property
     def quotes_per_cpu_second(self) -> float:
@@ -185,6 +187,7 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
     record = context.record
     summary.realized_pnl, summary.unrealized_pnl = float(record["realized_pnl"]), float(record["unrealized_pnl"])
     summary.final_position = float(record["position_size"])
+    summary.outcomes = [dataclasses.asdict(outcome) for outcome in strategy.outcomes.outcomes]
     if len(quotes) > 1:
         summary.sim_seconds = (quotes[-1].ts_event - quotes[0].ts_event) / 1e9
     summary.risk_vetoes = _count_veto_alerts(log_path)

@@ -1,0 +1,269 @@
+"""The Attestor: every closed decision becomes a signed record on disk, a journal row, and then feedback on chain.
+
+`attest()` runs in the engine's thread and only writes: the signed record file and the journal row (a few hundred
+microseconds), then returns; a worker thread sends the journaled feedback in order, and retries with exponential
+backoff while the RPC is down. Before each send it asks the chain how many of this agent's feedbacks from the
+evaluator have landed (`getLastIndex`), so a send whose receipt was lost in a crash is recognised, not repeated:
+none lost, none duplicated.
+
+The embedded chain lives in memory, so at start the attestor rebuilds it from the journal: the same keys deploy
+the registries at the same addresses, register the agents with the same ids, and re-send every mined feedback.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sextant.state import messages
+from sextant.trust.chain import Chain, ChainError
+from sextant.trust.journal import Journal
+from sextant.trust.records import (
+    VALUE_DECIMALS,
+    RecordError,
+    Verified,
+    outcome_value,
+    read_envelope,
+    sign_record,
+    verify_envelope,
+    write_envelope,
+)
+from sextant.trust.registry import Erc8004
+
+SCORE_SCALE_BPS = 10.0  # score = logistic(average return / 10 bps): 0.5 at break-even, 0.9 at +22 bps a decision
+BACKOFF_START_S = 0.25
+BACKOFF_MAX_S = 30.0
+
+
+def reputation_score(average_bps: float, count: int) -> float | None:
+    """An agent's score in 0..1 from its average on-chain feedback; None before its first rated decision."""
+    if count == 0:
+        return None
+    return 1.0 / (1.0 + math.exp(-average_bps / SCORE_SCALE_BPS))
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReputation:
+    name: str
+    agent_id: int
+    count: int
+    average_bps: float
+    score: float | None
+
+
+class Attestor:
+    def __init__(self, directory: str | Path, connect: Callable[[], Chain], *,
+                 publish: Callable[[messages.Event], None] | None = None) -> None:
+        self.directory = Path(directory)
+        self.records_dir = self.directory / "records"
+        self.journal = Journal(self.directory / "journal.sqlite")
+        self._connect = connect
+        self._publish = publish or (lambda event: None)
+        self.chain: Chain | None = None
+        self.registry: Erc8004 | None = None
+        self._agents: dict[str, int] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    # ------------------------------------------------------------------------------------------- set-up
+
+    def setup(self, agent_names: list[str]) -> dict[str, int]:
+        """Connect, deploy or find the registries, rebuild an embedded chain from the journal, and register any
+        agent not registered yet (each exactly once). Returns the agent ids."""
+        chain = self._connect()
+        self.chain = chain
+        identity, reputation = self.journal.get_meta("identity"), self.journal.get_meta("reputation")
+        if chain.embedded or identity is None or reputation is None:
+            registry = Erc8004.deploy(chain)
+            if identity is not None and (registry.identity.address, registry.reputation.address) != (identity,
+                                                                                                     reputation):
+                raise ChainError(f"the embedded chain rebuilt the registries at {registry.identity.address}, not "
+                                 f"{identity} as journaled: the journal belongs to another seed", retryable=False)
+            self.journal.set_meta("identity", registry.identity.address)
+            self.journal.set_meta("reputation", registry.reputation.address)
+        else:
+            registry = Erc8004(chain, identity, reputation)
+        self.registry = registry
+        self.journal.set_meta("endpoint", chain.endpoint)
+        self.journal.set_meta("chain_id", str(chain.chain_id))
+        known = self.journal.agents()
+        if chain.embedded:
+            self._replay(known)
+        else:
+            self.reconcile()
+        self._agents = {name: agent_id for name, agent_id, _ in known}
+        for name in agent_names:
+            if name not in self._agents:
+                uri = f"data:application/json,{{\"name\":\"{name}\",\"type\":\"sextant-crew\"}}"
+                agent_id = registry.register(chain.operator, uri)
+                self.journal.add_agent(name, agent_id, uri)
+                self._agents[name] = agent_id
+        return dict(self._agents)
+
+    def _replay(self, known: list[tuple[str, int, str]]) -> None:
+        assert self.registry is not None and self.chain is not None
+        for name, agent_id, uri in known:
+            if self.registry.register(self.chain.operator, uri) != agent_id:
+                raise ChainError(f"replaying the journal: agent {name} came back with another id", retryable=False)
+        for row in self.journal.mined():
+            self.registry.give_feedback(self.chain.evaluator, row.agent_id, row.value, row.decimals, row.tag1,
+                                        row.tag2, "", row.uri, bytes.fromhex(row.hash[2:]))
+
+    def reconcile(self) -> int:
+        """Compare the journal with the chain: a node that restarted from an older snapshot may have lost blocks
+        that held mined feedback. Those rows go back to the queue (in order), to be sent again. Returns how many."""
+        assert self.registry is not None and self.chain is not None
+        requeued = 0
+        for _, agent_id, _ in self.journal.agents():
+            on_chain = self.registry.last_index(agent_id, self.chain.evaluator.address)
+            requeued += self.journal.requeue_beyond(agent_id, on_chain)
+        if requeued:
+            self._wake.set()
+        return requeued
+
+    # ------------------------------------------------------------------------------------------- attesting
+
+    def attest(self, agent: str, outcome: dict[str, Any], *, instrument: str, strategy: str, context_hash: str = "",
+               orders: list[dict[str, Any]] | None = None, fills: list[dict[str, Any]] | None = None) -> str:
+        """Record, sign and journal one closed decision; the worker puts it on chain. Returns the record id."""
+        agent_id = self._agents.get(agent)
+        if agent_id is None:
+            raise KeyError(f"agent {agent!r} is not registered; known: {sorted(self._agents)}")
+        identity = self.journal.get_meta("identity") or ""
+        chain_id = int(self.journal.get_meta("chain_id") or 0)
+        entry_notional = abs(float(outcome["quantity"])) * float(outcome["entry_price"]) * float(
+            outcome.get("multiplier", 1.0))
+        value = outcome_value(float(outcome["realized_pnl"]), entry_notional)
+        record_id = f"{agent}-{int(outcome['closed_at_ns'])}-{outcome.get('intent_id') or 'position'}"
+        record = {"version": 1, "record_id": record_id, "agent": agent, "agent_id": agent_id,
+                  "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
+                  "orders": orders or [], "fills": fills or [], "outcome": outcome, "value": value,
+                  "value_decimals": VALUE_DECIMALS, "closed_at_ns": int(outcome["closed_at_ns"])}
+        existing = self.journal.by_record(record_id)
+        if existing is not None:
+            return record_id  # already journaled: attesting the same decision twice changes nothing
+        assert self.chain is not None
+        envelope = sign_record(record, self.chain.operator, chain_id, identity)
+        path = write_envelope(self.records_dir, envelope)
+        seq = self.journal.queue(record_id, agent, agent_id, value, VALUE_DECIMALS, strategy, instrument,
+                                 path.resolve().as_uri(), envelope["hash"])
+        self._publish(messages.AttestationQueued(record_id=record_id, agent=agent, decision_hash=envelope["hash"],
+                                                 journal_seq=seq))
+        self._wake.set()
+        return record_id
+
+    # ------------------------------------------------------------------------------------------- the worker
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sextant-attestor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until nothing is queued; False if something still is after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.journal.pending(1):
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        return not self.journal.pending(1)
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START_S
+        while not self._stop.is_set():
+            rows = self.journal.pending()
+            if not rows:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            for row in rows:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._send(row)
+                    backoff = BACKOFF_START_S
+                except ChainError as error:
+                    self.last_error = str(error)
+                    self.journal.mark_attempt(row.seq, str(error), failed=not error.retryable)
+                    if error.retryable:
+                        self._stop.wait(backoff)
+                        backoff = min(BACKOFF_MAX_S, backoff * 2)
+                        self._after_outage()
+                        break  # keep the order: retry this one first
+
+    def _after_outage(self) -> None:
+        """Once the node answers again, check what it still holds (it may have restarted from a snapshot)."""
+        if self.chain is not None:
+            self.chain.forget_nonces()
+        try:
+            self.reconcile()
+        except ChainError:
+            pass  # still down: the next attempt waits longer
+
+    def _send(self, row: Any) -> None:
+        assert self.registry is not None and self.chain is not None
+        evaluator = self.chain.evaluator
+        expected = self.journal.mined_count(row.agent_id, row.seq) + 1
+        landed = self.registry.last_index(row.agent_id, evaluator.address)
+        if landed >= expected:  # sent before a crash or a lost receipt: it is on chain already
+            self.journal.mark_mined(row.seq, "", 0, expected)
+            self._publish(messages.AttestationMined(record_id=row.record_id, agent=row.agent, tx_hash="",
+                                                    block_number=0, feedback_index=expected))
+            return
+        receipt, index = self.registry.give_feedback(evaluator, row.agent_id, row.value, row.decimals, row.tag1,
+                                                     row.tag2, "", row.uri, bytes.fromhex(row.hash[2:]))
+        self.journal.mark_mined(row.seq, receipt.tx_hash, receipt.block_number, index)
+        self._publish(messages.AttestationMined(record_id=row.record_id, agent=row.agent, tx_hash=receipt.tx_hash,
+                                                block_number=receipt.block_number, feedback_index=index))
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    def reputations(self) -> list[AgentReputation]:
+        """Each agent's score, read from the chain (getSummary over the evaluator)."""
+        assert self.registry is not None and self.chain is not None
+        out = []
+        for name, agent_id, _ in self.journal.agents():
+            summary = self.registry.summary(agent_id, [self.chain.evaluator.address])
+            average_bps = summary.average
+            out.append(AgentReputation(name, agent_id, summary.count, average_bps,
+                                       reputation_score(average_bps, summary.count)))
+        return out
+
+    def verify(self, path: Path) -> Verified:
+        """Off-chain (hash, EIP-712 signature) and on-chain (the feedback's hash in its NewFeedback event)."""
+        envelope = read_envelope(path)
+        verified = verify_envelope(envelope)
+        row = self.journal.by_record(verified.record_id)
+        if row is None or row.status != "mined":
+            raise RecordError(f"record {verified.record_id}: not mined on chain yet "
+                              f"({'unknown to this journal' if row is None else row.status})")
+        assert self.registry is not None and self.chain is not None
+        events = self.registry.reputation.events.NewFeedback().get_logs(
+            argument_filters={"agentId": row.agent_id, "clientAddress": self.chain.evaluator.address},
+            from_block=0)
+        on_chain = [e for e in events if int(e["args"]["feedbackIndex"]) == row.feedback_index]
+        if not on_chain:
+            raise RecordError(f"record {verified.record_id}: no feedback #{row.feedback_index} for agent "
+                              f"{row.agent_id} on chain")
+        chain_hash = "0x" + bytes(on_chain[-1]["args"]["feedbackHash"]).hex()
+        if chain_hash != verified.hash:
+            raise RecordError(f"record {verified.record_id}: the chain holds hash {chain_hash}, the record "
+                              f"{verified.hash}")
+        return verified
+
+    def close(self) -> None:
+        self.stop()
+        self.journal.close()

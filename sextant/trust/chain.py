@@ -1,0 +1,168 @@
+"""The EVM the trust layer writes to: an in-process py-evm chain by default, or any JSON-RPC node.
+
+Two wallets act, as ERC-8004 requires: the **operator** owns the crew's agent identities; the **evaluator** rates
+their decisions (an agent's owner may not rate it). Every transaction is signed here with local keys, with the
+nonce tracked here and a fixed gas limit per call with headroom (on py-evm, `eth_estimateGas` is a binary search
+that costs 4× the transaction itself; research web3.md §3).
+
+* Embedded (`SEXTANT_CHAIN_RPC` empty): `EthereumTesterProvider`. Its state lives in memory; the attestor's journal
+  makes it durable by replaying every write into a fresh chain at start. The two keys are derived from the seed.
+* RPC (`SEXTANT_CHAIN_RPC=http(s)://…`, `SEXTANT_CHAIN_KEY=0x…`): the key is the operator; the evaluator's key is
+  derived from it (keccak of the key and a label) and funded by the operator when it runs dry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+
+ETH = 10**18
+EVALUATOR_FUNDING = ETH // 10  # enough for several thousand attestations on a local node
+
+
+class ChainError(Exception):
+    """The chain refused or could not be reached. `retryable` says whether trying again later may work."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    logs: list[Any]
+
+
+def derived_key(secret: bytes, label: str) -> str:
+    return "0x" + keccak(secret + b"|sextant|" + label.encode()).hex()
+
+
+class Chain:
+    def __init__(self, w3: Web3, operator: LocalAccount, evaluator: LocalAccount, *, endpoint: str,
+                 embedded: bool) -> None:
+        self.w3 = w3
+        self.operator = operator
+        self.evaluator = evaluator
+        self.endpoint = endpoint
+        self.embedded = embedded
+        self.chain_id = int(w3.eth.chain_id)
+        self._nonces: dict[str, int] = {}
+
+    @classmethod
+    def connect(cls, rpc_url: str = "", key: str = "", *, seed: int = 42, timeout_s: float = 10.0) -> Chain:
+        if not rpc_url:
+            return cls.embedded_chain(seed)
+        if not key:
+            raise ChainError("SEXTANT_CHAIN_RPC is set but SEXTANT_CHAIN_KEY is not: the operator needs a key to sign "
+                             "with. Fix: export SEXTANT_CHAIN_KEY=0x… (a funded key on that chain).", retryable=False)
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        operator = Account.from_key(key)
+        evaluator = Account.from_key(derived_key(bytes(operator.key), "evaluator"))
+        chain = cls(w3, operator, evaluator, endpoint=rpc_url, embedded=False)
+        chain.fund(evaluator.address, EVALUATOR_FUNDING, minimum=EVALUATOR_FUNDING // 10)
+        return chain
+
+    @classmethod
+    def embedded_chain(cls, seed: int) -> Chain:
+        from web3 import EthereumTesterProvider
+
+        provider = EthereumTesterProvider()
+        w3 = Web3(provider)
+        secret = seed.to_bytes(8, "big", signed=False)
+        operator = Account.from_key(derived_key(secret, "operator"))
+        evaluator = Account.from_key(derived_key(secret, "evaluator"))
+        # eth-tester's prefunded account pays for both; it is unlocked in the tester, so no key is needed.
+        funder = w3.eth.accounts[0]
+        for account in (operator, evaluator):
+            tx = w3.eth.send_transaction({"from": funder, "to": account.address, "value": 1_000 * ETH})
+            w3.eth.wait_for_transaction_receipt(tx)
+        return cls(w3, operator, evaluator, endpoint="embedded py-evm (EthereumTesterProvider)", embedded=True)
+
+    def fund(self, address: str, amount: int, *, minimum: int) -> None:
+        if self.w3.eth.get_balance(address) >= minimum:
+            return
+        self._send_raw(self.operator, {"to": address, "value": amount, "gas": 21_000})
+
+    def transact(self, sender: LocalAccount, call: ContractFunction, gas: int) -> Receipt:
+        """Sign and send a contract call; wait for it to be mined. Raises ChainError on revert or RPC failure.
+        The call is first run as an eth_call, so a revert is refused with its reason and never mined."""
+        try:
+            call.call({"from": sender.address})
+            tx = call.build_transaction({"from": sender.address, "gas": gas, "nonce": self._nonce(sender),
+                                         "chainId": self.chain_id, **self._fees()})
+        except Exception as error:
+            raise chain_error(error) from error
+        return self._send_raw(sender, tx)
+
+    def deploy(self, sender: LocalAccount, abi: list, bytecode: str, *args: object, gas: int = 3_000_000) -> str:
+        contract = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        try:
+            tx = contract.constructor(*args).build_transaction({"from": sender.address, "gas": gas,
+                                                                "nonce": self._nonce(sender),
+                                                                "chainId": self.chain_id, **self._fees()})
+        except Exception as error:
+            raise chain_error(error) from error
+        receipt = self._send_raw(sender, tx)
+        address = self.w3.eth.get_transaction_receipt(receipt.tx_hash)["contractAddress"]
+        return str(address)
+
+    def _send_raw(self, sender: LocalAccount, tx: dict[str, Any]) -> Receipt:
+        tx.setdefault("nonce", self._nonce(sender))
+        tx.setdefault("chainId", self.chain_id)
+        for name, value in self._fees().items():
+            tx.setdefault(name, value)
+        signed = sender.sign_transaction(tx)
+        try:
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            self._nonces[sender.address] = tx["nonce"] + 1
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        except Exception as error:
+            self._nonces.pop(sender.address, None)  # re-read from the chain next time
+            raise chain_error(error) from error
+        if receipt["status"] != 1:
+            raise ChainError(f"transaction {tx_hash.hex()} reverted (gas used {receipt['gasUsed']} of {tx['gas']})",
+                             retryable=False)
+        return Receipt("0x" + bytes(tx_hash).hex().removeprefix("0x"), int(receipt["blockNumber"]),
+                       int(receipt["gasUsed"]), list(receipt["logs"]))
+
+    def forget_nonces(self) -> None:
+        """Read nonces from the chain again (after an outage, the node may have restarted from a snapshot)."""
+        self._nonces.clear()
+
+    def _nonce(self, sender: LocalAccount) -> int:
+        if sender.address not in self._nonces:
+            self._nonces[sender.address] = int(self.w3.eth.get_transaction_count(sender.address, "pending"))
+        return self._nonces[sender.address]
+
+    def _fees(self) -> dict[str, int]:
+        block = self.w3.eth.get_block("latest")
+        base = int(block.get("baseFeePerGas") or 0)
+        tip = 10**9
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def wait_until_reachable(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.w3.eth.block_number  # noqa: B018 - a round trip
+                return True
+            except Exception:  # noqa: BLE001
+                time.sleep(0.2)
+        return False
+
+
+def chain_error(error: Exception) -> ChainError:
+    """Reverts are final (the same call reverts again); everything else (connection, timeout) may pass."""
+    text = str(error) or type(error).__name__
+    reverted = "revert" in text.lower() or type(error).__name__ in ("ContractLogicError", "ContractCustomError")
+    return ChainError(text, retryable=not reverted)

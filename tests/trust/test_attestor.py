@@ -1,0 +1,123 @@
+"""Attestation on the embedded chain: the crew registered once, 50 decisions of a sim run attested and read back
+as scores, self-feedback refused, records verified (and a tampered one not), and the chain rebuilt from the
+journal after a restart."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sextant.engine.backtest import run_sim, scene_quotes
+from sextant.engine.config import EngineConfig
+from sextant.engine.node import default_crew
+from sextant.state import messages
+from sextant.trust.attestor import Attestor
+from sextant.trust.chain import Chain, ChainError
+from sextant.trust.records import RecordError
+from tests.conftest import REPO_ROOT
+
+CONTRACT_BTC = 0.01
+
+
+@pytest.fixture(scope="module")
+def sim_decisions() -> list[dict]:
+    config = EngineConfig(cooldown_secs=0.0)
+    with tempfile.TemporaryDirectory() as folder:
+        summary = run_sim(config, scene_quotes(config, REPO_ROOT / "scenes" / "aapl-2018"), Path(folder),
+                          record=False)
+    assert len(summary.outcomes) >= 50
+    return summary.outcomes[:50]
+
+
+def crew_names() -> list[str]:
+    return [agent.agent_id for agent in default_crew(EngineConfig(llm_config=None))]
+
+
+def attest_all(attestor: Attestor, decisions: list[dict]) -> list[str]:
+    return [attestor.attest(d["agent"], {**d, "closed_at_ns": d["ts_closed"], "multiplier": CONTRACT_BTC},
+                            instrument="BTC-USDT-SWAP.OKX", strategy=d["agent"].rsplit("-", 1)[0])
+            for d in decisions]
+
+
+@pytest.mark.slow
+def test_register_the_crew_attest_50_sim_decisions_and_read_the_scores(tmp_path: Path, sim_decisions) -> None:
+    events: list[messages.Event] = []
+    attestor = Attestor(tmp_path, lambda: Chain.embedded_chain(42), publish=events.append)
+    ids = attestor.setup(crew_names())
+    assert sorted(ids.values()) == list(range(len(ids))) and len(ids) >= 4
+    assert attestor.setup(crew_names()) == ids, "registered once: a second setup registers nothing new"
+    attestor.start()
+    record_ids = attest_all(attestor, sim_decisions)
+    assert attestor.flush(60)
+    attestor.stop()
+    queued = [e for e in events if isinstance(e, messages.AttestationQueued)]
+    mined = [e for e in events if isinstance(e, messages.AttestationMined)]
+    assert [e.record_id for e in queued] == record_ids and sorted(e.record_id for e in mined) == sorted(record_ids)
+    assert attestor.journal.counts() == {"mined": 50}
+    by_agent: dict[str, list[int]] = {}
+    for row in attestor.journal.all():
+        by_agent.setdefault(row.agent, []).append(row.value)
+    for reputation in attestor.reputations():
+        values = by_agent.get(reputation.name, [])
+        assert reputation.count == len(values)
+        if values:
+            assert reputation.average_bps == pytest.approx(int(sum(values) / len(values)) / 100, abs=0.01)
+            assert 0 < reputation.score < 1
+        else:
+            assert reputation.score is None
+    attestor.close()
+
+
+def test_self_feedback_is_refused(tmp_path: Path) -> None:
+    attestor = Attestor(tmp_path, lambda: Chain.embedded_chain(7))
+    ids = attestor.setup(["momentum-01"])
+    chain, registry = attestor.chain, attestor.registry
+    with pytest.raises(ChainError, match="Self-feedback not allowed") as refused:
+        registry.give_feedback(chain.operator, ids["momentum-01"], 100, 2, "momentum", "BTC", "", "", b"\0" * 32)
+    assert not refused.value.retryable
+    registry.give_feedback(chain.evaluator, ids["momentum-01"], 100, 2, "momentum", "BTC", "", "", b"\0" * 32)
+    assert registry.last_index(ids["momentum-01"], chain.evaluator.address) == 1
+    attestor.close()
+
+
+@pytest.mark.slow
+def test_records_verify_and_a_tampered_record_does_not(tmp_path: Path, sim_decisions) -> None:
+    attestor = Attestor(tmp_path, lambda: Chain.embedded_chain(42))
+    attestor.setup(crew_names())
+    attestor.start()
+    record_id = attest_all(attestor, sim_decisions[:3])[0]
+    assert attestor.flush(30)
+    path = tmp_path / "records" / f"{record_id}.json"
+    assert attestor.verify(path).record_id == record_id
+    envelope = json.loads(path.read_text())
+    envelope["record"]["outcome"]["realized_pnl"] += 100.0  # a better story than what happened
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(envelope))
+    with pytest.raises(RecordError, match="changed after it was signed"):
+        attestor.verify(tampered)
+    envelope = json.loads(path.read_text())
+    envelope["signer"] = attestor.chain.evaluator.address  # claims another signer
+    tampered.write_text(json.dumps(envelope))
+    with pytest.raises(RecordError, match="recovers to"):
+        attestor.verify(tampered)
+    attestor.close()
+
+
+@pytest.mark.slow
+def test_the_embedded_chain_is_rebuilt_from_the_journal_after_a_restart(tmp_path: Path, sim_decisions) -> None:
+    first = Attestor(tmp_path, lambda: Chain.embedded_chain(42))
+    ids = first.setup(crew_names())
+    first.start()
+    attest_all(first, sim_decisions[:10])
+    assert first.flush(30)
+    before = {r.name: (r.count, r.average_bps) for r in first.reputations()}
+    first.close()
+    second = Attestor(tmp_path, lambda: Chain.embedded_chain(42))
+    assert second.setup(crew_names()) == ids
+    assert {r.name: (r.count, r.average_bps) for r in second.reputations()} == before
+    record = next((tmp_path / "records").iterdir())
+    assert second.verify(record)
+    second.close()
