@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="DIR", help="where the results go (default: a new folder under record_dir)")
     sim.add_argument("--no-record", action="store_true", help="do not write a replayable scene")
 
+    trust = verbs.add_parser("trust", help="ERC-8004 attestation: status of the crew's identities and reputation",
+                             description="The trust layer: the crew's agent ids, on-chain scores and attestations "
+                                         "(SEXTANT_TRUST_DIR, SEXTANT_CHAIN_RPC / SEXTANT_CHAIN_KEY).")
+    trust_verbs = trust.add_subparsers(dest="trust_verb", metavar="ACTION", parser_class=_Parser)
+    trust_verbs.add_parser("status", help="agents, ids, scores, pending and mined attestations, the chain endpoint")
+    verify = trust_verbs.add_parser("verify", help="check a decision record's signature and its on-chain hash")
+    verify.add_argument("record", help="a record file (trust/records/<id>.json)")
+
     replay = verbs.add_parser("replay", help="replay a recorded scene in the bridge",
                               description="Write a recorded scene (docs/scene-format.md) back into the shared "
                                           "memory and show it in the bridge, with a REPLAY badge. Keys: Space "
@@ -183,6 +191,52 @@ def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeCon
         fullscreen=False if (args.windowed or args.headless) else None)
 
 
+def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
+    from sextant.trust.attestor import Attestor
+    from sextant.trust.chain import Chain, ChainError
+    from sextant.trust.records import RecordError
+
+    if args.trust_verb is None:
+        raise ConfigError("sextant trust: say `status` or `verify RECORD`.")
+    if not config.trust_dir:
+        raise ConfigError("SEXTANT_TRUST_DIR is empty: the trust layer is off, there is nothing to show.")
+    directory = Path(config.trust_dir)
+    if not (directory / "journal.sqlite").exists():
+        print(f"sextant trust: no journal in {directory}: no engine has attested anything here yet.")
+        return EXIT_OK if args.trust_verb == "status" else EXIT_RUNTIME
+    attestor = Attestor(directory, lambda: Chain.connect(config.chain_rpc, config.chain_key.reveal(),
+                                                         seed=config.seed))
+    try:
+        attestor.setup([])  # the embedded chain is rebuilt from the journal; an RPC chain is only read
+        if args.trust_verb == "verify":
+            verified = attestor.verify(Path(args.record))
+            print(f"verified: record {verified.record_id}, agent {verified.agent_id}, signed by {verified.signer}, "
+                  f"hash {verified.hash} matches the chain")
+            return EXIT_OK
+        counts = attestor.journal.counts()
+        print(f"chain     {attestor.journal.get_meta('endpoint')} (chain id {attestor.journal.get_meta('chain_id')})")
+        print(f"registry  identity {attestor.journal.get_meta('identity')}, reputation "
+              f"{attestor.journal.get_meta('reputation')}")
+        print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
+              f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
+        print(f"{'agent':<22}{'id':>4}{'feedback':>10}{'avg bps':>10}{'score':>8}  ceiling")
+        from sextant.engine.trust import ceiling_for
+
+        for reputation in attestor.reputations():
+            score = "—" if reputation.score is None else f"{reputation.score:.3f}"
+            print(f"{reputation.name:<22}{reputation.agent_id:>4}{reputation.count:>10}{reputation.average_bps:>10.2f}"
+                  f"{score:>8}  {ceiling_for(reputation.score).name}")
+        return EXIT_OK
+    except RecordError as error:
+        print(f"sextant trust verify: FAILED: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except ChainError as error:
+        print(f"sextant trust: the chain: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    finally:
+        attestor.close()
+
+
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     import time
 
@@ -269,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             return _replay(config, args)
         if args.verb == "sim":
             return _sim(config, args)
+        if args.verb == "trust":
+            return _trust(config, args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None
@@ -304,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 return run(_engine_argv(args), _bridge_argv(args), args.config)
             from sextant.engine.node import run_engine
 
-            return run_engine(engine_config)
+            return run_engine(engine_config, chain_key=config.chain_key.reveal())
     except ConfigError as error:
         print(f"sextant: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE

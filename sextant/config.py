@@ -81,6 +81,7 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     seed: int = 42
     llm_config: str = "llm.toml"
     record_dir: str = "recordings"  # every engine run records a scene here; empty: no recording
+    trust_dir: str = "trust"  # the attestor's journal and signed decision records; empty: no attestation
 
 
 # field -> environment variable. Every field has one; secrets are environment-only.
@@ -107,6 +108,7 @@ ENV_NAMES: dict[str, str] = {
     "seed": "SEXTANT_SEED",
     "llm_config": "SEXTANT_LLM_CONFIG",
     "record_dir": "SEXTANT_RECORD_DIR",
+    "trust_dir": "SEXTANT_TRUST_DIR",
 }
 FIELD_BY_ENV: dict[str, str] = {name: field for field, name in ENV_NAMES.items()}
 SECRET_FIELDS: frozenset[str] = frozenset(
@@ -136,6 +138,7 @@ _FIELD_HELP: dict[str, str] = {
     "seed": "use a whole number from 0 to 2**63 - 1",
     "llm_config": "use the path of an llm.toml file",
     "record_dir": "use a folder path, or leave it empty to record nothing",
+    "trust_dir": "use a folder path, or leave it empty to attest nothing",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

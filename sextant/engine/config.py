@@ -36,6 +36,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
     heartbeat_interval_s: float = 0.25
     record_dir: str | None = None  # record the session as a scene under this folder (docs/scene-format.md)
+    trust_dir: str | None = None  # the attestor's journal and decision records; None: no trust layer
+    chain_rpc: str = ""  # empty: the embedded py-evm chain (the key, a secret, never enters this struct)
 
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
@@ -47,7 +49,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
             "llm_config": settings.llm_config, "sl_pct": settings.sl_pct,
-            "record_dir": settings.record_dir or None,
+            "record_dir": settings.record_dir or None, "trust_dir": settings.trust_dir or None,
+            "chain_rpc": settings.chain_rpc,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         config = msgspec.convert(values, cls)

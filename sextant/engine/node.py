@@ -36,9 +36,11 @@ from sextant.config import ConfigError, load_llm_config
 from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
+from sextant.engine.instrument import okx_linear_swap
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
+from sextant.engine.trust import TrustLink
 from sextant.replay.recorder import SceneRecorder
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
@@ -67,6 +69,7 @@ class EngineParts:
     strategy: SwarmStrategy
     stream: EventStream
     recorder: SceneRecorder | None = None
+    trust: TrustLink | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -186,7 +189,7 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 
-def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> EngineParts:
+def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, chain_key: str = "") -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
     node_config = _node_config(config)
     crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
@@ -216,7 +219,13 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None) -> Eng
     recorder = new_recorder(config) if config.record_dir else None
     if recorder is not None:
         attach_recorder(recorder, context, encoder, strategy, sink)
-    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder)
+    trust = None
+    if config.trust_dir:
+        trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=chain_key, seed=config.seed,
+                          instrument=config.instrument,
+                          multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
+                          strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew])
+    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust)
 
 
 def attach_recorder(recorder: SceneRecorder, context: ContextWriter, encoder: StateEncoder,
@@ -248,11 +257,12 @@ def new_recorder(config: EngineConfig, directory: Path | None = None, *, context
 
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
-                           on_ready: object = None, agents: list[Agent] | None = None) -> EngineParts:
+                           on_ready: object = None, agents: list[Agent] | None = None,
+                           chain_key: str = "") -> EngineParts:
     """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    parts = build_engine(config, agents)
+    parts = build_engine(config, agents, chain_key=chain_key)
     # After the build: Nautilus' kernel installs its own loop signal handlers when it is constructed, and those only
     # stop the node; ours stop the node and everything around it, in order.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -263,6 +273,9 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
     await parts.stream.start()
     if parts.recorder is not None:
         parts.recorder.start()
+    if parts.trust is not None:
+        ids = await asyncio.to_thread(parts.trust.start)  # deploys or replays the chain: not on the loop
+        print(f"  trust: {len(ids)} agents on {parts.trust.attestor.journal.get_meta('endpoint')}", flush=True)
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)
@@ -283,10 +296,12 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             pass  # run_async's queues do not always return after stop; cancelling it is harmless
         if parts.recorder is not None:
             parts.recorder.stop()
+        if parts.trust is not None:
+            parts.trust.stop()
     return parts
 
 
-def run_engine(config: EngineConfig) -> int:
+def run_engine(config: EngineConfig, chain_key: str = "") -> int:
     """The `sextant engine` process."""
     started = time.monotonic()
 
@@ -297,7 +312,7 @@ def run_engine(config: EngineConfig) -> int:
         if parts.recorder is not None:
             print(f"  recording {parts.recorder.directory}", flush=True)
 
-    parts = asyncio.run(run_engine_async(config, on_ready=announce))
+    parts = asyncio.run(run_engine_async(config, on_ready=announce, chain_key=chain_key))
     parts.node.dispose()
     quotes = int(parts.context.record["quote_count"])
     print(f"sextant engine: stopped after {time.monotonic() - started:.1f} s, {quotes} quotes, "

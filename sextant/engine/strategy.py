@@ -119,9 +119,14 @@ class SwarmStrategy(Strategy):
         self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])
         self.autonomy = Autonomy[config.autonomy]
         self.ceiling = Autonomy[config.autonomy_ceiling]
+        # Set from on-chain reputation by the trust layer (engine/trust.py); empty while it is off.
+        self.agent_ceilings: dict[str, Autonomy] = {}
+        self.agent_scores: dict[str, float] = {}
         self.pending: dict[str, PendingIntent] = {}
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
+        self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
+        self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
@@ -174,6 +179,9 @@ class SwarmStrategy(Strategy):
             self._crew(slot, state, task, value, now=now if intent is not None else None,
                        confidence=intent.confidence if intent is not None else None)
             if intent is not None:
+                score = self.agent_scores.get(intent.agent)
+                if score is not None:  # consensus weights: the chain's reputation, not the agent's own claim
+                    intent = msgspec.structs.replace(intent, reputation=score)
                 intents.append(intent)
         if not intents:
             return
@@ -217,17 +225,46 @@ class SwarmStrategy(Strategy):
         if directive is None:
             return
         confident = intent.confidence >= ASSISTED_CONFIDENCE
-        waits = self.autonomy == Autonomy.MANUAL or (self.autonomy == Autonomy.ASSISTED and not confident)
+        level = self.level_for(intent.agent)
+        waits = level == Autonomy.MANUAL or (level == Autonomy.ASSISTED and not confident)
         config = self.config
         countdown = now + int(config.assisted_countdown_secs * 1e9) \
-            if self.autonomy == Autonomy.ASSISTED and confident else None
+            if level == Autonomy.ASSISTED and confident else None
         pending = PendingIntent(intent, directive, now + int(config.approval_ttl_secs * 1e9), countdown)
         self._announce(pending, requires_approval=waits or countdown is not None)
-        if self.autonomy == Autonomy.AUTO:
+        if level == Autonomy.AUTO:
             self._approve(pending, "auto", None, now)
         else:
             self.pending[intent.id] = pending
             self._writer.record["pending_intents"] = len(self.pending)
+
+    def level_for(self, agent: str) -> Autonomy:
+        """The gate for one agent's intent: the human's level, never above that agent's reputation ceiling."""
+        return Autonomy(min(self.autonomy, self.agent_ceilings.get(agent, self.ceiling)))
+
+    def apply_reputation(self, scores: dict[str, float | None]) -> None:
+        """New scores from the chain (engine thread). Each agent's ceiling follows its own score; the crew's
+        ceiling, which bounds what the human may select, is the highest any agent has earned."""
+        from sextant.engine.trust import ceiling_for
+
+        self.agent_ceilings = {agent: ceiling_for(score) for agent, score in scores.items()}
+        self.agent_scores = {agent: score for agent, score in scores.items() if score is not None}
+        crew_ceiling = max(self.agent_ceilings.values(), default=self.ceiling)
+        rated = list(self.agent_scores.values())
+        record = self._writer.record
+        record["reputation"] = sum(rated) / len(rated) if rated else 0.0
+        for slot, agent in enumerate(self._agents):
+            record["crew_reputation"][slot] = self.agent_scores.get(agent.agent_id, 0.0)
+        if crew_ceiling != self.ceiling:
+            self.ceiling = crew_ceiling
+            record["autonomy_ceiling"] = int(crew_ceiling)
+            if self.autonomy > crew_ceiling:
+                self.autonomy = crew_ceiling
+                record["autonomy"] = int(crew_ceiling)
+            self._sink.publish(messages.AutonomyChanged(level=self.autonomy.name, ceiling=crew_ceiling.name,  # type: ignore[arg-type]
+                                                        reputation=float(record["reputation"]),
+                                                        reason="reputation from the chain"),
+                               self.clock.timestamp_ns())
 
     def _size_factor(self, intent: AgentIntent, market: MarketView) -> float:
         """How much of the intent the risk field lets through (risk/field.py: size_factor)."""
@@ -320,6 +357,8 @@ class SwarmStrategy(Strategy):
 
     def _on_timer(self, event: Any) -> None:
         now = self.clock.timestamp_ns()
+        for listener in self.timer_listeners:
+            listener(now)
         for pending in list(self.pending.values()):
             if pending.auto_approve_ns is not None and now >= pending.auto_approve_ns:
                 self._approve(pending, "countdown", None, now)
@@ -468,7 +507,9 @@ class SwarmStrategy(Strategy):
             self.stop_loss.on_position_event(event)
 
     def on_position_closed(self, event: Any) -> None:
-        self.outcomes.on_position_closed(event, self._agent_of_intent)
+        outcome = self.outcomes.on_position_closed(event, self._agent_of_intent)
+        for listener in self.outcome_listeners:
+            listener(outcome)
         self.stop_loss.on_position_event(event)
         self.estop.poll(self.clock.timestamp_ns())
 

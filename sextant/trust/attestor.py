@@ -58,12 +58,14 @@ class AgentReputation:
 
 class Attestor:
     def __init__(self, directory: str | Path, connect: Callable[[], Chain], *,
-                 publish: Callable[[messages.Event], None] | None = None) -> None:
+                 publish: Callable[[messages.Event], None] | None = None,
+                 on_reputation: Callable[[dict[str, float | None]], None] | None = None) -> None:
         self.directory = Path(directory)
         self.records_dir = self.directory / "records"
         self.journal = Journal(self.directory / "journal.sqlite")
         self._connect = connect
         self._publish = publish or (lambda event: None)
+        self._on_reputation = on_reputation or (lambda scores: None)
         self.chain: Chain | None = None
         self.registry: Erc8004 | None = None
         self._agents: dict[str, int] = {}
@@ -189,11 +191,13 @@ class Attestor:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
+            mined = 0
             for row in rows:
                 if self._stop.is_set():
                     return
                 try:
                     self._send(row)
+                    mined += 1
                     backoff = BACKOFF_START_S
                 except ChainError as error:
                     self.last_error = str(error)
@@ -203,6 +207,11 @@ class Attestor:
                         backoff = min(BACKOFF_MAX_S, backoff * 2)
                         self._after_outage()
                         break  # keep the order: retry this one first
+            if mined:
+                try:
+                    self._on_reputation(self.scores())
+                except ChainError as error:
+                    self.last_error = str(error)
 
     def _after_outage(self) -> None:
         """Once the node answers again, check what it still holds (it may have restarted from a snapshot)."""
@@ -241,6 +250,9 @@ class Attestor:
             out.append(AgentReputation(name, agent_id, summary.count, average_bps,
                                        reputation_score(average_bps, summary.count)))
         return out
+
+    def scores(self) -> dict[str, float | None]:
+        return {reputation.name: reputation.score for reputation in self.reputations()}
 
     def verify(self, path: Path) -> Verified:
         """Off-chain (hash, EIP-712 signature) and on-chain (the feedback's hash in its NewFeedback event)."""

@@ -27,6 +27,7 @@ def recorded_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("record")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEXTANT_", "OKX_"))}
     env.update(SEXTANT_WS_PORT=str(free_port()), SEXTANT_COOLDOWN_SECS="0", SEXTANT_RECORD_DIR="recordings",
+               SEXTANT_TRUST_DIR="",  # AUTO without the reputation ceiling (unrated agents start in Manual)
                SEXTANT_LLM_CONFIG=str(REPO_ROOT / "llm.toml"))
     result = subprocess.run([sys.executable, "-m", "sextant.cli", "engine", "--duration", "30", "--speed", "10",
                              "--autonomy", "AUTO"], cwd=directory, env=env, capture_output=True, text=True,

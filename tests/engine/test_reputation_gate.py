@@ -1,0 +1,74 @@
+"""Reputation → autonomy (SPEC §7): each agent's ceiling comes from its on-chain score. With the human at AUTO, an
+agent whose reputation fell below 0.5 is held to Manual (its next intent waits for approval), while a
+well-rated agent's intent executes at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sextant.engine.trust import ceiling_for
+from sextant.state import messages
+from sextant.state.layout import Autonomy
+from sextant.swarm.intent import AgentIntent, RiskBudget
+from sextant.trust.attestor import Attestor
+from sextant.trust.chain import Chain
+from tests.engine.conftest import engine_config, run_engine
+
+
+def test_scores_map_to_ceilings() -> None:
+    assert ceiling_for(None) == Autonomy.MANUAL
+    assert ceiling_for(0.49) == Autonomy.MANUAL
+    assert ceiling_for(0.5) == Autonomy.ASSISTED
+    assert ceiling_for(0.89) == Autonomy.ASSISTED
+    assert ceiling_for(0.9) == Autonomy.AUTO
+
+
+def seed_reputation(directory: Path) -> None:
+    """Rate two agents on the embedded chain: one losing (score < 0.5), one winning clearly (score ≥ 0.9)."""
+    attestor = Attestor(directory, lambda: Chain.embedded_chain(42))
+    attestor.setup(["weak-agent", "strong-agent"])
+    attestor.start()
+    for index in range(6):
+        for agent, pnl in (("weak-agent", -3.0), ("strong-agent", +3.0)):  # ∓50 bps on 600 USDT of notional
+            attestor.attest(agent, {"quantity": 1.0, "entry_price": 60_000.0, "multiplier": 0.01, "realized_pnl": pnl,
+                                    "closed_at_ns": 1_767_225_600_000_000_000 + index, "intent_id": f"{agent}-{index}"},
+                            instrument="BTC-USDT-SWAP.OKX", strategy="test")
+    assert attestor.flush(30)
+    scores = attestor.scores()
+    assert scores["weak-agent"] < 0.5 and scores["strong-agent"] >= 0.9
+    attestor.close()
+
+
+def propose_from(agent: str, intent_id: str) -> Any:
+    def step(parts: Any) -> None:
+        strategy = parts.strategy
+        position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+        strategy.propose(AgentIntent(id=intent_id, agent=agent, kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
+                                     target_position=position + 1.0, confidence=0.9, style="MARKET",
+                                     budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
+    return step
+
+
+@pytest.mark.slow
+def test_reputation_below_half_forces_manual_for_that_agent(tmp_path: Path) -> None:
+    seed_reputation(tmp_path / "trust")
+
+    def schedule(parts: Any, loop: Any) -> None:
+        loop.call_later(1.0, propose_from("weak-agent", "weak-1"), parts)
+        loop.call_later(2.0, propose_from("strong-agent", "strong-1"), parts)
+
+    parts, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", trust_dir=str(tmp_path / "trust"),
+                                                duration_s=4.0), schedule)
+    generated = {m.message.intent_id: m.message for m in collected if isinstance(m.message, messages.IntentGenerated)}
+    submitted = {m.message.intent_id for m in collected if isinstance(m.message, messages.OrderSubmitted)}
+    assert generated["weak-1"].requires_approval, "the weak agent's intent waits for a human"
+    assert "weak-1" not in submitted and "weak-1" in parts.strategy.pending or \
+        any(isinstance(m.message, messages.IntentExpired) for m in collected)
+    assert not generated["strong-1"].requires_approval and "strong-1" in submitted
+    assert parts.strategy.autonomy == Autonomy.AUTO, "the human's level stands; only the weak agent is held back"
+    assert parts.strategy.level_for("weak-agent") == Autonomy.MANUAL
+    assert parts.strategy.level_for("strong-agent") == Autonomy.AUTO
+    assert float(parts.context.record["reputation"]) > 0
