@@ -23,7 +23,7 @@ EXIT_USAGE = 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-BENCH_SUITES = ("state", "engine", "bridge", "sim")
+BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust")
 
 
 class _Parser(argparse.ArgumentParser):

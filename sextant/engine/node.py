@@ -275,7 +275,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         parts.recorder.start()
     if parts.trust is not None:
         ids = await asyncio.to_thread(parts.trust.start)  # deploys or replays the chain: not on the loop
-        print(f"  trust: {len(ids)} agents on {parts.trust.attestor.journal.get_meta('endpoint')}", flush=True)
+        print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)

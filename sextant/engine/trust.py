@@ -9,6 +9,7 @@ never waits for the chain.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import queue
 from pathlib import Path
 from typing import Any
@@ -37,26 +38,38 @@ def ceiling_for(score: float | None) -> Autonomy:
 
 
 class TrustLink:
+    """The attestor runs in a child process of its own: signing, the journal and above all the embedded py-evm
+    chain (pure Python) would otherwise share the engine's interpreter, and mining would hold the GIL against
+    quote handling (bench/trust_bench.py measured p99 quote → order 1.4 ms alone, 289 ms with an in-process
+    attestor mining). The engine hands each closed decision over a queue and never waits."""
+
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
                  strategy: SwarmStrategy, sink: EventSink, agents: list[str]) -> None:
-        self._events: queue.SimpleQueue[messages.Event] = queue.SimpleQueue()
-        self._scores: queue.SimpleQueue[dict[str, float | None]] = queue.SimpleQueue()
-        self.attestor = Attestor(directory, lambda: Chain.connect(rpc_url, key, seed=seed), publish=self._events.put,
-                                 on_reputation=self._scores.put)
+        context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
+        self._to_child: multiprocessing.Queue = context.Queue()
+        self._from_child: multiprocessing.Queue = context.Queue()
+        self._process = context.Process(target=_attestor_process, name="sextant-attestor", daemon=True,
+                                        args=(str(directory), rpc_url, key, seed, agents, self._to_child,
+                                              self._from_child))
         self._instrument = instrument
         self._multiplier = multiplier
         self._strategy = strategy
         self._sink = sink
-        self._agents = agents
+        self.endpoint = ""
+        self.agent_ids: dict[str, int] = {}
         strategy.outcome_listeners.append(self.on_outcome)
         strategy.timer_listeners.append(self.on_timer)
 
-    def start(self) -> dict[str, int]:
-        """Register the crew (once, ever), read its reputation, start the worker. Before the node starts."""
-        ids = self.attestor.setup(self._agents)
-        self._strategy.apply_reputation(self.attestor.scores())
-        self.attestor.start()
-        return ids
+    def start(self, timeout_s: float = 120.0) -> dict[str, int]:
+        """Start the attestor process: it registers the crew (once, ever) and reads its reputation. Blocks until
+        it is ready, so the engine trades under the right ceilings from its first quote."""
+        self._process.start()
+        kind, payload = self._from_child.get(timeout=timeout_s)
+        if kind == "error":
+            raise RuntimeError(f"the attestor could not start: {payload}")
+        self.agent_ids, scores, self.endpoint = payload
+        self._strategy.apply_reputation(scores)
+        return dict(self.agent_ids)
 
     def on_outcome(self, outcome: Any) -> None:
         if not outcome.agent:
@@ -64,24 +77,57 @@ class TrustLink:
         values = dataclasses.asdict(outcome)
         values["closed_at_ns"] = values.pop("ts_closed")
         values["multiplier"] = self._multiplier
-        self.attestor.attest(outcome.agent, values, instrument=self._instrument,
-                             strategy=outcome.agent.rsplit("-", 1)[0])
+        self._to_child.put(("attest", outcome.agent, values, self._instrument, outcome.agent.rsplit("-", 1)[0]))
 
     def on_timer(self, now: int) -> None:
-        while True:
-            try:
-                self._sink.publish(self._events.get_nowait(), now)
-            except queue.Empty:
-                break
         latest = None
         while True:
             try:
-                latest = self._scores.get_nowait()
+                kind, payload = self._from_child.get_nowait()
             except queue.Empty:
                 break
+            if kind == "event":
+                self._sink.publish(payload, now)
+            elif kind == "scores":
+                latest = payload
         if latest is not None:
             self._strategy.apply_reputation(latest)
 
-    def stop(self) -> None:
-        self.attestor.flush(5.0)
-        self.attestor.close()
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self._process.is_alive():
+            self._to_child.put(("stop",))
+            self._process.join(timeout=timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+def _attestor_process(directory: str, rpc_url: str, key: str, seed: int, agents: list[str],
+                      inbox: multiprocessing.Queue, outbox: multiprocessing.Queue) -> None:
+    """The child: an Attestor with its worker thread; decisions in, events and scores out."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us in order
+    os.nice(19)  # attestation can wait a millisecond; a quote cannot: the engine gets the CPU first
+    try:
+        attestor = Attestor(Path(directory), lambda: Chain.connect(rpc_url, key, seed=seed),
+                            publish=lambda event: outbox.put(("event", event)),
+                            on_reputation=lambda scores: outbox.put(("scores", scores)))
+        ids = attestor.setup(agents)
+        outbox.put(("ready", (ids, attestor.scores(), attestor.journal.get_meta("endpoint") or "")))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails with the message
+        outbox.put(("error", f"{type(error).__name__}: {error}"))
+        return
+    attestor.start()
+    while True:
+        message = inbox.get()
+        if message[0] == "stop":
+            break
+        _, agent, values, instrument, strategy = message
+        try:
+            attestor.attest(agent, values, instrument=instrument, strategy=strategy)
+        except KeyError as error:
+            outbox.put(("event", messages.CommandResult(command_id="", command="attest", applied=False,
+                                                        reason=str(error))))
+    attestor.flush(10.0)
+    attestor.close()

@@ -125,7 +125,7 @@ class Chain:
         try:
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
             self._nonces[sender.address] = tx["nonce"] + 1
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.01)
         except Exception as error:
             self._nonces.pop(sender.address, None)  # re-read from the chain next time
             raise chain_error(error) from error
