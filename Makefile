@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench scenes contracts sysdeps clean help
+.PHONY: run test bench scenes contracts anvil sysdeps clean help
 
 help:
 	@echo "make run    - create .venv if missing, install, start Sextant"
@@ -30,6 +30,13 @@ bench: $(STAMP)
 # Compile the ERC-8004 registries (Vyper, offline) into sextant/trust/contracts/build/ (committed).
 contracts: $(STAMP)
 	$(BIN)/python -m sextant.trust.build
+
+# anvil (Foundry's local Ethereum node) from npm, for the trust layer's RPC-path tests and bench (.tools/).
+ANVIL_VERSION := 1.7.1
+anvil:
+	@command -v npm >/dev/null || { echo "npm is needed for anvil (apt install npm)"; exit 1; }
+	mkdir -p .tools && cd .tools && npm install --no-audit --no-fund --silent @foundry-rs/anvil@$(ANVIL_VERSION)
+	@.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version | head -1
 
 # Regenerate the shipped scenes (seeded: same code, same files); scenes/generate.py documents each.
 scenes: $(STAMP)

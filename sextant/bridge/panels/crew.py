@@ -69,7 +69,9 @@ def draw_crew_bar(p: Painter, gpu: GpuLayers, model: BridgeModel, *, on_autonomy
         text_w = max(10.0, cell.right - text_x - p.px(6))
         name = _name(CrewAgent, agent).lower().replace("_", " ")
         p.label(f"crew:name{slot}", name, text_x, cell.top - p.px(24), size=theme.SIZE_BODY - 1, bold=True)
-        p.label(f"crew:role{slot}", f"{role} · {_name(CrewState, state).lower()}", text_x, cell.top - p.px(46),
+        reputation = float(snapshot["crew_reputation"][slot])
+        role_line = f"{role} · {_name(CrewState, state).lower()}" + (f" · ★{reputation:.2f}" if reputation > 0 else "")
+        p.label(f"crew:role{slot}", p.fit(role_line, text_w, theme.SIZE_SMALL - 1), text_x, cell.top - p.px(46),
                 size=theme.SIZE_SMALL - 1, color=color)
         task = render_crew_task(int(snapshot["crew_task"][slot]), float(snapshot["crew_task_value"][slot]))
         max_chars = max(4, int(text_w / (p.font(theme.SIZE_SMALL - 1) * 0.8)))
