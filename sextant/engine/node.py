@@ -224,7 +224,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, cha
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=chain_key, seed=config.seed,
                           instrument=config.instrument,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
-                          strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew])
+                          strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew], writer=context)
     return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust)
 
 

@@ -11,16 +11,22 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import queue
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from eth_utils import keccak
 
 from sextant.engine.events import EventSink
 from sextant.engine.strategy import SwarmStrategy
 from sextant.state import messages
+from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
 
+MAX_OPEN_DECISIONS = 10_000
 AUTO_SCORE = 0.9  # SPEC §7
 ASSISTED_SCORE = 0.5
 
@@ -44,7 +50,7 @@ class TrustLink:
     attestor mining). The engine hands each closed decision over a queue and never waits."""
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
-                 strategy: SwarmStrategy, sink: EventSink, agents: list[str]) -> None:
+                 strategy: SwarmStrategy, sink: EventSink, agents: list[str], writer: ContextWriter) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
         self._to_child: multiprocessing.Queue = context.Queue()
         self._from_child: multiprocessing.Queue = context.Queue()
@@ -57,8 +63,12 @@ class TrustLink:
         self._sink = sink
         self.endpoint = ""
         self.agent_ids: dict[str, int] = {}
+        self._writer = writer
+        # What each intent was decided on and what it did, until its position closes (bounded: most never trade).
+        self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         strategy.outcome_listeners.append(self.on_outcome)
         strategy.timer_listeners.append(self.on_timer)
+        sink.add_listener(self.on_event)
 
     def start(self, timeout_s: float = 120.0) -> dict[str, int]:
         """Start the attestor process: it registers the crew (once, ever) and reads its reputation. Blocks until
@@ -71,13 +81,30 @@ class TrustLink:
         self._strategy.apply_reputation(scores)
         return dict(self.agent_ids)
 
+    def on_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
+        """Collect each decision's record as it happens: the intent with the hash of the ContextWindow it was
+        decided on, then its orders and fills."""
+        if isinstance(event, messages.IntentGenerated):
+            context_hash = "0x" + keccak(self._writer.record.tobytes()).hex()
+            self._decisions[event.intent_id] = {"intent": msgspec.to_builtins(event), "context_hash": context_hash,
+                                                "orders": [], "fills": []}
+            while len(self._decisions) > MAX_OPEN_DECISIONS:
+                self._decisions.popitem(last=False)
+        elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled) and event.intent_id:
+            decision = self._decisions.get(event.intent_id)
+            if decision is not None:
+                key = "orders" if isinstance(event, messages.OrderSubmitted) else "fills"
+                decision[key].append(msgspec.to_builtins(event) | {"ts_ns": ts_ns})
+
     def on_outcome(self, outcome: Any) -> None:
         if not outcome.agent:
             return  # a position no crew decision opened (a manual close): nothing to rate
         values = dataclasses.asdict(outcome)
         values["closed_at_ns"] = values.pop("ts_closed")
         values["multiplier"] = self._multiplier
-        self._to_child.put(("attest", outcome.agent, values, self._instrument, outcome.agent.rsplit("-", 1)[0]))
+        decision = self._decisions.pop(outcome.intent_id, None) if outcome.intent_id else None
+        self._to_child.put(("attest", outcome.agent, values, self._instrument, outcome.agent.rsplit("-", 1)[0],
+                            decision or {}))
 
     def on_timer(self, now: int) -> None:
         latest = None
@@ -123,9 +150,11 @@ def _attestor_process(directory: str, rpc_url: str, key: str, seed: int, agents:
         message = inbox.get()
         if message[0] == "stop":
             break
-        _, agent, values, instrument, strategy = message
+        _, agent, values, instrument, strategy, decision = message
         try:
-            attestor.attest(agent, values, instrument=instrument, strategy=strategy)
+            attestor.attest(agent, values, instrument=instrument, strategy=strategy,
+                            context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),
+                            orders=decision.get("orders"), fills=decision.get("fills"))
         except KeyError as error:
             outbox.put(("event", messages.CommandResult(command_id="", command="attest", applied=False,
                                                         reason=str(error))))

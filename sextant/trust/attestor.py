@@ -133,7 +133,8 @@ class Attestor:
     # ------------------------------------------------------------------------------------------- attesting
 
     def attest(self, agent: str, outcome: dict[str, Any], *, instrument: str, strategy: str, context_hash: str = "",
-               orders: list[dict[str, Any]] | None = None, fills: list[dict[str, Any]] | None = None) -> str:
+               intent: dict[str, Any] | None = None, orders: list[dict[str, Any]] | None = None,
+               fills: list[dict[str, Any]] | None = None) -> str:
         """Record, sign and journal one closed decision; the worker puts it on chain. Returns the record id."""
         agent_id = self._agents.get(agent)
         if agent_id is None:
@@ -146,7 +147,8 @@ class Attestor:
         record_id = f"{agent}-{int(outcome['closed_at_ns'])}-{outcome.get('intent_id') or 'position'}"
         record = {"version": 1, "record_id": record_id, "agent": agent, "agent_id": agent_id,
                   "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
-                  "orders": orders or [], "fills": fills or [], "outcome": outcome, "value": value,
+                  "intent": intent or {}, "orders": orders or [], "fills": fills or [], "outcome": outcome,
+                  "value": value,
                   "value_decimals": VALUE_DECIMALS, "closed_at_ns": int(outcome["closed_at_ns"])}
         existing = self.journal.by_record(record_id)
         if existing is not None:

@@ -72,3 +72,43 @@ def test_reputation_below_half_forces_manual_for_that_agent(tmp_path: Path) -> N
     assert parts.strategy.level_for("weak-agent") == Autonomy.MANUAL
     assert parts.strategy.level_for("strong-agent") == Autonomy.AUTO
     assert float(parts.context.record["reputation"]) > 0
+
+
+def close_from(agent: str, intent_id: str) -> Any:
+    def step(parts: Any) -> None:
+        strategy = parts.strategy
+        strategy.propose(AgentIntent(id=intent_id, agent=agent, kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
+                                     target_position=0.0, confidence=0.9, style="MARKET",
+                                     budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
+    return step
+
+
+@pytest.mark.slow
+def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> None:
+    import json
+
+    from sextant.trust.records import verify_envelope
+
+    seed_reputation(tmp_path / "trust")
+
+    def schedule(parts: Any, loop: Any) -> None:
+        loop.call_later(1.0, propose_from("strong-agent", "open-1"), parts)
+        loop.call_later(2.5, close_from("strong-agent", "close-1"), parts)
+
+    _, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", trust_dir=str(tmp_path / "trust"),
+                                            duration_s=5.0), schedule)
+    assert any(isinstance(m.message, messages.AttestationQueued) for m in collected)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "trust" / "records").glob("strong-agent-*open-1.json")]
+    assert len(records) == 1
+    envelope = records[0]
+    record = envelope["record"]
+    assert record["intent"]["intent_id"] == "open-1" and record["context_hash"].startswith("0x")
+    assert [o["intent_id"] for o in record["orders"]] == ["open-1"] and record["fills"]
+    assert record["outcome"]["agent"] == "strong-agent" and record["outcome"]["intent_id"] == "open-1"
+    assert verify_envelope(envelope).record_id == record["record_id"]
+    check = Attestor(tmp_path / "trust", lambda: Chain.embedded_chain(42))
+    check.setup([])
+    row = check.journal.by_record(record["record_id"])
+    assert row is not None and row.status == "mined"
+    assert check.verify(tmp_path / "trust" / "records" / f"{record['record_id']}.json")
+    check.close()
