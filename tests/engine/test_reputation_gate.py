@@ -42,13 +42,14 @@ def seed_reputation(directory: Path) -> None:
     attestor.close()
 
 
-def propose_from(agent: str, intent_id: str) -> Any:
+def propose_from(agent: str, intent_id: str, target: float | None = None) -> Any:
+    """An intent from `agent` to go one contract longer, or to `target`."""
     def step(parts: Any) -> None:
         strategy = parts.strategy
         position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
         strategy.propose(AgentIntent(id=intent_id, agent=agent, kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
-                                     target_position=position + 1.0, confidence=0.9, style="MARKET",
-                                     budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
+                                     target_position=position + 1.0 if target is None else target, confidence=0.9,
+                                     style="MARKET", budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
     return step
 
 
@@ -74,15 +75,6 @@ def test_reputation_below_half_forces_manual_for_that_agent(tmp_path: Path) -> N
     assert float(parts.context.record["reputation"]) > 0
 
 
-def close_from(agent: str, intent_id: str) -> Any:
-    def step(parts: Any) -> None:
-        strategy = parts.strategy
-        strategy.propose(AgentIntent(id=intent_id, agent=agent, kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
-                                     target_position=0.0, confidence=0.9, style="MARKET",
-                                     budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
-    return step
-
-
 @pytest.mark.slow
 def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> None:
     import json
@@ -93,7 +85,7 @@ def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> No
 
     def schedule(parts: Any, loop: Any) -> None:
         loop.call_later(1.0, propose_from("strong-agent", "open-1"), parts)
-        loop.call_later(2.5, close_from("strong-agent", "close-1"), parts)
+        loop.call_later(2.5, propose_from("strong-agent", "close-1", target=0.0), parts)
 
     _, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", trust_dir=str(tmp_path / "trust"),
                                             duration_s=5.0), schedule)
