@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 
 from sextant.bridge.link import LinkStatus, Tick
@@ -36,6 +37,7 @@ class Card:
     resolved_s: float = 0.0
     pending_command: str = ""  # a command sent for this card and not answered yet, e.g. "Approve"
     pending_command_id: str = ""
+    held_remaining_ns: int | None = None  # the engine holds this card's countdown (SPEC §7: pauses on hover)
 
     @property
     def intent_id(self) -> str:
@@ -156,6 +158,11 @@ class BridgeModel:
         elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled | messages.OrderRejected
                         | messages.OrderCanceled):
             self.orders.append(event)
+        elif isinstance(event, messages.CountdownChanged):
+            card = self.cards.get(event.intent_id)
+            if card is not None:
+                card.intent = msgspec.structs.replace(card.intent, auto_approve_at_ns=event.auto_approve_at_ns)
+                card.held_remaining_ns = event.remaining_ns if event.held else None
         elif isinstance(event, messages.ReplayStatus):
             self.replay = event
             if event.seeked:  # what was on screen is no longer the past of the new position

@@ -67,6 +67,8 @@ class BridgeView(arcade.View):
         self.volatile: list[Rect] = []  # live measurements on screen (golden tests mask these)
         self.sent: list[messages.Command] = []
         self.last_events: list[messages.Event] = []  # what the last tick drained, for the console
+        self.card_rects: dict[str, Rect] = {}
+        self.holding: str | None = None  # the card whose countdown this bridge asked the engine to hold
         self.after_draw: Callable[[], None] | None = None  # the app's frame driver (script, screenshot)
 
     # ------------------------------------------------------------------------------------------------ the tick
@@ -76,6 +78,7 @@ class BridgeView(arcade.View):
         tick = self.link.poll()
         self.last_events = [received.message for received in tick.events if received.message is not None]
         self.model.apply(tick, self.ticks * self.tick_s)
+        self._hold_countdown_under_mouse()
 
     def on_draw(self) -> None:
         self.clear(color=theme.BG_DEEP)
@@ -94,9 +97,10 @@ class BridgeView(arcade.View):
         draw_hull_strip(p, self.gpu, model, chart)
         if model.status == LinkStatus.REPLAY:
             draw_timeline(p, model, chart, on_seek=self.seek)
+        self.card_rects = {}
         if cards_shown:
-            draw_cards(p, model, layout.cards, self.engine_now_ns(), on_approve=self.approve,
-                       on_modify=self.open_modify, on_reject=self.reject)
+            self.card_rects = draw_cards(p, model, layout.cards, self.engine_now_ns(), on_approve=self.approve,
+                                         on_modify=self.open_modify, on_reject=self.reject)
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
         draw_header(p, model)
         self.gpu.flush()
@@ -120,6 +124,33 @@ class BridgeView(arcade.View):
         arcade.get_image(0, 0, *self.window.get_framebuffer_size()).save(path)
 
     # ------------------------------------------------------------------------------------------------ commands
+
+    def _hold_countdown_under_mouse(self) -> None:
+        """SPEC §7: an Assisted countdown pauses while the captain's mouse is on its card. The engine owns the
+        countdown, so the bridge asks it to hold, and to resume when the mouse leaves."""
+        hovered = None
+        for intent_id, rect in self.card_rects.items():
+            card = self.model.cards.get(intent_id)
+            if card is not None and not card.outcome and rect.contains(*self.painter.mouse) and (
+                    card.intent.auto_approve_at_ns is not None or card.held_remaining_ns is not None):
+                hovered = intent_id
+        if hovered == self.holding:
+            return
+        if self.holding is not None and self.holding in self.model.cards:
+            self._send_quietly(messages.HoldCountdown(command_id=self.link.next_command_id("resume"),
+                                                      intent_id=self.holding, hold=False))
+        self.holding = None
+        if hovered is not None and self._send_quietly(messages.HoldCountdown(
+                command_id=self.link.next_command_id("hold"), intent_id=hovered, hold=True)):
+            self.holding = hovered
+
+    def _send_quietly(self, command: messages.Command) -> bool:
+        """Send without a toast when it cannot go (a hover is not a decision)."""
+        if self.model.status not in ACCEPTS_COMMANDS:
+            return False
+        self.link.send(command)
+        self.sent.append(command)
+        return True
 
     def engine_now_ns(self) -> int:
         """'Now' for countdowns: the wall clock live, the scene's clock in a replay."""

@@ -86,6 +86,7 @@ class PendingIntent:
     directive: ExecutionDirective
     expires_ns: int
     auto_approve_ns: int | None
+    held_remaining_ns: int | None = None  # a held countdown: the time it had left (SPEC §7: pauses on hover)
 
 
 class CommandInbox:
@@ -426,6 +427,28 @@ class SwarmStrategy(Strategy):
         elif isinstance(command, messages.Modify):
             refusal = self._modify(pending, command)
             self._answer(message, refusal is None, refusal or "modified", now)
+        elif isinstance(command, messages.HoldCountdown):
+            refusal = self._hold(pending, command, now)
+            self._answer(message, refusal is None, refusal or ("held" if command.hold else "resumed"), now)
+
+    def _hold(self, pending: PendingIntent, command: messages.HoldCountdown, now: int) -> str | None:
+        """Hold the countdown while the captain reads the card; resume it with the time it had left. The TTL keeps
+        running: a held card still expires."""
+        if command.hold:
+            if pending.auto_approve_ns is None:
+                return "no countdown is running for this intent" if pending.held_remaining_ns is None else None
+            pending.held_remaining_ns = max(0, pending.auto_approve_ns - now)
+            pending.auto_approve_ns = None
+        else:
+            if pending.held_remaining_ns is None:
+                return None  # nothing held: resuming is a no-op
+            pending.auto_approve_ns = now + pending.held_remaining_ns
+            pending.held_remaining_ns = None
+        self._sink.publish(messages.CountdownChanged(
+            intent_id=pending.intent.id, held=command.hold, auto_approve_at_ns=pending.auto_approve_ns,
+            remaining_ns=pending.held_remaining_ns or (pending.auto_approve_ns or now) - now,
+            command_id=command.command_id), now)
+        return None
 
     def _modify(self, pending: PendingIntent, command: messages.Modify) -> str | None:
         for name, value in (("quantity", command.quantity), ("price", command.price)):

@@ -229,6 +229,17 @@ class ReplayStatus(Event, kw_only=True):
     seeked: bool = False  # the position jumped: what was shown before it is not history any more
 
 
+class CountdownChanged(Event, kw_only=True):
+    """An Assisted countdown was held (the captain is reading the card) or resumed with the time it had left."""
+
+    KIND: ClassVar[int] = 20
+    intent_id: str
+    held: bool
+    auto_approve_at_ns: int | None = None  # when it resumed: the new deadline
+    remaining_ns: int = 0
+    command_id: str | None = None
+
+
 # --------------------------------------------------------------------------------------------------- commands
 
 
@@ -270,12 +281,21 @@ class ReplayControl(Command, kw_only=True):
     value: float = 0.0
 
 
+class HoldCountdown(Command, kw_only=True):
+    """Bridge → engine: pause (hold) or resume an intent's auto-approve countdown (SPEC §7: it pauses on hover)."""
+
+    KIND: ClassVar[int] = 107
+    intent_id: str
+    hold: bool
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
-    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus,
+    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged,
 )
-COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl)
+COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl,
+                                            HoldCountdown)
 
 TYPES_BY_KIND: dict[int, type[Message]] = {t.KIND: t for t in EVENT_TYPES + COMMAND_TYPES}
 TYPES_BY_NAME: dict[str, type[Message]] = {t.__name__: t for t in EVENT_TYPES + COMMAND_TYPES}

@@ -166,3 +166,17 @@ def test_drawer_keys_toggle_and_a_backdrop_click_closes(window, feed_factory, br
     frame(window, view)
     emit(window, "on_mouse_press", 50, 300, arcade.MOUSE_BUTTON_LEFT, 0)
     assert view.drawer is None
+
+
+def test_a_countdown_is_held_while_the_mouse_is_on_its_card(window, feed_factory, bridge_factory) -> None:
+    feed = feed_factory("assisted")
+    view = bridge_factory(feed.clock)
+    run_frames(window, view, feed, CARD_STEP + 20)
+    rect = view.card_rects["int-7"]
+    emit(window, "on_mouse_motion", int(rect.center_x), int(rect.center_y), 0, 0)
+    frame(window, view)
+    emit(window, "on_mouse_motion", 10, 10, 0, 0)  # away again
+    frame(window, view)
+    holds = [c for c in commands_in(feed.commands) if isinstance(c, messages.HoldCountdown)]
+    assert [(c.intent_id, c.hold) for c in holds] == [("int-7", True), ("int-7", False)]
+    assert not any(isinstance(c, messages.Approve | messages.Reject) for c in commands_in(feed.commands))

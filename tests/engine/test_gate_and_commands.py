@@ -248,3 +248,24 @@ def test_an_approval_is_refused_when_risk_has_risen_past_the_veto_meanwhile(tmp_
     assert not result(collected, "c-2").applied and "over the veto threshold" in result(collected, "c-2").reason
     assert result(collected, "c-3").applied  # a reduction is never refused for risk
     assert [s.intent_id for s in of(collected, messages.OrderSubmitted)] == ["first", "less"]
+
+
+@pytest.mark.slow
+def test_an_assisted_countdown_holds_while_the_captain_reads_and_resumes_with_its_time(tmp_path: Path) -> None:
+    _, collected = scenario(tmp_path, [
+        (1.0, propose("i-1", style="MARKET", confidence=0.9)),
+        (1.5, messages.HoldCountdown(command_id="h-1", intent_id="i-1", hold=True)),
+        (4.5, messages.HoldCountdown(command_id="h-2", intent_id="i-1", hold=False)),
+    ], autonomy="ASSISTED", assisted_countdown_secs=2.0, duration_s=7.5)
+    (generated,) = of(collected, messages.IntentGenerated)
+    assert generated.auto_approve_at_ns is not None
+    held, resumed = of(collected, messages.CountdownChanged)
+    assert held.held and held.auto_approve_at_ns is None and 1.2e9 < held.remaining_ns <= 1.6e9
+    assert not resumed.held and resumed.auto_approve_at_ns is not None
+    (approved,) = of(collected, messages.IntentApproved)
+    assert approved.by == "countdown"
+    approved_ts = [m.ts_ns for m in collected if isinstance(m.message, messages.IntentApproved)][0]
+    resumed_ts = [m.ts_ns for m in collected if isinstance(m.message, messages.CountdownChanged)][1]
+    assert approved_ts > generated.auto_approve_at_ns + 2.5e9, "the hold pushed the approval back"
+    assert 1.0e9 < approved_ts - resumed_ts < 2.0e9, "it resumed with the time it had left"
+    assert result(collected, "h-1").applied and result(collected, "h-2").applied

@@ -12,8 +12,8 @@ from sextant.state import messages
 SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExpired", "OrderSubmitted",
                "OrderFilled", "OrderRejected", "OrderCanceled", "RiskAlert", "Veto", "AutoresearchResult",
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
-               "CrewStatus", "Heartbeat", "ReplayStatus"]  # ReplayStatus: the replay's timeline (SPEC §12)
-SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl"]
+               "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged"]  # the last two: SPEC §12, §7
+SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl", "HoldCountdown"]
 
 SAMPLES: list[messages.Message] = [
     messages.IntentGenerated(intent_id="i1", agent="momentum-01", intent_kind="TrendFollow", instrument="X.OKX",
@@ -47,6 +47,8 @@ SAMPLES: list[messages.Message] = [
     messages.SetAutonomy(command_id="c5", level="AUTO"),
     messages.ReplayStatus(scene="flash-crash", position_ns=5, duration_ns=10, speed=2.0, paused=False),
     messages.ReplayControl(command_id="c6", action="seek", value=0.5),
+    messages.CountdownChanged(intent_id="i1", held=False, auto_approve_at_ns=5, remaining_ns=3),
+    messages.HoldCountdown(command_id="c7", intent_id="i1", hold=True),
 ]
 
 
@@ -56,8 +58,8 @@ def test_every_spec_kind_has_a_type() -> None:
 
 
 def test_kinds_are_unique_and_stable() -> None:
-    assert [t.KIND for t in messages.EVENT_TYPES] == list(range(1, 20))
-    assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 107))
+    assert [t.KIND for t in messages.EVENT_TYPES] == list(range(1, 21))
+    assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 108))
 
 
 def test_every_command_carries_an_id() -> None:

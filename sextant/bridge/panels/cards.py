@@ -22,7 +22,8 @@ def ease_out(t: float) -> float:
 
 
 def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_approve: Callable[[str], None],
-               on_modify: Callable[[str], None], on_reject: Callable[[str], None]) -> None:
+               on_modify: Callable[[str], None], on_reject: Callable[[str], None]) -> dict[str, Rect]:
+    """Draw the cards; returns each shown card's rect (the view holds a countdown while the mouse is on it)."""
     p.rect(column, theme.BG_BASE)
     p.label("cards:title", "INTENTS", column.left + p.px(16), column.top - p.px(24), size=theme.SIZE_SMALL, bold=True,
             color=theme.TEXT_MUTED)
@@ -30,14 +31,17 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
     top = column.top - p.px(38)
     card_h, gap = p.tx(CARD_H), p.px(CARD_GAP)
     fits = max(1, int((top - column.bottom) // (card_h + gap)))
+    shown: dict[str, Rect] = {}
     for index, card in enumerate(cards[:fits]):
         slide = 1 - ease_out((model.now_s - card.arrived_s) / SLIDE_S)
         rect = Rect(column.left + p.px(12) + slide * column.width, top - (index + 1) * card_h - index * gap,
                     column.width - p.px(24), card_h)
         _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, on_approve, on_modify, on_reject)
+        shown[card.intent_id] = rect
     if len(cards) > fits:
         p.label("cards:more", f"+{len(cards) - fits} more waiting", column.center_x, column.bottom + p.px(12),
                 size=theme.SIZE_SMALL, color=theme.YELLOW, anchor_x="center")
+    return shown
 
 
 def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_top: bool,
@@ -110,8 +114,15 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
 def _countdown(p: Painter, key: str, card: Card, bar: Rect, now_ns: int) -> None:
     """Assisted: the auto-approve countdown (green → yellow → red). Manual: the time left before it expires."""
     intent = card.intent
-    deadline = intent.auto_approve_at_ns if intent.auto_approve_at_ns is not None else intent.expires_at_ns
     p.rect(bar, theme.BG_ELEVATED)
+    if card.held_remaining_ns is not None and not card.outcome:
+        total = max(1, (intent.expires_at_ns or now_ns) - card.received_ns) if card.received_ns else 1
+        p.rect(Rect(bar.left, bar.bottom, bar.width * min(1.0, card.held_remaining_ns / total), bar.height),
+               theme.CYAN)
+        p.label(f"{key}:countdown", f"paused while you read · {card.held_remaining_ns / 1e9:.0f} s left", bar.right,
+                bar.top + p.tx(5), size=theme.SIZE_SMALL - 1, color=theme.CYAN, anchor_x="right")
+        return
+    deadline = intent.auto_approve_at_ns if intent.auto_approve_at_ns is not None else intent.expires_at_ns
     if deadline is None or card.outcome:
         return
     total = max(1, deadline - card.received_ns) if card.received_ns else 1
