@@ -104,3 +104,33 @@ def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> No
     assert row is not None and row.status == "mined"
     assert check.verify(tmp_path / "trust" / "records" / f"{record['record_id']}.json")
     check.close()
+
+
+@pytest.mark.slow
+def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> None:
+    """The agent starts trusted (AUTO); then its decisions close at a loss, go through the engine's own outcome
+    hook to the attestor process and onto the chain; the score read back falls below 0.5, and its next intent
+    waits for approval."""
+    from sextant.engine.outcomes import DecisionOutcome
+
+    seed_reputation(tmp_path / "trust")
+
+    def losses(parts: Any) -> None:
+        for index in range(20):  # −100 bps each, closed positions as the OutcomeBook reports them
+            parts.trust.on_outcome(DecisionOutcome(
+                intent_id=f"loss-{index}", agent="strong-agent", side="LONG", quantity=1.0, entry_price=60_000.0,
+                exit_price=59_400.0, realized_pnl=-6.0, win=False, ts_closed=1_767_300_000_000_000_000 + index))
+
+    def schedule(parts: Any, loop: Any) -> None:
+        loop.call_later(1.0, propose_from("strong-agent", "before"), parts)
+        loop.call_later(1.5, losses, parts)
+        loop.call_later(6.0, propose_from("strong-agent", "after"), parts)
+
+    parts, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", trust_dir=str(tmp_path / "trust"),
+                                                duration_s=7.5), schedule)
+    generated = {m.message.intent_id: m.message for m in collected if isinstance(m.message, messages.IntentGenerated)}
+    assert not generated["before"].requires_approval, "trusted at first: AUTO"
+    assert generated["after"].requires_approval, "after the losses were attested: Manual, the intent waits"
+    mined = [m.message for m in collected if isinstance(m.message, messages.AttestationMined)]
+    assert len(mined) >= 20
+    assert parts.strategy.level_for("strong-agent") == Autonomy.MANUAL
