@@ -32,8 +32,8 @@ class Anvil:
     def __init__(self, directory: Path) -> None:
         binary = anvil_binary()
         if binary is None:
-            if os.environ.get("SEXTANT_REQUIRE_ANVIL"):
-                pytest.fail("anvil is required here (SEXTANT_REQUIRE_ANVIL) but not installed: run `make anvil`")
+            if os.environ.get("CI_REQUIRE_ANVIL"):
+                pytest.fail("anvil is required here (CI_REQUIRE_ANVIL) but not installed: run `make anvil`")
             pytest.skip("anvil is not installed (make anvil)")
         self.binary = binary
         self.port = free_port()
