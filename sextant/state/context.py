@@ -93,6 +93,11 @@ class ContextWriter:
         """Records published so far."""
         return int(self.record["write_seq"])
 
+    def field(self, name: str) -> np.ndarray:
+        """A view of one field of the pending record, shape (1,) or (1, n): `view[0] = x` writes the field at a
+        quarter of the cost of `record[name] = x` (a structured-scalar lookup by name). For per-quote hot paths."""
+        return self._storage[name]
+
     def load(self, record: np.void) -> None:
         """Make `record` (a whole CONTEXT_DTYPE record, e.g. from a scene) the pending record."""
         self._storage[0] = record
@@ -132,7 +137,7 @@ class ContextSnapshot:
     record: np.void
     heartbeat_ns: int
 
-    def __getitem__(self, name: str):  # noqa: ANN204 - numpy scalar or array, depending on the field
+    def __getitem__(self, name: str):
         return self.record[name]
 
     @property
@@ -245,7 +250,7 @@ class ContextReader:
             return int(seqlock.seqlock_read_u64(self._buf, offset))
         return self._read_ordered(_U64, offset)
 
-    def _read_ordered(self, field: struct.Struct, offset: int):  # noqa: ANN202 - float or int, by `field`
+    def _read_ordered(self, field: struct.Struct, offset: int):
         """The seqlock read of seqlock.py, through struct (see _LOADS_ARE_ORDERED)."""
         mm = self._mm
         while True:
