@@ -146,8 +146,14 @@ def _attestor_process(directory: str, rpc_url: str, key: str, seed: int, agents:
         outbox.put(("error", f"{type(error).__name__}: {error}"))
         return
     attestor.start()
+    parent = multiprocessing.parent_process()
     while True:
-        message = inbox.get()
+        try:
+            message = inbox.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                break  # the engine died (a crash, SIGKILL): mine what is journaled, then go, never linger
+            continue
         if message[0] == "stop":
             break
         _, agent, values, instrument, strategy, decision = message

@@ -134,3 +134,38 @@ def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> 
     mined = [m.message for m in collected if isinstance(m.message, messages.AttestationMined)]
     assert len(mined) >= 20
     assert parts.strategy.level_for("strong-agent") == Autonomy.MANUAL
+
+
+@pytest.mark.slow
+def test_the_attestor_process_does_not_outlive_a_killed_engine(tmp_path: Path) -> None:
+    """An engine killed with SIGKILL cannot stop its attestor; the attestor notices and exits by itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT, free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEXTANT_", "OKX_"))}
+    env.update(SEXTANT_WS_PORT=str(free_port()), SEXTANT_TRUST_DIR=str(tmp_path / "trust"), SEXTANT_RECORD_DIR="",
+               SEXTANT_LLM_CONFIG=str(REPO_ROOT / "llm.toml"))
+    log = tmp_path / "engine.log"
+    with open(log, "w") as output:
+        engine = subprocess.Popen([sys.executable, "-m", "sextant.cli", "engine", "--duration", "60"], cwd=tmp_path,
+                                  env=env, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "trust:" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = subprocess.run(["pgrep", "-P", str(engine.pid)], capture_output=True, text=True,
+                              check=False).stdout.split()
+    assert children, log.read_text()[-2000:]
+    engine.send_signal(signal.SIGKILL)
+    engine.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and
+                 "zombie" not in open(f"/proc/{pid}/status").read().lower()]
+    assert not alive, f"left behind: {alive}"
