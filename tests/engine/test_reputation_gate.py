@@ -136,6 +136,13 @@ def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> 
     assert parts.strategy.level_for("strong-agent") == Autonomy.MANUAL
 
 
+def _running(pid: str) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
 def test_the_attestor_process_does_not_outlive_a_killed_engine(tmp_path: Path) -> None:
     """An engine killed with SIGKILL cannot stop its attestor; the attestor notices and exits by itself."""
@@ -166,6 +173,5 @@ def test_the_attestor_process_does_not_outlive_a_killed_engine(tmp_path: Path) -
     alive = children
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
-        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and
-                 "zombie" not in open(f"/proc/{pid}/status").read().lower()]
+        alive = [pid for pid in alive if _running(pid)]
     assert not alive, f"left behind: {alive}"
