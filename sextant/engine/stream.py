@@ -27,7 +27,9 @@ from websockets.http11 import Request, Response
 from sextant.state import messages
 
 CLOSE_TOO_SLOW = 1013
-DEFAULT_QUEUE = 1024
+# 4,096 frames: about 0.8 s of a 5k-events/s flood, so a healthy reader rides out a long garbage-collection pause
+# of the engine's interpreter (1,024 frames, 0.2 s, dropped healthy readers in long test runs); still a few MB.
+DEFAULT_QUEUE = 4096
 # A modest kernel send buffer per client bounds the memory a stalled client can pin and lets its queue reveal the
 # stall within a second or two, instead of after several megabytes of autotuned buffer.
 SEND_BUFFER_BYTES = 256 * 1024
