@@ -137,20 +137,12 @@ class BridgeView(arcade.View):
         if hovered == self.holding:
             return
         if self.holding is not None and self.holding in self.model.cards:
-            self._send_quietly(messages.HoldCountdown(command_id=self.link.next_command_id("resume"),
-                                                      intent_id=self.holding, hold=False))
+            self._send(messages.HoldCountdown(command_id=self.link.next_command_id("resume"),
+                                              intent_id=self.holding, hold=False), quiet=True)
         self.holding = None
-        if hovered is not None and self._send_quietly(messages.HoldCountdown(
-                command_id=self.link.next_command_id("hold"), intent_id=hovered, hold=True)):
+        if hovered is not None and self._send(messages.HoldCountdown(
+                command_id=self.link.next_command_id("hold"), intent_id=hovered, hold=True), quiet=True):
             self.holding = hovered
-
-    def _send_quietly(self, command: messages.Command) -> bool:
-        """Send without a toast when it cannot go (a hover is not a decision)."""
-        if self.model.status not in ACCEPTS_COMMANDS:
-            return False
-        self.link.send(command)
-        self.sent.append(command)
-        return True
 
     def engine_now_ns(self) -> int:
         """'Now' for countdowns: the wall clock live, the scene's clock in a replay."""
@@ -181,17 +173,21 @@ class BridgeView(arcade.View):
             return False
         return True
 
-    def _send(self, command: messages.Command) -> bool:
+    def _send(self, command: messages.Command, *, quiet: bool = False) -> bool:
+        """Send a command, or say why not (`quiet`: say nothing; a hover is not a decision)."""
         replaying = self.model.status == LinkStatus.REPLAY
+        refusal = ""
         if replaying != isinstance(command, messages.ReplayControl):
-            what = "this is a replay" if replaying else "no replay is running"
-            self.model.toast(f"{type(command).__name__} not sent: {what}", False)
-            return False
-        if not replaying and self.model.status not in ACCEPTS_COMMANDS:
-            self.model.toast(f"{type(command).__name__} not sent: the bridge is {self.model.status.value}", False)
+            refusal = "this is a replay" if replaying else "no replay is running"
+        elif not replaying and self.model.status not in ACCEPTS_COMMANDS:
+            refusal = f"the bridge is {self.model.status.value}"
+        if refusal:
+            if not quiet:
+                self.model.toast(f"{type(command).__name__} not sent: {refusal}", False)
             return False
         self.link.send(command)
-        self.model.command_sent(command)
+        if not quiet:
+            self.model.command_sent(command)
         self.sent.append(command)
         return True
 

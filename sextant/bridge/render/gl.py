@@ -132,6 +132,11 @@ class GpuLayers:
         self.gl.disable(moderngl.BLEND)  # opaque: the cheapest pass there is on llvmpipe
         self._heat_vao.render(moderngl.TRIANGLE_STRIP, vertices=2 * HEAT_COLUMNS)
 
+    def _blend_over(self) -> None:
+        """Straight alpha "over" blending, for every pass that is not opaque."""
+        self.gl.enable(moderngl.BLEND)
+        self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+
     def polyline(self, points: np.ndarray, width: float, color: theme.Color, dash: float = 0.0) -> None:
         """A thick anti-aliased line through `points` (N×2 pixels); `dash` > 0 draws dashes of that period."""
         strip = line_strip(points, width)
@@ -142,8 +147,7 @@ class GpuLayers:
         self._line["u_color"].value = theme.gl_color(color)
         self._line["u_half_width"].value = width / 2
         self._line["u_dash"].value = dash
-        self.gl.enable(moderngl.BLEND)
-        self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        self._blend_over()
         self._line_vao.render(moderngl.TRIANGLE_STRIP, vertices=len(strip))
 
     def sprites(self, instances: list[tuple]) -> None:
@@ -152,10 +156,8 @@ class GpuLayers:
             return
         array = np.array(instances[:MAX_SPRITES], SPRITE_DTYPE)
         self._sprite_vbo.write(array.tobytes())
-        self.gl.enable(moderngl.BLEND)
-        self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        self._blend_over()
         self._sprite_vao.render(moderngl.TRIANGLE_STRIP, instances=len(array))
-
 
     def rects(self, rects: list[tuple]) -> None:
         """Flat rectangles ((left, bottom, width, height), rgba 0..1) in one instanced call, in order."""
@@ -164,8 +166,7 @@ class GpuLayers:
         for start in range(0, len(rects), MAX_RECTS):
             array = np.array(rects[start:start + MAX_RECTS], RECT_DTYPE)
             self._rect_vbo.write(array.tobytes())
-            self.gl.enable(moderngl.BLEND)
-            self.gl.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+            self._blend_over()
             self._rect_vao.render(moderngl.TRIANGLE_STRIP, instances=len(array))
 
 
