@@ -96,13 +96,15 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--size", help="one size, WxH, measured in this process (used by the parent run)")
+    parser.add_argument("--sizes", help="sizes to measure, WxH[,WxH...] (default 1280x720,1920x1080)")
     args = parser.parse_args()
     if args.size:
         width, height = (int(part) for part in args.size.split("x"))
         print(json.dumps(measure(width, height, args.frames, args.warmup)))
         return 0
+    sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes.split(",")] if args.sizes else SIZES
     results = []
-    for width, height in SIZES:
+    for width, height in sizes:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SEXTANT_")}
         completed = subprocess.run([sys.executable, __file__, "--size", f"{width}x{height}", "--frames",
                                     str(args.frames), "--warmup", str(args.warmup)], capture_output=True, text=True,

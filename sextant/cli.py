@@ -23,7 +23,7 @@ EXIT_USAGE = 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust")
+BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +116,30 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", metavar="DIR", help="with --headless --frames: where the PNGs go")
     replay.add_argument("--every", type=int, default=1, metavar="K", help="keep every K-th frame (default 1)")
 
+    research = verbs.add_parser(
+        "research", help="autoresearch: propose, micro-backtest, keep only improvements (a ratchet)",
+        description="Propose parameter sets for the strategy families, backtest each on Nautilus over walk-forward "
+                    "windows, and accept only what beats the best, beats hold and passes the sealed holdout with a "
+                    "deflated Sharpe ratio. Every hypothesis goes to the ledger (SQLite); an interrupted run "
+                    "resumes with the same command. Writes a Markdown report with plots. Accepted changes to live "
+                    "crew members reach the engine as research cards (docs/research.md).")
+    research.add_argument("--budget", type=int, default=100, help="hypotheses in the ledger to reach (default 100)")
+    research.add_argument("--scene", metavar="DIR", help="a recorded scene's quotes (default: the seeded model)")
+    research.add_argument("--quotes", type=int, help="how many quotes (default: 400000 model quotes; a scene's all)")
+    research.add_argument("--market", choices=("model", "noise", "planted"), default="model",
+                          help="without --scene: the engine's seeded model (default), or a market with a known "
+                               "answer: noise (a random walk: nothing may be accepted) or planted (a momentum edge)")
+    research.add_argument("--seed", type=int, default=7, help="the proposals' and the model's seed (default 7)")
+    research.add_argument("--families", help="comma-separated families (default: all five)")
+    research.add_argument("--workers", type=int, help="parallel evaluations (default: the CPU count, at most 4)")
+    research.add_argument("--executor", choices=("process", "ray", "inline"), default="process",
+                          help="where evaluations run (default: a local process pool)")
+    research.add_argument("--proposer", choices=("mutation", "llm"), default="mutation",
+                          help="llm: one proposal in four from llm.toml's research role, the rest mutations")
+    research.add_argument("--ledger", metavar="PATH", help="the ledger (default: $SEXTANT_RESEARCH_LEDGER)")
+    research.add_argument("--report", metavar="DIR", help="where the report goes (default: beside the ledger)")
+    research.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
                              description="Run a benchmark suite from bench/ and print its table.")
     bench.add_argument("suite", choices=BENCH_SUITES + ("all",), help="which suite")
@@ -135,7 +159,7 @@ def _config_show(config: SextantConfig) -> int:
         print(f"# llm.toml: {error}")
         return EXIT_USAGE
     print(f"# {config.llm_config}")
-    for role in ("perception", "strategy", "risk", "fallback"):
+    for role in ("perception", "strategy", "risk", "fallback", "research"):
         model = llm.model_for(role)  # type: ignore[arg-type]
         provider = llm.provider_for(model)
         key = "key set" if provider.api_key else "no key"
@@ -271,6 +295,22 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _research(config: SextantConfig, args: argparse.Namespace) -> int:
+    from sextant.research.config import ResearchConfig
+    from sextant.research.run import default_workers, run_research
+
+    options: dict[str, object] = {"budget": args.budget, "seed": args.seed, "executor": args.executor,
+                                  "workers": args.workers or default_workers(), "proposer": args.proposer}
+    if args.families:
+        options["families"] = tuple(name.strip() for name in args.families.split(","))
+    try:
+        research = ResearchConfig(**options)  # type: ignore[arg-type]
+    except ValueError as error:
+        raise ConfigError(f"sextant research: {error}") from None
+    return run_research(config, research, scene=args.scene, quotes=args.quotes, ledger_path=args.ledger,
+                        report_dir=args.report, progress=not args.no_progress, market=args.market)
+
+
 def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.replay.format import SceneError
 
@@ -325,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sim(config, args)
         if args.verb == "trust":
             return _trust(config, args)
+        if args.verb == "research":
+            return _research(config, args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None

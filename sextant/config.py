@@ -82,6 +82,7 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     llm_config: str = "llm.toml"
     record_dir: str = "recordings"  # every engine run records a scene here; empty: no recording
     trust_dir: str = "trust"  # the attestor's journal and signed decision records; empty: no attestation
+    research_ledger: str = "research/ledger.sqlite"  # `sextant research` writes it, the engine applies from it
 
 
 # field -> environment variable. Every field has one; secrets are environment-only.
@@ -109,6 +110,7 @@ ENV_NAMES: dict[str, str] = {
     "llm_config": "SEXTANT_LLM_CONFIG",
     "record_dir": "SEXTANT_RECORD_DIR",
     "trust_dir": "SEXTANT_TRUST_DIR",
+    "research_ledger": "SEXTANT_RESEARCH_LEDGER",
 }
 FIELD_BY_ENV: dict[str, str] = {name: field for field, name in ENV_NAMES.items()}
 SECRET_FIELDS: frozenset[str] = frozenset(
@@ -139,6 +141,7 @@ _FIELD_HELP: dict[str, str] = {
     "llm_config": "use the path of an llm.toml file",
     "record_dir": "use a folder path, or leave it empty to record nothing",
     "trust_dir": "use a folder path, or leave it empty to attest nothing",
+    "research_ledger": "use a file path, or leave it empty: the engine then takes no research results",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -342,6 +345,7 @@ class RolesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     strategy: str
     risk: str | None = None  # defaults to strategy
     fallback: str | None = None  # defaults to perception
+    research: str | None = None  # research proposals (`sextant research --proposer llm`); defaults to strategy
 
 
 class LlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -349,10 +353,10 @@ class LlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     models: dict[str, ModelConfig]
     roles: RolesConfig
 
-    def model_for(self, role: Literal["perception", "strategy", "risk", "fallback"]) -> ModelConfig:
+    def model_for(self, role: Literal["perception", "strategy", "risk", "fallback", "research"]) -> ModelConfig:
         name = getattr(self.roles, role)
         if name is None:
-            name = self.roles.strategy if role == "risk" else self.roles.perception
+            name = self.roles.strategy if role in ("risk", "research") else self.roles.perception
         return self.models[name]
 
     def provider_for(self, model: ModelConfig) -> ProviderConfig:

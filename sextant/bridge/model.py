@@ -23,6 +23,7 @@ HISTORY_POINTS = 2048
 RESOLVED_CARD_LINGER_S = 0.8  # a decided card stays, re-coloured, this long before it is archived
 MAX_ORDERS = 200
 MAX_RESEARCH = 200
+RESEARCH_KIND = "Research"  # a card that changes a crew member's parameters (engine/research.py)
 MAX_TOASTS = 4
 TOAST_S = 4.0
 

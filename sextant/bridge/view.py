@@ -19,7 +19,7 @@ from sextant.bridge.config import BridgeConfig
 from sextant.bridge.draw import Painter, TextLayer
 from sextant.bridge.layout import Layout, Rect
 from sextant.bridge.link import Clock, LinkStatus, StateLink
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import RESEARCH_KIND, BridgeModel
 from sextant.bridge.panels.cards import draw_cards
 from sextant.bridge.panels.crew import draw_crew_bar
 from sextant.bridge.panels.dialogs import (
@@ -203,6 +203,9 @@ class BridgeView(arcade.View):
         if card is None or card.outcome:
             return
         intent = card.intent
+        if intent.intent_kind == RESEARCH_KIND:
+            self.model.toast("A research change cannot be modified: approve or reject it", False)
+            return
         quantity = f"{intent.quantity:g}"
         price = "" if intent.price is None else f"{intent.price:.1f}"
         style = intent.style or "MARKET"

@@ -38,6 +38,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     record_dir: str | None = None  # record the session as a scene under this folder (docs/scene-format.md)
     trust_dir: str | None = None  # the attestor's journal and decision records; None: no trust layer
     chain_rpc: str = ""  # empty: the embedded py-evm chain (the key, a secret, never enters this struct)
+    research_ledger: str | None = None  # accepted research results become research cards (engine/research.py)
 
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
@@ -50,7 +51,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
             "llm_config": settings.llm_config, "sl_pct": settings.sl_pct,
             "record_dir": settings.record_dir or None, "trust_dir": settings.trust_dir or None,
-            "chain_rpc": settings.chain_rpc,
+            "chain_rpc": settings.chain_rpc, "research_ledger": settings.research_ledger or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         config = msgspec.convert(values, cls)

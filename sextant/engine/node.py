@@ -38,6 +38,7 @@ from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.instrument import okx_linear_swap
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
+from sextant.engine.research import ResearchLink
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
 from sextant.engine.trust import TrustLink
@@ -70,6 +71,7 @@ class EngineParts:
     stream: EventStream
     recorder: SceneRecorder | None = None
     trust: TrustLink | None = None
+    research: ResearchLink | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -225,7 +227,8 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, cha
                           instrument=config.instrument,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
                           strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew], writer=context)
-    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust)
+    research = ResearchLink(Path(config.research_ledger), strategy, sink) if config.research_ledger else None
+    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
 
 
 def attach_recorder(recorder: SceneRecorder, context: ContextWriter, encoder: StateEncoder,
@@ -298,6 +301,8 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             parts.recorder.stop()
         if parts.trust is not None:
             parts.trust.stop()
+        if parts.research is not None:
+            parts.research.close()
     return parts
 
 

@@ -41,6 +41,7 @@ from sextant.engine.execution import DirectiveExecutor
 from sextant.engine.latency import LatencySamples
 from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
+from sextant.engine.research import ResearchChange
 from sextant.risk.field import DIMENSIONS, size_factor
 from sextant.risk.hull import change_per_contract
 from sextant.state import messages
@@ -49,7 +50,7 @@ from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStop
 from sextant.state.ring import CommandRingFollower, RingMessage
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.consensus import resolve
-from sextant.swarm.intent import AgentIntent, ExecutionDirective
+from sextant.swarm.intent import AgentIntent, ExecutionDirective, RiskBudget
 
 ASSISTED_CONFIDENCE = 0.7
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
@@ -83,10 +84,11 @@ POST_ONLY_REPOSTS = 3
 @dataclass
 class PendingIntent:
     intent: AgentIntent
-    directive: ExecutionDirective
+    directive: ExecutionDirective | None  # None for a research card: it changes parameters, it places no order
     expires_ns: int
     auto_approve_ns: int | None
     held_remaining_ns: int | None = None  # a held countdown: the time it had left (SPEC §7: pauses on hover)
+    research: ResearchChange | None = None
 
 
 class CommandInbox:
@@ -128,6 +130,8 @@ class SwarmStrategy(Strategy):
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
         self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
+        # what became of each research card: (change, "applied" | "rejected" | "expired" | "dropped", by)
+        self.research_listeners: list[Callable[[ResearchChange, str, str], None]] = []
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
@@ -143,6 +147,10 @@ class SwarmStrategy(Strategy):
         for slot, agent in enumerate(agents):
             record["crew_agent"][slot] = int(_crew_code(agent.agent_id))
             record["crew_state"][slot] = int(CrewState.IDLE)
+
+    @property
+    def crew(self) -> list[Agent]:
+        return self._agents
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
@@ -164,8 +172,9 @@ class SwarmStrategy(Strategy):
         now = self.clock.timestamp_ns()
         record = self._writer.record
         blocked = self._blocked_reason(now)
-        if blocked is None and self.pending:
-            blocked = CrewTask.WAITING_APPROVAL, min(p.expires_ns - now for p in self.pending.values()) / 1e9
+        waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # a research card blocks none
+        if blocked is None and waiting:
+            blocked = CrewTask.WAITING_APPROVAL, (min(waiting) - now) / 1e9
         intents: list[AgentIntent] = []
         for slot, agent in enumerate(self._agents):
             if blocked is not None:
@@ -239,6 +248,46 @@ class SwarmStrategy(Strategy):
             self.pending[intent.id] = pending
             self._writer.record["pending_intents"] = len(self.pending)
 
+    def propose_research(self, change: ResearchChange) -> None:
+        """A research card: an accepted change of a crew member's parameters. Applied at once in AUTO; otherwise it
+        waits for a human (no countdown: a change of how an agent thinks is not a trade to wave through)."""
+        now = self.clock.timestamp_ns()
+        intent = AgentIntent(id=f"research-{change.hypothesis_id}", agent=change.agent_id, kind="Research",
+                             instrument=self._instrument_id.value, confidence=change.confidence,
+                             budget=RiskBudget(max_loss=0.0, max_position=0.0), title=change.title,
+                             reasoning=change.reasoning, created_ns=now)
+        level = self.level_for(change.agent_id)
+        pending = PendingIntent(intent, None, now + int(change.ttl_s * 1e9), None, research=change)
+        self._announce(pending, requires_approval=level != Autonomy.AUTO)
+        if level == Autonomy.AUTO:
+            self._approve(pending, "auto", None, now)
+        else:
+            self.pending[intent.id] = pending
+            self._writer.record["pending_intents"] = len(self.pending)
+
+    def _apply_research(self, pending: PendingIntent, by: str, now: int) -> str | None:
+        change = pending.research
+        assert change is not None
+        agent = next((a for a in self._agents if a.agent_id == change.agent_id), None)
+        if agent is None:
+            return f"no crew member {change.agent_id} in this engine"
+        try:
+            agent.config = change.applied_to(agent.config)  # type: ignore[attr-defined]
+        except ValueError as error:
+            return f"the change does not fit {change.agent_id}'s settings: {error}"
+        self._sink.publish(messages.AutoresearchResult(
+            hypothesis_id=change.hypothesis_id, family=change.family, params=change.params,
+            parent_id=change.parent_id, ir_before=change.ir_before, ir_after=change.ir_after, accepted=True,
+            verdict=f"applied to {change.agent_id} ({by})"), now)
+        for listener in self.research_listeners:
+            listener(change, "applied", by)
+        return None
+
+    def _drop_research(self, pending: PendingIntent, decision: str, by: str) -> None:
+        if pending.research is not None:
+            for listener in self.research_listeners:
+                listener(pending.research, decision, by)
+
     def level_for(self, agent: str) -> Autonomy:
         """The gate for one agent's intent: the human's level, never above that agent's reputation ceiling."""
         return Autonomy(min(self.autonomy, self.agent_ceilings.get(agent, self.ceiling)))
@@ -282,9 +331,11 @@ class SwarmStrategy(Strategy):
         intent, directive = pending.intent, pending.directive
         self._sink.publish(messages.IntentGenerated(
             intent_id=intent.id, agent=intent.agent, intent_kind=intent.kind, instrument=intent.instrument,
-            side=directive.side, quantity=directive.quantity, target_position=intent.target_position,
-            price=directive.price, style=directive.style, confidence=intent.confidence,
-            reputation=intent.reputation, title=intent.title, reasoning=intent.reasoning, plan=directive.plan,
+            side=directive.side if directive else None, quantity=directive.quantity if directive else 0.0,
+            target_position=intent.target_position, price=directive.price if directive else None,
+            style=directive.style if directive else None, confidence=intent.confidence,
+            reputation=intent.reputation, title=intent.title, reasoning=intent.reasoning,
+            plan=directive.plan if directive else pending.research.plan if pending.research else "",
             risk_score=min(1.0, float(self._writer.record["risk_total"]) / max(
                 float(self._writer.record["risk_veto"]), 1e-9)) if self._writer.record["risk_veto"] > 0 else 0.0,
             requires_approval=requires_approval, auto_approve_at_ns=pending.auto_approve_ns,
@@ -304,6 +355,16 @@ class SwarmStrategy(Strategy):
         """Re-check against the fresh book, then execute. Returns a refusal reason or None."""
         self.pending.pop(pending.intent.id, None)
         self._writer.record["pending_intents"] = len(self.pending)
+        if pending.directive is None:  # a research card
+            refusal = self._apply_research(pending, by, now)
+            if refusal is not None:
+                self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason=refusal, by="engine",
+                                                           command_id=command_id), now)
+                self._drop_research(pending, "dropped", "engine")
+                return refusal
+            self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
+                               now)  # type: ignore[arg-type]
+            return None
         reason = self._recheck(pending.directive)
         if reason is None and self.estop.state != EStopState.RELEASED:
             reason = "the E-stop is engaged"
@@ -366,6 +427,7 @@ class SwarmStrategy(Strategy):
             elif now >= pending.expires_ns:
                 self.pending.pop(pending.intent.id, None)
                 self._sink.publish(messages.IntentExpired(intent_id=pending.intent.id), now)
+                self._drop_research(pending, "expired", "engine")
         self._writer.record["pending_intents"] = len(self.pending)
         self.estop.poll(now)
         if self._inbox is not None:
@@ -400,6 +462,7 @@ class SwarmStrategy(Strategy):
                         self.pending.pop(pending.intent.id)
                         self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason="E-STOP",
                                                                    by="engine"), now)
+                        self._drop_research(pending, "dropped", "engine")
                 return  # the CommandResult follows when the stop completes
             refusal = self.estop.release(command.command_id, now)
             self._answer(message, refusal is None, refusal or "released", now)
@@ -423,6 +486,7 @@ class SwarmStrategy(Strategy):
             self._sink.publish(messages.IntentRejected(intent_id=command.intent_id, reason=command.reason or
                                                        "rejected by the captain", by="human",
                                                        command_id=command.command_id), now)
+            self._drop_research(pending, "rejected", "human")
             self._answer(message, True, "rejected", now)
         elif isinstance(command, messages.Modify):
             refusal = self._modify(pending, command)
@@ -451,6 +515,8 @@ class SwarmStrategy(Strategy):
         return None
 
     def _modify(self, pending: PendingIntent, command: messages.Modify) -> str | None:
+        if pending.directive is None:
+            return "a research change cannot be modified: approve or reject it"
         for name, value in (("quantity", command.quantity), ("price", command.price)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 return f"{name} must be a positive finite number, got {value}"

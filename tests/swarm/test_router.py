@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sextant.config import load_llm_config
 from sextant.state.layout import CONTEXT_DTYPE, CrewTask
 from sextant.swarm.llm import InvalidAnswer, LlmClient, parse_answer
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
+from tests.fixtures.llm_toml import local_llm_config
 from tests.fixtures.openai_standin import OpenAIStandin, Rule
 
 INSTRUMENT = "BTC-USDT-SWAP.OKX"
@@ -34,23 +34,7 @@ def unsure_record() -> np.void:
 
 
 def llm_config(tmp_path: Path, url: str) -> Any:
-    path = tmp_path / "llm.toml"
-    path.write_text(f'''
-[providers.local]
-api_base = "{url}"
-api_key = "test"
-timeout_secs = 10
-[models.small]
-provider = "local"
-model = "small-model"
-[models.large]
-provider = "local"
-model = "large-model"
-[roles]
-perception = "small"
-strategy = "large"
-''')
-    return load_llm_config(path)
+    return local_llm_config(tmp_path, url)
 
 
 def router_for(tmp_path: Path, standin: OpenAIStandin, **config: Any) -> PerceptionRouter:

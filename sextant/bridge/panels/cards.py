@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
-from sextant.bridge.model import BridgeModel, Card
+from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card
 
 SLIDE_S = 0.3
 REASONING_CHARS = 150
@@ -79,7 +79,9 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
             anchor_x="right")
     y -= p.tx(26)
     price = f" @ {intent.price:,.1f}" if intent.price is not None else ""
-    order = f"{intent.side or ''} {intent.quantity:g}{price} {intent.style or ''}".strip()
+    research = intent.intent_kind == RESEARCH_KIND  # a change of the agent's parameters: no order, no MODIFY
+    order = "PARAMETER CHANGE · no order" if research else \
+        f"{intent.side or ''} {intent.quantity:g}{price} {intent.style or ''}".strip()
     p.label(f"{key}:order", p.fit(order, width, theme.SIZE_BODY, mono=True), x, y, size=theme.SIZE_BODY, mono=True,
             bold=True, color=theme.side_color(intent.side))
     y -= p.tx(20)
@@ -100,7 +102,8 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
     p.button(f"{key}:approve", Rect(x, buttons_y, button_w, height), "APPROVE" + (" A" if hint else ""),
              lambda: on_approve(intent_id), color=theme.GREEN, filled=True, enabled=enabled, size=theme.SIZE_SMALL)
     p.button(f"{key}:modify", Rect(x + button_w + p.tx(8), buttons_y, button_w, height),
-             "MODIFY" + (" M" if hint else ""), lambda: on_modify(intent_id), color=theme.CYAN, enabled=enabled,
+             "MODIFY" + (" M" if hint else ""), lambda: on_modify(intent_id), color=theme.CYAN,
+             enabled=enabled and not research,
              size=theme.SIZE_SMALL)
     p.button(f"{key}:reject", Rect(x + 2 * (button_w + p.tx(8)), buttons_y, button_w, height),
              "REJECT" + (" R" if hint else ""), lambda: on_reject(intent_id), color=theme.RED, enabled=enabled,

@@ -1,0 +1,135 @@
+"""Micro-backtests on Nautilus' BacktestEngine: a family's target schedule, executed with real fills and fees.
+
+A family's kernel (research/families.py) decides, causally, the target position after each one-second bucket. A
+ScheduleStrategy inside a BacktestEngine turns each change into a market order at the bucket's last quote (a time
+alert at that quote's timestamp): Nautilus' simulated exchange fills it against the book at that moment, with the
+instrument's taker fee, on the same OKX instrument the engine trades. The fills come back as events; the equity
+curve is marked from them and the window's mids.
+
+An engine per window is built once per worker and reset between hypotheses (Nautilus keeps the data and the
+instrument across `reset()`), so a hypothesis costs the run, not the setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, StrategyConfig
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
+from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
+from nautilus_trader.model.objects import Money, Quantity
+from nautilus_trader.trading.strategy import Strategy
+
+from sextant.engine.instrument import okx_linear_swap
+from sextant.research.data import Quotes
+from sextant.research.families import WindowFeatures, window_features
+
+INSTRUMENT = "BTC-USDT-SWAP.OKX"
+MULTIPLIER = 0.01  # BTC per contract (engine/instrument.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Fills:
+    """What Nautilus filled: per fill, the time, signed quantity (contracts), price and commission (USDT)."""
+
+    ts_ns: np.ndarray
+    quantity: np.ndarray
+    price: np.ndarray
+    commission: np.ndarray
+
+    @staticmethod
+    def empty() -> Fills:
+        return Fills(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+class ScheduleStrategyConfig(StrategyConfig, frozen=True):
+    instrument_id: str = INSTRUMENT
+
+
+class ScheduleStrategy(Strategy):
+    """Moves the position to each scheduled target with a market order, at the scheduled time."""
+
+    def __init__(self, config: ScheduleStrategyConfig, times_ns: np.ndarray, targets: np.ndarray) -> None:
+        super().__init__(config)
+        self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._times = times_ns
+        self._targets = targets
+        self._next = 0
+        self.fills: list[tuple[int, float, float, float]] = []
+
+    def on_start(self) -> None:
+        if len(self._times):
+            self.clock.set_time_alert_ns("schedule", int(self._times[0]), self._on_alert)
+
+    def _on_alert(self, event: Any) -> None:
+        target = float(self._targets[self._next])
+        position = float(self.portfolio.net_position(self._instrument_id) or 0)
+        change = round(target - position, 2)
+        if change != 0:
+            side = OrderSide.BUY if change > 0 else OrderSide.SELL
+            self.submit_order(self.order_factory.market(self._instrument_id, side, Quantity(abs(change), 2)))
+        self._next += 1
+        if self._next < len(self._times):
+            self.clock.set_time_alert_ns("schedule", int(self._times[self._next]), self._on_alert)
+
+    def on_order_filled(self, event: Any) -> None:
+        quantity = event.last_qty.as_double()
+        signed = quantity if event.order_side == OrderSide.BUY else -quantity
+        self.fills.append((int(event.ts_event), signed, event.last_px.as_double(), event.commission.as_double()))
+
+
+class WindowBacktester:
+    """One window's engine and features, reused for every hypothesis a worker evaluates on it."""
+
+    def __init__(self, quotes: Quotes, *, starting_balance: float = 100_000.0) -> None:
+        self.quotes = quotes
+        self.features: WindowFeatures = window_features(quotes.ts_ns, quotes.bid, quotes.ask)
+        self._starting_balance = starting_balance
+        self._engine: BacktestEngine | None = None
+
+    def _build(self) -> BacktestEngine:
+        instrument = okx_linear_swap(INSTRUMENT)
+        engine = BacktestEngine(BacktestEngineConfig(
+            trader_id=TraderId("RESEARCH-001"), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
+            run_analysis=False))
+        engine.add_venue(venue=Venue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                         base_currency=USDT, starting_balances=[Money(self._starting_balance, USDT)],
+                         default_leverage=Decimal(10))
+        engine.add_instrument(instrument)
+        q = self.quotes
+        times = np.array(q.ts_ns, np.uint64)
+        engine.add_data(QuoteTick.from_raw_arrays_to_list(
+            instrument.id, instrument.price_precision, instrument.size_precision,
+            *(np.array(column, np.float64) for column in (q.bid, q.ask, q.bid_size, q.ask_size)),
+            times, times.copy()))
+        return engine
+
+    def run(self, targets: np.ndarray, base_size: float) -> Fills:
+        """Execute a per-bucket target path (in base sizes) on Nautilus; the fills it produced."""
+        changes = np.flatnonzero(np.diff(np.concatenate(([0.0], targets))) != 0)
+        if len(changes) == 0:
+            return Fills.empty()
+        if self._engine is None:
+            self._engine = self._build()
+        else:
+            self._engine.reset()
+            self._engine.clear_strategies()
+        strategy = ScheduleStrategy(ScheduleStrategyConfig(), self.features.end_ns[changes],
+                                    np.round(targets[changes] * base_size, 2))
+        self._engine.add_strategy(strategy)
+        self._engine.run()
+        if not strategy.fills:
+            return Fills.empty()
+        ts, quantity, price, commission = (np.array(column) for column in zip(*strategy.fills, strict=True))
+        return Fills(ts.astype(np.int64), quantity, price, commission)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,47 @@
+"""Research settings: the data, the walk-forward split, the ratchet's bars and the executor."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from sextant.research.families import FAMILIES
+
+
+class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    seed: int = 7
+    families: tuple[str, ...] = tuple(FAMILIES)
+    budget: int = 100  # hypotheses in the ledger (baselines not counted); a resumed run goes on to this
+    # walk-forward: `selection_windows` consecutive windows, then the sealed holdout (the last fraction)
+    selection_windows: int = 3
+    holdout_fraction: float = 0.25
+    period_s: float = 60.0  # return period of the information ratio
+    base_size: float = 1.0  # contracts, as the crew trades
+    cooldown_secs: float = 30.0  # the live gate's pause between executions
+    # the ratchet
+    # selection IR must beat the best's by this many standard errors of an IR estimate on the selection windows
+    # (√(periods a year / periods seen)): smaller steps are indistinguishable from noise
+    min_improvement_se: float = 0.5
+    max_drawdown: float = 0.10  # in every selection window and the holdout, of the traded notional
+    dsr_confidence: float = 0.95  # the holdout's deflated Sharpe ratio must reach this
+    # evaluation
+    executor: Literal["inline", "process", "ray"] = "process"
+    workers: int = 2
+    proposer: Literal["mutation", "llm"] = "mutation"
+    llm_every: int = 4  # with the LLM proposer: one proposal in this many is the LLM's, the rest mutations
+
+    def __post_init__(self) -> None:
+        unknown = [family for family in self.families if family not in FAMILIES]
+        if unknown or not self.families:
+            raise ValueError(f"unknown families {unknown} (known: {', '.join(FAMILIES)})")
+        if self.budget < 0 or self.workers < 1 or self.selection_windows < 1:
+            raise ValueError("budget ≥ 0, workers ≥ 1 and selection_windows ≥ 1 are required")
+        if not 0.5 <= self.dsr_confidence < 1:
+            raise ValueError("dsr_confidence must be in [0.5, 1)")
+
+    def identity(self) -> dict[str, object]:
+        """What makes two runs' results comparable (the ledger refuses to mix others)."""
+        return {name: getattr(self, name) for name in (
+            "seed", "selection_windows", "holdout_fraction", "period_s", "base_size", "cooldown_secs",
+            "min_improvement_se", "max_drawdown", "dsr_confidence")} | {"families": list(self.families)}

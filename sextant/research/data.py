@@ -1,0 +1,121 @@
+"""Quote data for research, and its walk-forward split.
+
+Sources: a recorded scene (its quotes table), the seeded market model (engine/market/model.py), and two test
+markets with a known answer: a seeded random walk (pure noise: nothing can be learned) and a random walk with a
+planted momentum edge (moves persist, so trend following on the right horizon earns).
+
+The split is walk-forward: the first (1 − holdout) of the quotes are cut into `selection` consecutive windows that
+selection ranks hypotheses on; the last part is the sealed holdout, read only to confirm a candidate that selection
+already chose (research/ratchet.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TICK = 0.1
+STEP_NS = 1_000_000_000
+START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z, as `sextant sim`
+
+
+@dataclass(frozen=True, slots=True)
+class Quotes:
+    """Top-of-book quotes as arrays of one length: ts_ns (uint64), bid, ask, bid_size, ask_size (float64)."""
+
+    ts_ns: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    bid_size: np.ndarray
+    ask_size: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    def slice(self, start: int, stop: int) -> Quotes:
+        return Quotes(*(np.ascontiguousarray(column[start:stop]) for column in self.columns()))
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        return self.ts_ns, self.bid, self.ask, self.bid_size, self.ask_size
+
+    def fingerprint(self) -> str:
+        """What the ledger checks on resume: the same data, or a refusal."""
+        digest = hashlib.sha256()
+        for column in self.columns():
+            digest.update(np.ascontiguousarray(column).tobytes())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    selection: tuple[Quotes, ...]
+    holdout: Quotes
+
+
+def walk_forward(quotes: Quotes, selection_windows: int, holdout_fraction: float) -> Split:
+    if selection_windows < 1:
+        raise ValueError("at least one selection window is needed")
+    if not 0.05 <= holdout_fraction <= 0.5:
+        raise ValueError(f"holdout_fraction {holdout_fraction} must be between 0.05 and 0.5")
+    cut = int(len(quotes) * (1 - holdout_fraction))
+    edges = np.linspace(0, cut, selection_windows + 1).astype(int)
+    selection = tuple(quotes.slice(int(a), int(b)) for a, b in itertools.pairwise(edges))
+    return Split(selection=selection, holdout=quotes.slice(cut, len(quotes)))
+
+
+def _book(mid: np.ndarray, spread_ticks: float, depth: float, step_ns: int) -> Quotes:
+    half = spread_ticks * TICK / 2
+    bid = np.round((mid - half) / TICK) * TICK
+    ask = np.maximum(np.round((mid + half) / TICK) * TICK, bid + TICK)
+    ts = (START_NS + np.arange(len(mid), dtype=np.int64) * step_ns).astype(np.uint64)
+    size = np.full(len(mid), depth)
+    return Quotes(ts, np.round(bid, 1), np.round(ask, 1), size, size.copy())
+
+
+def random_walk(count: int, seed: int, *, volatility: float = 0.6, start: float = 60_000.0,
+                step_ns: int = STEP_NS) -> Quotes:
+    """Pure noise: i.i.d. normal log returns at `volatility` annualised, one quote per step, a one-tick spread."""
+    rng = np.random.default_rng(seed)
+    sigma = volatility * np.sqrt(step_ns / 1e9 / (365.0 * 24 * 3600))
+    mid = start * np.exp(np.cumsum(rng.normal(0.0, sigma, count)))
+    return _book(mid, 1.0, 50.0, step_ns)
+
+
+def planted_momentum(count: int, seed: int, *, volatility: float = 0.6, drift_bps_per_s: float = 0.2,
+                     mean_run_s: float = 900.0, start: float = 60_000.0, step_ns: int = STEP_NS) -> Quotes:
+    """Noise plus a persistent drift whose sign flips at random (mean run `mean_run_s`): a trend that a momentum
+    rule on a horizon shorter than the runs can follow, and that survives the spread and the taker fee."""
+    rng = np.random.default_rng(seed)
+    dt = step_ns / 1e9
+    sigma = volatility * np.sqrt(dt / (365.0 * 24 * 3600))
+    flips = rng.random(count) < dt / mean_run_s
+    sign = np.where(np.cumsum(flips) % 2 == 0, 1.0, -1.0) * (1 if rng.random() < 0.5 else -1)
+    returns = rng.normal(0.0, sigma, count) + sign * drift_bps_per_s * 1e-4 * dt
+    mid = start * np.exp(np.cumsum(returns))
+    return _book(mid, 1.0, 50.0, step_ns)
+
+
+def model_quotes(count: int, seed: int) -> Quotes:
+    """The seeded market model the engine's sim venue streams (10 quotes a second, calm to storm)."""
+    from sextant.engine.market.model import MarketModel, MarketModelConfig
+
+    batch = MarketModel(MarketModelConfig(seed=seed)).next_batch(count)
+    ts = (START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
+    return Quotes(ts, np.asarray(batch.bid, np.float64), np.asarray(batch.ask, np.float64),
+                  np.asarray(batch.bid_size, np.float64), np.asarray(batch.ask_size, np.float64))
+
+
+def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
+    """A recorded scene's quotes (replay/format.py), the first `count` of them if given."""
+    from sextant.replay.format import read_metadata, read_table
+
+    read_metadata(scene)
+    table = read_table(scene, "quotes")
+    columns = [table.column(name).to_numpy() for name in ("ts_event", "bid", "ask", "bid_size", "ask_size")]
+    stop = len(columns[0]) if count is None else min(count, len(columns[0]))
+    return Quotes(np.asarray(columns[0][:stop], np.uint64),
+                  *(np.asarray(column[:stop], np.float64) for column in columns[1:]))

@@ -1,0 +1,137 @@
+"""Evaluating hypotheses on the walk-forward windows, through a pluggable executor.
+
+`Evaluator` owns one WindowBacktester per window and turns (family, params, phase) into per-window metrics. The
+executors run many of them: `inline` in this process (tests, one worker), `process` (the default) a local process
+pool whose workers each build their evaluator once, and `ray` the same evaluator as Ray actors for when one
+machine is not enough (Ray is optional: `pip install ray`). Every executor returns results in task order, so a run
+is the same whichever ran it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from sextant.research.backtest import WindowBacktester
+from sextant.research.config import ResearchConfig
+from sextant.research.data import Split
+from sextant.research.families import FAMILIES
+from sextant.research.metrics import equity_curve, measure
+
+Phase = Literal["selection", "holdout"]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    family: str
+    params: dict[str, float]
+    phase: Phase
+
+
+class Evaluator:
+    def __init__(self, split: Split, config: ResearchConfig) -> None:
+        self._config = config
+        self._windows: dict[str, list[WindowBacktester]] = {
+            "selection": [WindowBacktester(quotes) for quotes in split.selection],
+            "holdout": [WindowBacktester(split.holdout)],
+        }
+
+    def evaluate(self, task: Task) -> list[dict[str, float]]:
+        family = FAMILIES[task.family]
+        config = self._config
+        results = []
+        for window in self._windows[task.phase]:
+            targets = family.targets(window.features, task.params, config.cooldown_secs)
+            fills = window.run(targets, config.base_size)
+            equity = equity_curve(window.features, fills, config.base_size)
+            results.append(measure(window.features, equity, config.base_size, config.period_s, fills).as_dict())
+        return results
+
+    def dispose(self) -> None:
+        for windows in self._windows.values():
+            for window in windows:
+                window.dispose()
+
+
+class Executor(Protocol):
+    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    def __init__(self, split: Split, config: ResearchConfig) -> None:
+        self._evaluator = Evaluator(split, config)
+
+    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
+        return [self._evaluator.evaluate(task) for task in tasks]
+
+    def close(self) -> None:
+        self._evaluator.dispose()
+
+
+_WORKER: Evaluator | None = None
+
+
+def _start_worker(split: Split, config: ResearchConfig) -> None:
+    global _WORKER
+    _WORKER = Evaluator(split, config)
+
+
+def _evaluate_in_worker(task: Task) -> list[dict[str, float]]:
+    assert _WORKER is not None, "the worker's initializer did not run"
+    return _WORKER.evaluate(task)
+
+
+class ProcessExecutor:
+    """A local pool. Spawned, not forked: Nautilus and numba hold threads and native state a fork would copy
+    half-made."""
+
+    def __init__(self, split: Split, config: ResearchConfig) -> None:
+        self._pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start_worker, initargs=(split, config))
+
+    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
+        return list(self._pool.map(_evaluate_in_worker, tasks))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    def __init__(self, split: Split, config: ResearchConfig) -> None:
+        try:
+            import ray  # type: ignore[import-not-found]
+        except ImportError:
+            raise RuntimeError("the ray executor needs Ray: `pip install 'ray>=2.9,<3'`, or use --executor process") \
+                from None
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(num_cpus=config.workers, include_dashboard=False, log_to_driver=False)
+        actor = ray.remote(_RayEvaluator)
+        self._actors = [actor.remote(split, config) for _ in range(config.workers)]
+
+    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
+        futures = [self._actors[index % len(self._actors)].evaluate.remote(task) for index, task in enumerate(tasks)]
+        return list(self._ray.get(futures))
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor)
+
+
+class _RayEvaluator:
+    def __init__(self, split: Split, config: ResearchConfig) -> None:
+        self._evaluator = Evaluator(split, config)
+
+    def evaluate(self, task: Task) -> list[dict[str, float]]:
+        return self._evaluator.evaluate(task)
+
+
+def make_executor(split: Split, config: ResearchConfig) -> Any:
+    kinds: dict[str, type] = {"inline": InlineExecutor, "process": ProcessExecutor, "ray": RayExecutor}
+    kind = "inline" if config.executor == "process" and config.workers == 1 else config.executor
+    return kinds[kind](split, config)

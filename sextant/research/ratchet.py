@@ -1,0 +1,211 @@
+"""The ratchet: propose → micro-backtest → keep only what is better, and provably not luck.
+
+A candidate is accepted only if all of these hold, checked in this order (the first that fails is its verdict):
+
+1. the crucible: its drawdown stays within `max_drawdown` in every selection window;
+2. its selection IR (the mean over the windows) beats the family's current best by `min_improvement_se` standard
+   errors of an IR estimate on those windows;
+3. it beats hold: its selection IR is above a long position held through the same windows;
+4. the sealed holdout, touched only now: drawdown within the limit, and a deflated Sharpe ratio of at least
+   `dsr_confidence` with the number of hypotheses tried so far (research/metrics.py).
+
+The best of a family is its last accepted hypothesis (else its baseline, the crew's current settings), so it never
+goes down. Each family's baseline is evaluated first. Candidates are evaluated in batches in parallel and judged
+one by one in proposal order, so the result does not depend on the executor or the number of workers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sextant.research.config import ResearchConfig
+from sextant.research.data import Quotes, Split, walk_forward
+from sextant.research.evaluate import Executor, Task, make_executor
+from sextant.research.families import window_features
+from sextant.research.hypothesis import Hypothesis, baseline, mutate, proposal_rng
+from sextant.research.ledger import Ledger, Row
+from sextant.research.metrics import SECONDS_PER_YEAR, WindowMetrics, deflated_sharpe, hold_curve, measure
+
+MAX_DUPLICATE_DRAWS = 200
+
+
+@dataclass(slots=True)
+class RunSummary:
+    resumed: bool = False
+    proposed: int = 0
+    judged_now: int = 0
+    accepted_now: int = 0
+    seconds: float = 0.0
+    best: dict[str, Row] = field(default_factory=dict)
+    llm_failures: list[str] = field(default_factory=list)
+
+    @property
+    def per_minute(self) -> float:
+        return self.judged_now / self.seconds * 60 if self.seconds > 0 else 0.0
+
+
+Proposer = Callable[[Hypothesis, list[Row]], Hypothesis]  # (parent, recent rows) → a validated hypothesis
+
+
+class Ratchet:
+    def __init__(self, config: ResearchConfig, quotes: Quotes, ledger: Ledger, *,
+                 executor: Executor | None = None, llm_proposer: Proposer | None = None,
+                 on_judged: Callable[[Row], None] | None = None) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.split: Split = walk_forward(quotes, config.selection_windows, config.holdout_fraction)
+        self._identity = config.identity() | {"data": quotes.fingerprint(), "quotes": len(quotes)}
+        self._executor = executor
+        self._llm = llm_proposer
+        self._on_judged = on_judged
+        hold = [self._hold(window) for window in self.split.selection]
+        self.hold_ir = float(np.mean([metrics.ir for metrics in hold]))
+        periods = sum(metrics.periods for metrics in hold)
+        self.min_improvement = config.min_improvement_se * math.sqrt(SECONDS_PER_YEAR / config.period_s / periods)
+
+    def _hold(self, quotes: Quotes) -> WindowMetrics:
+        features = window_features(quotes.ts_ns, quotes.bid, quotes.ask)
+        equity = hold_curve(features, float(quotes.ask[0]), self.config.base_size)
+        return measure(features, equity, self.config.base_size, self.config.period_s)
+
+    # ------------------------------------------------------------------------------------------------ the run
+
+    def run(self, budget: int | None = None) -> RunSummary:
+        config = self.config
+        budget = config.budget if budget is None else budget
+        summary = RunSummary(resumed=not self.ledger.bind(self._identity))
+        started = time.perf_counter()
+        executor = self._executor or make_executor(self.split, config)
+        try:
+            self._evaluate_baselines(executor, summary)
+            pending = [row for row in self.ledger.rows() if not row.judged]  # proposed before an interruption
+            if pending:
+                self._judge_batch(executor, [_hypothesis(row) for row in pending], summary)
+            batch_size = max(2, 2 * config.workers)
+            while (count := self.ledger.counts()["proposed"]) < budget:
+                batch = self._propose(min(batch_size, budget - count), summary)
+                if not batch:
+                    break  # the neighbourhoods are exhausted
+                self._judge_batch(executor, batch, summary)
+        finally:
+            if self._executor is None:
+                executor.close()
+        summary.seconds = time.perf_counter() - started
+        summary.proposed = self.ledger.counts()["proposed"]
+        summary.best = {family: row for family in config.families if (row := self.ledger.best(family))}
+        return summary
+
+    def _evaluate_baselines(self, executor: Executor, summary: RunSummary) -> None:
+        missing = [baseline(family) for family in self.config.families if self.ledger.best(family) is None]
+        for hypothesis in missing:
+            if not self.ledger.has(hypothesis.id):
+                self.ledger.propose(hypothesis.id, hypothesis.family, hypothesis.params, None, "baseline",
+                                    hypothesis.rationale)
+        unjudged = [h for h in missing if not self.ledger.get(h.id).judged]  # type: ignore[union-attr]
+        results = executor.map([Task(h.family, h.params, "selection") for h in unjudged])
+        for hypothesis, selection in zip(unjudged, results, strict=True):
+            ir, sharpe = _mean(selection, "ir"), _mean(selection, "sharpe")
+            self.ledger.judge(hypothesis.id, selection=selection, selection_ir=ir, selection_sharpe=sharpe,
+                              hold_ir=self.hold_ir, holdout=None, dsr=None, best_ir_before=None, verdict="baseline",
+                              accepted=False)
+            self._judged(hypothesis.id)
+
+    def _propose(self, count: int, summary: RunSummary) -> list[Hypothesis]:
+        """`count` new hypotheses, each written to the ledger before it is evaluated."""
+        config = self.config
+        batch: list[Hypothesis] = []
+        draws = 0
+        recent = self.ledger.rows()[-20:]
+        while len(batch) < count and draws < MAX_DUPLICATE_DRAWS:
+            index = self.ledger.next_proposal_index()
+            draws += 1
+            rng = proposal_rng(config.seed, index)
+            family = config.families[int(rng.integers(len(config.families)))]
+            parent = _hypothesis(self.ledger.best(family))  # type: ignore[arg-type]
+            child: Hypothesis | None = None
+            if self._llm is not None and index % config.llm_every == 0:
+                try:
+                    child = self._llm(parent, recent)
+                except ValueError as error:  # invalid or no answer: said, and a mutation takes the slot
+                    summary.llm_failures.append(f"proposal {index}: {error}")
+            if child is None:
+                try:
+                    child = mutate(parent, rng)
+                except ValueError:
+                    continue
+            if self.ledger.has(child.id) or any(h.id == child.id for h in batch):
+                continue  # the same parameters are the same hypothesis: never evaluated twice
+            self.ledger.propose(child.id, child.family, child.params, child.parent_id, child.origin,
+                                child.rationale)
+            batch.append(child)
+        return batch
+
+    # ------------------------------------------------------------------------------------------------ judging
+
+    def _judge_batch(self, executor: Executor, batch: list[Hypothesis], summary: RunSummary) -> None:
+        results = executor.map([Task(h.family, h.params, "selection") for h in batch])
+        for hypothesis, selection in zip(batch, results, strict=True):
+            accepted = self._judge(executor, hypothesis, selection)
+            summary.judged_now += 1
+            summary.accepted_now += int(accepted)
+
+    def _judge(self, executor: Executor, hypothesis: Hypothesis, selection: list[dict[str, float]]) -> bool:
+        config = self.config
+        best = self.ledger.best(hypothesis.family)
+        best_ir = best.selection_ir if best is not None and best.selection_ir is not None else 0.0
+        ir, sharpe = _mean(selection, "ir"), _mean(selection, "sharpe")
+        holdout: dict[str, float] | None = None
+        dsr: float | None = None
+        worst = max(range(len(selection)), key=lambda i: selection[i]["max_drawdown"])
+        if selection[worst]["max_drawdown"] > config.max_drawdown:
+            verdict = (f"rejected: drawdown {selection[worst]['max_drawdown']:.1%} in selection window {worst + 1} "
+                       f"beyond the crucible's {config.max_drawdown:.0%}")
+        elif ir < best_ir + self.min_improvement:
+            verdict = (f"rejected: selection IR {ir:.2f} does not beat the best {best_ir:.2f} by "
+                       f"{self.min_improvement:.2f}")
+        elif ir <= self.hold_ir:
+            verdict = f"rejected: selection IR {ir:.2f} does not beat hold ({self.hold_ir:.2f})"
+        else:
+            holdout = executor.map([Task(hypothesis.family, hypothesis.params, "holdout")])[0][0]
+            trials = self.ledger.counts()["judged"] + len(self.config.families) + 1  # baselines and this one
+            dsr, benchmark = deflated_sharpe(holdout["sharpe"], int(holdout["periods"]), holdout["skew"],
+                                             holdout["kurtosis"], trials)
+            if holdout["max_drawdown"] > config.max_drawdown:
+                verdict = f"rejected: holdout drawdown {holdout['max_drawdown']:.1%} beyond {config.max_drawdown:.0%}"
+            elif dsr < config.dsr_confidence:
+                verdict = (f"rejected: holdout deflated Sharpe {dsr:.3f} < {config.dsr_confidence:g} (SR "
+                           f"{holdout['sharpe']:.3f} vs {benchmark:.3f} expected from {trials} trials of noise)")
+            else:
+                verdict = (f"accepted: IR {best_ir:.2f} → {ir:.2f} on selection; holdout IR {holdout['ir']:.2f}, "
+                           f"deflated Sharpe {dsr:.3f} over {trials} trials")
+        accepted = verdict.startswith("accepted")
+        self.ledger.judge(hypothesis.id, selection=selection, selection_ir=ir, selection_sharpe=sharpe,
+                          hold_ir=self.hold_ir, holdout=holdout, dsr=dsr, best_ir_before=best_ir, verdict=verdict,
+                          accepted=accepted)
+        self._judged(hypothesis.id)
+        return accepted
+
+    def _judged(self, hypothesis_id: str) -> None:
+        if self._on_judged is not None:
+            row = self.ledger.get(hypothesis_id)
+            if row is not None:
+                self._on_judged(row)
+
+
+def _mean(windows: list[dict[str, float]], key: str) -> float:
+    return float(np.mean([window[key] for window in windows]))
+
+
+def _hypothesis(row: Row) -> Hypothesis:
+    return Hypothesis(id=row.id, family=row.family, params=row.params, parent_id=row.parent_id, origin=row.origin,
+                      rationale=row.rationale)
+
+
+def describe(row: Row) -> str:
+    params = ", ".join(f"{name}={value:g}" for name, value in row.params.items())
+    return f"{row.id} ({params}): {row.verdict}"

@@ -1,0 +1,142 @@
+"""The research report: Markdown, with PNG plots of the IR evolution and of the equity curves of each family's best
+against its baseline and against hold, across the selection windows and the sealed holdout."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sextant.research.backtest import WindowBacktester
+from sextant.research.config import ResearchConfig
+from sextant.research.data import Split
+from sextant.research.families import FAMILIES
+from sextant.research.ledger import Ledger, Row
+from sextant.research.metrics import equity_curve, hold_curve
+
+COLOURS = {"momentum": "#2f80ed", "mean_reversion": "#27ae60", "breakout": "#f2994a", "vol_target": "#9b51e0",
+           "dual_momentum": "#eb5757"}
+
+
+def write_report(ledger: Ledger, split: Split, config: ResearchConfig, out: Path, *, source: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [row for row in ledger.rows() if row.judged]
+    _plot_ir(rows, out / "ir_evolution.png")
+    families = [family for family in config.families if ledger.best(family) is not None]
+    _plot_equity(ledger, families, split, config, out / "equity.png")
+    path = out / "report.md"
+    path.write_text(_markdown(ledger, rows, families, config, source))
+    return path
+
+
+def _plot_ir(rows: list[Row], path: Path) -> None:
+    figure, axes = plt.subplots(figsize=(10, 4.5), dpi=110)
+    for family in sorted({row.family for row in rows}):
+        mine = [row for row in rows if row.family == family and row.selection_ir is not None]
+        tried = [row for row in mine if row.verdict != "baseline"]
+        colour = COLOURS.get(family, "#555555")
+        axes.scatter([row.seq for row in tried], [row.selection_ir for row in tried], s=10, color=colour, alpha=0.35)
+        best_seq, best_ir = [], []
+        current = None
+        for row in mine:
+            if row.verdict == "baseline" or row.accepted:
+                current = row.selection_ir
+            if current is not None:
+                best_seq.append(row.seq)
+                best_ir.append(current)
+        axes.step(best_seq, best_ir, where="post", color=colour, linewidth=2, label=f"{family} best")
+        accepted = [row for row in mine if row.accepted]
+        axes.scatter([row.seq for row in accepted], [row.selection_ir for row in accepted], s=60, marker="*",
+                     color=colour, edgecolor="black", zorder=5)
+    axes.set_xlabel("hypothesis (proposal order)")
+    axes.set_ylabel("selection IR (annualised)")
+    axes.set_title("IR evolution: every hypothesis (dots), each family's best (line), accepted (stars)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="best")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def _plot_equity(ledger: Ledger, families: list[str], split: Split, config: ResearchConfig, path: Path) -> None:
+    windows = [WindowBacktester(quotes) for quotes in (*split.selection, split.holdout)]
+    figure, all_axes = plt.subplots(len(families), 1, figsize=(10, 2.6 * max(1, len(families))), dpi=110,
+                                    squeeze=False)
+    try:
+        for axes, family in zip(all_axes[:, 0], families, strict=True):
+            best = ledger.best(family)
+            base = next(row for row in ledger.rows() if row.family == family and row.verdict == "baseline")
+            for label, params, style in (("best", best.params if best else base.params, "-"),
+                                         ("baseline", base.params, "--")):
+                curve = _concatenated(windows, lambda w, p=params, f=FAMILIES[family]: equity_curve(
+                    w.features, w.run(f.targets(w.features, p, config.cooldown_secs), config.base_size),
+                    config.base_size))
+                axes.plot(curve, style, label=label, color=COLOURS.get(family, "#333333"))
+            hold = _concatenated(windows, lambda w: hold_curve(w.features, float(w.quotes.ask[0]), config.base_size))
+            axes.plot(hold, ":", color="#777777", label="hold")
+            holdout_start = sum(len(w.features.close) for w in windows[:-1])
+            axes.axvspan(holdout_start, holdout_start + len(windows[-1].features.close), color="#f2c94c", alpha=0.15,
+                         label="holdout")
+            axes.set_title(f"{family}: equity (USDT), windows end to end", fontsize=9)
+            axes.grid(alpha=0.3)
+            axes.legend(fontsize=7, loc="upper left")
+        all_axes[-1, 0].set_xlabel("seconds")
+        figure.tight_layout()
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+        for window in windows:
+            window.dispose()
+
+
+def _concatenated(windows: list[WindowBacktester], curve_of: object) -> np.ndarray:
+    """Each window's curve continued from where the previous one ended."""
+    parts, offset = [], 0.0
+    for window in windows:
+        curve = curve_of(window)  # type: ignore[operator]
+        parts.append(curve + offset)
+        offset += float(curve[-1])
+    return np.concatenate(parts)
+
+
+def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: ResearchConfig, source: str) -> str:
+    counts = ledger.counts()
+    reasons = Counter(_reason(row.verdict or "") for row in rows if row.verdict != "baseline")
+    lines = ["# Sextant research report", "",
+             (f"Data: {source}. Walk-forward: {config.selection_windows} selection windows, then a sealed holdout "
+              f"({config.holdout_fraction:.0%}). Seed {config.seed}."), "",
+             f"Hypotheses: {counts['proposed']} proposed, {counts['judged']} judged, **{counts['accepted']} accepted**.",
+             "", "| verdict | count |", "| --- | ---: |"]
+    lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
+    lines += ["", "## Families", "", "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
+              "| --- | ---: | ---: | --- | ---: | ---: |"]
+    for family in families:
+        best = ledger.best(family)
+        base = next((row for row in rows if row.family == family and row.verdict == "baseline"), None)
+        if best is None or base is None:
+            continue
+        params = ", ".join(f"{name}={value:g}" for name, value in best.params.items())
+        holdout = f"{best.holdout['ir']:.2f}" if best.holdout else "—"
+        dsr = f"{best.dsr:.3f}" if best.dsr is not None else "—"
+        lines.append(f"| {family} | {base.selection_ir:.2f} | {best.selection_ir:.2f} | {params} | {holdout} | {dsr} |")
+    accepted = [row for row in rows if row.accepted]
+    lines += ["", "## Accepted", ""]
+    lines += [f"- `{row.id}` (parent `{row.parent_id}`, {row.origin}): {row.verdict}" for row in accepted] or ["None."]
+    lines += ["", "## Plots", "", "![IR evolution](ir_evolution.png)", "", "![Equity curves](equity.png)", ""]
+    return "\n".join(lines)
+
+
+def _reason(verdict: str) -> str:
+    if verdict.startswith("accepted"):
+        return "accepted"
+    for marker, name in (("crucible", "drawdown in a selection window"), ("does not beat the best", "below the best"),
+                         ("does not beat hold", "below hold"), ("holdout drawdown", "holdout drawdown"),
+                         ("deflated", "holdout deflated Sharpe too low")):
+        if marker in verdict:
+            return name
+    return verdict
