@@ -171,6 +171,9 @@ class BridgeModel:
                 self.orders.clear()
                 self.alerts.clear()
         elif isinstance(event, messages.AutoresearchResult):
+            # one line per hypothesis: "applied to …" follows the hypothesis' own accepted result
+            for earlier in [r for r in self.research if r.hypothesis_id == event.hypothesis_id]:
+                self.research.remove(earlier)
             self.research.append(event)
         elif isinstance(event, messages.RiskAlert | messages.Veto):
             self.alerts.append(event)

@@ -138,7 +138,10 @@ def _research(p: Painter, gpu: GpuLayers, model: BridgeModel, area: Rect) -> Non
     for index, result in enumerate(reversed(results[-12:])):
         color = theme.GREEN if result.accepted else theme.TEXT_MUTED
         params = " ".join(f"{k}={v:g}" for k, v in list(result.params.items())[:3])
-        line = (f"{result.hypothesis_id:<10} {result.family:<14} IR {result.ir_before:+.2f} → {result.ir_after:+.2f} "
+        # ids begin with their family (research/hypothesis.py), so the family is not repeated
+        name = result.hypothesis_id if result.hypothesis_id.startswith(result.family) else \
+            f"{result.family} {result.hypothesis_id}"
+        line = (f"{name:<26} IR {result.ir_before:+.2f} → {result.ir_after:+.2f} "
                 f"{'ACCEPTED' if result.accepted else 'rejected'}  {params}")
         p.label(f"research:h{index}", p.fit(line, area.width, theme.SIZE_SMALL, mono=True), area.left, y - index * p.px(22), size=theme.SIZE_SMALL, mono=True,
                 color=color)
