@@ -2,8 +2,11 @@
 
 Mids are sampled into one-second buckets (the last mid of each second). Momentum over h seconds is the log return
 from the bucket h seconds back (or the oldest retained one) to the current mid. Realised volatility over h is the
-standard deviation of one-second log returns in the last h seconds, annualised. Volatilities are recomputed only
-when a bucket closes, so the per-quote cost is a few array writes.
+standard deviation of one-second log returns in the last h seconds, annualised. Volatilities change only when a
+bucket closes, and then in O(1): each window keeps the sum and the sum of squares of its returns (taken about a
+shift near their mean, so the variance does not cancel away), adding the new return and dropping the one that
+leaves. Every EXACT_EVERY returns the sums are recomputed exactly from the retained returns, so rounding cannot
+drift; a window whose returns are all zero has a volatility of exactly zero.
 
 The sea state compares short-run with long-run volatility: vol_60s / (vol_60s + vol_long), 0.5 when they match,
 towards 1 in a storm and towards 0 in calm water. Nothing in it is a fixed threshold.
@@ -25,6 +28,7 @@ DEFAULT_HORIZONS_S = (10.0, 60.0, 300.0, 900.0)
 FORECAST_POINTS = 8
 FORECAST_STEP_S = 5.0
 FORECAST_HALF_LIFE_S = 30.0
+EXACT_EVERY = 600  # returns between exact recomputes of the rolling sums
 
 
 class MarketFeatures:
@@ -41,6 +45,16 @@ class MarketFeatures:
         self.long_volatility = 0.0
         self.sea_state = 0.0
         self.forecast_factors = np.ones(FORECAST_POINTS)
+        # One-second log returns, a ring of the retain_s - 1 that retain_s closes give; per window (each horizon,
+        # then the long one over all of them) its length and the rolling sums of (return - shift).
+        self._returns = np.zeros(retain_s - 1)
+        self._returns_seen = 0
+        self._last_log_close = 0.0
+        self._windows = [min(int(h), retain_s - 1) or retain_s - 1 for h in horizons_s] + [retain_s - 1]
+        self._shift = 0.0
+        self._sum = [0.0] * len(self._windows)
+        self._sum_sq = [0.0] * len(self._windows)
+        self._nonzero = [0] * len(self._windows)
 
     def update(self, ts_ns: int, mid: float) -> None:
         if not (mid > 0 and math.isfinite(mid)):
@@ -59,20 +73,65 @@ class MarketFeatures:
             self.momentum[index] = math.log(mid / past) if back > 0 else 0.0
 
     def _recompute_volatility(self) -> None:
-        retained = min(self._count, self._retain)
-        if retained < 3:
+        """The bucket count - 1 has just closed: add its return to the windows, then read the volatilities."""
+        log_close = math.log(self._closes[(self._count - 1) % self._retain])
+        if self._count >= 2:
+            self._add_return(log_close - self._last_log_close)
+        self._last_log_close = log_close
+        if min(self._count, self._retain) < 3:
             return
-        order = (np.arange(self._count - retained, self._count)) % self._retain
-        returns = np.diff(np.log(self._closes[order]))
+        retained = min(self._returns_seen, len(self._returns))
         scale = math.sqrt(SECONDS_PER_YEAR)
-        for index, horizon in enumerate(self.horizons_s):
-            window = returns[-int(horizon):]
-            self.volatility[index] = float(window.std()) * scale if len(window) > 1 else 0.0
-        self.long_volatility = float(returns.std()) * scale
+        for index in range(len(self._windows)):
+            size = min(self._windows[index], retained)
+            volatility = 0.0
+            if size > 1 and self._nonzero[index]:
+                mean = self._sum[index] / size
+                volatility = math.sqrt(max(self._sum_sq[index] / size - mean * mean, 0.0)) * scale
+            if index < len(self.horizons_s):
+                self.volatility[index] = volatility
+            else:
+                self.long_volatility = volatility
         self._recompute_forecast()
         short = self.volatility[min(1, len(self.volatility) - 1)]
         total = short + self.long_volatility
         self.sea_state = short / total if total > 0 else 0.0
+
+    def _add_return(self, value: float) -> None:
+        returns, seen = self._returns, self._returns_seen
+        slot = seen % len(returns)
+        if seen % EXACT_EVERY == 0:
+            returns[slot] = value
+            self._returns_seen = seen + 1
+            self._exact_sums()
+            return
+        shift = self._shift
+        entering = value - shift
+        for index, window in enumerate(self._windows):
+            if seen >= window:  # the return `window` back leaves (read before the ring slot is reused)
+                raw = float(returns[(seen - window) % len(returns)])
+                leaving = raw - shift
+                self._sum[index] -= leaving
+                self._sum_sq[index] -= leaving * leaving
+                self._nonzero[index] -= raw != 0.0
+            self._sum[index] += entering
+            self._sum_sq[index] += entering * entering
+            self._nonzero[index] += value != 0.0
+        returns[slot] = value
+        self._returns_seen = seen + 1
+
+    def _exact_sums(self) -> None:
+        """Recompute every window's sums from the retained returns, about their mean."""
+        returns, seen = self._returns, self._returns_seen
+        retained = min(seen, len(returns))
+        ordered = returns[np.arange(seen - retained, seen) % len(returns)]
+        self._shift = float(ordered.mean())
+        for index, window in enumerate(self._windows):
+            last = ordered[-min(window, retained):]
+            centred = last - self._shift
+            self._sum[index] = float(centred.sum())
+            self._sum_sq[index] = float(centred @ centred)
+            self._nonzero[index] = int(np.count_nonzero(last))
 
     def _recompute_forecast(self) -> None:
         horizon_index = min(1, len(self.horizons_s) - 1)
