@@ -39,23 +39,6 @@ class StateEncoderConfig(ActorConfig, frozen=True):
     heartbeat_interval_s: float = 0.25
 
 
-_HOT_SCALARS = ("ts_ns", "bid", "ask", "mid", "bid_size", "ask_size", "spread_bps", "quote_count", "sea_state",
-                "multiplier", "position_size", "position_notional", "unrealized_pnl", "equity", "leverage",
-                "peak_equity", "drawdown", "risk_total")
-_HOT_ARRAYS = ("momentum", "volatility", "forecast_mid", "risk_x", "risk_potential", "risk_gradient")
-
-
-class _HotFields:
-    """Views of the fields every quote writes (ContextWriter.field): the per-quote path is about a quarter of
-    the cost of writing them by name, which matters to `sextant sim`'s throughput."""
-
-    def __init__(self, writer: ContextWriter) -> None:
-        for name in _HOT_SCALARS:
-            setattr(self, name, writer.field(name))
-        for name in _HOT_ARRAYS:
-            setattr(self, name, writer.field(name)[0])
-
-
 class StateEncoder(Actor):
     def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
                  dry_run: bool, heartbeat_files: tuple[Any, ...] = (), risk_limits: RiskLimits | None = None,
@@ -92,7 +75,7 @@ class StateEncoder(Actor):
         record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
         record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
         sink.add_listener(self._on_engine_event)
-        self._hot = _HotFields(writer)
+        self._hot = writer.fields  # views of the fields every quote writes: a quarter of the cost by name
 
     @property
     def writer(self) -> ContextWriter:
@@ -140,7 +123,7 @@ class StateEncoder(Actor):
         hot.sea_state[0] = features.sea_state
         np.multiply(features.forecast_factors, mid, out=hot.forecast_mid)
         self._update_position(mid)
-        self._update_risk(self._writer.record, tick.ts_event)
+        self._update_risk(tick.ts_event)
         self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
         self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
         for listener in self.quote_listeners:
@@ -169,9 +152,9 @@ class StateEncoder(Actor):
         hot.peak_equity[0] = peak
         hot.drawdown[0] = (peak - equity) / peak if peak > 0 else 0.0
 
-    def _update_risk(self, record: np.void, ts_ns: int) -> None:
+    def _update_risk(self, ts_ns: int) -> None:
         """The hull readings, their potentials and gradient, and RiskAlert events when the total crosses a level."""
-        hull_readings(record, self._base_size, self._x)
+        hull_readings(self._hot, self._base_size, self._x)
         total = potentials(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._potential)
         gradient(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._gradient)
         hot = self._hot

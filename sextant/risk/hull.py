@@ -17,9 +17,14 @@ import msgspec
 import numpy as np
 
 from sextant.risk.field import DIMENSIONS
+from sextant.state.context import RecordFields
 from sextant.state.layout import HullDimension
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
+# Plain ints for indexing on the per-quote path: an IntEnum member as an index costs ~150 ns more a write.
+_DELTA, _GAMMA, _VEGA, _LIQUIDITY, _CONCENTRATION, _LEVERAGE, _DRAWDOWN = (
+    int(d) for d in (HullDimension.DELTA, HullDimension.GAMMA, HullDimension.VEGA, HullDimension.LIQUIDITY,
+                     HullDimension.CONCENTRATION, HullDimension.LEVERAGE, HullDimension.DRAWDOWN))
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,21 +52,23 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError(f"risk warn threshold {self.warn} must be below the veto threshold {self.veto}")
 
 
-def hull_readings(record: np.void, base_size: float, out: np.ndarray) -> None:
-    """Fill `out` (length DIMENSIONS) with the readings for the record's state."""
+def hull_readings(record: np.void | RecordFields, base_size: float, out: np.ndarray) -> None:
+    """Fill `out` (length DIMENSIONS) with the readings for the record's state (a record, or views of one: the
+    encoder passes its writer's `fields`, every quote)."""
     assert out.shape[0] == DIMENSIONS
-    position = float(record["position_size"])
-    equity = float(record["equity"])
-    out[HullDimension.DELTA] = position * float(record["multiplier"])
-    out[HullDimension.GAMMA] = 0.0
-    out[HullDimension.VEGA] = 0.0
-    exit_depth = float(record["bid_size"] if position >= 0 else record["ask_size"])
+    f = record if isinstance(record, RecordFields) else RecordFields(record)
+    position = f.position_size.item()
+    equity = f.equity.item()
+    exit_depth = f.bid_size.item() if position >= 0 else f.ask_size.item()
     size = max(abs(position), base_size)
-    half_spread = float(record["spread_bps"]) / 2
-    out[HullDimension.LIQUIDITY] = half_spread * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
-    out[HullDimension.CONCENTRATION] = float(record["margin_used"]) / equity if equity > 0 else 0.0
-    out[HullDimension.LEVERAGE] = float(record["leverage"])
-    out[HullDimension.DRAWDOWN] = float(record["drawdown"])
+    half_spread = f.spread_bps.item() / 2
+    out[_DELTA] = position * f.multiplier.item()
+    out[_GAMMA] = 0.0
+    out[_VEGA] = 0.0
+    out[_LIQUIDITY] = half_spread * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
+    out[_CONCENTRATION] = f.margin_used.item() / equity if equity > 0 else 0.0
+    out[_LEVERAGE] = f.leverage.item()
+    out[_DRAWDOWN] = f.drawdown.item()
 
 
 def change_per_contract(record: np.void, direction: float, out: np.ndarray) -> None:
