@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 DEFAULT_HORIZONS_S = (10.0, 60.0, 300.0, 900.0)
@@ -29,6 +30,15 @@ FORECAST_POINTS = 8
 FORECAST_STEP_S = 5.0
 FORECAST_HALF_LIFE_S = 30.0
 EXACT_EVERY = 600  # returns between exact recomputes of the rolling sums
+
+
+@njit(cache=True, nogil=True)
+def mark_momentum(closes: np.ndarray, slot: int, mid: float, past: np.ndarray, momentum: np.ndarray) -> None:
+    """A quote's part: `mid` is the open bucket's close so far, and each horizon's momentum the log return from
+    its past close (0 where there is none yet)."""
+    closes[slot] = mid
+    for index in range(past.shape[0]):
+        momentum[index] = math.log(mid / past[index]) if past[index] > 0 else 0.0
 
 
 class MarketFeatures:
@@ -45,6 +55,7 @@ class MarketFeatures:
         self.long_volatility = 0.0
         self.sea_state = 0.0
         self.forecast_factors = np.ones(FORECAST_POINTS)
+        self._past = np.zeros(len(horizons_s))  # each horizon's past close this second (0: none yet)
         # One-second log returns, a ring of the retain_s - 1 that retain_s closes give; per window (each horizon,
         # then the long one over all of them) its length and the rolling sums of (return - shift).
         self._returns = np.zeros(retain_s - 1)
@@ -65,12 +76,11 @@ class MarketFeatures:
                 self._recompute_volatility()
             self._second = second
             self._count += 1
-        self._closes[(self._count - 1) % self._retain] = mid
-        retained = min(self._count, self._retain)
-        for index, horizon in enumerate(self.horizons_s):
-            back = min(int(horizon), retained - 1)
-            past = self._closes[(self._count - 1 - back) % self._retain]
-            self.momentum[index] = math.log(mid / past) if back > 0 else 0.0
+            retained = min(self._count, self._retain)
+            for index, horizon in enumerate(self.horizons_s):  # closed buckets: fixed for this second
+                back = min(int(horizon), retained - 1)
+                self._past[index] = self._closes[(self._count - 1 - back) % self._retain] if back > 0 else 0.0
+        mark_momentum(self._closes, (self._count - 1) % self._retain, mid, self._past, self.momentum)
 
     def _recompute_volatility(self) -> None:
         """The bucket count - 1 has just closed: add its return to the windows, then read the volatilities."""

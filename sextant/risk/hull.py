@@ -15,16 +15,18 @@ import math
 
 import msgspec
 import numpy as np
+from numba import njit
 
-from sextant.risk.field import DIMENSIONS
-from sextant.state.context import RecordFields
 from sextant.state.layout import HullDimension
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
-# Plain ints for indexing on the per-quote path: an IntEnum member as an index costs ~150 ns more a write.
-_DELTA, _GAMMA, _VEGA, _LIQUIDITY, _CONCENTRATION, _LEVERAGE, _DRAWDOWN = (
-    int(d) for d in (HullDimension.DELTA, HullDimension.GAMMA, HullDimension.VEGA, HullDimension.LIQUIDITY,
-                     HullDimension.CONCENTRATION, HullDimension.LEVERAGE, HullDimension.DRAWDOWN))
+# The dimensions as literals for `readings`: numba freezes globals into its on-disk cache, which a change in
+# layout.py alone would not invalidate; this check makes such a change fail here, where an edit recompiles.
+_DELTA, _GAMMA, _VEGA, _LIQUIDITY, _CONCENTRATION, _LEVERAGE, _DRAWDOWN = 0, 1, 2, 3, 4, 5, 6
+if {d.name: int(d) for d in HullDimension} != {"DELTA": _DELTA, "GAMMA": _GAMMA, "VEGA": _VEGA, "LIQUIDITY": _LIQUIDITY,
+                                               "CONCENTRATION": _CONCENTRATION, "LEVERAGE": _LEVERAGE,
+                                               "DRAWDOWN": _DRAWDOWN}:
+    raise ImportError("HullDimension changed: update the literals in sextant/risk/hull.py")
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -52,23 +54,21 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError(f"risk warn threshold {self.warn} must be below the veto threshold {self.veto}")
 
 
-def hull_readings(record: np.void | RecordFields, base_size: float, out: np.ndarray) -> None:
-    """Fill `out` (length DIMENSIONS) with the readings for the record's state (a record, or views of one: the
-    encoder passes its writer's `fields`, every quote)."""
-    assert out.shape[0] == DIMENSIONS
-    f = record if isinstance(record, RecordFields) else RecordFields(record)
-    position = f.position_size.item()
-    equity = f.equity.item()
-    exit_depth = f.bid_size.item() if position >= 0 else f.ask_size.item()
+@njit(cache=True, nogil=True)
+def readings(position: float, multiplier: float, bid_size: float, ask_size: float, spread_bps: float,
+             margin_used: float, equity: float, leverage: float, drawdown: float, base_size: float,
+             out: np.ndarray) -> None:
+    """Fill `out` (length DIMENSIONS) with the readings for a book: position (contracts), contract multiplier,
+    top-of-book sizes and spread, margin used, equity, leverage and drawdown (the encoder's per-quote kernel)."""
+    exit_depth = bid_size if position >= 0 else ask_size
     size = max(abs(position), base_size)
-    half_spread = f.spread_bps.item() / 2
-    out[_DELTA] = position * f.multiplier.item()
+    out[_DELTA] = position * multiplier
     out[_GAMMA] = 0.0
     out[_VEGA] = 0.0
-    out[_LIQUIDITY] = half_spread * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
-    out[_CONCENTRATION] = f.margin_used.item() / equity if equity > 0 else 0.0
-    out[_LEVERAGE] = f.leverage.item()
-    out[_DRAWDOWN] = f.drawdown.item()
+    out[_LIQUIDITY] = spread_bps / 2 * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
+    out[_CONCENTRATION] = margin_used / equity if equity > 0 else 0.0
+    out[_LEVERAGE] = leverage
+    out[_DRAWDOWN] = drawdown
 
 
 def change_per_contract(record: np.void, direction: float, out: np.ndarray) -> None:

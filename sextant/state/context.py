@@ -111,14 +111,14 @@ class ContextWriter:
         return self._file.buf
 
     @property
+    def storage(self) -> np.ndarray:
+        """The pending record as a shape-(1,) structured array, for njit writers (`rec = storage[0]; rec.mid = x`)."""
+        return self._storage
+
+    @property
     def sequence(self) -> int:
         """Records published so far."""
         return int(self.record["write_seq"])
-
-    def field(self, name: str) -> np.ndarray:
-        """A view of one field of the pending record, shape (1,) or (1, n): `view[0] = x` writes the field at a
-        quarter of the cost of `record[name] = x` (a structured-scalar lookup by name). For per-quote hot paths."""
-        return self._storage[name]
 
     def load(self, record: np.void) -> None:
         """Make `record` (a whole CONTEXT_DTYPE record, e.g. from a scene) the pending record."""
