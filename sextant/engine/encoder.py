@@ -83,8 +83,9 @@ class StateEncoder(Actor):
         self._warm_kernel()
 
     def _warm_kernel(self) -> None:
-        """Load (or compile) encode_quote now, on a scratch record: its first call takes ~0.2 s from numba's cache
-        (seconds after a source change), which must not stall the first quote of a live engine."""
+        """Load (or compile) the per-quote kernels now, on scratch state: encode_quote's first call takes ~0.2 s
+        from numba's cache (seconds after a source change), which must not stall the first quote of a live engine."""
+        MarketFeatures().update(0, 1.0)
         scratch = np.zeros_like(self._storage)
         encode_quote(scratch, 0, 1.0, 1.0, 1.0, 1.0, self._features.momentum, self._features.volatility, 0.0,
                      self._features.forecast_factors, 0.0, 0.0, 0.0, self._base_size, self._limits,
