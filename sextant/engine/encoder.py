@@ -130,7 +130,8 @@ class StateEncoder(Actor):
                              features.volatility, features.sea_state, features.forecast_factors, self._position,
                              self._entry, self._balance_total, self._base_size, self._limits, LINEAR_PERP_APPLICABLE,
                              self._x, self._potential, self._gradient)
-        self._alert(total, ts_ns)
+        if total >= self._risk_limits.warn or self._alert_level:  # else no level is crossed or re-armed
+            self._alert(total, ts_ns)
         self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
         for listener in self.quote_listeners:
             listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
@@ -202,7 +203,7 @@ class StateEncoder(Actor):
         self._beats += 1
         if self._beats % _HEARTBEAT_EVENT_EVERY == 0:
             self._sink.publish(messages.Heartbeat(pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9,
-                                                  quotes=int(self._writer.record["quote_count"]),
+                                                  quotes=self._writer.fields.quote_count.item(),
                                                   context_sequence=self._writer.sequence), self.clock.timestamp_ns())
 
 

@@ -118,7 +118,7 @@ class ContextWriter:
     @property
     def sequence(self) -> int:
         """Records published so far."""
-        return int(self.record["write_seq"])
+        return self.fields.write_seq.item()
 
     def load(self, record: np.void) -> None:
         """Make `record` (a whole CONTEXT_DTYPE record, e.g. from a scene) the pending record."""
