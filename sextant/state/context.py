@@ -73,8 +73,8 @@ class RecordFields:
     it; over a shape-(1,) structured array (ContextWriter.fields) they are writable."""
 
     def __init__(self, source: np.void | np.ndarray) -> None:
+        # np.frombuffer keeps the record alive through the view's base
         self._array = np.frombuffer(source, source.dtype) if isinstance(source, np.void) else source
-        self.source = source
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name.startswith("_"):
