@@ -154,11 +154,12 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
             log.write(line + "\n")
             summary.events += 1
 
+        fields = context.fields
+
         def on_commit(record: np.ndarray, sequence: int, wall_ns: int, ts_ns: int) -> None:
-            view = context.record
-            summary.max_drawdown = max(summary.max_drawdown, float(view["drawdown"]))
-            summary.max_risk_total = max(summary.max_risk_total, float(view["risk_total"]))
-            summary.max_position = max(summary.max_position, abs(float(view["position_size"])))
+            summary.max_drawdown = max(summary.max_drawdown, fields.drawdown.item())
+            summary.max_risk_total = max(summary.max_risk_total, fields.risk_total.item())
+            summary.max_position = max(summary.max_position, abs(fields.position_size.item()))
 
         sink.add_listener(on_event)
         context.commit_listeners.append(on_commit)

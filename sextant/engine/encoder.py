@@ -20,40 +20,27 @@ from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId
+from numba import njit
 
 from sextant.engine.events import EventSink
 from sextant.engine.features import FORECAST_STEP_S, MarketFeatures
 from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, gradient, potentials
-from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, hull_readings
+from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
+_TRACE_QUOTE = 0  # TraceKind.QUOTE, a literal for the kernel (numba's cache keeps the globals it compiled with)
+if int(TraceKind.QUOTE) != _TRACE_QUOTE:
+    raise ImportError("TraceKind.QUOTE changed: update _TRACE_QUOTE in sextant/engine/encoder.py")
 
 
 class StateEncoderConfig(ActorConfig, frozen=True):
     component_id: str = "StateEncoder"
     instrument_id: str = "BTC-USDT-SWAP.OKX"
     heartbeat_interval_s: float = 0.25
-
-
-_HOT_SCALARS = ("ts_ns", "bid", "ask", "mid", "bid_size", "ask_size", "spread_bps", "quote_count", "sea_state",
-                "multiplier", "position_size", "position_notional", "unrealized_pnl", "equity", "leverage",
-                "peak_equity", "drawdown", "risk_total")
-_HOT_ARRAYS = ("momentum", "volatility", "forecast_mid", "risk_x", "risk_potential", "risk_gradient")
-
-
-class _HotFields:
-    """Views of the fields every quote writes (ContextWriter.field): the per-quote path is about a quarter of
-    the cost of writing them by name, which matters to `sextant sim`'s throughput."""
-
-    def __init__(self, writer: ContextWriter) -> None:
-        for name in _HOT_SCALARS:
-            setattr(self, name, writer.field(name))
-        for name in _HOT_ARRAYS:
-            setattr(self, name, writer.field(name)[0])
 
 
 class StateEncoder(Actor):
@@ -92,7 +79,17 @@ class StateEncoder(Actor):
         record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
         record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
         sink.add_listener(self._on_engine_event)
-        self._hot = _HotFields(writer)
+        self._storage = writer.storage  # the pending record, for the per-quote kernel (encode_quote)
+        self._warm_kernel()
+
+    def _warm_kernel(self) -> None:
+        """Load (or compile) the per-quote kernels now, on scratch state: encode_quote's first call takes ~0.2 s
+        from numba's cache (seconds after a source change), which must not stall the first quote of a live engine."""
+        MarketFeatures().update(0, 1.0)
+        scratch = np.zeros_like(self._storage)
+        encode_quote(scratch, 0, 1.0, 1.0, 1.0, 1.0, self._features.momentum, self._features.volatility, 0.0,
+                     self._features.forecast_factors, 0.0, 0.0, 0.0, self._base_size, self._limits,
+                     LINEAR_PERP_APPLICABLE, np.zeros(DIMENSIONS), np.zeros(DIMENSIONS), np.zeros(DIMENSIONS))
 
     @property
     def writer(self) -> ContextWriter:
@@ -126,59 +123,26 @@ class StateEncoder(Actor):
     def on_quote_tick(self, tick: QuoteTick) -> None:
         bid, ask = tick.bid_price.as_double(), tick.ask_price.as_double()
         bid_size, ask_size = tick.bid_size.as_double(), tick.ask_size.as_double()
-        mid = (bid + ask) / 2
+        ts_ns = tick.ts_event
         features = self._features
-        features.update(tick.ts_event, mid)
-        hot = self._hot
-        hot.ts_ns[0] = tick.ts_event
-        hot.bid[0], hot.ask[0], hot.mid[0] = bid, ask, mid
-        hot.bid_size[0], hot.ask_size[0] = bid_size, ask_size
-        hot.spread_bps[0] = (ask - bid) / mid * 1e4 if mid > 0 else 0.0
-        hot.quote_count[0] += 1
-        hot.momentum[:] = features.momentum
-        hot.volatility[:] = features.volatility
-        hot.sea_state[0] = features.sea_state
-        np.multiply(features.forecast_factors, mid, out=hot.forecast_mid)
-        self._update_position(mid)
-        self._update_risk(self._writer.record, tick.ts_event)
-        self._writer.push_trace(TraceKind.QUOTE, mid, bid_size + ask_size, tick.ts_event)
+        features.update(ts_ns, (bid + ask) / 2)
+        total = encode_quote(self._storage, ts_ns, bid, ask, bid_size, ask_size, features.momentum,
+                             features.volatility, features.sea_state, features.forecast_factors, self._position,
+                             self._entry, self._balance_total, self._base_size, self._limits, LINEAR_PERP_APPLICABLE,
+                             self._x, self._potential, self._gradient)
+        if total >= self._risk_limits.warn or self._alert_level:  # else no level is crossed or re-armed
+            self._alert(total, ts_ns)
         self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
         for listener in self.quote_listeners:
-            listener(tick.ts_event, tick.ts_init, bid, ask, bid_size, ask_size)
+            listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
         self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
     def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:
         """The most recent quote handling latencies (ns), oldest first."""
         return self.latencies.last(last)
 
-    def _update_position(self, mid: float) -> None:
-        """Mark the position to the new mid. The account, the entry and the order count change only on order,
-        position and account events (`_refresh_book`), so a quote costs a few multiplications, not portfolio
-        queries."""
-        hot = self._hot
-        position = self._position
-        multiplier = float(hot.multiplier[0])
-        unrealized = (mid - self._entry) * position * multiplier if position else 0.0
-        hot.position_size[0] = position
-        hot.position_notional[0] = abs(position) * mid * multiplier
-        hot.unrealized_pnl[0] = unrealized
-        equity = self._balance_total + unrealized
-        hot.equity[0] = equity
-        hot.leverage[0] = abs(position) * mid * multiplier / equity if equity > 0 else 0.0
-        peak = max(float(hot.peak_equity[0]), equity)
-        hot.peak_equity[0] = peak
-        hot.drawdown[0] = (peak - equity) / peak if peak > 0 else 0.0
-
-    def _update_risk(self, record: np.void, ts_ns: int) -> None:
-        """The hull readings, their potentials and gradient, and RiskAlert events when the total crosses a level."""
-        hull_readings(record, self._base_size, self._x)
-        total = potentials(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._potential)
-        gradient(self._x, self._limits, LINEAR_PERP_APPLICABLE, self._gradient)
-        hot = self._hot
-        hot.risk_x[:] = self._x
-        hot.risk_potential[:] = self._potential
-        hot.risk_gradient[:] = self._gradient
-        hot.risk_total[0] = total
+    def _alert(self, total: float, ts_ns: int) -> None:
+        """RiskAlert events when the hull's total potential crosses a level."""
         limits = self._risk_limits
         level = 2 if total >= limits.veto else 1 if total >= limits.warn else 0
         if level > self._alert_level:
@@ -215,7 +179,7 @@ class StateEncoder(Actor):
             record["margin_used"] = locked.as_double() if locked is not None else 0.0
         record["orders_open"] = self.cache.orders_open_count(instrument_id=instrument_id)
         if float(record["mid"]) > 0:
-            self._update_position(float(record["mid"]))
+            mark_position(self._storage[0], float(record["mid"]), self._position, self._entry, self._balance_total)
 
     def _on_engine_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
         if isinstance(event, messages.OrderFilled):
@@ -239,5 +203,64 @@ class StateEncoder(Actor):
         self._beats += 1
         if self._beats % _HEARTBEAT_EVENT_EVERY == 0:
             self._sink.publish(messages.Heartbeat(pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9,
-                                                  quotes=int(self._writer.record["quote_count"]),
+                                                  quotes=self._writer.fields.quote_count.item(),
                                                   context_sequence=self._writer.sequence), self.clock.timestamp_ns())
+
+
+@njit(cache=True, nogil=True)
+def mark_position(rec, mid: float, position: float, entry: float, balance_total: float) -> None:
+    """Mark the position to `mid` in the record `rec`. The account, the entry and the order count change only on
+    order, position and account events (`_refresh_book`), so a quote costs a few multiplications, not portfolio
+    queries."""
+    multiplier = rec.multiplier
+    unrealized = (mid - entry) * position * multiplier if position else 0.0
+    rec.position_size = position
+    rec.position_notional = abs(position) * mid * multiplier
+    rec.unrealized_pnl = unrealized
+    equity = balance_total + unrealized
+    rec.equity = equity
+    rec.leverage = abs(position) * mid * multiplier / equity if equity > 0 else 0.0
+    # max(peak, equity) as Python's: a NaN equity (a NaN quote) keeps the peak, under numba too
+    peak = equity if equity > rec.peak_equity else rec.peak_equity  # noqa: FURB136
+    rec.peak_equity = peak
+    rec.drawdown = (peak - equity) / peak if peak > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_size: float, ask_size: float,
+                 momentum: np.ndarray, volatility: np.ndarray, sea_state: float, forecast_factors: np.ndarray,
+                 position: float, entry: float, balance_total: float, base_size: float, limits: np.ndarray,
+                 applicable: np.ndarray, x: np.ndarray, potential: np.ndarray, grad: np.ndarray) -> float:
+    """A quote's writes into the pending record (`storage[0]`), in one call: top of book, the features, the
+    marked position, the hull readings with their potentials and gradient (also into x, potential and grad), and
+    the quote on the trace. Returns the hull's total potential."""
+    rec = storage[0]
+    mid = (bid + ask) / 2
+    rec.ts_ns = ts_ns
+    rec.bid, rec.ask, rec.mid = bid, ask, mid
+    rec.bid_size, rec.ask_size = bid_size, ask_size
+    spread_bps = (ask - bid) / mid * 1e4 if mid > 0 else 0.0
+    rec.spread_bps = spread_bps
+    rec.quote_count += 1
+    for i in range(momentum.shape[0]):
+        rec.momentum[i] = momentum[i]
+        rec.volatility[i] = volatility[i]
+    rec.sea_state = sea_state
+    for i in range(forecast_factors.shape[0]):
+        rec.forecast_mid[i] = forecast_factors[i] * mid
+    mark_position(rec, mid, position, entry, balance_total)
+    readings(rec.position_size, rec.multiplier, bid_size, ask_size, spread_bps, rec.margin_used, rec.equity,
+             rec.leverage, rec.drawdown, base_size, x)
+    total = potentials(x, limits, applicable, potential)
+    gradient(x, limits, applicable, grad)
+    for i in range(x.shape[0]):
+        rec.risk_x[i], rec.risk_potential[i], rec.risk_gradient[i] = x[i], potential[i], grad[i]
+    rec.risk_total = total
+    count = rec.trace_count
+    slot = count % rec.trace_price.shape[0]
+    rec.trace_kind[slot] = _TRACE_QUOTE
+    rec.trace_price[slot] = mid
+    rec.trace_size[slot] = bid_size + ask_size
+    rec.trace_ts_ns[slot] = ts_ns
+    rec.trace_count = count + 1
+    return total

@@ -2,8 +2,12 @@
 
 Mids are sampled into one-second buckets (the last mid of each second). Momentum over h seconds is the log return
 from the bucket h seconds back (or the oldest retained one) to the current mid. Realised volatility over h is the
-standard deviation of one-second log returns in the last h seconds, annualised. Volatilities are recomputed only
-when a bucket closes, so the per-quote cost is a few array writes.
+standard deviation of one-second log returns in the last h seconds, annualised. Volatilities change only when a
+bucket closes, and then in O(1): each window keeps the sum and the sum of squares of its returns (taken about a
+shift near their mean, so the variance does not cancel away), adding the new return and dropping the one that
+leaves. Every EXACT_EVERY returns the sums are recomputed exactly from the retained returns, so rounding cannot
+drift; a window whose returns are all zero has a volatility of exactly zero. The work is done by numba kernels
+on the state arrays, one call a quote.
 
 The sea state compares short-run with long-run volatility: vol_60s / (vol_60s + vol_long), 0.5 when they match,
 towards 1 in a storm and towards 0 in calm water. Nothing in it is a fixed threshold.
@@ -19,12 +23,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 DEFAULT_HORIZONS_S = (10.0, 60.0, 300.0, 900.0)
 FORECAST_POINTS = 8
 FORECAST_STEP_S = 5.0
 FORECAST_HALF_LIFE_S = 30.0
+EXACT_EVERY = 600  # returns between exact recomputes of the rolling sums
+
+
+# MarketFeatures' state, in arrays the njit kernels below update in place. Rows of `_horizon` (a column a horizon),
+# of `_window_sums` and `_window_counts` (a column a window: each horizon's, then the long one over all returns),
+# and the slots of `_scalars` and `_counters`.
+_HORIZON, _PAST, _MOMENTUM, _VOLATILITY = range(4)  # _PAST: the horizon's past close this second (0: none yet)
+_SUM, _SUM_SQ = range(2)  # of (return - shift) over the window
+_LENGTH, _NONZERO = range(2)  # the window's length in returns, and how many of its returns are not zero
+_LAST_LOG_CLOSE, _SHIFT, _LONG_VOLATILITY, _SEA_STATE = range(4)
+_COUNT, _SECOND, _SEEN = range(3)  # buckets ever opened, the open bucket's second, returns ever added
 
 
 class MarketFeatures:
@@ -32,51 +48,139 @@ class MarketFeatures:
         if retain_s < max(horizons_s) + 1:
             raise ValueError("retain_s must cover the longest horizon")
         self.horizons_s = horizons_s
-        self._closes = np.zeros(retain_s)
-        self._retain = retain_s
-        self._count = 0  # buckets ever opened
-        self._second = -1
-        self.momentum = np.zeros(len(horizons_s))
-        self.volatility = np.zeros(len(horizons_s))
-        self.long_volatility = 0.0
-        self.sea_state = 0.0
+        self._horizon = np.zeros((4, len(horizons_s)))
+        self._horizon[_HORIZON] = horizons_s
+        self.momentum = self._horizon[_MOMENTUM]  # views: the kernels update them in place
+        self.volatility = self._horizon[_VOLATILITY]
         self.forecast_factors = np.ones(FORECAST_POINTS)
+        self._closes = np.zeros(retain_s)  # a ring of bucket closes
+        self._returns = np.zeros(retain_s - 1)  # a ring of the one-second log returns that retain_s closes give
+        self._window_sums = np.zeros((2, len(horizons_s) + 1))
+        self._window_counts = np.zeros((2, len(horizons_s) + 1), np.int64)
+        self._window_counts[_LENGTH] = [min(int(h), retain_s - 1) or retain_s - 1 for h in horizons_s] + [retain_s - 1]
+        self._scalars = np.zeros(4)
+        self._counters = np.array([0, -1, 0], np.int64)
+
+    @property
+    def long_volatility(self) -> float:
+        return float(self._scalars[_LONG_VOLATILITY])
+
+    @property
+    def sea_state(self) -> float:
+        return float(self._scalars[_SEA_STATE])
 
     def update(self, ts_ns: int, mid: float) -> None:
-        if not (mid > 0 and math.isfinite(mid)):
-            return
-        second = ts_ns // 1_000_000_000
-        if second != self._second:
-            if self._count:
-                self._recompute_volatility()
-            self._second = second
-            self._count += 1
-        self._closes[(self._count - 1) % self._retain] = mid
-        retained = min(self._count, self._retain)
-        for index, horizon in enumerate(self.horizons_s):
-            back = min(int(horizon), retained - 1)
-            past = self._closes[(self._count - 1 - back) % self._retain]
-            self.momentum[index] = math.log(mid / past) if back > 0 else 0.0
+        update_features(ts_ns // 1_000_000_000, mid, self._closes, self._returns, self._horizon, self._window_sums,
+                        self._window_counts, self.forecast_factors, self._scalars, self._counters)
 
-    def _recompute_volatility(self) -> None:
-        retained = min(self._count, self._retain)
-        if retained < 3:
-            return
-        order = (np.arange(self._count - retained, self._count)) % self._retain
-        returns = np.diff(np.log(self._closes[order]))
-        scale = math.sqrt(SECONDS_PER_YEAR)
-        for index, horizon in enumerate(self.horizons_s):
-            window = returns[-int(horizon):]
-            self.volatility[index] = float(window.std()) * scale if len(window) > 1 else 0.0
-        self.long_volatility = float(returns.std()) * scale
-        self._recompute_forecast()
-        short = self.volatility[min(1, len(self.volatility) - 1)]
-        total = short + self.long_volatility
-        self.sea_state = short / total if total > 0 else 0.0
 
-    def _recompute_forecast(self) -> None:
-        horizon_index = min(1, len(self.horizons_s) - 1)
-        drift_per_s = self.momentum[horizon_index] / self.horizons_s[horizon_index]
-        decay = math.log(2) / FORECAST_HALF_LIFE_S
-        t = np.arange(1, FORECAST_POINTS + 1) * FORECAST_STEP_S
-        self.forecast_factors = np.exp(drift_per_s * (1 - np.exp(-decay * t)) / decay)
+@njit(cache=True, nogil=True)
+def update_features(second: int, mid: float, closes: np.ndarray, returns: np.ndarray, horizon: np.ndarray,
+                    sums: np.ndarray, counts: np.ndarray, forecast: np.ndarray, scalars: np.ndarray,
+                    counters: np.ndarray) -> None:
+    """One quote's mid at `second` (MarketFeatures.update). A new second closes the open bucket (the volatilities
+    and the forecast move on) and fixes each horizon's past close; every quote marks the momentum."""
+    if not (mid > 0 and math.isfinite(mid)):
+        return
+    retain = closes.shape[0]
+    if second != counters[_SECOND]:
+        if counters[_COUNT]:
+            _close_bucket(closes, returns, horizon, sums, counts, forecast, scalars, counters)
+        counters[_SECOND] = second
+        counters[_COUNT] += 1
+        count = counters[_COUNT]
+        retained = min(count, retain)
+        for index in range(horizon.shape[1]):  # closed buckets: fixed for this second
+            back = min(int(horizon[_HORIZON, index]), retained - 1)
+            horizon[_PAST, index] = closes[(count - 1 - back) % retain] if back > 0 else 0.0
+    closes[(counters[_COUNT] - 1) % retain] = mid
+    for index in range(horizon.shape[1]):
+        past = horizon[_PAST, index]
+        horizon[_MOMENTUM, index] = math.log(mid / past) if past > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _close_bucket(closes: np.ndarray, returns: np.ndarray, horizon: np.ndarray, sums: np.ndarray,
+                  counts: np.ndarray, forecast: np.ndarray, scalars: np.ndarray, counters: np.ndarray) -> None:
+    """The bucket count - 1 has just closed: add its return to the windows, then read the volatilities."""
+    count, retain = counters[_COUNT], closes.shape[0]
+    log_close = math.log(closes[(count - 1) % retain])
+    if count >= 2:
+        _add_return(log_close - scalars[_LAST_LOG_CLOSE], returns, sums, counts, scalars, counters)
+    scalars[_LAST_LOG_CLOSE] = log_close
+    if min(count, retain) < 3:
+        return
+    retained = min(counters[_SEEN], returns.shape[0])
+    scale = math.sqrt(SECONDS_PER_YEAR)
+    horizons = horizon.shape[1]
+    for index in range(horizons + 1):
+        size = min(counts[_LENGTH, index], retained)
+        volatility = 0.0
+        if size > 1 and counts[_NONZERO, index]:
+            mean = sums[_SUM, index] / size
+            volatility = math.sqrt(max(sums[_SUM_SQ, index] / size - mean * mean, 0.0)) * scale
+        if index < horizons:
+            horizon[_VOLATILITY, index] = volatility
+        else:
+            scalars[_LONG_VOLATILITY] = volatility
+    _forecast(horizon, forecast)
+    short = horizon[_VOLATILITY, min(1, horizons - 1)]
+    total = short + scalars[_LONG_VOLATILITY]
+    scalars[_SEA_STATE] = short / total if total > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _add_return(value: float, returns: np.ndarray, sums: np.ndarray, counts: np.ndarray, scalars: np.ndarray,
+                counters: np.ndarray) -> None:
+    seen, ring = counters[_SEEN], returns.shape[0]
+    if seen % EXACT_EVERY == 0:
+        returns[seen % ring] = value
+        counters[_SEEN] = seen + 1
+        _exact_sums(returns, sums, counts, scalars, counters)
+        return
+    shift = scalars[_SHIFT]
+    entering = value - shift
+    for index in range(counts.shape[1]):
+        window = counts[_LENGTH, index]
+        if seen >= window:  # the return `window` back leaves (read before the ring slot is reused)
+            raw = returns[(seen - window) % ring]
+            leaving = raw - shift
+            sums[_SUM, index] -= leaving
+            sums[_SUM_SQ, index] -= leaving * leaving
+            counts[_NONZERO, index] -= raw != 0.0
+        sums[_SUM, index] += entering
+        sums[_SUM_SQ, index] += entering * entering
+        counts[_NONZERO, index] += value != 0.0
+    returns[seen % ring] = value
+    counters[_SEEN] = seen + 1
+
+
+@njit(cache=True, nogil=True)
+def _exact_sums(returns: np.ndarray, sums: np.ndarray, counts: np.ndarray, scalars: np.ndarray,
+                counters: np.ndarray) -> None:
+    """Recompute every window's sums from the retained returns, about their mean."""
+    seen, ring = counters[_SEEN], returns.shape[0]
+    retained = min(seen, ring)
+    ordered = np.empty(retained)
+    for i in range(retained):
+        ordered[i] = returns[(seen - retained + i) % ring]
+    shift = ordered.mean()
+    scalars[_SHIFT] = shift
+    for index in range(counts.shape[1]):
+        total, total_sq, nonzero = 0.0, 0.0, 0
+        for i in range(retained - min(counts[_LENGTH, index], retained), retained):
+            centred = ordered[i] - shift
+            total += centred
+            total_sq += centred * centred
+            nonzero += ordered[i] != 0.0
+        sums[_SUM, index], sums[_SUM_SQ, index], counts[_NONZERO, index] = total, total_sq, nonzero
+
+
+@njit(cache=True, nogil=True)
+def _forecast(horizon: np.ndarray, forecast: np.ndarray) -> None:
+    index = min(1, horizon.shape[1] - 1)
+    drift_per_s = horizon[_MOMENTUM, index] / horizon[_HORIZON, index]
+    decay = math.log(2) / FORECAST_HALF_LIFE_S
+    for point in range(forecast.shape[0]):
+        t = (point + 1) * FORECAST_STEP_S
+        forecast[point] = math.exp(drift_per_s * (1 - math.exp(-decay * t)) / decay)

@@ -56,6 +56,7 @@ ASSISTED_CONFIDENCE = 0.7
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
 COMMAND_POLL = timedelta(milliseconds=50)
 COMMAND_REOPEN_NS = 1_000_000_000
+_IDLE = int(CrewState.IDLE)
 
 
 class Agent(Protocol):
@@ -141,6 +142,7 @@ class SwarmStrategy(Strategy):
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
         self.decision_latencies = LatencySamples()
+        self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -170,18 +172,23 @@ class SwarmStrategy(Strategy):
 
     def _cycle(self, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
-        record = self._writer.record
         blocked = self._blocked_reason(now)
-        waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # a research card blocks none
-        if blocked is None and waiting:
-            blocked = CrewTask.WAITING_APPROVAL, (min(waiting) - now) / 1e9
+        if blocked is None and self.pending:
+            waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # research blocks none
+            if waiting:
+                blocked = CrewTask.WAITING_APPROVAL, (min(waiting) - now) / 1e9
+        if blocked is not None:  # the whole crew idles, with the reason
+            crew, fields = len(self._agents), self._fields
+            fields.crew_state[:crew] = _IDLE
+            fields.crew_task[:crew] = blocked[0]
+            fields.crew_task_value[:crew] = blocked[1]
+            return
+        record = self._writer.record
+        max_trades = self.config.max_trades
         intents: list[AgentIntent] = []
         for slot, agent in enumerate(self._agents):
-            if blocked is not None:
-                self._crew(slot, CrewState.IDLE, *blocked, now=None)
-                continue
-            executed = self._executed_by_agent[agent.agent_id]
-            if self.config.max_trades and executed >= self.config.max_trades:
+            executed = self._executed_by_agent[agent.agent_id] if max_trades else 0
+            if max_trades and executed >= max_trades:
                 self._crew(slot, CrewState.IDLE, CrewTask.TRADE_LIMIT, float(executed), now=None)
                 continue
             intent = agent.perceive(record, self._instrument_id.value, now)
@@ -220,7 +227,7 @@ class SwarmStrategy(Strategy):
         if left > 0:
             return CrewTask.COOLDOWN, left / 1e9
         if self._working:
-            return CrewTask.WATCHING_PRICE, float(self._writer.record["mid"])
+            return CrewTask.WATCHING_PRICE, self._fields.mid.item()
         return None
 
     def propose(self, intent: AgentIntent, tick: QuoteTick | None = None) -> None:
@@ -421,14 +428,15 @@ class SwarmStrategy(Strategy):
         now = self.clock.timestamp_ns()
         for listener in self.timer_listeners:
             listener(now)
-        for pending in list(self.pending.values()):
+        for pending in list(self.pending.values()) if self.pending else ():
             if pending.auto_approve_ns is not None and now >= pending.auto_approve_ns:
                 self._approve(pending, "countdown", None, now)
             elif now >= pending.expires_ns:
                 self.pending.pop(pending.intent.id, None)
                 self._sink.publish(messages.IntentExpired(intent_id=pending.intent.id), now)
                 self._drop_research(pending, "expired", "engine")
-        self._writer.record["pending_intents"] = len(self.pending)
+        fields = self._fields
+        fields.pending_intents[0] = len(self.pending)
         self.estop.poll(now)
         if self._inbox is not None:
             fresh, stale = self._inbox.drain()
@@ -443,8 +451,8 @@ class SwarmStrategy(Strategy):
                 except Exception as error:  # noqa: BLE001 - a command must always get its answer
                     self.log.error(f"command {message.type_name} failed: {error!r}")
                     self._answer(message, False, f"engine error: {type(error).__name__}: {error}", now)
-        self._writer.record["estop"] = int(self.estop.state)
-        self._writer.record["autonomy"] = int(self.autonomy)
+        fields.estop[0] = self.estop.state
+        fields.autonomy[0] = self.autonomy
 
     def handle_command(self, message: RingMessage[messages.Command], now: int) -> None:
         command = message.message
@@ -604,14 +612,14 @@ class SwarmStrategy(Strategy):
 
     def _crew(self, slot: int, state: CrewState, task: CrewTask, value: float, *, now: int | None,
               confidence: float | None = None) -> None:
-        record = self._writer.record
-        record["crew_state"][slot] = int(state)
-        record["crew_task"][slot] = int(task)
-        record["crew_task_value"][slot] = value
+        fields = self._fields
+        fields.crew_state[slot] = state
+        fields.crew_task[slot] = task
+        fields.crew_task_value[slot] = value
         if confidence is not None:
-            record["crew_confidence"][slot] = confidence
+            fields.crew_confidence[slot] = confidence
         if now is not None:
-            record["crew_last_decision_ns"][slot] = now
+            fields.crew_last_decision_ns[slot] = now
 
 
 def _crew_code(agent_id: str) -> CrewAgent:

@@ -15,11 +15,18 @@ import math
 
 import msgspec
 import numpy as np
+from numba import njit
 
-from sextant.risk.field import DIMENSIONS
 from sextant.state.layout import HullDimension
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
+# The dimensions as literals for `readings`: numba freezes globals into its on-disk cache, which a change in
+# layout.py alone would not invalidate; this check makes such a change fail here, where an edit recompiles.
+_DELTA, _GAMMA, _VEGA, _LIQUIDITY, _CONCENTRATION, _LEVERAGE, _DRAWDOWN = 0, 1, 2, 3, 4, 5, 6
+if {d.name: int(d) for d in HullDimension} != {"DELTA": _DELTA, "GAMMA": _GAMMA, "VEGA": _VEGA, "LIQUIDITY": _LIQUIDITY,
+                                               "CONCENTRATION": _CONCENTRATION, "LEVERAGE": _LEVERAGE,
+                                               "DRAWDOWN": _DRAWDOWN}:
+    raise ImportError("HullDimension changed: update the literals in sextant/risk/hull.py")
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,21 +54,21 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError(f"risk warn threshold {self.warn} must be below the veto threshold {self.veto}")
 
 
-def hull_readings(record: np.void, base_size: float, out: np.ndarray) -> None:
-    """Fill `out` (length DIMENSIONS) with the readings for the record's state."""
-    assert out.shape[0] == DIMENSIONS
-    position = float(record["position_size"])
-    equity = float(record["equity"])
-    out[HullDimension.DELTA] = position * float(record["multiplier"])
-    out[HullDimension.GAMMA] = 0.0
-    out[HullDimension.VEGA] = 0.0
-    exit_depth = float(record["bid_size"] if position >= 0 else record["ask_size"])
+@njit(cache=True, nogil=True)
+def readings(position: float, multiplier: float, bid_size: float, ask_size: float, spread_bps: float,
+             margin_used: float, equity: float, leverage: float, drawdown: float, base_size: float,
+             out: np.ndarray) -> None:
+    """Fill `out` (length DIMENSIONS) with the readings for a book: position (contracts), contract multiplier,
+    top-of-book sizes and spread, margin used, equity, leverage and drawdown (the encoder's per-quote kernel)."""
+    exit_depth = bid_size if position >= 0 else ask_size
     size = max(abs(position), base_size)
-    half_spread = float(record["spread_bps"]) / 2
-    out[HullDimension.LIQUIDITY] = half_spread * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
-    out[HullDimension.CONCENTRATION] = float(record["margin_used"]) / equity if equity > 0 else 0.0
-    out[HullDimension.LEVERAGE] = float(record["leverage"])
-    out[HullDimension.DRAWDOWN] = float(record["drawdown"])
+    out[_DELTA] = position * multiplier
+    out[_GAMMA] = 0.0
+    out[_VEGA] = 0.0
+    out[_LIQUIDITY] = spread_bps / 2 * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
+    out[_CONCENTRATION] = margin_used / equity if equity > 0 else 0.0
+    out[_LEVERAGE] = leverage
+    out[_DRAWDOWN] = drawdown
 
 
 def change_per_contract(record: np.void, direction: float, out: np.ndarray) -> None:

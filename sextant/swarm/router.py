@@ -82,17 +82,19 @@ class PerceptionRouter(CrewMember):
 
     def rules(self, record: np.void) -> Decision:
         c = self.config
-        position = float(record["position_size"])
-        total, veto = float(record["risk_total"]), float(record["risk_veto"])
+        f = self.fields(record)
+        position = f.position_size.item()
+        total, veto = f.risk_total.item(), f.risk_veto.item()
         if veto > 0 and total > 0.5 * veto and position != 0:
             reduction = min(1.0, (total - 0.5 * veto) / (0.5 * veto))
             return Decision("REDUCE", min(0.95, 0.7 + 0.1 * total), f"hull strained (U={total:.2f}): reduce "
                             f"{reduction:.0%}", "L1", target=position * (1 - reduction))
-        if float(record["spread_bps"]) > c.wide_spread_bps:
-            return Decision("HOLD", 0.9, f"spread {float(record['spread_bps']):.1f} bps too wide", "L1")
-        horizon, volatility = float(record["horizon_s"][0]), float(record["volatility"][1])
+        spread = f.spread_bps.item()
+        if spread > c.wide_spread_bps:
+            return Decision("HOLD", 0.9, f"spread {spread:.1f} bps too wide", "L1")
+        horizon, volatility = f.horizon_s.item(0), f.volatility.item(1)
         expected = volatility * math.sqrt(horizon / SECONDS_PER_YEAR) if horizon > 0 else 0.0
-        z = float(record["momentum"][0]) / expected if expected > 0 else 0.0
+        z = f.momentum.item(0) / expected if expected > 0 else 0.0
         if z >= c.momentum_z and position < c.base_size:
             return Decision("BUY", 0.75, f"momentum z {z:+.2f}", "L1")
         if z <= -c.momentum_z and position > -c.base_size:
@@ -164,9 +166,9 @@ class PerceptionRouter(CrewMember):
 
     def _intent(self, decision: Decision, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         c = self.config
-        position = float(record["position_size"])
         if decision.action == "HOLD":
             return None
+        position = self.fields(record).position_size.item()
         if decision.action == "REDUCE":
             target, kind = decision.target, "DeltaHedge"
         else:

@@ -86,3 +86,44 @@ def test_predicted_path_is_flat_without_momentum() -> None:
     for second in range(120):
         features.update(second * 1_000_000_000, 50_000.0)
     assert np.allclose(features.forecast_factors, 1.0)
+
+
+def _exact_volatilities(closes: list[float], horizons: tuple[float, ...], retain: int) -> tuple[np.ndarray, float]:
+    """The definition: population std of the retained one-second log returns per horizon (and all of them),
+    annualised: what the rolling sums must reproduce."""
+    returns = np.diff(np.log(np.array(closes[-retain:])))
+    scale = math.sqrt(SECONDS_PER_YEAR)
+    per_horizon = [float(returns[-int(h):].std()) * scale if len(returns[-int(h):]) > 1 else 0.0 for h in horizons]
+    return np.array(per_horizon), float(returns.std()) * scale
+
+
+def test_rolling_volatilities_match_the_exact_computation_over_a_long_series() -> None:
+    """Calm, storm, a spike, flat water and a trend, with several quotes in some seconds and gaps in others, over
+    many wraps of the ring and many exact recomputes: every bucket's volatilities agree to 1e-9 relative, and a
+    window of unchanged prices reads exactly zero."""
+    rng = np.random.default_rng(7)
+    horizons, retain = (10.0, 60.0, 300.0), 400
+    features = MarketFeatures(horizons_s=horizons, retain_s=retain)
+    regimes = [(1e-4, 0.0, 1500), (2e-3, 0.0, 300), (0.0, 0.0, 40), (1e-5, 2e-4, 900), (1e-4, 0.0, 2000)]
+    price, second, closes, checked = 30_000.0, 0, [], 0
+    for sigma, drift, seconds in regimes:
+        for step in range(seconds):
+            if sigma and step == seconds // 2:
+                price *= 1.05  # a spike that later leaves every window
+            elif sigma:
+                price *= math.exp(drift + rng.normal(0, sigma))
+            if rng.random() < 0.05:
+                second += 2  # a gap: no bucket for a second
+            for quote in range(int(rng.integers(1, 4))):
+                features.update(second * NS + quote * NS // 4, price)
+            if len(closes) >= 3:  # this second's first quote closed the previous bucket
+                expected, expected_long = _exact_volatilities(closes, horizons, retain)
+                for got, want in zip([*features.volatility, features.long_volatility], [*expected, expected_long],
+                                     strict=True):
+                    assert got == want == 0.0 if want == 0.0 else math.isclose(got, want, rel_tol=1e-9), \
+                        (second, got, want)
+                checked += 1
+            closes.append(price)
+            second += 1
+    assert checked > 4000
+    assert features.volatility[0] > 0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sextant.state import seqlock
-from sextant.state.context import ContextReader, ContextWriter, crew_lines, render_market_text
+from sextant.state.context import ContextReader, ContextWriter, RecordFields, crew_lines, render_market_text
 from sextant.state.layout import (
     CONTEXT_DTYPE,
     CONTEXT_FILE_SIZE,
@@ -144,6 +144,28 @@ class TestTrace:
         writer.commit()
         trace = ContextReader(path).snapshot().trace()
         assert list(trace["kind"]) == [TraceKind.FILL, TraceKind.QUOTE]
+
+
+class TestRecordFields:
+    def test_views_follow_the_record_and_write_through_the_writer(self, path: Path) -> None:
+        writer = ContextWriter(path)
+        fields = RecordFields(writer.record)
+        writer.record["mid"] = 101.5
+        writer.record["momentum"] = [0.1, 0.2, 0.3, 0.4]
+        assert fields.mid.item() == 101.5 and fields.momentum.item(2) == 0.3, "later writes are seen"
+        with pytest.raises(ValueError):
+            fields.mid[0] = 1.0  # over a record: read-only
+        writer.fields.ask[0] = 102.0
+        writer.fields.volatility[1] = 0.5
+        writer.fields.trace_count[0] = 7
+        assert float(writer.record["ask"]) == 102.0 and float(writer.record["volatility"][1]) == 0.5
+        assert fields.trace_count.item() == 7 and isinstance(fields.trace_count.item(), int)
+        writer.close()
+
+    def test_a_record_of_a_larger_array_is_its_own(self) -> None:
+        records = np.zeros(3, CONTEXT_DTYPE)
+        records["mid"] = [1.0, 2.0, 3.0]
+        assert RecordFields(records[2]).mid.item() == 3.0
 
 
 class TestRenderedText:

@@ -29,21 +29,23 @@ class DeltaHedgeAgent(CrewMember):
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         c = self.config
-        multiplier = float(record["multiplier"])
+        f = self.fields(record)
+        multiplier = f.multiplier.item()
         if multiplier <= 0:
             return None
-        delta = float(record["position_size"]) * multiplier
+        position = f.position_size.item()
+        delta = position * multiplier
         drift = delta - c.target_delta_btc
         self.status = (CrewState.ACTIVE, CrewTask.HEDGING_DELTA, drift)
         if abs(drift) <= c.band_btc:
             return None
-        limit = float(record["risk_limit"][HullDimension.DELTA]) or abs(drift)
+        limit = f.risk_limit.item(HullDimension.DELTA) or abs(drift)
         target = c.target_delta_btc / multiplier
         self.status = (CrewState.SUGGESTING, CrewTask.HEDGING_DELTA, drift)
         return AgentIntent(id=self._next_id(), agent=self.agent_id, kind="DeltaHedge",
                            instrument=instrument, target_position=target, created_ns=now_ns,
                            confidence=min(0.95, abs(drift) / limit), horizon_s=c.horizon_s,
                            budget=RiskBudget(max_loss=c.max_loss_usdt,
-                                             max_position=abs(float(record["position_size"])) + abs(target)),
+                                             max_position=abs(position) + abs(target)),
                            title=f"Hedge delta {drift:+.3f} BTC back to {c.target_delta_btc:+.3f}",
                            reasoning=f"delta drifted {abs(drift):.3f} BTC, beyond the ±{c.band_btc:g} band")

@@ -2,10 +2,10 @@
 
 The z-score is the latest mid against the mean and (population) standard deviation of the last `window` market
 events of the ContextWindow trace, read in true chronological order (the original read a fixed pair of slots
-once the 64-slot ring had wrapped). Spreads wider than `max_spread_bps` mean no fading. Entering: |z| above the
-entry threshold while not already positioned that way → MeanReversion to ∓base size (a post-only limit). Leaving:
-positioned and |z| back under the exit threshold → flat at market (the original cleared its flag and sent
-nothing).
+once the 64-slot ring had wrapped): the ring from the oldest slot on, then from its start. Spreads wider than
+`max_spread_bps` mean no fading. Entering: |z| above the entry threshold while not already positioned that way →
+MeanReversion to ∓base size (a post-only limit). Leaving: positioned and |z| back under the exit threshold → flat
+at market (the original cleared its flag and sent nothing).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from sextant.state.context import chronological_trace
-from sextant.state.layout import CrewState, CrewTask, TraceKind
+from sextant.state.layout import TRACE_SLOTS, CrewState, CrewTask, TraceKind
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
+
+_QUOTE = int(TraceKind.QUOTE)
 
 
 class MeanReversionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -36,8 +37,15 @@ class MeanReversionAgent(CrewMember):
         super().__init__(config or MeanReversionConfig())
 
     def zscore(self, record: np.void) -> float:
-        trace = chronological_trace(record)
-        prices = trace["price"][trace["kind"] == TraceKind.QUOTE][-self.config.window:]
+        f = self.fields(record)
+        count = f.trace_count.item()
+        if count <= TRACE_SLOTS:
+            kinds, prices = f.trace_kind[:count], f.trace_price[:count]
+        else:  # wrapped: the oldest event is in the slot the next one will take
+            oldest = count % TRACE_SLOTS
+            kinds = np.concatenate((f.trace_kind[oldest:], f.trace_kind[:oldest]))
+            prices = np.concatenate((f.trace_price[oldest:], f.trace_price[:oldest]))
+        prices = prices[kinds == _QUOTE][-self.config.window:]
         if len(prices) < self.config.min_events:
             return 0.0
         std = float(prices.std())
@@ -47,12 +55,13 @@ class MeanReversionAgent(CrewMember):
         c = self.config
         z = self.zscore(record)
         self.status = (CrewState.ACTIVE, CrewTask.FADING_ZSCORE, z)
-        if float(record["spread_bps"]) > c.max_spread_bps:
+        f = self.fields(record)
+        if f.spread_bps.item() > c.max_spread_bps:
             return None
-        position = float(record["position_size"])
+        position = f.position_size.item()
         common = {"agent": self.agent_id, "instrument": instrument, "created_ns": now_ns, "horizon_s": c.horizon_s,
                   "budget": RiskBudget(max_loss=c.max_loss_usdt, max_position=c.base_size),
-                  "reputation": float(record["reputation"]) or 0.5}
+                  "reputation": f.reputation.item() or 0.5}
         fade = -1.0 if z > 0 else 1.0
         if abs(z) >= c.entry_z and fade * position <= 0:
             self.status = (CrewState.SUGGESTING, CrewTask.FADING_ZSCORE, z)

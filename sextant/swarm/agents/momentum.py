@@ -40,9 +40,10 @@ class MomentumAgent(CrewMember):
     def signal(self, record: np.void) -> float:
         """The momentum z-score from a ContextWindow record (0 when there is no volatility estimate yet)."""
         c = self.config
-        horizon = float(record["horizon_s"][c.horizon_index])
-        momentum = float(record["momentum"][c.horizon_index])
-        volatility = float(record["volatility"][c.volatility_index])
+        f = self.fields(record)
+        horizon = f.horizon_s.item(c.horizon_index)
+        momentum = f.momentum.item(c.horizon_index)
+        volatility = f.volatility.item(c.volatility_index)
         expected = volatility * math.sqrt(horizon / SECONDS_PER_YEAR) if horizon > 0 else 0.0
         return momentum / expected if expected > 0 and math.isfinite(momentum) else 0.0
 
@@ -52,10 +53,11 @@ class MomentumAgent(CrewMember):
         z = self.signal(record)
         self.last_z = z
         self.status = (CrewState.ACTIVE, CrewTask.MOMENTUM_Z, z)
-        position = float(record["position_size"])
+        f = self.fields(record)
+        position = f.position_size.item()
         budget = RiskBudget(max_loss=c.max_loss_usdt, max_position=c.base_size)
         common = {"agent": c.agent_id, "instrument": instrument, "budget": budget, "horizon_s": c.horizon_s,
-                  "created_ns": now_ns, "reputation": float(record["reputation"]) or 0.5}
+                  "created_ns": now_ns, "reputation": f.reputation.item() or 0.5}
         direction = 1.0 if z > 0 else -1.0
         if abs(z) >= c.entry_z and direction * position <= 0:
             self.status = (CrewState.SUGGESTING, CrewTask.MOMENTUM_Z, z)

@@ -21,8 +21,9 @@ class RiskAgent(CrewMember):
         super().__init__(config or RiskAgentConfig())
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
-        total = float(record["risk_total"])
-        veto, warn = float(record["risk_veto"]), float(record["risk_warn"])
+        f = self.fields(record)
+        total = f.risk_total.item()
+        veto, warn = f.risk_veto.item(), f.risk_warn.item()
         budget = RiskBudget(max_loss=0.0, max_position=0.0)
         if veto > 0 and total >= veto:
             self.status = (CrewState.ALERT, CrewTask.RISK_VETO, total)
