@@ -125,7 +125,10 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
             source: str = "model", context_interval_s: float = 0.25) -> SimSummary:
     """Run the crew over `quotes`; write the event log (and, with `record`, a replayable scene) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False)
+    # No human and no bridge: AUTO, and the command poll (expiries only, without a CommandRing) and the heartbeat
+    # (not in the event log) once a simulated second instead of 20 and 4 times.
+    config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False, command_poll_s=1.0,
+                                     heartbeat_interval_s=1.0)
     instrument = okx_linear_swap(config.instrument)
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId(TRADER_ID), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),

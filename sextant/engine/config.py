@@ -35,6 +35,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     assisted_countdown_secs: float = 30.0
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
     heartbeat_interval_s: float = 0.25
+    command_poll_s: float = 0.05  # the strategy's CommandRing poll, countdowns and expiries
     record_dir: str | None = None  # record the session as a scene under this folder (docs/scene-format.md)
     trust_dir: str | None = None  # the attestor's journal and decision records; None: no trust layer
     chain_rpc: str = ""  # empty: the embedded py-evm chain (the key, a secret, never enters this struct)

@@ -54,7 +54,6 @@ from sextant.swarm.intent import AgentIntent, ExecutionDirective, RiskBudget
 
 ASSISTED_CONFIDENCE = 0.7
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
-COMMAND_POLL = timedelta(milliseconds=50)
 COMMAND_REOPEN_NS = 1_000_000_000
 _IDLE = int(CrewState.IDLE)
 
@@ -77,6 +76,9 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
     stop_trigger: str = "BID_ASK"  # the sim venue has quotes only; OKX stops trigger on the last price
     assisted_countdown_secs: float = 30.0
+    # How often the timer reads the CommandRing and runs countdowns and expiries: 50 ms live, so a command acts
+    # within a frame or three; `sextant sim` has no CommandRing and runs it once a simulated second.
+    command_poll_secs: float = 0.05
 
 
 POST_ONLY_REPOSTS = 3
@@ -158,7 +160,8 @@ class SwarmStrategy(Strategy):
 
     def on_start(self) -> None:
         self.subscribe_quote_ticks(self._instrument_id)
-        self.clock.set_timer("sextant-commands", COMMAND_POLL, callback=self._on_timer)
+        self.clock.set_timer("sextant-commands", timedelta(seconds=self.config.command_poll_secs),
+                             callback=self._on_timer)
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()
