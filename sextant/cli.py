@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     research.add_argument("--seed", type=int, default=7, help="the proposals' and the model's seed (default 7)")
     research.add_argument("--families", help="comma-separated families (default: all five)")
     research.add_argument("--workers", type=int, help="parallel evaluations (default: the CPU count, at most 4)")
+    research.add_argument("--batch", type=int, default=4,
+                          help="proposals made from the same best and evaluated together (default 4)")
     research.add_argument("--executor", choices=("process", "ray", "inline"), default="process",
                           help="where evaluations run (default: a local process pool)")
     research.add_argument("--proposer", choices=("mutation", "llm"), default="mutation",
@@ -300,7 +302,8 @@ def _research(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.research.run import default_workers, run_research
 
     options: dict[str, object] = {"budget": args.budget, "seed": args.seed, "executor": args.executor,
-                                  "workers": args.workers or default_workers(), "proposer": args.proposer}
+                                  "workers": args.workers or default_workers(), "proposer": args.proposer,
+                                  "batch": args.batch}
     if args.families:
         options["families"] = tuple(name.strip() for name in args.families.split(","))
     try:

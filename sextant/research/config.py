@@ -28,6 +28,9 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # evaluation
     executor: Literal["inline", "process", "ray"] = "process"
     workers: int = 2
+    # proposals made from the same best and evaluated together: fixed, not the number of workers, so that every
+    # executor and worker count gives the same ledger (more workers than this sit idle)
+    batch: int = 4
     proposer: Literal["mutation", "llm"] = "mutation"
     llm_every: int = 4  # with the LLM proposer: one proposal in this many is the LLM's, the rest mutations
 
@@ -35,8 +38,8 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         unknown = [family for family in self.families if family not in FAMILIES]
         if unknown or not self.families:
             raise ValueError(f"unknown families {unknown} (known: {', '.join(FAMILIES)})")
-        if self.budget < 0 or self.workers < 1 or self.selection_windows < 1:
-            raise ValueError("budget ≥ 0, workers ≥ 1 and selection_windows ≥ 1 are required")
+        if self.budget < 0 or self.workers < 1 or self.selection_windows < 1 or self.batch < 1:
+            raise ValueError("budget ≥ 0, workers ≥ 1, batch ≥ 1 and selection_windows ≥ 1 are required")
         if not 0.5 <= self.dsr_confidence < 1:
             raise ValueError("dsr_confidence must be in [0.5, 1)")
 
@@ -44,4 +47,4 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         """What makes two runs' results comparable (the ledger refuses to mix others)."""
         return {name: getattr(self, name) for name in (
             "seed", "selection_windows", "holdout_fraction", "period_s", "base_size", "cooldown_secs",
-            "min_improvement_se", "max_drawdown", "dsr_confidence")} | {"families": list(self.families)}
+            "min_improvement_se", "max_drawdown", "dsr_confidence", "batch")} | {"families": list(self.families)}

@@ -10,8 +10,9 @@ A candidate is accepted only if all of these hold, checked in this order (the fi
    `dsr_confidence` with the number of hypotheses tried so far (research/metrics.py).
 
 The best of a family is its last accepted hypothesis (else its baseline, the crew's current settings), so it never
-goes down. Each family's baseline is evaluated first. Candidates are evaluated in batches in parallel and judged
-one by one in proposal order, so the result does not depend on the executor or the number of workers.
+goes down. Each family's baseline is evaluated first. Candidates are proposed in batches of `batch` from the same
+best, evaluated in parallel and judged one by one in proposal order, so the ledger does not depend on the executor
+or the number of workers (a test holds an inline run and a two-worker pool to the same ledger).
 """
 
 from __future__ import annotations
@@ -86,9 +87,8 @@ class Ratchet:
             pending = [row for row in self.ledger.rows() if not row.judged]  # proposed before an interruption
             if pending:
                 self._judge_batch(executor, [_hypothesis(row) for row in pending], summary)
-            batch_size = max(2, 2 * config.workers)
             while (count := self.ledger.counts()["proposed"]) < budget:
-                batch = self._propose(min(batch_size, budget - count), summary)
+                batch = self._propose(min(config.batch, budget - count), summary)
                 if not batch:
                     break  # the neighbourhoods are exhausted
                 self._judge_batch(executor, batch, summary)

@@ -95,3 +95,18 @@ def test_a_killed_run_resumes_with_its_best_and_evaluates_nothing_twice(tmp_path
     assert (tmp_path / "report" / "report.md").exists() and (tmp_path / "report" / "ir_evolution.png").exists()
     with sqlite3.connect(ledger_path) as db:  # and the ledger says so itself
         assert db.execute("SELECT MAX(evaluations) FROM hypotheses").fetchone()[0] == 1
+
+
+def ledger_of(tmp_path: Path, executor: str, workers: int) -> list[tuple]:
+    ledger = Ledger(tmp_path / f"{executor}.sqlite")
+    config = ResearchConfig(budget=8, executor=executor, workers=workers, families=("momentum",), seed=3)  # type: ignore[arg-type]
+    Ratchet(config, planted_momentum(40_000, seed=11), ledger).run()
+    return [(row.seq, row.id, row.verdict, row.selection_ir, row.dsr) for row in ledger.rows()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_every_executor_writes_the_same_ledger_as_one_inline_worker(tmp_path: Path, executor: str) -> None:
+    if executor == "ray":
+        pytest.importorskip("ray", reason="Ray is the optional backend (pip install ray)")
+    assert ledger_of(tmp_path, executor, workers=2) == ledger_of(tmp_path, "inline", workers=1)
