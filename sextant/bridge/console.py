@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
+from sextant.bridge.link import LinkStatus
 from sextant.bridge.model import BridgeModel
 from sextant.state import messages
 from sextant.state.context import crew_lines
@@ -35,6 +36,8 @@ def status_line(model: BridgeModel) -> str:
     snapshot = model.snapshot
     if snapshot is None or snapshot.sequence == 0:
         return f"[{model.status.value}] waiting for the engine's shared memory"
+    if model.status == LinkStatus.STARTING:
+        return f"[{model.status.value}] the engine is alive; no market data yet"
     record = snapshot.record
     position = float(record["position_size"])
     crew = "; ".join(f"{agent.lower()}: {task}" for agent, _, task in crew_lines(snapshot))

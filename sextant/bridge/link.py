@@ -29,6 +29,7 @@ MAX_EVENTS_PER_TICK = 1024  # a burst beyond this waits for the next tick instea
 
 class LinkStatus(Enum):
     WAITING = "WAITING"  # no engine files yet
+    STARTING = "STARTING"  # the engine is alive (fresh heartbeat) but has no market state yet (trust setup, connecting)
     LIVE = "LIVE"
     STALE = "STALE"  # files present, heartbeat older than stale_after_s
     REPLAY = "REPLAY"  # the writer is a replay process (ContextWindow `replay` flag)
@@ -107,7 +108,10 @@ class StateLink:
                 self.stats.events_truncated += 1
         heartbeat_ns = max(snapshot.heartbeat_ns, self._events.heartbeat_ns)
         age_s = (now - heartbeat_ns) / 1e9
-        if snapshot.sequence == 0 or now - heartbeat_ns > self._stale_after_ns:
+        fresh = now - heartbeat_ns <= self._stale_after_ns
+        if snapshot.sequence == 0 or int(snapshot["quote_count"]) == 0:  # files, but no market state yet
+            status = LinkStatus.STARTING if fresh else LinkStatus.STALE  # alive, or dead before its first state
+        elif not fresh:
             status = LinkStatus.STALE
         elif int(snapshot["replay"]):
             status = LinkStatus.REPLAY

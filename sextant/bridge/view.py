@@ -42,7 +42,8 @@ DIGIT_KEYS = {getattr(key, f"KEY_{d}"): str(d) for d in range(10)} | {getattr(ke
                                                                        for d in range(10)}
 DRAWER_KEYS = {key.KEY_1: Drawer.ORDERS, key.KEY_2: Drawer.RESEARCH, key.KEY_3: Drawer.MEMORY,
                key.KEY_4: Drawer.HULL}
-ACCEPTS_COMMANDS = (LinkStatus.LIVE, LinkStatus.STALE)
+# A starting or stale engine reads its CommandRing once it runs: an E-STOP sent then still counts.
+ACCEPTS_COMMANDS = (LinkStatus.LIVE, LinkStatus.STALE, LinkStatus.STARTING)
 REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 

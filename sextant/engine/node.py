@@ -278,7 +278,14 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
     if parts.recorder is not None:
         parts.recorder.start()
     if parts.trust is not None:
-        ids = await asyncio.to_thread(parts.trust.start)  # deploys or replays the chain: not on the loop
+        # Deploying or replaying the chain takes seconds, off the loop; the node starts after it (reputation
+        # ceilings must be in place before the first intent). Meanwhile the heartbeat says the engine is alive,
+        # so the bridge shows it starting rather than stale.
+        starting = asyncio.create_task(_heartbeat_until_cancelled(parts.context))
+        try:
+            ids = await asyncio.to_thread(parts.trust.start)
+        finally:
+            starting.cancel()
         print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
@@ -305,6 +312,12 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         if parts.research is not None:
             parts.research.close()
     return parts
+
+
+async def _heartbeat_until_cancelled(context: ContextWriter, interval_s: float = 0.25) -> None:
+    while True:
+        context.heartbeat()
+        await asyncio.sleep(interval_s)
 
 
 def run_engine(config: EngineConfig, chain_key: str = "") -> int:

@@ -10,7 +10,7 @@ from sextant.bridge.model import BridgeModel
 from sextant.state.layout import EStopState, TradingState, Venue
 
 BADGE_COLORS = {LinkStatus.LIVE: theme.GREEN, LinkStatus.STALE: theme.RED, LinkStatus.WAITING: theme.YELLOW,
-                LinkStatus.REPLAY: theme.MAGENTA}
+                LinkStatus.STARTING: theme.YELLOW, LinkStatus.REPLAY: theme.MAGENTA}
 
 
 def _enum_name(enum: type, value: int) -> str:
