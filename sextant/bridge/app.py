@@ -13,6 +13,8 @@ process and knows the engine only through the shared memory.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +92,17 @@ class FrameDriver:
             self.stop()
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C stops the bridge; a second one (a double press, or `sextant run` passing the stop on to its child)
+    must not cut the cleanup short and turn a requested stop into a failure."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = None, screenshot: Path | None = None,
                script_text: str | None = None, console: bool | None = None) -> int:
     if headless:
@@ -115,6 +128,7 @@ def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = Non
         driver.script = ScriptRunner(steps, window, driver.stop)
     view.after_draw = driver.after_draw
     window.show_view(view)
+    previous = signal.signal(signal.SIGINT, _interrupt_once) if _main_thread() else None
     try:
         if not headless:
             arcade.run()
@@ -142,6 +156,8 @@ def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = Non
         view.link.close()
         if not window.closed:
             window.close()
+        if previous is not None and signal.getsignal(signal.SIGINT) is _interrupt_once:
+            signal.signal(signal.SIGINT, previous)  # not interrupted; after a Ctrl-C it stays ignored to the end
     if driver.error:
         return 1
     return 0

@@ -26,3 +26,24 @@ def test_an_alive_engine_without_state_is_starting_and_a_silent_one_is_stale(tmp
     assert link.poll().status == LinkStatus.LIVE
     events.close()
     context.close()
+
+
+def test_ctrl_c_twice_stops_the_bridge_cleanly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    bridge = subprocess.Popen([sys.executable, "-m", "sextant.cli", "bridge", "--headless", "--mmap",
+                               str(tmp_path / "c"), "--events", str(tmp_path / "e"), "--commands", str(tmp_path / "m")],
+                              cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert bridge.stdout is not None
+    for line in bridge.stdout:  # its first status line: the loop is running
+        if line.startswith("[WAITING]"):
+            break
+    bridge.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches the whole process group...
+    time.sleep(0.05)
+    bridge.send_signal(signal.SIGINT)  # ...and `sextant run` passes the stop on as well
+    output, _ = bridge.communicate(timeout=30)
+    assert bridge.returncode == 0, output
