@@ -46,7 +46,7 @@ class StateEncoderConfig(ActorConfig, frozen=True):
 class StateEncoder(Actor):
     def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
                  dry_run: bool, heartbeat_files: tuple[Any, ...] = (), risk_limits: RiskLimits | None = None,
-                 base_size: float = 1.0) -> None:
+                 base_size: float = 1.0, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._interval_s = config.heartbeat_interval_s
@@ -62,7 +62,13 @@ class StateEncoder(Actor):
         self._entry = 0.0
         self._balance_total = 0.0
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
+        # Off in `sextant sim`, where both ends are the simulated clock.
         self.latencies = LatencySamples()
+        self._measure_latency = measure_latency
+        # The largest drawdown, hull total potential and |position| any quote's record held: `sextant sim`'s
+        # summary, kept by the quote kernel, so it holds with a throttled commit (ContextWriter.throttle).
+        self.peaks = np.zeros(3)
+        self._uncommitted_ns = 0  # the engine time of the last quote whose commit the throttle skipped, else 0
         record = writer.record
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
@@ -89,7 +95,8 @@ class StateEncoder(Actor):
         scratch = np.zeros_like(self._storage)
         encode_quote(scratch, 0, 1.0, 1.0, 1.0, 1.0, self._features.momentum, self._features.volatility, 0.0,
                      self._features.forecast_factors, 0.0, 0.0, 0.0, self._base_size, self._limits,
-                     LINEAR_PERP_APPLICABLE, np.zeros(DIMENSIONS), np.zeros(DIMENSIONS), np.zeros(DIMENSIONS))
+                     LINEAR_PERP_APPLICABLE, np.zeros(DIMENSIONS), np.zeros(DIMENSIONS), np.zeros(DIMENSIONS),
+                     np.zeros(3))
 
     @property
     def writer(self) -> ContextWriter:
@@ -129,13 +136,21 @@ class StateEncoder(Actor):
         total = encode_quote(self._storage, ts_ns, bid, ask, bid_size, ask_size, features.momentum,
                              features.volatility, features.sea_state, features.forecast_factors, self._position,
                              self._entry, self._balance_total, self._base_size, self._limits, LINEAR_PERP_APPLICABLE,
-                             self._x, self._potential, self._gradient)
+                             self._x, self._potential, self._gradient, self.peaks)
         if total >= self._risk_limits.warn or self._alert_level:  # else no level is crossed or re-armed
             self._alert(total, ts_ns)
-        self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
+        now = self.clock.timestamp_ns()  # the engine's clock: wall time live, simulated in a sim
+        self._uncommitted_ns = 0 if self._writer.commit_if_due(now) else now
         for listener in self.quote_listeners:
             listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
-        self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+        if self._measure_latency:
+            self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+
+    def flush(self) -> None:
+        """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""
+        if self._uncommitted_ns:
+            self._writer.commit(self._uncommitted_ns)
+            self._uncommitted_ns = 0
 
     def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:
         """The most recent quote handling latencies (ns), oldest first."""
@@ -230,10 +245,12 @@ def mark_position(rec, mid: float, position: float, entry: float, balance_total:
 def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_size: float, ask_size: float,
                  momentum: np.ndarray, volatility: np.ndarray, sea_state: float, forecast_factors: np.ndarray,
                  position: float, entry: float, balance_total: float, base_size: float, limits: np.ndarray,
-                 applicable: np.ndarray, x: np.ndarray, potential: np.ndarray, grad: np.ndarray) -> float:
+                 applicable: np.ndarray, x: np.ndarray, potential: np.ndarray, grad: np.ndarray,
+                 peaks: np.ndarray) -> float:
     """A quote's writes into the pending record (`storage[0]`), in one call: top of book, the features, the
     marked position, the hull readings with their potentials and gradient (also into x, potential and grad), and
-    the quote on the trace. Returns the hull's total potential."""
+    the quote on the trace; `peaks` keeps the largest drawdown, total potential and |position| so far (as
+    Python's max(peak, value)). Returns the hull's total potential."""
     rec = storage[0]
     mid = (bid + ask) / 2
     rec.ts_ns = ts_ns
@@ -263,4 +280,12 @@ def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_si
     rec.trace_size[slot] = bid_size + ask_size
     rec.trace_ts_ns[slot] = ts_ns
     rec.trace_count = count + 1
+    # `if value > peak` as Python's max(peak, value): a NaN never becomes the peak, under numba too
+    drawdown, size = rec.drawdown, abs(rec.position_size)
+    if drawdown > peaks[0]:  # noqa: PLR1730
+        peaks[0] = drawdown
+    if total > peaks[1]:  # noqa: PLR1730
+        peaks[1] = total
+    if size > peaks[2]:  # noqa: PLR1730
+        peaks[2] = size
     return total

@@ -112,7 +112,7 @@ class CommandInbox:
 
 class SwarmStrategy(Strategy):
     def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
-                 executor_options: dict[str, Any], commands_path: str | None) -> None:
+                 executor_options: dict[str, Any], commands_path: str | None, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._agents = agents
@@ -143,7 +143,8 @@ class SwarmStrategy(Strategy):
         self._post_only: dict[str, tuple[ExecutionDirective, int]] = {}  # working post-only limits, for re-posts
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
-        self.decision_latencies = LatencySamples()
+        self.decision_latencies = LatencySamples()  # off in `sextant sim`: both ends are the simulated clock
+        self._measure_latency = measure_latency
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
@@ -171,7 +172,8 @@ class SwarmStrategy(Strategy):
     def on_quote_tick(self, tick: QuoteTick) -> None:
         self._cycle(tick)
         # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
-        self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+        if self._measure_latency:
+            self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
     def _cycle(self, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
