@@ -146,6 +146,8 @@ class SwarmStrategy(Strategy):
         self.decision_latencies = LatencySamples()  # off in `sextant sim`: both ends are the simulated clock
         self._measure_latency = measure_latency
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
+        self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
+        self._blocked_task: CrewTask | None = None  # the reason the crew bar shows the whole crew idle for, if any
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -182,12 +184,16 @@ class SwarmStrategy(Strategy):
             waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # research blocks none
             if waiting:
                 blocked = CrewTask.WAITING_APPROVAL, (min(waiting) - now) / 1e9
-        if blocked is not None:  # the whole crew idles, with the reason
-            crew, fields = len(self._agents), self._fields
-            fields.crew_state[:crew] = _IDLE
-            fields.crew_task[:crew] = blocked[0]
-            fields.crew_task_value[:crew] = blocked[1]
+        if blocked is not None:  # the whole crew idles, with the reason: states and tasks only when it changes
+            task, value = blocked
+            if task is not self._blocked_task:
+                crew, fields = len(self._agents), self._fields
+                fields.crew_state[:crew] = _IDLE
+                fields.crew_task[:crew] = task
+                self._blocked_task = task
+            self._crew_values[:] = value
             return
+        self._blocked_task = None
         record = self._writer.record
         max_trades = self.config.max_trades
         intents: list[AgentIntent] = []
