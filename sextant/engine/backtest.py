@@ -142,7 +142,11 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
     context = ContextWriter(shm / "context.mmap", config.instrument)
     sink = EventSink(None)
     encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
-                                                     commands_path=None)
+                                                     commands_path=None, measure_latency=False)
+    # The crew reads the pending record and no other process reads this file: publish it only as often as the
+    # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
+    # (the heartbeat's pace), and at the end.
+    context.throttle(int((context_interval_s if record else 1.0) * 1e9))
     summary = SimSummary(quotes=len(quotes))
     log_path = out / "events.jsonl"
     digest = hashlib.sha256()
@@ -160,6 +164,7 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
         fields = context.fields
 
         def on_commit(record: np.ndarray, sequence: int, wall_ns: int, ts_ns: int) -> None:
+            # a commit outside the quotes' (a trading state change) may hold values no quote's record held
             summary.max_drawdown = max(summary.max_drawdown, fields.drawdown.item())
             summary.max_risk_total = max(summary.max_risk_total, fields.risk_total.item())
             summary.max_position = max(summary.max_position, abs(fields.position_size.item()))
@@ -178,10 +183,13 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
         strategy.estop.risk_engine = engine.kernel.risk_engine
         started_wall, started_cpu = time.perf_counter(), time.process_time()
         engine.run()
+        encoder.flush()
         summary.cpu_seconds = time.process_time() - started_cpu
         summary.wall_seconds = time.perf_counter() - started_wall
         if recorder is not None:
             recorder.stop()
+    for name, peak in zip(("max_drawdown", "max_risk_total", "max_position"), encoder.peaks.tolist(), strict=True):
+        setattr(summary, name, max(getattr(summary, name), peak))
     counts = summary.event_counts
     summary.orders, summary.fills = counts.get("OrderSubmitted", 0), counts.get("OrderFilled", 0)
     summary.approvals, summary.vetoes = counts.get("IntentApproved", 0), counts.get("Veto", 0)

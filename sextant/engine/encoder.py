@@ -23,7 +23,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from numba import njit
 
 from sextant.engine.events import EventSink
-from sextant.engine.features import FORECAST_STEP_S, MarketFeatures
+from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, update_features
 from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
@@ -35,6 +35,10 @@ _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
 _TRACE_QUOTE = 0  # TraceKind.QUOTE, a literal for the kernel (numba's cache keeps the globals it compiled with)
 if int(TraceKind.QUOTE) != _TRACE_QUOTE:
     raise ImportError("TraceKind.QUOTE changed: update _TRACE_QUOTE in sextant/engine/encoder.py")
+# MarketFeatures.state's rows and slot that encode_tick reads, as literals for the same reason
+_MOMENTUM_ROW, _VOLATILITY_ROW, _SEA_STATE_SLOT = 2, 3, 3
+if (_MOMENTUM_ROW, _VOLATILITY_ROW, _SEA_STATE_SLOT) != STATE_ROWS:
+    raise ImportError("MarketFeatures.state changed: update _MOMENTUM_ROW etc. in sextant/engine/encoder.py")
 
 
 class StateEncoderConfig(ActorConfig, frozen=True):
@@ -46,7 +50,7 @@ class StateEncoderConfig(ActorConfig, frozen=True):
 class StateEncoder(Actor):
     def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
                  dry_run: bool, heartbeat_files: tuple[Any, ...] = (), risk_limits: RiskLimits | None = None,
-                 base_size: float = 1.0) -> None:
+                 base_size: float = 1.0, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._interval_s = config.heartbeat_interval_s
@@ -62,7 +66,16 @@ class StateEncoder(Actor):
         self._entry = 0.0
         self._balance_total = 0.0
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
+        # Off in `sextant sim`, where both ends are the simulated clock.
         self.latencies = LatencySamples()
+        self._measure_latency = measure_latency
+        # The largest drawdown, hull total potential and |position| any quote's record held: `sextant sim`'s
+        # summary, kept by the quote kernel, so it holds with a throttled commit (ContextWriter.throttle).
+        # Rows: the hull's readings, potentials and gradient of the last quote, then the peaks (encode_tick).
+        self._risk = np.zeros((4, DIMENSIONS))
+        self._x, self._potential, self._gradient = self._risk[0], self._risk[1], self._risk[2]
+        self.peaks = self._risk[3, :3]
+        self._uncommitted_ns = 0  # the engine time of the last quote whose commit the throttle skipped, else 0
         record = writer.record
         record["venue"] = int(venue)
         record["dry_run"] = int(dry_run)
@@ -71,25 +84,25 @@ class StateEncoder(Actor):
         self._risk_limits = risk_limits or RiskLimits()
         self._limits = self._risk_limits.as_array()
         self._base_size = base_size
-        self._x = np.zeros(DIMENSIONS)
-        self._potential = np.zeros(DIMENSIONS)
-        self._gradient = np.zeros(DIMENSIONS)
         self._alert_level = 0  # 0 none, 1 warned, 2 vetoed: alerts fire on the way up, re-arm below 80 %
         record["risk_limit"] = self._limits
         record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
         record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
         sink.add_listener(self._on_engine_event)
-        self._storage = writer.storage  # the pending record, for the per-quote kernel (encode_quote)
+        self._storage = writer.storage  # the pending record, for the per-quote kernel (encode_tick)
+        self._features_state = self._features.state
         self._warm_kernel()
 
     def _warm_kernel(self) -> None:
-        """Load (or compile) the per-quote kernels now, on scratch state: encode_quote's first call takes ~0.2 s
-        from numba's cache (seconds after a source change), which must not stall the first quote of a live engine."""
-        MarketFeatures().update(0, 1.0)
-        scratch = np.zeros_like(self._storage)
-        encode_quote(scratch, 0, 1.0, 1.0, 1.0, 1.0, self._features.momentum, self._features.volatility, 0.0,
-                     self._features.forecast_factors, 0.0, 0.0, 0.0, self._base_size, self._limits,
-                     LINEAR_PERP_APPLICABLE, np.zeros(DIMENSIONS), np.zeros(DIMENSIONS), np.zeros(DIMENSIONS))
+        """Load (or compile) the per-quote kernel now, on scratch state: its first call takes ~0.2 s from numba's
+        cache (seconds after a source change), which must not stall the first quote of a live engine. Then keep the
+        compiled function itself: a quote passes this encoder's own arrays, always of the scratch state's types, so
+        the dispatcher's typing of 21 arguments on every call (~0.6 µs) is skipped."""
+        args = (np.zeros_like(self._storage), *MarketFeatures().state, 0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0,
+                self._base_size, self._limits, LINEAR_PERP_APPLICABLE, np.zeros_like(self._risk))
+        encode_tick(*args)
+        compiled = encode_tick.overloads.get(tuple(encode_tick.typeof_pyval(arg) for arg in args))
+        self._encode_tick = compiled.entry_point if compiled is not None else encode_tick
 
     @property
     def writer(self) -> ContextWriter:
@@ -124,18 +137,23 @@ class StateEncoder(Actor):
         bid, ask = tick.bid_price.as_double(), tick.ask_price.as_double()
         bid_size, ask_size = tick.bid_size.as_double(), tick.ask_size.as_double()
         ts_ns = tick.ts_event
-        features = self._features
-        features.update(ts_ns, (bid + ask) / 2)
-        total = encode_quote(self._storage, ts_ns, bid, ask, bid_size, ask_size, features.momentum,
-                             features.volatility, features.sea_state, features.forecast_factors, self._position,
-                             self._entry, self._balance_total, self._base_size, self._limits, LINEAR_PERP_APPLICABLE,
-                             self._x, self._potential, self._gradient)
+        total = self._encode_tick(self._storage, *self._features_state, ts_ns, bid, ask, bid_size, ask_size,
+                                  self._position, self._entry, self._balance_total, self._base_size, self._limits,
+                                  LINEAR_PERP_APPLICABLE, self._risk)
         if total >= self._risk_limits.warn or self._alert_level:  # else no level is crossed or re-armed
             self._alert(total, ts_ns)
-        self._writer.commit(self.clock.timestamp_ns())  # the engine's clock: wall time live, simulated in a sim
+        now = self.clock.timestamp_ns()  # the engine's clock: wall time live, simulated in a sim
+        self._uncommitted_ns = 0 if self._writer.commit_if_due(now) else now
         for listener in self.quote_listeners:
             listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
-        self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+        if self._measure_latency:
+            self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+
+    def flush(self) -> None:
+        """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""
+        if self._uncommitted_ns:
+            self._writer.commit(self._uncommitted_ns)
+            self._uncommitted_ns = 0
 
     def quote_latencies_ns(self, last: int | None = None) -> np.ndarray:
         """The most recent quote handling latencies (ns), oldest first."""
@@ -227,13 +245,30 @@ def mark_position(rec, mid: float, position: float, entry: float, balance_total:
 
 
 @njit(cache=True, nogil=True)
+def encode_tick(storage: np.ndarray, closes: np.ndarray, returns: np.ndarray, horizon: np.ndarray, sums: np.ndarray,
+                counts: np.ndarray, forecast: np.ndarray, scalars: np.ndarray, counters: np.ndarray, ts_ns: int,
+                bid: float, ask: float, bid_size: float, ask_size: float, position: float, entry: float,
+                balance_total: float, base_size: float, limits: np.ndarray, applicable: np.ndarray,
+                risk: np.ndarray) -> float:
+    """A quote, in one call from Python (each array argument costs the call ~60 ns): the features' update
+    (MarketFeatures.state after `storage`), then encode_quote with `risk`'s rows as x, potential, grad and peaks."""
+    update_features(ts_ns // 1_000_000_000, (bid + ask) / 2, closes, returns, horizon, sums, counts, forecast, scalars,
+                    counters)
+    return encode_quote(storage, ts_ns, bid, ask, bid_size, ask_size, horizon[_MOMENTUM_ROW], horizon[_VOLATILITY_ROW],
+                        scalars[_SEA_STATE_SLOT], forecast, position, entry, balance_total, base_size, limits,
+                        applicable, risk[0], risk[1], risk[2], risk[3])
+
+
+@njit(cache=True, nogil=True)
 def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_size: float, ask_size: float,
                  momentum: np.ndarray, volatility: np.ndarray, sea_state: float, forecast_factors: np.ndarray,
                  position: float, entry: float, balance_total: float, base_size: float, limits: np.ndarray,
-                 applicable: np.ndarray, x: np.ndarray, potential: np.ndarray, grad: np.ndarray) -> float:
+                 applicable: np.ndarray, x: np.ndarray, potential: np.ndarray, grad: np.ndarray,
+                 peaks: np.ndarray) -> float:
     """A quote's writes into the pending record (`storage[0]`), in one call: top of book, the features, the
     marked position, the hull readings with their potentials and gradient (also into x, potential and grad), and
-    the quote on the trace. Returns the hull's total potential."""
+    the quote on the trace; `peaks` keeps the largest drawdown, total potential and |position| so far (as
+    Python's max(peak, value)). Returns the hull's total potential."""
     rec = storage[0]
     mid = (bid + ask) / 2
     rec.ts_ns = ts_ns
@@ -263,4 +298,12 @@ def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_si
     rec.trace_size[slot] = bid_size + ask_size
     rec.trace_ts_ns[slot] = ts_ns
     rec.trace_count = count + 1
+    # `if value > peak` as Python's max(peak, value): a NaN never becomes the peak, under numba too
+    drawdown, size = rec.drawdown, abs(rec.position_size)
+    if drawdown > peaks[0]:  # noqa: PLR1730
+        peaks[0] = drawdown
+    if total > peaks[1]:  # noqa: PLR1730
+        peaks[1] = total
+    if size > peaks[2]:  # noqa: PLR1730
+        peaks[2] = size
     return total

@@ -41,6 +41,7 @@ _SUM, _SUM_SQ = range(2)  # of (return - shift) over the window
 _LENGTH, _NONZERO = range(2)  # the window's length in returns, and how many of its returns are not zero
 _LAST_LOG_CLOSE, _SHIFT, _LONG_VOLATILITY, _SEA_STATE = range(4)
 _COUNT, _SECOND, _SEEN = range(3)  # buckets ever opened, the open bucket's second, returns ever added
+STATE_ROWS = (_MOMENTUM, _VOLATILITY, _SEA_STATE)  # MarketFeatures.state[2]'s momentum and volatility rows, [6]'s slot
 
 
 class MarketFeatures:
@@ -70,8 +71,14 @@ class MarketFeatures:
         return float(self._scalars[_SEA_STATE])
 
     def update(self, ts_ns: int, mid: float) -> None:
-        update_features(ts_ns // 1_000_000_000, mid, self._closes, self._returns, self._horizon, self._window_sums,
-                        self._window_counts, self.forecast_factors, self._scalars, self._counters)
+        update_features(ts_ns // 1_000_000_000, mid, *self.state)
+
+    @property
+    def state(self) -> tuple[np.ndarray, ...]:
+        """update_features' arrays after its first two arguments, for a kernel that calls it (the encoder's):
+        momentum and volatility are rows of `state[2]`, the sea state a slot of `state[6]` (STATE_ROWS)."""
+        return (self._closes, self._returns, self._horizon, self._window_sums, self._window_counts,
+                self.forecast_factors, self._scalars, self._counters)
 
 
 @njit(cache=True, nogil=True)

@@ -172,12 +172,14 @@ def default_crew(config: EngineConfig) -> list[Agent]:
 
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
-                     *, commands_path: str | None) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
-    """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`)."""
+                     *, commands_path: str | None, measure_latency: bool = True,
+                     ) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
+    """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`, which turns
+    `measure_latency` off: a latency on the simulated clock measures nothing)."""
     encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
                            context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
-                           base_size=config.base_size)
+                           base_size=config.base_size, measure_latency=measure_latency)
     strategy = SwarmStrategy(
         SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
@@ -188,7 +190,7 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
         agents=crew, writer=context, sink=sink,
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
                           "limit_time_in_force_honoured": config.venue != "okx"},
-        commands_path=commands_path)
+        commands_path=commands_path, measure_latency=measure_latency)
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 

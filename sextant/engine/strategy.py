@@ -112,7 +112,7 @@ class CommandInbox:
 
 class SwarmStrategy(Strategy):
     def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
-                 executor_options: dict[str, Any], commands_path: str | None) -> None:
+                 executor_options: dict[str, Any], commands_path: str | None, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._agents = agents
@@ -143,8 +143,11 @@ class SwarmStrategy(Strategy):
         self._post_only: dict[str, tuple[ExecutionDirective, int]] = {}  # working post-only limits, for re-posts
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
-        self.decision_latencies = LatencySamples()
+        self.decision_latencies = LatencySamples()  # off in `sextant sim`: both ends are the simulated clock
+        self._measure_latency = measure_latency
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
+        self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
+        self._blocked_task: CrewTask | None = None  # the reason the crew bar shows the whole crew idle for, if any
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -171,7 +174,8 @@ class SwarmStrategy(Strategy):
     def on_quote_tick(self, tick: QuoteTick) -> None:
         self._cycle(tick)
         # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
-        self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+        if self._measure_latency:
+            self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
     def _cycle(self, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
@@ -180,12 +184,16 @@ class SwarmStrategy(Strategy):
             waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # research blocks none
             if waiting:
                 blocked = CrewTask.WAITING_APPROVAL, (min(waiting) - now) / 1e9
-        if blocked is not None:  # the whole crew idles, with the reason
-            crew, fields = len(self._agents), self._fields
-            fields.crew_state[:crew] = _IDLE
-            fields.crew_task[:crew] = blocked[0]
-            fields.crew_task_value[:crew] = blocked[1]
+        if blocked is not None:  # the whole crew idles, with the reason: states and tasks only when it changes
+            task, value = blocked
+            if task is not self._blocked_task:
+                crew, fields = len(self._agents), self._fields
+                fields.crew_state[:crew] = _IDLE
+                fields.crew_task[:crew] = task
+                self._blocked_task = task
+            self._crew_values[:] = value
             return
+        self._blocked_task = None
         record = self._writer.record
         max_trades = self.config.max_trades
         intents: list[AgentIntent] = []

@@ -99,6 +99,9 @@ class ContextWriter:
             self.record["instrument"] = encode_instrument(instrument_id)
         # Called after each commit with (record bytes, write number, wall ns, engine ts ns): the scene recorder.
         self.commit_listeners: list[Callable[[np.ndarray, int, int, int], None]] = []
+        # commit_if_due's throttle (0: every call commits) and the time of the commit that last opened an interval
+        self._interval_ns = 0
+        self._due_from_ns = 0
         self.commit()
 
     @property
@@ -135,9 +138,27 @@ class ContextWriter:
         fields.trace_ts_ns[slot] = ts_ns
         fields.trace_count[0] = count + 1
 
+    def throttle(self, interval_ns: int) -> None:
+        """Make `commit_if_due` publish at most once per `interval_ns` of the commit clock (0: always). For a
+        process whose readers all read the pending record (`sextant sim`): publishing is the per-quote cost there.
+        The rule is the scene recorder's (`SceneRecorder.on_context`), so with the recorder's interval the scene
+        keeps exactly the records it would keep if every call committed."""
+        self._interval_ns = interval_ns
+        self._due_from_ns = 0
+
+    def commit_if_due(self, now_ns: int) -> bool:
+        """`commit(now_ns)` unless the throttle's interval since the last commit that opened one has not passed.
+        Returns whether it committed."""
+        if now_ns - self._due_from_ns < self._interval_ns:
+            return False
+        self.commit(now_ns)
+        return True
+
     def commit(self, now_ns: int | None = None) -> int:
         """Publish the pending record. Returns its write number (the snapshot `sequence`)."""
         now = time.time_ns() if now_ns is None else now_ns
+        if now - self._due_from_ns >= self._interval_ns:
+            self._due_from_ns = now
         self.fields.wall_ns[0] = now
         sequence = int(seqlock.seqlock_publish(self._file.buf, self._bytes, now))
         if self.commit_listeners:

@@ -271,3 +271,26 @@ class TestBadFiles:
         writer = ContextWriter(path, "Y.SIM")
         assert ContextReader(path).snapshot().instrument == "Y.SIM"
         writer.close()
+
+
+
+def test_a_throttled_writer_commits_what_the_scene_recorder_would_keep(tmp_path: Path) -> None:
+    """With the recorder's interval, a throttled writer hands the recorder the same records as one committing on
+    every call, also around a commit outside the throttle (a trading state change)."""
+    from sextant.replay.recorder import SceneRecorder
+
+    clock = [100 * i + (7 if i % 3 else 0) for i in range(1, 60)]
+    forced = {clock[20], clock[31]}
+    kept: dict[int, list[int]] = {}
+    for interval in (0, 250):
+        writer = ContextWriter(tmp_path / f"context-{interval}.mmap")
+        writer.throttle(interval)
+        recorder = SceneRecorder(tmp_path / "scene", {}, context_interval_s=250e-9)
+        rows = kept.setdefault(interval, [])
+        recorder._append = lambda table, row, rows=rows: rows.append(row[0])  # what it keeps
+        writer.commit_listeners.append(recorder.on_context)
+        for now in clock:
+            writer.commit(now) if now in forced else writer.commit_if_due(now)
+        writer.close()
+    assert kept[250] == kept[0]
+    assert len(kept[0]) < len(clock) // 2
