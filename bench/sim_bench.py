@@ -11,31 +11,21 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.config import LoggingConfig
-from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import TraderId, Venue
-from nautilus_trader.model.objects import Money
 
 from sextant.engine.backtest import model_quotes, run_sim
 from sextant.engine.config import EngineConfig
 from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.simulated_venue import okx_backtest_engine
 
 TARGET = 100_000
 
 
 def nautilus_only(config: EngineConfig, quotes: list) -> float:
-    engine = BacktestEngine(BacktestEngineConfig(trader_id=TraderId("BENCH-001"), run_analysis=False,
-                                                 logging=LoggingConfig(log_level="ERROR", bypass_logging=True)))
-    engine.add_venue(venue=Venue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
-                     base_currency=USDT, starting_balances=[Money(100_000, USDT)], default_leverage=Decimal(2))
-    engine.add_instrument(okx_linear_swap(config.instrument))
-    engine.add_data(quotes)
+    engine = okx_backtest_engine(okx_linear_swap(config.instrument), quotes, trader_id="BENCH-001",
+                                 starting_balance_usdt=100_000, leverage=2)
     started = time.process_time()
     engine.run()
     elapsed = time.process_time() - started

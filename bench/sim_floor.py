@@ -17,18 +17,16 @@ import time
 from decimal import Decimal
 
 import numpy as np
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.config import LoggingConfig, StrategyConfig
-from nautilus_trader.model.currencies import USDT
+from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, TrailingOffsetType, TriggerType
-from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
-from nautilus_trader.model.objects import Money
+from nautilus_trader.model.enums import OrderSide, TrailingOffsetType, TriggerType
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.backtest import model_quotes
 from sextant.engine.config import EngineConfig
 from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.simulated_venue import okx_backtest_engine
 
 MODES = ("alone", "subscriber", "native", "emulated")
 
@@ -63,13 +61,8 @@ class FloorStrategy(Strategy):
 
 
 def microseconds_per_quote(config: EngineConfig, quotes: list[QuoteTick], mode: str) -> float:
-    engine = BacktestEngine(BacktestEngineConfig(trader_id=TraderId("FLOOR-001"), run_analysis=False,
-                                                 logging=LoggingConfig(log_level="ERROR", bypass_logging=True)))
-    engine.add_venue(venue=Venue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
-                     base_currency=USDT, starting_balances=[Money(100_000, USDT)], default_leverage=Decimal(2))
     instrument = okx_linear_swap(config.instrument)
-    engine.add_instrument(instrument)
-    engine.add_data(quotes)
+    engine = okx_backtest_engine(instrument, quotes, trader_id="FLOOR-001", starting_balance_usdt=100_000, leverage=2)
     if mode != "alone":
         engine.add_strategy(FloorStrategy(FloorConfig(mode=mode, instrument_id=str(instrument.id))))
     started = time.process_time()

@@ -20,26 +20,20 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 import numpy as np
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.config import LoggingConfig, RiskEngineConfig
+from nautilus_trader.config import RiskEngineConfig
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
-from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import TraderId
-from nautilus_trader.model.identifiers import Venue as NautilusVenue
-from nautilus_trader.model.objects import Money
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
 from sextant.engine.instrument import okx_linear_swap
 from sextant.engine.market.model import MarketModel, MarketModelConfig
 from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
+from sextant.engine.simulated_venue import okx_backtest_engine, quote_ticks
 from sextant.replay.format import read_metadata, read_table
 from sextant.state import messages
 from sextant.state.context import ContextWriter
@@ -99,7 +93,7 @@ def model_quotes(config: EngineConfig, count: int, model: MarketModelConfig | No
     settings = model or MarketModelConfig(seed=config.seed)
     batch = MarketModel(settings).next_batch(count)
     ts = (SIM_START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
-    return ticks_from_arrays(config, batch.bid, batch.ask, batch.bid_size, batch.ask_size, ts)
+    return quote_ticks(okx_linear_swap(config.instrument), batch.bid, batch.ask, batch.bid_size, batch.ask_size, ts)
 
 
 def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
@@ -108,17 +102,7 @@ def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     table = read_table(scene, "quotes")
     ts = table.column("ts_event").to_numpy().astype(np.uint64)
     columns = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
-    return ticks_from_arrays(config, *columns, ts)
-
-
-def ticks_from_arrays(config: EngineConfig, bid: np.ndarray, ask: np.ndarray, bid_size: np.ndarray,
-                      ask_size: np.ndarray, ts: np.ndarray) -> list[QuoteTick]:
-    instrument = okx_linear_swap(config.instrument)
-    # Nautilus takes writable float64 price/size arrays and uint64 times (Arrow's are read-only: copy).
-    prices = [np.array(column, np.float64) for column in (bid, ask, bid_size, ask_size)]
-    times = np.array(ts, np.uint64)
-    return QuoteTick.from_raw_arrays_to_list(instrument.id, instrument.price_precision, instrument.size_precision,
-                                             *prices, times, times.copy())
+    return quote_ticks(okx_linear_swap(config.instrument), *columns, ts)
 
 
 def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record: bool = True,
@@ -129,15 +113,10 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
     # (not in the event log) once a simulated second instead of 20 and 4 times.
     config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False, command_poll_s=1.0,
                                      heartbeat_interval_s=1.0)
-    instrument = okx_linear_swap(config.instrument)
-    engine = BacktestEngine(BacktestEngineConfig(
-        trader_id=TraderId(TRADER_ID), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
-        run_analysis=False, risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate)))
-    engine.add_venue(venue=NautilusVenue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
-                     base_currency=USDT, starting_balances=[Money(config.starting_balance_usdt, USDT)],
-                     default_leverage=Decimal(str(config.leverage)))
-    engine.add_instrument(instrument)
-    engine.add_data(quotes)
+    engine = okx_backtest_engine(
+        okx_linear_swap(config.instrument), quotes, trader_id=TRADER_ID,
+        starting_balance_usdt=config.starting_balance_usdt, leverage=config.leverage,
+        risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate))
     shm = Path(tempfile.mkdtemp(prefix="sextant-sim-"))  # the ContextWindow the crew reads; nobody else needs it
     context = ContextWriter(shm / "context.mmap", config.instrument)
     sink = EventSink(None)

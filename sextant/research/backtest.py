@@ -13,20 +13,18 @@ instrument across `reset()`), so a hypothesis costs the run, not the setup.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.config import LoggingConfig, StrategyConfig
-from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.model.enums import AccountType, OmsType, OrderSide
-from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
-from nautilus_trader.model.objects import Money, Quantity
+from nautilus_trader.backtest.engine import BacktestEngine
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.simulated_venue import okx_backtest_engine, quote_ticks
 from sextant.research.data import Quotes
 from sextant.research.families import WindowFeatures, window_features
 
@@ -95,20 +93,9 @@ class WindowBacktester:
 
     def _build(self) -> BacktestEngine:
         instrument = okx_linear_swap(INSTRUMENT)
-        engine = BacktestEngine(BacktestEngineConfig(
-            trader_id=TraderId("RESEARCH-001"), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
-            run_analysis=False))
-        engine.add_venue(venue=Venue("OKX"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
-                         base_currency=USDT, starting_balances=[Money(self._starting_balance, USDT)],
-                         default_leverage=Decimal(10))
-        engine.add_instrument(instrument)
         q = self.quotes
-        times = np.array(q.ts_ns, np.uint64)
-        engine.add_data(QuoteTick.from_raw_arrays_to_list(
-            instrument.id, instrument.price_precision, instrument.size_precision,
-            *(np.array(column, np.float64) for column in (q.bid, q.ask, q.bid_size, q.ask_size)),
-            times, times.copy()))
-        return engine
+        return okx_backtest_engine(instrument, quote_ticks(instrument, q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ns),
+                                   trader_id="RESEARCH-001", starting_balance_usdt=self._starting_balance, leverage=10)
 
     def run(self, targets: np.ndarray, base_size: float) -> Fills:
         """Execute a per-bucket target path (in base sizes) on Nautilus; the fills it produced."""

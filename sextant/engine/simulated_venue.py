@@ -1,0 +1,42 @@
+"""Nautilus' simulated exchange as our OKX account, for backtests: one BacktestEngine with the OKX venue (netting,
+margin, USDT), the instrument and its quotes. Shared by `sextant sim`, the research backtests and the sim
+benchmarks, so they all trade the same venue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig, RiskEngineConfig
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import TraderId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Money
+
+
+def quote_ticks(instrument: Instrument, bid: np.ndarray, ask: np.ndarray, bid_size: np.ndarray,
+                ask_size: np.ndarray, ts: np.ndarray) -> list[QuoteTick]:
+    """Quote ticks of `instrument` from columns, stamped `ts` (event and init)."""
+    # Nautilus takes writable float64 price/size arrays and uint64 times (Arrow's are read-only: copy).
+    prices = [np.array(column, np.float64) for column in (bid, ask, bid_size, ask_size)]
+    times = np.array(ts, np.uint64)
+    return QuoteTick.from_raw_arrays_to_list(instrument.id, instrument.price_precision, instrument.size_precision,
+                                             *prices, times, times.copy())
+
+
+def okx_backtest_engine(instrument: Instrument, quotes: list[QuoteTick], *, trader_id: str,
+                        starting_balance_usdt: float, leverage: float,
+                        risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
+    """A BacktestEngine, logging off, with the OKX venue, `instrument` and `quotes` added: add actors and run."""
+    engine = BacktestEngine(BacktestEngineConfig(
+        trader_id=TraderId(trader_id), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
+        run_analysis=False, risk_engine=risk_engine or RiskEngineConfig()))
+    engine.add_venue(venue=instrument.id.venue, oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                     base_currency=USDT, starting_balances=[Money(starting_balance_usdt, USDT)],
+                     default_leverage=Decimal(str(leverage)))
+    engine.add_instrument(instrument)
+    engine.add_data(quotes)
+    return engine
