@@ -19,6 +19,7 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.events import OrderInitialized
 from nautilus_trader.model.identifiers import InstrumentId
 from numba import njit
 
@@ -125,7 +126,8 @@ class StateEncoder(Actor):
             record["multiplier"] = instrument.multiplier.as_double()
         self.subscribe_quote_ticks(self._instrument_id)
         self.msgbus.subscribe(topic="events.risk", handler=self._on_risk_event)
-        for topic in ("events.order.*", "events.position.*", "events.account.*"):
+        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+        for topic in ("events.position.*", "events.account.*"):
             self.msgbus.subscribe(topic=topic, handler=self._refresh_book)
         self._refresh_book()
         self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s), callback=self._on_timer)
@@ -173,6 +175,12 @@ class StateEncoder(Actor):
         else:  # re-arm a level once the total has fallen below 80 % of it
             rearmed = 2 if total >= 0.8 * limits.veto else 1 if total >= 0.8 * limits.warn else 0
             self._alert_level = min(self._alert_level, rearmed)
+
+    def _on_order_event(self, event: Any) -> None:
+        # A new order changes no position, balance or open-order count until it reaches the venue, and it is
+        # published on the path from a quote to the order leaving: skip the book's refresh there.
+        if not isinstance(event, OrderInitialized):
+            self._refresh_book(event)
 
     def _refresh_book(self, event: Any = None) -> None:
         """Position, entry, realised PnL, balances and open orders from Nautilus, after anything that changes them."""

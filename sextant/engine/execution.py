@@ -46,6 +46,7 @@ class DirectiveExecutor:
         self._max_notional = max_notional_usd
         self._dry_run = dry_run
         self._dry_count = 0
+        self._instrument_ids: dict[str, InstrumentId] = {}
         # Nautilus 1.221's OKX client sends LIMIT IOC and LIMIT FOK as plain resting limits (fixed in 1.222). There
         # IOC goes out as a market order (OKX market orders are immediate-or-cancel by nature) and FOK is refused:
         # an all-or-nothing order must never rest by accident.
@@ -53,7 +54,9 @@ class DirectiveExecutor:
 
     def execute(self, directive: ExecutionDirective) -> ExecutionResult:
         strategy = self._strategy
-        instrument_id = InstrumentId.from_str(directive.instrument)
+        instrument_id = self._instrument_ids.get(directive.instrument)
+        if instrument_id is None:  # parsed once per instrument: this is the path from a quote to an order
+            instrument_id = self._instrument_ids[directive.instrument] = InstrumentId.from_str(directive.instrument)
         instrument = strategy.cache.instrument(instrument_id)
         now = strategy.clock.timestamp_ns()
         if instrument is None:

@@ -148,6 +148,10 @@ class SwarmStrategy(Strategy):
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
         self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
         self._blocked_task: CrewTask | None = None  # the reason the crew bar shows the whole crew idle for, if any
+        # the hull's numbers the gate sizes an intent by: views of the record, sliced once (a quote → order path)
+        self._hull = tuple(getattr(writer.fields, name)[:DIMENSIONS]
+                           for name in ("risk_x", "risk_limit", "risk_applicable"))
+        self._instrument_terms: tuple[float, float, float] | None = None  # lot, tick, multiplier: fixed per instrument
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
         record["crew_count"] = len(agents)
@@ -338,12 +342,10 @@ class SwarmStrategy(Strategy):
         """How much of the intent the risk field lets through (risk/field.py: size_factor)."""
         if intent.target_position is None or not math.isfinite(intent.target_position):
             return 1.0  # the compiler rejects it with the reason
-        record = self._writer.record
         direction = 1.0 if intent.target_position > market.position else -1.0
-        change_per_contract(record, direction, self._change)
+        change_per_contract(self._fields, direction, self._change)
         self._change *= abs(intent.target_position - market.position)  # the whole trade's move of the readings
-        return float(size_factor(record["risk_x"][:DIMENSIONS], record["risk_limit"][:DIMENSIONS],
-                                 record["risk_applicable"][:DIMENSIONS], self._change))
+        return float(size_factor(*self._hull, self._change))
 
     def _announce(self, pending: PendingIntent, requires_approval: bool) -> None:
         intent, directive = pending.intent, pending.directive
@@ -354,20 +356,31 @@ class SwarmStrategy(Strategy):
             style=directive.style if directive else None, confidence=intent.confidence,
             reputation=intent.reputation, title=intent.title, reasoning=intent.reasoning,
             plan=directive.plan if directive else pending.research.plan if pending.research else "",
-            risk_score=min(1.0, float(self._writer.record["risk_total"]) / max(
-                float(self._writer.record["risk_veto"]), 1e-9)) if self._writer.record["risk_veto"] > 0 else 0.0,
+            risk_score=self._risk_score(),
             requires_approval=requires_approval, auto_approve_at_ns=pending.auto_approve_ns,
             expires_at_ns=pending.expires_ns), self.clock.timestamp_ns())
 
+    def _risk_score(self) -> float:
+        """The hull's total potential as a share of the veto threshold (0 without one), for an intent card."""
+        fields = self._fields
+        veto = fields.risk_veto.item()
+        return min(1.0, fields.risk_total.item() / max(veto, 1e-9)) if veto > 0 else 0.0
+
     def _market(self, tick: QuoteTick | None) -> MarketView:
         tick = tick or self.cache.quote_tick(self._instrument_id)
-        instrument = self.cache.instrument(self._instrument_id)
         position = float(self.portfolio.net_position(self._instrument_id) or 0)
-        if tick is None or instrument is None:
+        terms = self._instrument_terms
+        if terms is None:  # an instrument's increments and multiplier never change: read them once
+            instrument = self.cache.instrument(self._instrument_id)
+            if instrument is not None:
+                terms = self._instrument_terms = (instrument.size_increment.as_double(),
+                                                  instrument.price_increment.as_double(),
+                                                  instrument.multiplier.as_double())
+        if tick is None or terms is None:
             return MarketView(bid=math.nan, ask=math.nan, position=position)
+        lot, tick_size, multiplier = terms
         return MarketView(bid=tick.bid_price.as_double(), ask=tick.ask_price.as_double(), position=position,
-                          lot=instrument.size_increment.as_double(), tick=instrument.price_increment.as_double(),
-                          multiplier=instrument.multiplier.as_double(), min_notional=self.config.min_notional_usd)
+                          lot=lot, tick=tick_size, multiplier=multiplier, min_notional=self.config.min_notional_usd)
 
     def _approve(self, pending: PendingIntent, by: str, command_id: str | None, now: int) -> str | None:
         """Re-check against the fresh book, then execute. Returns a refusal reason or None."""
@@ -425,8 +438,7 @@ class SwarmStrategy(Strategy):
         moved = abs(market.mid - directive.reference_mid) / directive.reference_mid * 1e4
         if moved > directive.max_slippage_bps:
             return f"price moved {moved:.1f} bps since the plan (allowed {directive.max_slippage_bps:g})"
-        record = self._writer.record
-        total, veto = float(record["risk_total"]), float(record["risk_veto"])
+        total, veto = self._fields.risk_total.item(), self._fields.risk_veto.item()
         signed = directive.quantity if directive.side == "BUY" else -directive.quantity
         reduces = abs(market.position + signed) < abs(market.position)  # exits and hedges always stay allowed
         if veto > 0 and total >= veto and not reduces:

@@ -12,12 +12,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 from numba import njit
 
 from sextant.state.layout import HullDimension
+
+if TYPE_CHECKING:
+    from sextant.state.context import RecordFields
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
 # The dimensions as literals for `readings`: numba freezes globals into its on-disk cache, which a change in
@@ -71,19 +75,20 @@ def readings(position: float, multiplier: float, bid_size: float, ask_size: floa
     out[_DRAWDOWN] = drawdown
 
 
-def change_per_contract(record: np.void, direction: float, out: np.ndarray) -> None:
-    """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector."""
-    position = float(record["position_size"])
-    multiplier = float(record["multiplier"])
-    mid, equity = float(record["mid"]), float(record["equity"])
+def change_per_contract(fields: RecordFields, direction: float, out: np.ndarray) -> None:
+    """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector.
+    Reads the record through its cached field views (on the path from a quote to an order)."""
+    position = fields.position_size.item()
+    multiplier = fields.multiplier.item()
+    mid, equity = fields.mid.item(), fields.equity.item()
     grows = 1.0 if position == 0 or (position > 0) == (direction > 0) else -1.0  # d|position|
-    notional = float(record["position_notional"])
-    exit_depth = float(record["bid_size"] if position >= 0 else record["ask_size"])
+    notional = fields.position_notional.item()
+    exit_depth = fields.bid_size.item() if position >= 0 else fields.ask_size.item()
     out[:] = 0.0
     out[HullDimension.DELTA] = direction * multiplier
     if equity > 0:
         out[HullDimension.LEVERAGE] = grows * multiplier * mid / equity
         if notional > 0:
-            out[HullDimension.CONCENTRATION] = out[HullDimension.LEVERAGE] * float(record["margin_used"]) / notional
+            out[HullDimension.CONCENTRATION] = out[HullDimension.LEVERAGE] * fields.margin_used.item() / notional
     if exit_depth > 0:
-        out[HullDimension.LIQUIDITY] = grows * float(record["spread_bps"]) / 2 / exit_depth
+        out[HullDimension.LIQUIDITY] = grows * fields.spread_bps.item() / 2 / exit_depth
