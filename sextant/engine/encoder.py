@@ -58,6 +58,10 @@ class StateEncoder(Actor):
         self._writer = writer
         # (ts_event, ts_init, bid, ask, bid_size, ask_size) of each quote, after the commit: the scene recorder.
         self.quote_listeners: list[Callable[[int, int, float, float, float, float], None]] = []
+        # Then the tick itself, to whoever decides on it: the SwarmStrategy. Called from here rather than through
+        # its own subscription, so a quote costs one Nautilus dispatch, not two, and the crew reads the record this
+        # quote just wrote.
+        self.quote_handlers: list[Callable[[QuoteTick], None]] = []
         self._sink = sink
         self._heartbeat_files = heartbeat_files
         self._features = MarketFeatures()
@@ -150,6 +154,8 @@ class StateEncoder(Actor):
             listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
         if self._measure_latency:
             self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
+        for handler in self.quote_handlers:
+            handler(tick)
 
     def flush(self) -> None:
         """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""

@@ -10,6 +10,7 @@ and disposed after the loop ends (dispose() inside the loop stops it).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -191,6 +192,7 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
                           "limit_time_in_force_honoured": config.venue != "okx"},
         commands_path=commands_path, measure_latency=measure_latency)
+    encoder.quote_handlers.append(strategy.on_quote)
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 
@@ -289,6 +291,11 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         finally:
             starting.cancel()
         print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
+    # Everything built so far (Nautilus, numba's loaded kernels, the crew, the chain) lives as long as the engine:
+    # move it out of the collector's generations, so a collection that lands between a quote and its order scans
+    # only what trading allocates (a full one took ~90 ms here, a middle one ~1.3 ms: the p99 target is 1 ms).
+    gc.collect()
+    gc.freeze()
     runner = asyncio.create_task(parts.node.run_async())
     if callable(on_ready):
         on_ready(parts)

@@ -42,8 +42,8 @@ from sextant.engine.latency import LatencySamples
 from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
 from sextant.engine.research import ResearchChange
-from sextant.risk.field import DIMENSIONS, size_factor
-from sextant.risk.hull import change_per_contract
+from sextant.risk.field import DIMENSIONS
+from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
@@ -143,14 +143,13 @@ class SwarmStrategy(Strategy):
         self._post_only: dict[str, tuple[ExecutionDirective, int]] = {}  # working post-only limits, for re-posts
         self._last_veto_ns = 0
         self._change = np.zeros(DIMENSIONS)
+        # Load the gate's kernel now (from numba's cache: milliseconds), not on the first intent's way to its order.
+        trade_size_factor(np.zeros_like(writer.storage), 1.0, 1.0, self._change)
         self.decision_latencies = LatencySamples()  # off in `sextant sim`: both ends are the simulated clock
         self._measure_latency = measure_latency
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
         self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
         self._blocked_task: CrewTask | None = None  # the reason the crew bar shows the whole crew idle for, if any
-        # the hull's numbers the gate sizes an intent by: views of the record, sliced once (a quote → order path)
-        self._hull = tuple(getattr(writer.fields, name)[:DIMENSIONS]
-                           for name in ("risk_x", "risk_limit", "risk_applicable"))
         self._instrument_terms: tuple[float, float, float] | None = None  # lot, tick, multiplier: fixed per instrument
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.autonomy), int(self.ceiling)
@@ -166,7 +165,7 @@ class SwarmStrategy(Strategy):
     # ------------------------------------------------------------------------------------------------ lifecycle
 
     def on_start(self) -> None:
-        self.subscribe_quote_ticks(self._instrument_id)
+        # Quotes come through the StateEncoder (on_quote), after it has written them into the record.
         self.clock.set_timer("sextant-commands", timedelta(seconds=self.config.command_poll_secs),
                              callback=self._on_timer)
 
@@ -175,7 +174,10 @@ class SwarmStrategy(Strategy):
 
     # ------------------------------------------------------------------------------------------------ the cycle
 
-    def on_quote_tick(self, tick: QuoteTick) -> None:
+    def on_quote(self, tick: QuoteTick) -> None:
+        """Each quote, from the StateEncoder's quote_handlers once the record holds it."""
+        if not self.is_running:
+            return
         self._cycle(tick)
         # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
         if self._measure_latency:
@@ -264,8 +266,8 @@ class SwarmStrategy(Strategy):
             if level == Autonomy.ASSISTED and confident else None
         pending = PendingIntent(intent, directive, now + int(config.approval_ttl_secs * 1e9), countdown)
         self._announce(pending, requires_approval=waits or countdown is not None)
-        if level == Autonomy.AUTO:
-            self._approve(pending, "auto", None, now)
+        if level == Autonomy.AUTO:  # approved on the book it was planned on: the re-check reads that book
+            self._approve(pending, "auto", None, now, market)
         else:
             self.pending[intent.id] = pending
             self._writer.record["pending_intents"] = len(self.pending)
@@ -343,9 +345,8 @@ class SwarmStrategy(Strategy):
         if intent.target_position is None or not math.isfinite(intent.target_position):
             return 1.0  # the compiler rejects it with the reason
         direction = 1.0 if intent.target_position > market.position else -1.0
-        change_per_contract(self._fields, direction, self._change)
-        self._change *= abs(intent.target_position - market.position)  # the whole trade's move of the readings
-        return float(size_factor(*self._hull, self._change))
+        return trade_size_factor(self._writer.storage, direction, abs(intent.target_position - market.position),
+                                 self._change)
 
     def _announce(self, pending: PendingIntent, requires_approval: bool) -> None:
         intent, directive = pending.intent, pending.directive
@@ -382,8 +383,10 @@ class SwarmStrategy(Strategy):
         return MarketView(bid=tick.bid_price.as_double(), ask=tick.ask_price.as_double(), position=position,
                           lot=lot, tick=tick_size, multiplier=multiplier, min_notional=self.config.min_notional_usd)
 
-    def _approve(self, pending: PendingIntent, by: str, command_id: str | None, now: int) -> str | None:
-        """Re-check against the fresh book, then execute. Returns a refusal reason or None."""
+    def _approve(self, pending: PendingIntent, by: str, command_id: str | None, now: int,
+                 market: MarketView | None = None) -> str | None:
+        """Re-check against the fresh book (`market` when the caller has just read it), then execute. Returns a
+        refusal reason or None."""
         self.pending.pop(pending.intent.id, None)
         self._writer.record["pending_intents"] = len(self.pending)
         if pending.directive is None:  # a research card
@@ -396,7 +399,7 @@ class SwarmStrategy(Strategy):
             self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
                                now)  # type: ignore[arg-type]
             return None
-        reason = self._recheck(pending.directive)
+        reason = self._recheck(pending.directive, market or self._market(None))
         if reason is None and self.estop.state != EStopState.RELEASED:
             reason = "the E-stop is engaged"
         if reason is not None:
@@ -431,8 +434,7 @@ class SwarmStrategy(Strategy):
             return msgspec.structs.replace(directive, price=market.ask)
         return directive
 
-    def _recheck(self, directive: ExecutionDirective) -> str | None:
-        market = self._market(None)
+    def _recheck(self, directive: ExecutionDirective, market: MarketView) -> str | None:
         if not (market.bid > 0 and market.ask >= market.bid):
             return "no usable book to re-check against"
         moved = abs(market.mid - directive.reference_mid) / directive.reference_mid * 1e4
@@ -603,9 +605,9 @@ class SwarmStrategy(Strategy):
         if planned is None or not getattr(event, "due_post_only", False) or self.estop.state != EStopState.RELEASED:
             return
         directive, attempts = planned
-        if attempts >= POST_ONLY_REPOSTS or self._recheck(directive) is not None:
-            return
         market = self._market(None)
+        if attempts >= POST_ONLY_REPOSTS or self._recheck(directive, market) is not None:
+            return
         directive = msgspec.structs.replace(directive, price=market.bid if directive.side == "BUY" else market.ask)
         result = self.executor.execute(directive)
         if result.submitted:

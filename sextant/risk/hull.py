@@ -12,16 +12,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
 from numba import njit
 
+from sextant.risk.field import size_factor
 from sextant.state.layout import HullDimension
-
-if TYPE_CHECKING:
-    from sextant.state.context import RecordFields
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
 # The dimensions as literals for `readings`: numba freezes globals into its on-disk cache, which a change in
@@ -75,20 +72,34 @@ def readings(position: float, multiplier: float, bid_size: float, ask_size: floa
     out[_DRAWDOWN] = drawdown
 
 
-def change_per_contract(fields: RecordFields, direction: float, out: np.ndarray) -> None:
+@njit(cache=True, nogil=True)
+def change_per_contract(rec, direction: float, out: np.ndarray) -> None:
     """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector.
-    Reads the record through its cached field views (on the path from a quote to an order)."""
-    position = fields.position_size.item()
-    multiplier = fields.multiplier.item()
-    mid, equity = fields.mid.item(), fields.equity.item()
+    `rec` is a ContextWindow record inside numba (a structured array's element)."""
+    position, multiplier = rec.position_size, rec.multiplier
+    mid, equity = rec.mid, rec.equity
     grows = 1.0 if position == 0 or (position > 0) == (direction > 0) else -1.0  # d|position|
-    notional = fields.position_notional.item()
-    exit_depth = fields.bid_size.item() if position >= 0 else fields.ask_size.item()
+    notional = rec.position_notional
+    exit_depth = rec.bid_size if position >= 0 else rec.ask_size
     out[:] = 0.0
-    out[HullDimension.DELTA] = direction * multiplier
+    out[_DELTA] = direction * multiplier
     if equity > 0:
-        out[HullDimension.LEVERAGE] = grows * multiplier * mid / equity
+        out[_LEVERAGE] = grows * multiplier * mid / equity
         if notional > 0:
-            out[HullDimension.CONCENTRATION] = out[HullDimension.LEVERAGE] * fields.margin_used.item() / notional
+            out[_CONCENTRATION] = out[_LEVERAGE] * rec.margin_used / notional
     if exit_depth > 0:
-        out[HullDimension.LIQUIDITY] = grows * fields.spread_bps.item() / 2 / exit_depth
+        out[_LIQUIDITY] = grows * rec.spread_bps / 2 / exit_depth
+
+
+@njit(cache=True, nogil=True)
+def trade_size_factor(storage: np.ndarray, direction: float, contracts: float, change: np.ndarray) -> float:
+    """size_factor for trading `contracts` in `direction` from the record `storage[0]` (the ContextWriter's
+    pending record): the gate's one call on the path from a quote to an order. `change` receives the trade's
+    move of the readings."""
+    rec = storage[0]
+    change_per_contract(rec, direction, change)
+    dimensions = change.shape[0]
+    for i in range(dimensions):
+        change[i] *= contracts
+    return size_factor(rec.risk_x[:dimensions], rec.risk_limit[:dimensions], rec.risk_applicable[:dimensions],
+                       change)
