@@ -187,7 +187,11 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
                             assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
                             command_poll_secs=config.command_poll_s,
-                            stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK"),
+                            stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK",
+                            # Nautilus formats every order command and event into an INFO line before the logger
+                            # drops it (the node logs at WARNING): string work on the path from a quote to its
+                            # order. Our EventRing is the record of orders.
+                            log_events=False, log_commands=False),
         agents=crew, writer=context, sink=sink,
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
                           "limit_time_in_force_honoured": config.venue != "okx"},
