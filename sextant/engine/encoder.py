@@ -24,7 +24,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from numba import njit
 
 from sextant.engine.events import EventSink
-from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, update_features
+from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.engine.latency import LatencySamples
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
@@ -36,10 +36,15 @@ _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
 _TRACE_QUOTE = 0  # TraceKind.QUOTE, a literal for the kernel (numba's cache keeps the globals it compiled with)
 if int(TraceKind.QUOTE) != _TRACE_QUOTE:
     raise ImportError("TraceKind.QUOTE changed: update _TRACE_QUOTE in sextant/engine/encoder.py")
-# MarketFeatures.state's rows and slot that encode_tick reads, as literals for the same reason
+# state_views' rows and slot that encode_tick reads, as literals for the same reason
 _MOMENTUM_ROW, _VOLATILITY_ROW, _SEA_STATE_SLOT = 2, 3, 3
 if (_MOMENTUM_ROW, _VOLATILITY_ROW, _SEA_STATE_SLOT) != STATE_ROWS:
-    raise ImportError("MarketFeatures.state changed: update _MOMENTUM_ROW etc. in sextant/engine/encoder.py")
+    raise ImportError("MarketFeatures' state changed: update _MOMENTUM_ROW etc. in sextant/engine/encoder.py")
+# The encoder's own numbers for the quote kernel, in one float64 buffer (each array argument costs a call ~60 ns):
+# rows of DIMENSIONS (the hull's readings, potentials, gradient and the summary's peaks, then the limits and the
+# applicable flags), then the book: position, entry, balance total, base size.
+_RISK_ROWS, _LIMITS_ROW, _APPLICABLE_ROW, _WORK_ROWS = 4, 4, 5, 6
+_POSITION, _ENTRY, _BALANCE, _BASE_SIZE = range(4)
 
 
 class StateEncoderConfig(ActorConfig, frozen=True):
@@ -67,9 +72,7 @@ class StateEncoder(Actor):
         self._features = MarketFeatures()
         self._started_ns = time.time_ns()
         self._beats = 0
-        self._position = 0.0  # contracts; these three are refreshed from Nautilus on book events
-        self._entry = 0.0
-        self._balance_total = 0.0
+        self._work = np.zeros(_WORK_ROWS * DIMENSIONS + 4)
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
         # Off in `sextant sim`, where both ends are the simulated clock.
         self.latencies = LatencySamples()
@@ -77,9 +80,13 @@ class StateEncoder(Actor):
         # The largest drawdown, hull total potential and |position| any quote's record held: `sextant sim`'s
         # summary, kept by the quote kernel, so it holds with a throttled commit (ContextWriter.throttle).
         # Rows: the hull's readings, potentials and gradient of the last quote, then the peaks (encode_tick).
-        self._risk = np.zeros((4, DIMENSIONS))
+        rows = self._work[:_WORK_ROWS * DIMENSIONS].reshape(_WORK_ROWS, DIMENSIONS)
+        self._risk = rows[:_RISK_ROWS]
         self._x, self._potential, self._gradient = self._risk[0], self._risk[1], self._risk[2]
         self.peaks = self._risk[3, :3]
+        self._limits, self._applicable = rows[_LIMITS_ROW], rows[_APPLICABLE_ROW]
+        # position (contracts), entry and balance total are refreshed from Nautilus on book events
+        self._book = self._work[_WORK_ROWS * DIMENSIONS:]
         self._uncommitted_ns = 0  # the engine time of the last quote whose commit the throttle skipped, else 0
         record = writer.record
         record["venue"] = int(venue)
@@ -87,24 +94,24 @@ class StateEncoder(Actor):
         record["horizon_s"][:] = self._features.horizons_s
         record["forecast_step_s"] = FORECAST_STEP_S
         self._risk_limits = risk_limits or RiskLimits()
-        self._limits = self._risk_limits.as_array()
-        self._base_size = base_size
+        self._limits[:] = self._risk_limits.as_array()
+        self._applicable[:] = LINEAR_PERP_APPLICABLE
+        self._book[_BASE_SIZE] = base_size
         self._alert_level = 0  # 0 none, 1 warned, 2 vetoed: alerts fire on the way up, re-arm below 80 %
         record["risk_limit"] = self._limits
         record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
         record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
         sink.add_listener(self._on_engine_event)
         self._storage = writer.storage  # the pending record, for the per-quote kernel (encode_tick)
-        self._features_state = self._features.state
+        self._features_floats, self._features_ints = self._features.packed
         self._warm_kernel()
 
     def _warm_kernel(self) -> None:
         """Load (or compile) the per-quote kernel now, on scratch state: its first call takes ~0.2 s from numba's
         cache (seconds after a source change), which must not stall the first quote of a live engine. Then keep the
         compiled function itself: a quote passes this encoder's own arrays, always of the scratch state's types, so
-        the dispatcher's typing of 21 arguments on every call (~0.6 µs) is skipped."""
-        args = (np.zeros_like(self._storage), *MarketFeatures().state, 0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0,
-                self._base_size, self._limits, LINEAR_PERP_APPLICABLE, np.zeros_like(self._risk))
+        the dispatcher's typing of its arguments on every call is skipped."""
+        args = (np.zeros_like(self._storage), *MarketFeatures().packed, self._work.copy(), 0, 1.0, 1.0, 1.0, 1.0)
         encode_tick(*args)
         compiled = encode_tick.overloads.get(tuple(encode_tick.typeof_pyval(arg) for arg in args))
         self._encode_tick = compiled.entry_point if compiled is not None else encode_tick
@@ -116,7 +123,7 @@ class StateEncoder(Actor):
     def set_risk_limits(self, limits: RiskLimits) -> None:
         """Change the hull's limits while running (a risk officer tightening them); applies from the next quote."""
         self._risk_limits = limits
-        self._limits = limits.as_array()
+        self._limits[:] = limits.as_array()
         record = self._writer.record
         record["risk_limit"] = self._limits
         record["risk_warn"], record["risk_veto"] = limits.warn, limits.veto
@@ -143,9 +150,8 @@ class StateEncoder(Actor):
         bid, ask = tick.bid_price.as_double(), tick.ask_price.as_double()
         bid_size, ask_size = tick.bid_size.as_double(), tick.ask_size.as_double()
         ts_ns = tick.ts_event
-        total = self._encode_tick(self._storage, *self._features_state, ts_ns, bid, ask, bid_size, ask_size,
-                                  self._position, self._entry, self._balance_total, self._base_size, self._limits,
-                                  LINEAR_PERP_APPLICABLE, self._risk)
+        total = self._encode_tick(self._storage, self._features_floats, self._features_ints, self._work, ts_ns, bid,
+                                  ask, bid_size, ask_size)
         if total >= self._risk_limits.warn or self._alert_level:  # else no level is crossed or re-armed
             self._alert(total, ts_ns)
         now = self.clock.timestamp_ns()  # the engine's clock: wall time live, simulated in a sim
@@ -192,10 +198,11 @@ class StateEncoder(Actor):
         """Position, entry, realised PnL, balances and open orders from Nautilus, after anything that changes them."""
         instrument_id = self._instrument_id
         record = self._writer.record
-        self._position = float(self.portfolio.net_position(instrument_id) or 0)
+        book = self._book
+        book[_POSITION] = position = float(self.portfolio.net_position(instrument_id) or 0)
         positions = self.cache.positions_open(instrument_id=instrument_id)
-        self._entry = positions[0].avg_px_open if positions else 0.0
-        record["entry_price"] = self._entry
+        book[_ENTRY] = entry = positions[0].avg_px_open if positions else 0.0
+        record["entry_price"] = entry
         realized = self.portfolio.realized_pnl(instrument_id)
         record["realized_pnl"] = realized.as_double() if realized is not None else 0.0
         account = self.portfolio.account(instrument_id.venue)
@@ -206,12 +213,12 @@ class StateEncoder(Actor):
         if account is not None and currency is not None:
             total, free, locked = (account.balance_total(currency), account.balance_free(currency),
                                    account.balance_locked(currency))
-            self._balance_total = total.as_double() if total is not None else 0.0
+            book[_BALANCE] = total.as_double() if total is not None else 0.0
             record["balance_free"] = free.as_double() if free is not None else 0.0
             record["margin_used"] = locked.as_double() if locked is not None else 0.0
         record["orders_open"] = self.cache.orders_open_count(instrument_id=instrument_id)
         if float(record["mid"]) > 0:
-            mark_position(self._storage[0], float(record["mid"]), self._position, self._entry, self._balance_total)
+            mark_position(self._storage[0], float(record["mid"]), position, entry, float(book[_BALANCE]))
 
     def _on_engine_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
         if isinstance(event, messages.OrderFilled):
@@ -259,18 +266,20 @@ def mark_position(rec, mid: float, position: float, entry: float, balance_total:
 
 
 @njit(cache=True, nogil=True)
-def encode_tick(storage: np.ndarray, closes: np.ndarray, returns: np.ndarray, horizon: np.ndarray, sums: np.ndarray,
-                counts: np.ndarray, forecast: np.ndarray, scalars: np.ndarray, counters: np.ndarray, ts_ns: int,
-                bid: float, ask: float, bid_size: float, ask_size: float, position: float, entry: float,
-                balance_total: float, base_size: float, limits: np.ndarray, applicable: np.ndarray,
-                risk: np.ndarray) -> float:
-    """A quote, in one call from Python (each array argument costs the call ~60 ns): the features' update
-    (MarketFeatures.state after `storage`), then encode_quote with `risk`'s rows as x, potential, grad and peaks."""
+def encode_tick(storage: np.ndarray, features_floats: np.ndarray, features_ints: np.ndarray, work: np.ndarray,
+                ts_ns: int, bid: float, ask: float, bid_size: float, ask_size: float) -> float:
+    """A quote, in one call from Python with four arrays (each array argument costs the call ~60 ns): the
+    features' update (MarketFeatures.packed), then encode_quote with the encoder's `work` buffer's rows as x,
+    potential, grad and peaks, limits and applicable flags, and its book."""
+    closes, returns, horizon, sums, counts, forecast, scalars, counters = state_views(features_floats, features_ints)
     update_features(ts_ns // 1_000_000_000, (bid + ask) / 2, closes, returns, horizon, sums, counts, forecast, scalars,
                     counters)
+    dimensions = (work.shape[0] - 4) // _WORK_ROWS
+    rows = work[:_WORK_ROWS * dimensions].reshape((_WORK_ROWS, dimensions))
+    book = work[_WORK_ROWS * dimensions:]
     return encode_quote(storage, ts_ns, bid, ask, bid_size, ask_size, horizon[_MOMENTUM_ROW], horizon[_VOLATILITY_ROW],
-                        scalars[_SEA_STATE_SLOT], forecast, position, entry, balance_total, base_size, limits,
-                        applicable, risk[0], risk[1], risk[2], risk[3])
+                        scalars[_SEA_STATE_SLOT], forecast, book[_POSITION], book[_ENTRY], book[_BALANCE],
+                        book[_BASE_SIZE], rows[_LIMITS_ROW], rows[_APPLICABLE_ROW], rows[0], rows[1], rows[2], rows[3])
 
 
 @njit(cache=True, nogil=True)

@@ -41,7 +41,7 @@ _SUM, _SUM_SQ = range(2)  # of (return - shift) over the window
 _LENGTH, _NONZERO = range(2)  # the window's length in returns, and how many of its returns are not zero
 _LAST_LOG_CLOSE, _SHIFT, _LONG_VOLATILITY, _SEA_STATE = range(4)
 _COUNT, _SECOND, _SEEN = range(3)  # buckets ever opened, the open bucket's second, returns ever added
-STATE_ROWS = (_MOMENTUM, _VOLATILITY, _SEA_STATE)  # MarketFeatures.state[2]'s momentum and volatility rows, [6]'s slot
+STATE_ROWS = (_MOMENTUM, _VOLATILITY, _SEA_STATE)  # state_views' horizon's momentum and volatility rows, scalars' slot
 
 
 class MarketFeatures:
@@ -49,18 +49,19 @@ class MarketFeatures:
         if retain_s < max(horizons_s) + 1:
             raise ValueError("retain_s must cover the longest horizon")
         self.horizons_s = horizons_s
-        self._horizon = np.zeros((4, len(horizons_s)))
+        # All the state in two buffers (`packed`), so a kernel takes two arrays, not eight: each array argument
+        # costs a call from Python ~60 ns to unbox, and the encoder makes one such call per quote.
+        self._floats, self._ints = new_state(retain_s, len(horizons_s))
+        (self._closes,  # a ring of bucket closes
+         self._returns,  # a ring of the one-second log returns that retain_s closes give
+         self._horizon, self._window_sums, self._window_counts, self.forecast_factors, self._scalars,
+         self._counters) = state_views(self._floats, self._ints)
         self._horizon[_HORIZON] = horizons_s
         self.momentum = self._horizon[_MOMENTUM]  # views: the kernels update them in place
         self.volatility = self._horizon[_VOLATILITY]
-        self.forecast_factors = np.ones(FORECAST_POINTS)
-        self._closes = np.zeros(retain_s)  # a ring of bucket closes
-        self._returns = np.zeros(retain_s - 1)  # a ring of the one-second log returns that retain_s closes give
-        self._window_sums = np.zeros((2, len(horizons_s) + 1))
-        self._window_counts = np.zeros((2, len(horizons_s) + 1), np.int64)
+        self.forecast_factors[:] = 1.0
         self._window_counts[_LENGTH] = [min(int(h), retain_s - 1) or retain_s - 1 for h in horizons_s] + [retain_s - 1]
-        self._scalars = np.zeros(4)
-        self._counters = np.array([0, -1, 0], np.int64)
+        self._counters[:] = (0, -1, 0)
 
     @property
     def long_volatility(self) -> float:
@@ -71,14 +72,56 @@ class MarketFeatures:
         return float(self._scalars[_SEA_STATE])
 
     def update(self, ts_ns: int, mid: float) -> None:
-        update_features(ts_ns // 1_000_000_000, mid, *self.state)
+        update_packed(ts_ns // 1_000_000_000, mid, self._floats, self._ints)
 
     @property
-    def state(self) -> tuple[np.ndarray, ...]:
-        """update_features' arrays after its first two arguments, for a kernel that calls it (the encoder's):
-        momentum and volatility are rows of `state[2]`, the sea state a slot of `state[6]` (STATE_ROWS)."""
-        return (self._closes, self._returns, self._horizon, self._window_sums, self._window_counts,
-                self.forecast_factors, self._scalars, self._counters)
+    def packed(self) -> tuple[np.ndarray, np.ndarray]:
+        """The state's two buffers (float64, int64), for a kernel that updates it (`update_packed`, the
+        encoder's); `state_views` gives its arrays: momentum and volatility are rows of the third, the sea state
+        a slot of the seventh (STATE_ROWS)."""
+        return self._floats, self._ints
+
+
+_RETAIN, _HORIZONS = range(2)  # the int buffer's header: the layout's sizes
+_INT_HEADER = 2
+
+
+def new_state(retain_s: int, horizons: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroed float64 and int64 buffers for MarketFeatures' state with `horizons` horizons over `retain_s`."""
+    floats = np.zeros(retain_s + (retain_s - 1) + 4 * horizons + 2 * (horizons + 1) + FORECAST_POINTS + 4)
+    ints = np.zeros(_INT_HEADER + 2 * (horizons + 1) + 3, np.int64)
+    ints[_RETAIN], ints[_HORIZONS] = retain_s, horizons
+    return floats, ints
+
+
+@njit(cache=True, nogil=True)
+def state_views(floats: np.ndarray, ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                               np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """update_features' arrays after its first two arguments, as views of the two buffers: closes, returns,
+    horizon (4 × horizons), window sums and counts (2 × horizons + 1), forecast factors, scalars, counters."""
+    retain, horizons = ints[_RETAIN], ints[_HORIZONS]
+    at = 0
+    closes = floats[at:at + retain]
+    at += retain
+    returns = floats[at:at + retain - 1]
+    at += retain - 1
+    horizon = floats[at:at + 4 * horizons].reshape((4, horizons))
+    at += 4 * horizons
+    sums = floats[at:at + 2 * (horizons + 1)].reshape((2, horizons + 1))
+    at += 2 * (horizons + 1)
+    forecast = floats[at:at + FORECAST_POINTS]
+    at += FORECAST_POINTS
+    scalars = floats[at:at + 4]
+    counts = ints[_INT_HEADER:_INT_HEADER + 2 * (horizons + 1)].reshape((2, horizons + 1))
+    counters = ints[_INT_HEADER + 2 * (horizons + 1):_INT_HEADER + 2 * (horizons + 1) + 3]
+    return closes, returns, horizon, sums, counts, forecast, scalars, counters
+
+
+@njit(cache=True, nogil=True)
+def update_packed(second: int, mid: float, floats: np.ndarray, ints: np.ndarray) -> None:
+    """update_features on MarketFeatures.packed."""
+    closes, returns, horizon, sums, counts, forecast, scalars, counters = state_views(floats, ints)
+    update_features(second, mid, closes, returns, horizon, sums, counts, forecast, scalars, counters)
 
 
 @njit(cache=True, nogil=True)
