@@ -312,6 +312,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             except TimeoutError:
                 pass
     finally:
+        gc.unfreeze()  # stopping: the engine's objects may be collected again (tests run many in one process)
         await parts.stream.stop()
         await parts.node.stop_async()
         try:
