@@ -1,8 +1,9 @@
 """StateEncoder: keeps the ContextWindow current from Nautilus' data, portfolio and events.
 
 On every quote it writes top of book, features, position, PnL and account numbers into the ContextWriter's record,
-pushes the quote onto the 64-event trace, and commits. Fills and risk events reach the trace through the event
-sink. A timer keeps the heartbeats of all three files fresh and emits a Heartbeat event once a second, so a reader
+pushes the quote onto the 64-event trace, and commits; then it hands the quote to the SwarmStrategy
+(`quote_handlers`), which decides on the record just written. Fills and risk events reach the trace through the
+event sink. A timer keeps the heartbeats of all three files fresh and emits a Heartbeat event once a second, so a reader
 can tell a quiet market from a dead engine.
 """
 
