@@ -82,15 +82,23 @@ class MarketFeatures:
         return self._floats, self._ints
 
 
-_RETAIN, _HORIZONS = range(2)  # the int buffer's header: the layout's sizes
-_INT_HEADER = 2
+# The int buffer's header holds the layout, written once by new_state: the horizon count, where each float array
+# starts (and where the last ends), and the same for the int arrays after the header.
+_HORIZONS, _FLOAT_STARTS, _INT_STARTS = 0, 1, 8  # 7 float bounds, then 3 int bounds
+_INT_HEADER = 11
 
 
 def new_state(retain_s: int, horizons: int) -> tuple[np.ndarray, np.ndarray]:
-    """Zeroed float64 and int64 buffers for MarketFeatures' state with `horizons` horizons over `retain_s`."""
-    floats = np.zeros(retain_s + (retain_s - 1) + 4 * horizons + 2 * (horizons + 1) + FORECAST_POINTS + 4)
-    ints = np.zeros(_INT_HEADER + 2 * (horizons + 1) + 3, np.int64)
-    ints[_RETAIN], ints[_HORIZONS] = retain_s, horizons
+    """Zeroed float64 and int64 buffers for MarketFeatures' state with `horizons` horizons over `retain_s`, the
+    layout in the int buffer's header (state_views reads it)."""
+    # closes, returns, horizon (4 rows), window sums (2 rows), forecast factors, scalars
+    float_sizes = (retain_s, retain_s - 1, 4 * horizons, 2 * (horizons + 1), FORECAST_POINTS, 4)
+    int_sizes = (2 * (horizons + 1), 3)  # window counts (2 rows), counters
+    floats = np.zeros(sum(float_sizes))
+    ints = np.zeros(_INT_HEADER + sum(int_sizes), np.int64)
+    ints[_HORIZONS] = horizons
+    ints[_FLOAT_STARTS:_INT_STARTS] = np.cumsum((0, *float_sizes))
+    ints[_INT_STARTS:_INT_HEADER] = _INT_HEADER + np.cumsum((0, *int_sizes))
     return floats, ints
 
 
@@ -99,22 +107,12 @@ def state_views(floats: np.ndarray, ints: np.ndarray) -> tuple[np.ndarray, np.nd
                                                                np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """update_features' arrays after its first two arguments, as views of the two buffers: closes, returns,
     horizon (4 × horizons), window sums and counts (2 × horizons + 1), forecast factors, scalars, counters."""
-    retain, horizons = ints[_RETAIN], ints[_HORIZONS]
-    at = 0
-    closes = floats[at:at + retain]
-    at += retain
-    returns = floats[at:at + retain - 1]
-    at += retain - 1
-    horizon = floats[at:at + 4 * horizons].reshape((4, horizons))
-    at += 4 * horizons
-    sums = floats[at:at + 2 * (horizons + 1)].reshape((2, horizons + 1))
-    at += 2 * (horizons + 1)
-    forecast = floats[at:at + FORECAST_POINTS]
-    at += FORECAST_POINTS
-    scalars = floats[at:at + 4]
-    counts = ints[_INT_HEADER:_INT_HEADER + 2 * (horizons + 1)].reshape((2, horizons + 1))
-    counters = ints[_INT_HEADER + 2 * (horizons + 1):_INT_HEADER + 2 * (horizons + 1) + 3]
-    return closes, returns, horizon, sums, counts, forecast, scalars, counters
+    horizons = ints[_HORIZONS]
+    f = ints[_FLOAT_STARTS:_INT_STARTS]
+    i = ints[_INT_STARTS:_INT_HEADER]
+    return (floats[f[0]:f[1]], floats[f[1]:f[2]], floats[f[2]:f[3]].reshape((4, horizons)),
+            floats[f[3]:f[4]].reshape((2, horizons + 1)), ints[i[0]:i[1]].reshape((2, horizons + 1)),
+            floats[f[4]:f[5]], floats[f[5]:f[6]], ints[i[1]:i[2]])
 
 
 @njit(cache=True, nogil=True)

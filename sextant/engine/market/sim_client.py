@@ -100,10 +100,10 @@ class SimMarketDataClient(LiveMarketDataClient):
             while emitted < due:
                 if row == len(batch):
                     batch, row = self._model.next_batch(_BATCH), 0
-                bid_price, ask_price = Price(float(batch.bid[row]), price_precision), Price(float(batch.ask[row]),
-                                                                                             price_precision)
-                bid_size, ask_size = (Quantity(float(batch.bid_size[row]), size_precision),
-                                      Quantity(float(batch.ask_size[row]), size_precision))
+                bid_price = Price(float(batch.bid[row]), price_precision)
+                ask_price = Price(float(batch.ask[row]), price_precision)
+                bid_size = Quantity(float(batch.bid_size[row]), size_precision)
+                ask_size = Quantity(float(batch.ask_size[row]), size_precision)
                 now = self._clock.timestamp_ns()  # the quote exists from here, as a venue message once parsed
                 self._handle_data(QuoteTick(instrument_id=instrument_id, bid_price=bid_price, ask_price=ask_price,
                                             bid_size=bid_size, ask_size=ask_size, ts_event=now, ts_init=now))
