@@ -14,21 +14,32 @@ Our executor and the Sandbox client's submit_order are wrapped to take their tim
 Between "queued" and "leaves" are Nautilus' RiskEngine and ExecEngine queue hops. Run at two loads:
 1,000 quotes/s (speed 100) and 100 quotes/s (speed 10, about a busy real BBO feed), each for at least --seconds and
 long enough for --min-orders orders (300: 30 s at 100 quotes/s). Target: p99 ≤ 1 ms to the venue.
+
+The baseline at each load is the same node with nothing of Sextant's in it: a bare Nautilus strategy (BareFlip)
+that flips the position with a market order on every 10th quote, timed to the same venue mark. It is what
+Nautilus' own path (the data engine's queue, the order factory, the RiskEngine and ExecEngine hops) costs on this
+machine at that load, so the table shows what Sextant adds on top.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.config import EngineConfig
-from sextant.engine.node import EngineParts, run_engine_async
+from sextant.engine.node import EngineParts, run_engine_async, venue_node
 from sextant.state import messages
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
@@ -59,6 +70,60 @@ class FlipProbe:
                            budget=RiskBudget(max_loss=1e9, max_position=2.0))
 
 
+class BareFlipConfig(StrategyConfig, frozen=True):
+    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    every: int = PROBE_EVERY
+    log_events: bool = False  # as the SwarmStrategy: no per-order INFO strings on the path
+    log_commands: bool = False
+
+
+class BareFlip(Strategy):
+    """The baseline: Nautilus alone, with no Sextant component in the node. Every `every` quotes it flips the
+    position with a market order, as FlipProbe does through the whole Sextant path, tagged the same way."""
+
+    def __init__(self, config: BareFlipConfig) -> None:
+        super().__init__(config)
+        self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._seen = 0
+        self.trigger_ns: dict[str, int] = {}
+
+    def on_start(self) -> None:
+        self.subscribe_quote_ticks(self._instrument_id)
+
+    def on_stop(self) -> None:
+        pass  # nothing to undo: the node is disposed after the run
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        self._seen += 1
+        if self._seen % self.config.every:
+            return
+        instrument = self.cache.instrument(self._instrument_id)
+        position = float(self.portfolio.net_position(self._instrument_id) or 0)
+        target = -1.0 if position > 0 else 1.0
+        order_id = f"bare-{self._seen:07d}"
+        self.trigger_ns[order_id] = tick.ts_init
+        self.submit_order(self.order_factory.market(
+            self._instrument_id, OrderSide.BUY if target > position else OrderSide.SELL,
+            instrument.make_qty(abs(target - position)), tags=[f"intent:{order_id}"]))
+
+
+def _time_venue(node: Any, marks: dict[str, dict[str, int]]) -> None:
+    """Wrap each execution client's submit_order to take the "order leaves the node" mark, keyed by the order's
+    intent tag."""
+    engine = node.kernel.exec_engine
+    for client_id in engine.registered_clients:
+        client = engine._clients[client_id]
+        submit = client.submit_order
+
+        def timed_submit(command: Any, submit: Any = submit) -> Any:
+            for tag in command.order.tags or ():
+                if tag.startswith("intent:"):
+                    marks.setdefault(tag[7:], {})["venue"] = time.time_ns()
+            return submit(command)
+
+        client.submit_order = timed_submit
+
+
 def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: FlipProbe) -> None:
     executor = parts.strategy.executor
     execute = executor.execute
@@ -71,18 +136,7 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
         return result
 
     executor.execute = timed_execute  # type: ignore[method-assign]
-    engine = parts.node.kernel.exec_engine
-    for client_id in engine.registered_clients:
-        client = engine._clients[client_id]
-        submit = client.submit_order
-
-        def timed_submit(command: Any, submit: Any = submit) -> Any:
-            for tag in command.order.tags or ():
-                if tag.startswith("intent:"):
-                    marks.setdefault(tag[7:], {})["venue"] = time.time_ns()
-            return submit(command)
-
-        client.submit_order = timed_submit
+    _time_venue(parts.node, marks)
 
     def listen(event: messages.Event, seq: int, ts_ns: int) -> None:
         if isinstance(event, messages.OrderSubmitted) and event.intent_id in probe.trigger_ns:
@@ -97,13 +151,50 @@ def measure(seconds: float, speed: float) -> np.ndarray:
     probe = FlipProbe(every=PROBE_EVERY)
     marks: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
-        config = EngineConfig(context_path=str(Path(folder) / "c.mmap"), events_path=str(Path(folder) / "e.mmap"),
-                              commands_path=str(Path(folder) / "k.mmap"), speed=speed, duration_s=seconds,
-                              autonomy="AUTO", cooldown_secs=0.0, ws_port=0, max_order_submit_rate="1000/00:00:01")
+        config = _bench_config(folder, seconds, speed)
         parts = asyncio.run(run_engine_async(config, on_ready=lambda p: _instrument(p, marks, probe), agents=[probe]))
         parts.node.dispose()
     points = ("execute", "queued", "venue", "event")
     rows = [[m[point] - probe.trigger_ns[i] for point in points] for i, m in marks.items() if set(points) <= set(m)]
+    return np.array(rows, np.float64) / 1e3
+
+
+def _bench_config(folder: str, seconds: float, speed: float) -> EngineConfig:
+    return EngineConfig(context_path=str(Path(folder) / "c.mmap"), events_path=str(Path(folder) / "e.mmap"),
+                        commands_path=str(Path(folder) / "k.mmap"), speed=speed, duration_s=seconds,
+                        autonomy="AUTO", cooldown_secs=0.0, ws_port=0, max_order_submit_rate="1000/00:00:01")
+
+
+def measure_bare(seconds: float, speed: float) -> np.ndarray:
+    """The baseline: quote → order leaves the node (µs), one row per order, in the same node (sim data client,
+    Sandbox, the same RiskEngine settings, the heap frozen as run_engine_async does) with only BareFlip in it."""
+    marks: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
+        config = _bench_config(folder, seconds, speed)
+
+        async def run() -> tuple[Any, BareFlip]:
+            node = venue_node(config)  # inside the running loop, as Nautilus wants
+            strategy = BareFlip(BareFlipConfig(instrument_id=config.instrument))
+            node.trader.add_strategy(strategy)
+            node.build()
+            _time_venue(node, marks)
+            gc.collect()
+            gc.freeze()
+            runner = asyncio.create_task(node.run_async())
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                gc.unfreeze()
+                await node.stop_async()
+                try:
+                    await asyncio.wait_for(runner, timeout=2.0)
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
+            return node, strategy
+
+        node, strategy = asyncio.run(run())
+        node.dispose()
+    rows = [m["venue"] - strategy.trigger_ns[i] for i, m in marks.items() if "venue" in m]
     return np.array(rows, np.float64) / 1e3
 
 
@@ -122,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         if not len(rows):
             print(f"speed {speed:g}: no order was submitted; nothing measured")
             return 1
+        seconds = max(args.seconds, args.min_orders / orders_per_s)
+        bare = measure_bare(seconds, speed)
         print(f"{10 * speed:,.0f} quotes/s, {len(rows)} orders:")
         for column, name in enumerate(("our executor called", "order built, queued for the RiskEngine",
                                        "order leaves the node (venue client)", "OrderSubmitted at the event sink")):
@@ -132,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = "PASS" if p99 <= TARGET_US else f"MISS by {p99 - TARGET_US:.0f} µs"
                 ok &= p99 <= TARGET_US
             print(f"  {name:<42} {p50:>8.0f} {p99:>8.0f}  {target:>14}  {verdict}")
+        if len(bare):
+            base50, base99 = (float(np.percentile(bare, q)) for q in (50, 99))
+            ours50, ours99 = (float(np.percentile(rows[:, VENUE_COLUMN], q)) for q in (50, 99))
+            print(f"  {'baseline: Nautilus alone, order leaves':<42} {base50:>8.0f} {base99:>8.0f}  "
+                  f"{'':>14}  Sextant adds {ours50 - base50:.0f} µs median, ×{ours99 / base99:.2f} at p99 "
+                  f"({len(bare)} orders)")
     return 0 if ok else 1
 
 

@@ -200,14 +200,10 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 
-def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, chain_key: str = "") -> EngineParts:
-    """Build the node and Sextant's components. Call from inside the running event loop."""
-    node_config = _node_config(config)
-    crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
-    context = ContextWriter(config.context_path, config.instrument)
-    events = EventRingWriter(config.events_path)
-    sink = EventSink(events)
-    node = TradingNode(config=node_config)
+def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = None) -> TradingNode:
+    """A TradingNode with the venue's data and execution clients registered and nothing of Sextant's in it yet:
+    `build_engine` adds the components; the engine bench runs it bare as its baseline."""
+    node = TradingNode(config=node_config or _node_config(config))
     if config.venue == "okx":
         from nautilus_trader.adapters.okx import OKX, OKXLiveDataClientFactory, OKXLiveExecClientFactory
 
@@ -216,6 +212,17 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, cha
     else:
         node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
         node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
+    return node
+
+
+def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, chain_key: str = "") -> EngineParts:
+    """Build the node and Sextant's components. Call from inside the running event loop."""
+    node_config = _node_config(config)
+    crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
+    context = ContextWriter(config.context_path, config.instrument)
+    events = EventRingWriter(config.events_path)
+    sink = EventSink(events)
+    node = venue_node(config, node_config)
     encoder, translator, strategy = build_components(config, crew, context, sink,
                                                      Venue.OKX if config.venue == "okx" else Venue.SIM,
                                                      commands_path=config.commands_path)
