@@ -39,12 +39,34 @@ class EventSink:
     def __init__(self, ring: EventRingWriter | None) -> None:
         self._ring = ring
         self._listeners: list[Listener] = []
+        self._later: list[tuple[messages.Event, int]] = []
         self.published = 0
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def publish(self, event: messages.Event, ts_ns: int) -> int:
+        if self._later:
+            self.flush()
+        return self._publish(event, ts_ns)
+
+    def publish_later(self, event: messages.Event, ts_ns: int) -> None:
+        """Publish `event` just before the next event, or at `flush()`, whichever comes first.
+
+        For the events that announce an order which is about to be submitted (its intent, its approval): writing
+        them costs the order path ~70 µs, and the order needs none of it. They go out once the order has left,
+        ahead of its first event, so the ring, the stream and the recorder see every event in the same order and
+        with the same timestamps as if they had been published at once. The strategy flushes on its timer, so
+        none waits longer than one command poll."""
+        self._later.append((event, ts_ns))
+
+    def flush(self) -> None:
+        later = self._later
+        while later:  # one at a time: a listener that publishes in turn flushes the rest first
+            event, ts_ns = later.pop(0)
+            self._publish(event, ts_ns)
+
+    def _publish(self, event: messages.Event, ts_ns: int) -> int:
         seq = self._ring.publish(event, ts_ns=ts_ns) if self._ring is not None else self.published
         self.published += 1
         for listener in self._listeners:

@@ -133,6 +133,8 @@ class SwarmStrategy(Strategy):
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
         self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
+        # each intent the crew decides on, by id, while the record still holds what it was decided on: the attestor
+        self.decision_listeners: list[Callable[[str], None]] = []
         # what became of each research card: (change, "applied" | "rejected" | "expired" | "dropped", by)
         self.research_listeners: list[Callable[[ResearchChange, str, str], None]] = []
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
@@ -171,6 +173,7 @@ class SwarmStrategy(Strategy):
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()
+        self._sink.flush()
 
     # ------------------------------------------------------------------------------------------------ the cycle
 
@@ -265,8 +268,12 @@ class SwarmStrategy(Strategy):
         countdown = now + int(config.assisted_countdown_secs * 1e9) \
             if level == Autonomy.ASSISTED and confident else None
         pending = PendingIntent(intent, directive, now + int(config.approval_ttl_secs * 1e9), countdown)
-        self._announce(pending, requires_approval=waits or countdown is not None)
-        if level == Autonomy.AUTO:  # approved on the book it was planned on: the re-check reads that book
+        for listener in self.decision_listeners:
+            listener(intent.id)
+        auto = level == Autonomy.AUTO
+        # An intent approved at once is announced after its order has left (EventSink.publish_later)
+        self._announce(pending, requires_approval=waits or countdown is not None, later=auto)
+        if auto:  # approved on the book it was planned on: the re-check reads that book
             self._approve(pending, "auto", None, now, market)
         else:
             self.pending[intent.id] = pending
@@ -348,9 +355,10 @@ class SwarmStrategy(Strategy):
         return trade_size_factor(self._writer.storage, direction, abs(intent.target_position - market.position),
                                  self._change)
 
-    def _announce(self, pending: PendingIntent, requires_approval: bool) -> None:
+    def _announce(self, pending: PendingIntent, requires_approval: bool, later: bool = False) -> None:
         intent, directive = pending.intent, pending.directive
-        self._sink.publish(messages.IntentGenerated(
+        publish = self._sink.publish_later if later else self._sink.publish
+        publish(messages.IntentGenerated(
             intent_id=intent.id, agent=intent.agent, intent_kind=intent.kind, instrument=intent.instrument,
             side=directive.side if directive else None, quantity=directive.quantity if directive else 0.0,
             target_position=intent.target_position, price=directive.price if directive else None,
@@ -406,8 +414,9 @@ class SwarmStrategy(Strategy):
             self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason=reason, by="engine",
                                                        command_id=command_id), now)
             return reason
-        self._sink.publish(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
-                           now)  # type: ignore[arg-type]
+        # announced once the order has left: the approval is what the order carries out, not a step before it
+        self._sink.publish_later(messages.IntentApproved(intent_id=pending.intent.id, by=by, command_id=command_id),
+                                 now)  # type: ignore[arg-type]
         self._agent_of_intent[pending.intent.id] = pending.intent.agent
         directive = self._rejoin_touch(pending.directive)
         result = self.executor.execute(directive)
@@ -450,6 +459,7 @@ class SwarmStrategy(Strategy):
     # ------------------------------------------------------------------------------------------ timer, commands
 
     def _on_timer(self, event: Any) -> None:
+        self._sink.flush()  # an intent's announcement waits for its order's first event at most until here
         now = self.clock.timestamp_ns()
         for listener in self.timer_listeners:
             listener(now)

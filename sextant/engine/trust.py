@@ -66,6 +66,10 @@ class TrustLink:
         self._writer = writer
         # What each intent was decided on and what it did, until its position closes (bounded: most never trade).
         self._decisions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The record each intent was decided on, copied at the decision: its IntentGenerated may be published after
+        # the order has left (EventSink.publish_later), when the record already holds later quotes and fills.
+        self._decided_on: OrderedDict[str, bytes] = OrderedDict()
+        strategy.decision_listeners.append(self.on_decision)
         strategy.outcome_listeners.append(self.on_outcome)
         strategy.timer_listeners.append(self.on_timer)
         sink.add_listener(self.on_event)
@@ -81,11 +85,18 @@ class TrustLink:
         self._strategy.apply_reputation(scores)
         return dict(self.agent_ids)
 
+    def on_decision(self, intent_id: str) -> None:
+        self._decided_on[intent_id] = self._writer.record.tobytes()  # a copy; the hash waits for IntentGenerated
+        while len(self._decided_on) > MAX_OPEN_DECISIONS:
+            self._decided_on.popitem(last=False)
+
     def on_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
         """Collect each decision's record as it happens: the intent with the hash of the ContextWindow it was
         decided on, then its orders and fills."""
         if isinstance(event, messages.IntentGenerated):
-            context_hash = "0x" + keccak(self._writer.record.tobytes()).hex()
+            # a research card is announced as it is made, on the record of that moment
+            decided_on = self._decided_on.pop(event.intent_id, None) or self._writer.record.tobytes()
+            context_hash = "0x" + keccak(decided_on).hex()
             self._decisions[event.intent_id] = {"intent": msgspec.to_builtins(event), "context_hash": context_hash,
                                                 "orders": [], "fills": []}
             while len(self._decisions) > MAX_OPEN_DECISIONS:

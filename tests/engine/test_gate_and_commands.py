@@ -139,6 +139,31 @@ class TestAssistedAndAuto:
         assert of(collected, messages.IntentApproved)[0].by == "auto"
         assert of(collected, messages.OrderFilled)
 
+    def test_auto_sends_the_order_before_announcing_its_intent_and_the_log_keeps_the_order(
+            self, tmp_path: Path) -> None:
+        """Writing the intent's events would cost the order's path: they go out once the order has left the node,
+        still ahead of the order's own events."""
+        left_ns: list[int] = []
+        first_published_ns: dict[type, int] = {}
+
+        def watch_then_propose(parts: Any) -> None:
+            engine = parts.node.kernel.exec_engine
+            for client_id in engine.registered_clients:
+                client = engine._clients[client_id]
+
+                def timed(command: Any, submit: Any = client.submit_order) -> Any:
+                    left_ns.append(time.time_ns())
+                    return submit(command)
+
+                client.submit_order = timed
+            parts.sink.add_listener(lambda event, seq, ts: first_published_ns.setdefault(type(event), time.time_ns()))
+            propose("i-1", style="MARKET")(parts)
+
+        _, collected = scenario(tmp_path, [(0.5, watch_then_propose)], duration_s=2.0, autonomy="AUTO")
+        kinds = [type(m.message) for m in collected if getattr(m.message, "intent_id", None) == "i-1"]
+        assert kinds[:3] == [messages.IntentGenerated, messages.IntentApproved, messages.OrderSubmitted]
+        assert left_ns and left_ns[0] < first_published_ns[messages.IntentGenerated]
+
     def test_autonomy_above_the_ceiling_is_refused(self, tmp_path: Path) -> None:
         parts, collected = scenario(tmp_path, [
             (0.5, messages.SetAutonomy(command_id="c-1", level="AUTO")),

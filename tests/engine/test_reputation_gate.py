@@ -79,11 +79,16 @@ def test_reputation_below_half_forces_manual_for_that_agent(tmp_path: Path) -> N
 def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> None:
     import json
 
+    from eth_utils import keccak
+
     from sextant.trust.records import verify_envelope
 
     seed_reputation(tmp_path / "trust")
+    decided_on: dict[str, bytes] = {}
 
     def schedule(parts: Any, loop: Any) -> None:
+        parts.strategy.decision_listeners.append(
+            lambda intent_id: decided_on.setdefault(intent_id, parts.context.record.tobytes()))
         loop.call_later(1.0, propose_from("strong-agent", "open-1"), parts)
         loop.call_later(2.5, propose_from("strong-agent", "close-1", target=0.0), parts)
 
@@ -94,7 +99,9 @@ def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> No
     assert len(records) == 1
     envelope = records[0]
     record = envelope["record"]
-    assert record["intent"]["intent_id"] == "open-1" and record["context_hash"].startswith("0x")
+    assert record["intent"]["intent_id"] == "open-1"
+    # the ContextWindow the crew decided on, though its IntentGenerated went out after the order had left
+    assert record["context_hash"] == "0x" + keccak(decided_on["open-1"]).hex()
     assert [o["intent_id"] for o in record["orders"]] == ["open-1"] and record["fills"]
     assert record["outcome"]["agent"] == "strong-agent" and record["outcome"]["intent_id"] == "open-1"
     assert verify_envelope(envelope).record_id == record["record_id"]

@@ -1,0 +1,62 @@
+"""EventSink: the engine's one writer of the EventRing, and its listeners.
+
+An event published later (an order's intent and approval, announced once the order has left) reaches the ring and
+every listener in the same order, with the same timestamp, as if it had been published at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sextant.engine.events import EventSink
+from sextant.state import messages
+from sextant.state.ring import EventRingReader, EventRingWriter
+
+
+def heartbeat(n: int) -> messages.Heartbeat:
+    return messages.Heartbeat(pid=1, uptime_s=float(n), quotes=n, context_sequence=n)
+
+
+def sink_with_log(tmp_path: Path) -> tuple[EventSink, list[tuple[int, int, float]], Path]:
+    """A sink on a real ring, with a listener that logs (seq, ts_ns, uptime_s) of each event it is handed."""
+    path = tmp_path / "events.mmap"
+    sink = EventSink(EventRingWriter(path))
+    log: list[tuple[int, int, float]] = []
+    sink.add_listener(lambda event, seq, ts_ns: log.append((seq, ts_ns, event.uptime_s)))
+    return sink, log, path
+
+
+def test_an_event_published_later_goes_out_just_before_the_next_one(tmp_path: Path) -> None:
+    sink, log, path = sink_with_log(tmp_path)
+    sink.publish_later(heartbeat(1), ts_ns=100)
+    sink.publish_later(heartbeat(2), ts_ns=200)
+    assert log == []  # nothing written yet: the order path pays nothing for them
+    sink.publish(heartbeat(3), ts_ns=300)
+    assert log == [(0, 100, 1.0), (1, 200, 2.0), (2, 300, 3.0)]
+    ring = [(m.number, m.ts_ns, m.message.uptime_s) for m in EventRingReader(path).drain()]
+    assert ring == log
+
+
+def test_flush_publishes_what_waits_and_nothing_twice(tmp_path: Path) -> None:
+    sink, log, _ = sink_with_log(tmp_path)
+    sink.publish_later(heartbeat(1), ts_ns=100)
+    sink.flush()
+    sink.flush()
+    sink.publish(heartbeat(2), ts_ns=200)
+    assert log == [(0, 100, 1.0), (1, 200, 2.0)]
+    assert sink.published == 2
+
+
+def test_a_listener_that_publishes_while_events_go_out_keeps_the_order(tmp_path: Path) -> None:
+    sink, log, _ = sink_with_log(tmp_path)
+
+    def answer_the_first(event: messages.Event, seq: int, ts_ns: int) -> None:
+        if seq == 0:
+            sink.publish(heartbeat(9), ts_ns=900)
+
+    sink.add_listener(answer_the_first)
+    sink.publish_later(heartbeat(1), ts_ns=100)
+    sink.publish_later(heartbeat(2), ts_ns=200)
+    sink.flush()
+    assert [uptime for _, _, uptime in log] == [1.0, 2.0, 9.0]
+    assert [seq for seq, _, _ in log] == [0, 1, 2]
