@@ -27,6 +27,7 @@ from numba import njit
 from sextant.engine.events import EventSink
 from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.engine.latency import LatencySamples
+from sextant.engine.timers import on_engine_thread
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
 from sextant.state import messages
@@ -142,7 +143,8 @@ class StateEncoder(Actor):
         for topic in ("events.position.*", "events.account.*"):
             self.msgbus.subscribe(topic=topic, handler=self._refresh_book)
         self._refresh_book()
-        self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s), callback=self._on_timer)
+        self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s),
+                             callback=on_engine_thread(self._on_timer))
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()

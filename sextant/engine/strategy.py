@@ -42,6 +42,7 @@ from sextant.engine.latency import LatencySamples
 from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
 from sextant.engine.research import ResearchChange
+from sextant.engine.timers import on_engine_thread
 from sextant.risk.field import DIMENSIONS
 from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
@@ -169,7 +170,7 @@ class SwarmStrategy(Strategy):
     def on_start(self) -> None:
         # Quotes come through the StateEncoder (on_quote), after it has written them into the record.
         self.clock.set_timer("sextant-commands", timedelta(seconds=self.config.command_poll_secs),
-                             callback=self._on_timer)
+                             callback=on_engine_thread(self._on_timer))
 
     def on_stop(self) -> None:
         self.clock.cancel_timers()
