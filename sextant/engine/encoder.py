@@ -143,6 +143,7 @@ class StateEncoder(Actor):
         for topic in ("events.position.*", "events.account.*"):
             self.msgbus.subscribe(topic=topic, handler=self._refresh_book)
         self._refresh_book()
+        self._beat(time.time_ns())  # alive from the start, and the heartbeat kernels are loaded before any quote
         self.clock.set_timer("sextant-heartbeat", timedelta(seconds=self._interval_s),
                              callback=on_engine_thread(self._on_timer))
 
@@ -237,11 +238,14 @@ class StateEncoder(Actor):
             self._writer.record["trading_state"] = int(TradingState[event.state.name])
             self._writer.commit(self.clock.timestamp_ns())
 
-    def _on_timer(self, event: Any) -> None:
-        now = time.time_ns()
+    def _beat(self, now: int) -> None:
         self._writer.heartbeat(now)
         for file in self._heartbeat_files:
             file.heartbeat(now)
+
+    def _on_timer(self, event: Any) -> None:
+        now = time.time_ns()
+        self._beat(now)
         self._beats += 1
         if self._beats % _HEARTBEAT_EVENT_EVERY == 0:
             self._sink.publish(messages.Heartbeat(pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9,
