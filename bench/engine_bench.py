@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.config import EngineConfig
-from sextant.engine.node import EngineParts, run_engine_async, venue_node
+from sextant.engine.node import EngineParts, run_engine_async, running, venue_node
 from sextant.state import messages
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
@@ -167,7 +166,7 @@ def _bench_config(folder: str, seconds: float, speed: float) -> EngineConfig:
 
 def measure_bare(seconds: float, speed: float) -> np.ndarray:
     """The baseline: quote → order leaves the node (µs), one row per order, in the same node (sim data client,
-    Sandbox, the same RiskEngine settings, the heap frozen as run_engine_async does) with only BareFlip in it."""
+    Sandbox, the same RiskEngine settings, run as the engine runs its node) with only BareFlip in it."""
     marks: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
         config = _bench_config(folder, seconds, speed)
@@ -178,18 +177,8 @@ def measure_bare(seconds: float, speed: float) -> np.ndarray:
             node.trader.add_strategy(strategy)
             node.build()
             _time_venue(node, marks)
-            gc.collect()
-            gc.freeze()
-            runner = asyncio.create_task(node.run_async())
-            try:
+            async with running(node):
                 await asyncio.sleep(seconds)
-            finally:
-                gc.unfreeze()
-                await node.stop_async()
-                try:
-                    await asyncio.wait_for(runner, timeout=2.0)
-                except (TimeoutError, asyncio.CancelledError):
-                    pass
             return node, strategy
 
         node, strategy = asyncio.run(run())

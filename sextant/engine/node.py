@@ -10,11 +10,13 @@ and disposed after the loop ends (dispose() inside the loop stops it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -302,30 +304,21 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         finally:
             starting.cancel()
         print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
-    # Everything built so far (Nautilus, numba's loaded kernels, the crew, the chain) lives as long as the engine:
-    # move it out of the collector's generations, so a collection that lands between a quote and its order scans
-    # only what trading allocates (a full one took ~90 ms here, a middle one ~1.3 ms: the p99 target is 1 ms).
-    gc.collect()
-    gc.freeze()
-    runner = asyncio.create_task(parts.node.run_async())
-    if callable(on_ready):
-        on_ready(parts)
     try:
-        if config.duration_s is None:
-            await stop.wait()
-        else:
+        async with running(parts.node):
+            if callable(on_ready):
+                on_ready(parts)
             try:
-                await asyncio.wait_for(stop.wait(), timeout=config.duration_s)
-            except TimeoutError:
-                pass
+                if config.duration_s is None:
+                    await stop.wait()
+                else:
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=config.duration_s)
+                    except TimeoutError:
+                        pass
+            finally:
+                await parts.stream.stop()  # clients go before the node stops
     finally:
-        gc.unfreeze()  # stopping: the engine's objects may be collected again (tests run many in one process)
-        await parts.stream.stop()
-        await parts.node.stop_async()
-        try:
-            await asyncio.wait_for(runner, timeout=2.0)
-        except (TimeoutError, asyncio.CancelledError):
-            pass  # run_async's queues do not always return after stop; cancelling it is harmless
         if parts.recorder is not None:
             parts.recorder.stop()
         if parts.trust is not None:
@@ -333,6 +326,27 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         if parts.research is not None:
             parts.research.close()
     return parts
+
+
+@contextlib.asynccontextmanager
+async def running(node: TradingNode) -> AsyncIterator[None]:
+    """Run a built node for the body of the `async with`, then stop it: the engine's, and the engine bench's bare
+    baseline node, so both run on the same terms."""
+    # Everything built so far (Nautilus, numba's loaded kernels, the crew, the chain) lives as long as the engine:
+    # move it out of the collector's generations, so a collection that lands between a quote and its order scans
+    # only what trading allocates (a full one took ~90 ms here, a middle one ~1.3 ms: the p99 target is 1 ms).
+    gc.collect()
+    gc.freeze()
+    runner = asyncio.create_task(node.run_async())
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # stopping: the engine's objects may be collected again (tests run many in one process)
+        await node.stop_async()
+        try:
+            await asyncio.wait_for(runner, timeout=2.0)
+        except (TimeoutError, asyncio.CancelledError):
+            pass  # run_async's queues do not always return after stop; cancelling it is harmless
 
 
 async def _heartbeat_until_cancelled(context: ContextWriter, interval_s: float = 0.25) -> None:
