@@ -68,6 +68,7 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     base_size: float = 1.0  # contracts
     max_trades: int = 0  # 0 = unlimited
     dry_run: bool = False
+    low_latency_idle: bool = False  # hold the CPUs' wake-up latency at 0 while the engine runs (engine/idle.py)
     cooldown_secs: float = 30.0
     sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
     ws_port: int = 8765  # 0 = any free port (tests)
@@ -96,6 +97,7 @@ ENV_NAMES: dict[str, str] = {
     "base_size": "SEXTANT_BASE_SIZE",
     "max_trades": "SEXTANT_MAX_TRADES",
     "dry_run": "SEXTANT_DRY_RUN",
+    "low_latency_idle": "SEXTANT_LOW_LATENCY_IDLE",
     "cooldown_secs": "SEXTANT_COOLDOWN_SECS",
     "sl_pct": "SEXTANT_SL_PCT",
     "ws_port": "SEXTANT_WS_PORT",
@@ -128,6 +130,7 @@ _FIELD_HELP: dict[str, str] = {
     "base_size": "use a positive number of contracts, e.g. 1.0",
     "max_trades": "use a whole number, 0 for unlimited",
     "dry_run": "use 1/0, true/false, yes/no or on/off",
+    "low_latency_idle": "use 1/0, true/false, yes/no or on/off",
     "cooldown_secs": "use a number of seconds, 0 or more",
     "sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
     "ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",

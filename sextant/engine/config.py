@@ -16,6 +16,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     seed: int = 42
     speed: float = 1.0  # sim clock multiplier: 10 = ten model seconds per wall second
     dry_run: bool = False
+    low_latency_idle: bool = False  # hold /dev/cpu_dma_latency at 0 µs while the node runs (engine/idle.py)
     leverage: float = 2.0
     base_size: float = 1.0
     max_trades: int = 0
@@ -46,7 +47,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         values = {
             "venue": settings.venue, "okx_environment": settings.okx_environment, "instrument": settings.instrument,
             "seed": settings.seed,
-            "dry_run": settings.dry_run, "leverage": settings.leverage, "base_size": settings.base_size,
+            "dry_run": settings.dry_run, "low_latency_idle": settings.low_latency_idle, "leverage": settings.leverage, "base_size": settings.base_size,
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,

@@ -39,6 +39,7 @@ from sextant.config import ConfigError, load_llm_config
 from sextant.engine.config import EngineConfig
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
+from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.instrument import okx_linear_swap
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.research import ResearchLink
@@ -75,6 +76,7 @@ class EngineParts:
     recorder: SceneRecorder | None = None
     trust: TrustLink | None = None
     research: ResearchLink | None = None
+    cpu_latency: CpuLatencyRequest | None = None  # while running with low_latency_idle: held, or why not
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -305,7 +307,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             starting.cancel()
         print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
     try:
-        async with running(parts.node):
+        async with running(parts.node, low_latency_idle=config.low_latency_idle) as parts.cpu_latency:
             if callable(on_ready):
                 on_ready(parts)
             try:
@@ -329,9 +331,14 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
 
 
 @contextlib.asynccontextmanager
-async def running(node: TradingNode) -> AsyncIterator[None]:
+async def running(node: TradingNode, low_latency_idle: bool = False) -> AsyncIterator[CpuLatencyRequest | None]:
     """Run a built node for the body of the `async with`, then stop it: the engine's, and the engine bench's bare
-    baseline node, so both run on the same terms."""
+    baseline node, so both run on the same terms. With `low_latency_idle`, the CPUs' wake-up latency is held at 0 µs
+    from before the node starts until after it stops (engine/idle.py); the request is what the `with` gives, held
+    or with the host's refusal."""
+    cpu_latency = CpuLatencyRequest() if low_latency_idle else None
+    if cpu_latency is not None:
+        cpu_latency.acquire()
     # Everything built so far (Nautilus, numba's loaded kernels, the crew, the chain) lives as long as the engine:
     # move it out of the collector's generations, so a collection that lands between a quote and its order scans
     # only what trading allocates (a full one took ~90 ms here, a middle one ~1.3 ms: the p99 target is 1 ms).
@@ -339,14 +346,18 @@ async def running(node: TradingNode) -> AsyncIterator[None]:
     gc.freeze()
     runner = asyncio.create_task(node.run_async())
     try:
-        yield
+        yield cpu_latency
     finally:
         gc.unfreeze()  # stopping: the engine's objects may be collected again (tests run many in one process)
-        await node.stop_async()
         try:
-            await asyncio.wait_for(runner, timeout=2.0)
-        except (TimeoutError, asyncio.CancelledError):
-            pass  # run_async's queues do not always return after stop; cancelling it is harmless
+            await node.stop_async()
+            try:
+                await asyncio.wait_for(runner, timeout=2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                pass  # run_async's queues do not always return after stop; cancelling it is harmless
+        finally:
+            if cpu_latency is not None:
+                cpu_latency.release()
 
 
 async def _heartbeat_until_cancelled(context: ContextWriter, interval_s: float = 0.25) -> None:
@@ -365,6 +376,8 @@ def run_engine(config: EngineConfig, chain_key: str = "") -> int:
         print(f"  context {parts.context.path}  events {parts.events.path}  stream {parts.stream.url}", flush=True)
         if parts.recorder is not None:
             print(f"  recording {parts.recorder.directory}", flush=True)
+        if parts.cpu_latency is not None:
+            print(f"  {parts.cpu_latency.describe()}", flush=True)
 
     parts = asyncio.run(run_engine_async(config, on_ready=announce, chain_key=chain_key))
     parts.node.dispose()
