@@ -11,6 +11,10 @@ the live node's clock) are taken at five points, per order:
                   → OrderSubmitted reaches the event sink (what the bridge and the WebSocket see)
 
 Our executor and the Sandbox client's submit_order are wrapped to take their timestamps; nothing else is changed.
+The venue mark is the moment Nautilus submits the order: the Sandbox client's submit_order stamps the order's
+OrderSubmitted event (its ts_event) as it hands the order to the venue. The event then reaches the event sink a
+queue hop later, with the intent's held telemetry published ahead of it (docs/ws-protocol.md); the last row shows
+that delivery, which trading does not wait for.
 Between "queued" and "leaves" are Nautilus' RiskEngine and ExecEngine queue hops. Run at two loads:
 1,000 quotes/s (speed 100) and 100 quotes/s (speed 10, about a busy real BBO feed), each for at least --seconds and
 long enough for --min-orders orders (300: 30 s at 100 quotes/s). Target: p99 ≤ 1 ms to the venue.
