@@ -154,7 +154,7 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
     parts.sink.add_listener(listen)
 
 
-def measure(seconds: float, speed: float, low_latency_idle: bool = True) -> np.ndarray:
+def measure(seconds: float, speed: float, *, low_latency_idle: bool) -> np.ndarray:
     """Rows of (quote → execute, quote → queued for the RiskEngine, quote → venue, quote → event) in µs, one per
     order."""
     probe = FlipProbe(every=PROBE_EVERY)
@@ -175,7 +175,7 @@ def _bench_config(folder: str, seconds: float, speed: float, low_latency_idle: b
                         low_latency_idle=low_latency_idle)
 
 
-def measure_bare(seconds: float, speed: float, low_latency_idle: bool = True) -> np.ndarray:
+def measure_bare(seconds: float, speed: float, *, low_latency_idle: bool) -> np.ndarray:
     """The baseline: quote → order leaves the node (µs), one row per order, in the same node (sim data client,
     Sandbox, the same RiskEngine settings, run as the engine runs its node) with only BareFlip in it."""
     marks: dict[str, dict[str, int]] = {}
@@ -207,19 +207,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-idle-only", action="store_true",
                         help="skip the low-latency idle runs: measure with the host's own idle only")
     args = parser.parse_args(argv)
-    with CpuLatencyRequest() as probe:  # can this process hold the request? (each run takes its own)
-        low_latency_idle = probe.held and not args.host_idle_only
-        print(f"\n{probe.describe() if not args.host_idle_only else 'low-latency idle: not requested (--host-idle-only)'}")
+    if args.host_idle_only:
+        low_latency_idle, header = False, "low-latency idle: not requested (--host-idle-only)"
+    else:
+        with CpuLatencyRequest() as probe:  # can this process hold the request? (each run takes its own)
+            low_latency_idle, header = probe.held, probe.describe()
+    print(f"\n{header}")
     ok = True
     print(f"{'quote → … inside the node (µs)':<44} {'median':>8} {'p99':>8}  {'target':>14}  verdict")
     for speed in (100.0, 10.0):
         orders_per_s = 10 * speed / PROBE_EVERY  # the model's quotes are 0.1 s apart
         seconds = max(args.seconds, args.min_orders / orders_per_s)
-        rows = measure(seconds, speed, low_latency_idle)
+        rows = measure(seconds, speed, low_latency_idle=low_latency_idle)
         if not len(rows):
             print(f"speed {speed:g}: no order was submitted; nothing measured")
             return 1
-        bare = measure_bare(seconds, speed, low_latency_idle)
+        bare = measure_bare(seconds, speed, low_latency_idle=low_latency_idle)
         host_idle = measure(seconds, speed, low_latency_idle=False)[:, VENUE_COLUMN] if low_latency_idle else None
         print(f"{10 * speed:,.0f} quotes/s, {len(rows)} orders:")
         for column, name in enumerate(("our executor called", "order built, queued for the RiskEngine",
@@ -239,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"({len(bare)} orders)")
         if host_idle is not None and len(host_idle):
             idle50, idle99 = (float(np.percentile(host_idle, q)) for q in (50, 99))
+            within = "within" if idle99 <= TARGET_US else "over"
             print(f"  {'order leaves, with the host idle instead':<42} {idle50:>8.0f} {idle99:>8.0f}  {'':>14}  "
-                  f"{'within' if idle99 <= TARGET_US else 'over'} the target without the hold ({len(host_idle)} orders)")
+                  f"{within} the target without the hold ({len(host_idle)} orders)")
     return 0 if ok else 1
 
 

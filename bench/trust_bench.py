@@ -117,7 +117,10 @@ def latency_while_attesting(seconds: float) -> dict[str, np.ndarray]:
     sys.path.insert(0, str(BENCH_DIR))
     import engine_bench  # the same measurement as `sextant bench engine`
 
-    results = {"alone": engine_bench.measure(seconds, 100.0)[:, engine_bench.VENUE_COLUMN]}
+    def measure() -> np.ndarray:  # as the engine bench runs it: with low-latency idle where the host allows it
+        return engine_bench.measure(seconds, 100.0, low_latency_idle=True)[:, engine_bench.VENUE_COLUMN]
+
+    results = {"alone": measure()}
     context = multiprocessing.get_context("spawn")
     for name, start in (("child process", lambda stop: context.Process(target=attest_forever, args=(stop,))),
                         ("same process", lambda stop: threading.Thread(target=attest_forever, args=(stop,)))):
@@ -126,7 +129,7 @@ def latency_while_attesting(seconds: float) -> dict[str, np.ndarray]:
         worker.start()
         time.sleep(3.0)  # deployed and mining
         try:
-            results[name] = engine_bench.measure(seconds, 100.0)[:, engine_bench.VENUE_COLUMN]
+            results[name] = measure()
         finally:
             stop.set()
             worker.join(30)

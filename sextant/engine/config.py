@@ -47,7 +47,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         values = {
             "venue": settings.venue, "okx_environment": settings.okx_environment, "instrument": settings.instrument,
             "seed": settings.seed,
-            "dry_run": settings.dry_run, "low_latency_idle": settings.low_latency_idle, "leverage": settings.leverage, "base_size": settings.base_size,
+            "dry_run": settings.dry_run, "low_latency_idle": settings.low_latency_idle,
+            "leverage": settings.leverage, "base_size": settings.base_size,
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Self
 
 CPU_LATENCY_DEVICE = Path("/dev/cpu_dma_latency")
-_S32 = struct.Struct("=i")  # the device reads and writes the latency as a native 32-bit signed integer (µs)
+S32 = struct.Struct("=i")  # the device reads and writes the latency as a native 32-bit signed integer (µs)
 
 
 class CpuLatencyRequest:
@@ -52,7 +52,7 @@ class CpuLatencyRequest:
             self.refusal = f"{self.device}: {error.strerror or error}"
             return False
         try:
-            os.write(fd, _S32.pack(self.latency_us))
+            os.write(fd, S32.pack(self.latency_us))
         except OSError as error:
             os.close(fd)
             self.refusal = f"{self.device}: {error.strerror or error}"
@@ -81,12 +81,3 @@ class CpuLatencyRequest:
                  trace: TracebackType | None) -> None:
         self.release()
 
-
-def effective_cpu_latency_us(device: str | os.PathLike[str] | None = None) -> int | None:
-    """The latency the kernel applies now (the smallest request of any process), or None if it cannot be read."""
-    try:
-        with open(device if device is not None else CPU_LATENCY_DEVICE, "rb") as handle:
-            raw = handle.read(_S32.size)
-    except OSError:
-        return None
-    return _S32.unpack(raw)[0] if len(raw) == _S32.size else None

@@ -4,7 +4,6 @@ refuses it costs a line of output, never the engine."""
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 import msgspec
@@ -13,7 +12,7 @@ import pytest
 from sextant.config import ConfigError, load_config
 from sextant.engine import idle
 from sextant.engine.config import EngineConfig
-from sextant.engine.idle import CPU_LATENCY_DEVICE, CpuLatencyRequest, effective_cpu_latency_us
+from sextant.engine.idle import CPU_LATENCY_DEVICE, S32, CpuLatencyRequest
 from sextant.engine.node import EngineParts
 from tests.engine.conftest import engine_config, run_engine
 
@@ -23,8 +22,13 @@ real_device_writable = pytest.mark.skipif(
 
 
 def written_requests(stand_in: Path) -> list[int]:
-    raw = stand_in.read_bytes()
-    return [value for (value,) in struct.iter_unpack("=i", raw)]
+    return [value for (value,) in S32.iter_unpack(stand_in.read_bytes())]
+
+
+def effective_cpu_latency_us() -> int:
+    """What the kernel applies now: the smallest request of any process (the device reads as one integer)."""
+    with open(CPU_LATENCY_DEVICE, "rb") as device:
+        return S32.unpack(device.read(S32.size))[0]
 
 
 class TestTheRequest:
@@ -57,7 +61,6 @@ class TestTheRequest:
     @real_device_writable
     def test_on_this_host_the_kernel_applies_the_request_while_held_and_drops_it_after(self) -> None:
         before = effective_cpu_latency_us()
-        assert before is not None
         with CpuLatencyRequest() as request:
             assert request.held
             assert effective_cpu_latency_us() == 0
