@@ -129,27 +129,25 @@ class TestEscalation:
 
 class TestNeverBlocks:
     def test_a_slow_model_does_not_delay_the_tick(self, tmp_path: Path) -> None:
-        async def scenario(router: PerceptionRouter) -> tuple[float, float, Any]:
+        # An ordering, not a timing: every perceive() returns while the model's answer is still on its way, so none
+        # of them waited for it (a timing would measure this VM's wake-up from each sleep, not the router).
+        async def scenario(router: PerceptionRouter) -> tuple[list[Any], bool, int, Any]:
             record = unsure_record()
-            quiet = []
-            for _ in range(200):  # before any call: the rules' cost
-                start = time.perf_counter_ns()
-                router.rules(record)
-                quiet.append(time.perf_counter_ns() - start)
-            busy = []
+            during = []
             for _ in range(200):  # while the 5 s answer is in flight
-                start = time.perf_counter_ns()
-                router.perceive(record, INSTRUMENT, 1)
-                busy.append(time.perf_counter_ns() - start)
+                during.append(router.perceive(record, INSTRUMENT, 1))
                 await asyncio.sleep(0.005)
+            in_flight = router._task is not None and not router._task.done()
+            calls = router.calls
             await router._task  # type: ignore[misc]
-            return float(np.median(quiet)), float(np.median(busy)), router.perceive(record, INSTRUMENT, 2)
+            return during, in_flight, calls, router.perceive(record, INSTRUMENT, 2)
 
         with OpenAIStandin([Rule(match="model", content=BUY, delay_s=5.0)]) as standin:
             router = router_for(tmp_path, standin, deadline_s=1.0, l2_deadline_s=1.0, l3_deadline_s=1.0)
-            quiet, busy, after = asyncio.run(scenario(router))
-        print(f"perceive median: {quiet / 1e3:.1f} µs rules alone, {busy / 1e3:.1f} µs with a 5 s LLM call in flight")
-        assert busy < 20 * quiet + 50_000  # microseconds either way: nothing waits for the model
+            during, in_flight, calls, after = asyncio.run(scenario(router))
+        # 200 ticks came and went beside the escalation (L2, then L3 once L2's deadline passed), still unanswered
+        assert in_flight and calls in (1, 2)
+        assert during == [None] * 200  # the rules' Hold on each of them
         assert after is None and any("deadline" in line for line in router.log)
 
     def test_over_budget_runs_on_rules_only(self, tmp_path: Path) -> None:
