@@ -1,34 +1,35 @@
 # Sextant: `make run` and `make test` are all a newcomer needs.
-PYTHON ?= python3
+# Python 3.13 or 3.12: found by scripts/find-python (PYTHON=... to choose one), newest first.
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+export VENV PYTHON
 
-.PHONY: run test bench scenes contracts anvil sysdeps clean help
+.PHONY: run test test-fast bench scenes contracts anvil sysdeps venv clean help
 
 help:
-	@echo "make run    - create .venv if missing, install, start Sextant"
-	@echo "make test   - install what the tests need, run pytest"
-	@echo "make bench  - run the benchmarks (medians and p99)"
+	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
+	@echo "make test       - install what the tests need, run the whole test suite"
+	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests"
+	@echo "make bench      - run the benchmarks (medians and p99)"
 
-# The venv is (re)installed when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+# Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.
+venv:
+	@scripts/make-venv
 
-run: $(STAMP)
+run: venv
 	$(BIN)/sextant run
 
-test: $(STAMP)
+test: venv
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: venv
 	$(BIN)/sextant bench all
 
 # Compile the ERC-8004 registries (Vyper, offline) into sextant/trust/contracts/build/ (committed).
-contracts: $(STAMP)
+contracts: venv
 	$(BIN)/python -m sextant.trust.build
 
 # anvil (Foundry's local Ethereum node) from npm, for the trust layer's RPC-path tests and bench (.tools/).
@@ -39,7 +40,7 @@ anvil:
 	@.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version | head -1
 
 # Regenerate the shipped scenes (seeded: same code, same files); scenes/generate.py documents each.
-scenes: $(STAMP)
+scenes: venv
 	$(BIN)/python -m pip install --quiet -e '.[scenes]'
 	$(BIN)/python scenes/generate.py
 

@@ -403,9 +403,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.script and not Path(args.script).is_file():
                     raise ConfigError(f"--script={args.script}: no such file.")
                 return run(_engine_argv(args), _bridge_argv(args), args.config)
+            from sextant.engine.config import EngineSecrets
             from sextant.engine.node import run_engine
 
-            return run_engine(engine_config, chain_key=config.chain_key.reveal())
+            return run_engine(engine_config, EngineSecrets.from_settings(config))
     except ConfigError as error:
         print(f"sextant: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE

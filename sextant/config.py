@@ -63,6 +63,11 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     okx_api_secret: Secret = msgspec.field(default_factory=lambda: Secret(""))
     okx_api_passphrase: Secret = msgspec.field(default_factory=lambda: Secret(""))
     okx_environment: Literal["demo", "live"] = "demo"
+    okx_region: Literal["global", "eea", "us"] = "global"  # where the account is: okx.com, my.okx.com, app.okx.com
+    okx_base_url_http: str = ""  # empty: OKX's own REST endpoint for the region
+    # Empty: OKX's own WebSocket endpoints for the environment and region. Else the base that /public, /private and
+    # /business hang off, e.g. wss://ws.okx.com:8443/ws/v5.
+    okx_base_url_ws: str = ""
     instrument: str = "BTC-USDT-SWAP.OKX"
     leverage: float = 2.0
     base_size: float = 1.0  # contracts
@@ -92,6 +97,9 @@ ENV_NAMES: dict[str, str] = {
     "okx_api_secret": "OKX_API_SECRET",
     "okx_api_passphrase": "OKX_API_PASSPHRASE",
     "okx_environment": "OKX_ENVIRONMENT",
+    "okx_region": "OKX_REGION",
+    "okx_base_url_http": "SEXTANT_OKX_BASE_URL_HTTP",
+    "okx_base_url_ws": "SEXTANT_OKX_BASE_URL_WS",
     "instrument": "SEXTANT_INSTRUMENT",
     "leverage": "SEXTANT_LEVERAGE",
     "base_size": "SEXTANT_BASE_SIZE",
@@ -125,6 +133,10 @@ NON_SETTING_ENV: frozenset[str] = frozenset({CONFIG_FILE_ENV, "SEXTANT_SEQLOCK_U
 
 _FIELD_HELP: dict[str, str] = {
     "okx_environment": "set it to demo or live",
+    "okx_region": "set it to global (okx.com), eea (my.okx.com) or us (app.okx.com)",
+    "okx_base_url_http": "leave it empty for OKX itself, or give an http(s):// URL such as https://www.okx.com",
+    "okx_base_url_ws": "leave it empty for OKX itself, or give the ws(s):// base of /public, /private and /business, "
+                       "such as wss://ws.okx.com:8443/ws/v5",
     "instrument": "use an instrument id SYMBOL.VENUE of at most 32 ASCII characters, e.g. BTC-USDT-SWAP.OKX",
     "leverage": "use a number above 0 and at most 125, e.g. 2",
     "base_size": "use a positive number of contracts, e.g. 1.0",
@@ -293,6 +305,10 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     if len({os.path.abspath(p) for p in paths}) != 3:
         raise ConfigError(f"SEXTANT_EVENTS_PATH, SEXTANT_CONTEXT_PATH and SEXTANT_COMMANDS_PATH must be three "
                           f"different files, got {paths}. Fix: give each its own path.")
+    check("okx_base_url_http", not config.okx_base_url_http
+          or bool(re.fullmatch(r"https?://[^\s/]+(/\S*)?", config.okx_base_url_http)), "not an http(s) URL")
+    check("okx_base_url_ws", not config.okx_base_url_ws
+          or bool(re.fullmatch(r"wss?://[^\s/]+(/\S*)?", config.okx_base_url_ws)), "not a ws(s) URL")
     check("chain_rpc", not config.chain_rpc or bool(re.match(r"^(https?|wss?)://\S+$", config.chain_rpc)),
           "not an RPC URL")
     key = config.chain_key.reveal()

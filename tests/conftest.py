@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +19,17 @@ os.environ.setdefault("ARCADE_HEADLESS", "1")
 from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Nodes that tests ran, disposed when their test module ends: Nautilus' Cache.dispose() empties the cache, and tests
+# read the orders and positions a run left there (tests/engine/conftest.py's run_engine adds them).
+RAN_NODES: list[Any] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def dispose_nodes_at_module_end() -> Iterator[None]:
+    yield
+    while RAN_NODES:
+        RAN_NODES.pop().dispose()
 
 
 @pytest.fixture

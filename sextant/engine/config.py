@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
-from sextant.config import ConfigError, SextantConfig
+from sextant.config import ConfigError, Secret, SextantConfig
+
+
+def _unset() -> Secret:
+    return Secret("")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSecrets:
+    """The credentials an engine uses, apart from EngineConfig: that one is written into every scene recording, and
+    these must never be. Each is a Secret, masked in any text form."""
+
+    chain_key: Secret = field(default_factory=_unset)
+    okx_api_key: Secret = field(default_factory=_unset)
+    okx_api_secret: Secret = field(default_factory=_unset)
+    okx_api_passphrase: Secret = field(default_factory=_unset)
+
+    @classmethod
+    def from_settings(cls, settings: SextantConfig) -> EngineSecrets:
+        return cls(chain_key=settings.chain_key, okx_api_key=settings.okx_api_key,
+                   okx_api_secret=settings.okx_api_secret, okx_api_passphrase=settings.okx_api_passphrase)
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venue: str = "sim"
-    okx_environment: str = "demo"
+    okx_environment: Literal["demo", "live"] = "demo"
+    okx_region: Literal["global", "eea", "us"] = "global"
+    okx_base_url_http: str = ""  # empty: OKX's own for the region
+    okx_base_url_ws: str = ""  # empty: OKX's own for the environment and region; else the base of /public, /private
     instrument: str = "BTC-USDT-SWAP.OKX"
     seed: int = 42
     speed: float = 1.0  # sim clock multiplier: 10 = ten model seconds per wall second
@@ -45,7 +70,9 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
         values = {
-            "venue": settings.venue, "okx_environment": settings.okx_environment, "instrument": settings.instrument,
+            "venue": settings.venue, "okx_environment": settings.okx_environment, "okx_region": settings.okx_region,
+            "okx_base_url_http": settings.okx_base_url_http, "okx_base_url_ws": settings.okx_base_url_ws,
+            "instrument": settings.instrument,
             "seed": settings.seed,
             "dry_run": settings.dry_run, "low_latency_idle": settings.low_latency_idle,
             "leverage": settings.leverage, "base_size": settings.base_size,

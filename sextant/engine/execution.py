@@ -2,8 +2,9 @@
 
     MARKET         market order, GTC
     LIMIT          limit, post-only, GTC, at the passive touch
-    TRAILING_STOP  trailing-stop-market, offset in basis points, emulated by Nautilus' OrderEmulator on bid/ask
-                   (OKX rejects native trailing stops in 1.221)
+    TRAILING_STOP  trailing-stop-market, offset in basis points, emulated by Nautilus' OrderEmulator on bid/ask on
+                   every venue: OKX's native trailing stop triggers on last, mark or index price only, and the sim
+                   venue has quotes and no trades (docs/platform.md)
     TWAP           market primary with Nautilus' TWAP exec algorithm: slices really spaced by the interval
     IOC / FOK      limit at the far touch with that time in force
 
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 from nautilus_trader.model.enums import OrderSide, TimeInForce, TrailingOffsetType, TriggerType
 from nautilus_trader.model.identifiers import ExecAlgorithmId, InstrumentId
 
@@ -39,18 +39,13 @@ class ExecutionResult:
 
 
 class DirectiveExecutor:
-    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool,
-                 limit_time_in_force_honoured: bool = True) -> None:
+    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool) -> None:
         self._strategy = strategy
         self._sink = sink
         self._max_notional = max_notional_usd
         self._dry_run = dry_run
         self._dry_count = 0
         self._instrument_ids: dict[str, InstrumentId] = {}
-        # Nautilus 1.221's OKX client sends LIMIT IOC and LIMIT FOK as plain resting limits (fixed in 1.222). There
-        # IOC goes out as a market order (OKX market orders are immediate-or-cancel by nature) and FOK is refused:
-        # an all-or-nothing order must never rest by accident.
-        self._limit_tif_honoured = limit_time_in_force_honoured
 
     def execute(self, directive: ExecutionDirective) -> ExecutionResult:
         strategy = self._strategy
@@ -66,11 +61,6 @@ class DirectiveExecutor:
         if notional > self._max_notional:
             return self._refuse(directive, f"notional {notional:,.0f} USDT exceeds the cap of "
                                            f"{self._max_notional:,.0f} USDT per order", now)
-        if not self._limit_tif_honoured and directive.style == "FOK":
-            return self._refuse(directive, "FOK is refused on OKX with Nautilus 1.221: its OKX client would send it "
-                                           "as a resting limit (fixed in 1.222)", now)
-        if not self._limit_tif_honoured and directive.style == "IOC":
-            directive = msgspec.structs.replace(directive, style="MARKET", time_in_force="IOC", price=None)
         if self._dry_run:
             self._dry_count += 1
             order_id = f"DRY-{self._dry_count:06d}"

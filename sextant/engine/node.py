@@ -36,7 +36,7 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
 from sextant.config import ConfigError, load_llm_config
-from sextant.engine.config import EngineConfig
+from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.idle import CpuLatencyRequest
@@ -91,33 +91,48 @@ def _common_node_settings(config: EngineConfig) -> dict[str, object]:
     }
 
 
-def _okx_node_config(config: EngineConfig) -> TradingNodeConfig:
-    """Nautilus' own OKX data and execution clients, demo or live.
+def okx_endpoints(config: EngineConfig) -> dict[str, str | None]:
+    """The REST base and the public / private WebSocket URLs the OKX clients are given: ours where the settings name
+    them (a proxy, the test stand-in), else None, which lets Nautilus choose OKX's own for the environment and region.
+    Nautilus derives the business WebSocket (algo orders, bars) from each of these."""
+    from nautilus_trader.core.nautilus_pyo3 import derive_okx_ws_url
 
-    1.221 workarounds (shared research note): credentials are read from the environment by Nautilus itself, also
-    for public data and always for the private WebSockets (OKX_API_KEY, OKX_API_SECRET, OKX_API_PASSPHRASE), so
-    none are passed here and none pass through our config objects; the business WebSocket URL can only be set by
-    environment (OKX_BASE_URL_WS_BUSINESS / OKX_DEMO_BASE_URL_WS_BUSINESS); the HTTP and public / private
-    WebSocket URLs are taken from the same variables Nautilus uses (OKX_BASE_URL_HTTP, OKX[_DEMO]_BASE_URL_WS_PUBLIC,
-    ..._PRIVATE) and passed in the config, because 1.221 does not read them for every client; unset means OKX
-    itself; the instrument provider must name what to load; trailing stops are emulated and FOK is refused
-    (see execution.py).
+    ws = config.okx_base_url_ws.rstrip("/")
+    return {"http": config.okx_base_url_http or None,
+            "public": derive_okx_ws_url(ws, "public") if ws else None,
+            "private": derive_okx_ws_url(ws, "private") if ws else None}
+
+
+def _okx_node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeConfig:
+    """Nautilus' own OKX data and execution clients, demo or live, in the account's region.
+
+    Everything comes from our settings: environment and region, the endpoints (okx_endpoints) and the credentials,
+    which Nautilus would otherwise read from the environment itself. Orders go over the private WebSocket with the
+    instrument's instIdCode (OKX's protocol since February 2026). Trailing stops stay emulated on bid/ask
+    (execution.py, docs/platform.md); the instrument provider loads only the configured instrument.
     """
     from nautilus_trader.adapters.okx import OKX, OKXDataClientConfig, OKXExecClientConfig
     from nautilus_trader.config import InstrumentProviderConfig
-    from nautilus_trader.core.nautilus_pyo3 import OKXContractType, OKXInstrumentType, OKXMarginMode
+    from nautilus_trader.core.nautilus_pyo3 import (
+        OKXContractType,
+        OKXEnvironment,
+        OKXInstrumentType,
+        OKXMarginMode,
+        OKXRegion,
+    )
     from nautilus_trader.model.identifiers import InstrumentId
 
-    demo = "DEMO_" if config.okx_environment == "demo" else ""
-    urls = {name: os.environ.get(variable) or None for name, variable in (
-        ("http", "OKX_BASE_URL_HTTP"), ("public", f"OKX_{demo}BASE_URL_WS_PUBLIC"),
-        ("private", f"OKX_{demo}BASE_URL_WS_PRIVATE"))}
+    urls = okx_endpoints(config)
     common = {
+        "api_key": secrets.okx_api_key.reveal() or None,
+        "api_secret": secrets.okx_api_secret.reveal() or None,
+        "api_passphrase": secrets.okx_api_passphrase.reveal() or None,
+        "environment": OKXEnvironment.DEMO if config.okx_environment == "demo" else OKXEnvironment.LIVE,
+        "region": {"global": OKXRegion.GLOBAL, "eea": OKXRegion.EEA, "us": OKXRegion.US}[config.okx_region],
         "base_url_http": urls["http"],
         "instrument_types": (OKXInstrumentType.SWAP,),
         "contract_types": (OKXContractType.LINEAR,),
         "instrument_provider": InstrumentProviderConfig(load_ids=frozenset([InstrumentId.from_str(config.instrument)])),
-        "is_demo": config.okx_environment == "demo",
         "http_timeout_secs": 10,
         "max_retries": 3,
     }
@@ -133,9 +148,9 @@ def _okx_node_config(config: EngineConfig) -> TradingNodeConfig:
     )
 
 
-def _node_config(config: EngineConfig) -> TradingNodeConfig:
+def _node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeConfig:
     if config.venue == "okx":
-        return _okx_node_config(config)
+        return _okx_node_config(config, secrets)
     if config.venue != "sim":
         raise ConfigError(f"SEXTANT_VENUE={config.venue}: the scene venue comes with recording and replay (issue "
                           f"#6). Fix: use SEXTANT_VENUE=sim or okx.")
@@ -197,17 +212,17 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             # order. Our EventRing is the record of orders.
                             log_events=False, log_commands=False),
         agents=crew, writer=context, sink=sink,
-        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run,
-                          "limit_time_in_force_honoured": config.venue != "okx"},
+        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
         commands_path=commands_path, measure_latency=measure_latency)
     encoder.quote_handlers.append(strategy.on_quote)
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 
-def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = None) -> TradingNode:
+def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = None,
+               secrets: EngineSecrets | None = None) -> TradingNode:
     """A TradingNode with the venue's data and execution clients registered and nothing of Sextant's in it yet:
     `build_engine` adds the components; the engine bench runs it bare as its baseline."""
-    node = TradingNode(config=node_config or _node_config(config))
+    node = TradingNode(config=node_config or _node_config(config, secrets or EngineSecrets()))
     if config.venue == "okx":
         from nautilus_trader.adapters.okx import OKX, OKXLiveDataClientFactory, OKXLiveExecClientFactory
 
@@ -219,9 +234,11 @@ def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = Non
     return node
 
 
-def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, chain_key: str = "") -> EngineParts:
+def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
+                 secrets: EngineSecrets | None = None) -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
-    node_config = _node_config(config)
+    secrets = secrets or EngineSecrets()
+    node_config = _node_config(config, secrets)
     crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
     context = ContextWriter(config.context_path, config.instrument)
     events = EventRingWriter(config.events_path)
@@ -243,7 +260,8 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *, cha
         attach_recorder(recorder, context, encoder, strategy, sink)
     trust = None
     if config.trust_dir:
-        trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=chain_key, seed=config.seed,
+        trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
+                          seed=config.seed,
                           instrument=config.instrument,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
                           strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew], writer=context)
@@ -281,11 +299,11 @@ def new_recorder(config: EngineConfig, directory: Path | None = None, *, context
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
                            on_ready: object = None, agents: list[Agent] | None = None,
-                           chain_key: str = "") -> EngineParts:
+                           secrets: EngineSecrets | None = None) -> EngineParts:
     """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    parts = build_engine(config, agents, chain_key=chain_key)
+    parts = build_engine(config, agents, secrets=secrets)
     # After the build: Nautilus' kernel installs its own loop signal handlers when it is constructed, and those only
     # stop the node; ours stop the node and everything around it, in order.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -361,7 +379,7 @@ async def _heartbeat_until_cancelled(context: ContextWriter, interval_s: float =
         await asyncio.sleep(interval_s)
 
 
-def run_engine(config: EngineConfig, chain_key: str = "") -> int:
+def run_engine(config: EngineConfig, secrets: EngineSecrets | None = None) -> int:
     """The `sextant engine` process."""
     started = time.monotonic()
 
@@ -374,7 +392,7 @@ def run_engine(config: EngineConfig, chain_key: str = "") -> int:
         if parts.cpu_latency is not None:
             print(f"  {parts.cpu_latency.describe()}", flush=True)
 
-    parts = asyncio.run(run_engine_async(config, on_ready=announce, chain_key=chain_key))
+    parts = asyncio.run(run_engine_async(config, on_ready=announce, secrets=secrets))
     parts.node.dispose()
     quotes = int(parts.context.record["quote_count"])
     print(f"sextant engine: stopped after {time.monotonic() - started:.1f} s, {quotes} quotes, "

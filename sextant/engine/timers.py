@@ -1,7 +1,7 @@
 """Timer callbacks on the engine's thread.
 
-Nautilus 1.221's LiveClock fires timers on its own (Rust) threads and calls the Python callback there, not on the
-event loop that runs every data and order handler. A Sextant timer touches what the quote path touches (the
+Nautilus' LiveClock (still in 1.231) fires timers on its own (Rust) threads and calls the Python callback there, not
+on the event loop that runs every data and order handler. A Sextant timer touches what the quote path touches (the
 EventRing's single writer, the ContextWindow record, pending intents, the strategy's submits), and the quote kernels
 release the GIL: run concurrently, the two would interleave. `on_engine_thread` hands each call over to the loop.
 """

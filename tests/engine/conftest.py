@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from sextant.engine.config import EngineConfig
+from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.node import EngineParts, run_engine_async
 from sextant.state.ring import EventRingReader, RingMessage
 from sextant.swarm.intent import AgentIntent, RiskBudget
+from tests.conftest import RAN_NODES
 
 
 def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
@@ -26,8 +27,10 @@ def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
 
 
 def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.AbstractEventLoop], None] | None = None,
-               agents: list[Any] | None = None) -> tuple[EngineParts, list[RingMessage]]:
-    """Run the engine for config.duration_s, calling `schedule(parts, loop)` once it is built; return its events."""
+               agents: list[Any] | None = None, secrets: EngineSecrets | None = None,
+               ) -> tuple[EngineParts, list[RingMessage]]:
+    """Run the engine for config.duration_s, calling `schedule(parts, loop)` once it is built; return its events.
+    The node stays undisposed, its cache readable, until the test module ends."""
     collected: list[RingMessage] = []
 
     def ready(parts: EngineParts) -> None:
@@ -35,8 +38,9 @@ def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.Ab
         if schedule is not None:
             schedule(parts, asyncio.get_running_loop())
 
-    parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=agents if agents is not None else []))
-    parts.node.dispose()
+    parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=agents if agents is not None else [],
+                                         secrets=secrets))
+    RAN_NODES.append(parts.node)
     return parts, collected
 
 

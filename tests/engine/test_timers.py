@@ -1,4 +1,4 @@
-"""Timers run on the engine's thread: Nautilus 1.221's LiveClock calls timer callbacks on its own threads, and the
+"""Timers run on the engine's thread: Nautilus' LiveClock (1.231) calls timer callbacks on its own threads, and the
 StateEncoder's heartbeat and the SwarmStrategy's command poll must not run beside the quote path (they share the
 EventRing's single writer, the record and the pending intents)."""
 
