@@ -26,7 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sextant.engine.backtest import SIM_START_NS, run_sim, ticks_from_arrays
+from sextant.engine.backtest import SIM_START_NS, run_sim
+from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.simulated_venue import quote_ticks
 from sextant.engine.config import EngineConfig
 
 SCENES_DIR = Path(__file__).resolve().parent
@@ -106,7 +108,7 @@ def generate(name: str) -> Path:
     bid, ask, bid_size, ask_size = _book(mids, spread_bps, depth, rng)
     ts = (SIM_START_NS + np.round(np.arange(len(mids)) * step_s * 1e9)).astype(np.uint64)
     config = EngineConfig(seed=seed, cooldown_secs=30.0)
-    quotes = ticks_from_arrays(config, bid, ask, bid_size, ask_size, ts)
+    quotes = quote_ticks(okx_linear_swap(config.instrument), bid, ask, bid_size, ask_size, ts)
     target = SCENES_DIR / name
     with tempfile.TemporaryDirectory() as folder:
         summary = run_sim(config, quotes, Path(folder), source=f"scenes/generate.py:{name}", context_interval_s=1.0)

@@ -45,6 +45,7 @@ from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, Si
 from sextant.engine.research import ResearchLink
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
+from sextant.engine.trade_record import install_linear_trade_record
 from sextant.engine.trust import TrustLink
 from sextant.replay.recorder import SceneRecorder
 from sextant.state.context import ContextWriter
@@ -252,6 +253,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
     node.trader.add_strategy(strategy)
     node.trader.add_exec_algorithm(TWAPExecAlgorithm())
     node.build()
+    install_linear_trade_record(node.portfolio.analyzer)
     strategy.estop.risk_engine = node.kernel.risk_engine
     stream = EventStream(port=config.ws_port)
     sink.add_listener(stream.publish)
