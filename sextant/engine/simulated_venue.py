@@ -4,6 +4,7 @@ benchmarks, so they all trade the same venue."""
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -17,6 +18,10 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Money
 
 from sextant.engine.trade_record import install_linear_trade_record
+
+# BacktestEngine.run stamps its start and end with pd.Timestamp.utcnow, which pandas 3 deprecates: one warning line
+# per run, from Nautilus' code, in every sim, research and bench output. Only that message is silenced.
+warnings.filterwarnings("ignore", message=r"Timestamp\.utcnow is deprecated")
 
 
 def quote_ticks(instrument: Instrument, bid: np.ndarray, ask: np.ndarray, bid_size: np.ndarray,
