@@ -172,7 +172,7 @@ def _bench_config(folder: str, seconds: float, speed: float, low_latency_idle: b
     return EngineConfig(context_path=str(Path(folder) / "c.mmap"), events_path=str(Path(folder) / "e.mmap"),
                         commands_path=str(Path(folder) / "k.mmap"), speed=speed, duration_s=seconds,
                         autonomy="AUTO", cooldown_secs=0.0, ws_port=0, max_order_submit_rate="1000/00:00:01",
-                        low_latency_idle=low_latency_idle)
+                        low_latency_idle=low_latency_idle, node_log_level="ERROR")
 
 
 def measure_bare(seconds: float, speed: float, *, low_latency_idle: bool) -> np.ndarray:

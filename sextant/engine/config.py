@@ -66,6 +66,9 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     trust_dir: str | None = None  # the attestor's journal and decision records; None: no trust layer
     chain_rpc: str = ""  # empty: the embedded py-evm chain (the key, a secret, never enters this struct)
     research_ledger: str | None = None  # accepted research results become research cards (engine/research.py)
+    # Nautilus' own log lines on stdout; the benchmarks take ERROR so that its stop-time warnings (residual
+    # positions, reconciliation off) stay out of their tables.
+    node_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:

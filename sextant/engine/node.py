@@ -84,7 +84,7 @@ class EngineParts:
 def _common_node_settings(config: EngineConfig) -> dict[str, object]:
     return {
         "trader_id": TraderId(TRADER_ID),
-        "logging": LoggingConfig(log_level="WARNING"),
+        "logging": LoggingConfig(log_level=config.node_log_level),
         "data_engine": LiveDataEngineConfig(),
         "risk_engine": LiveRiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate),
         "timeout_disconnection": 2.0,
