@@ -26,6 +26,7 @@ MAX_RESEARCH = 200
 RESEARCH_KIND = "Research"  # a card that changes a crew member's parameters (engine/research.py)
 MAX_TOASTS = 4
 TOAST_S = 4.0
+COMMAND_ANSWER_S = 1.0  # the engine answers within a poll or two; past this the captain is told
 
 
 @dataclass(slots=True)
@@ -43,6 +44,16 @@ class Card:
     @property
     def intent_id(self) -> str:
         return self.intent.intent_id
+
+
+@dataclass(slots=True)
+class SentCommand:
+    """A command the view sent and the engine has not answered yet."""
+
+    what: str  # its type name, e.g. "Approve"
+    number: int  # its CommandRing number: what a CommandsLost names
+    sent_s: float
+    overdue: bool = False  # said so once: no answer within COMMAND_ANSWER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ class BridgeModel:
         self.toasts: deque[Toast] = deque(maxlen=MAX_TOASTS)
         self.event_counts: Counter[str] = Counter()
         self.estop_reason = ""
-        self.pending_commands: dict[str, str] = {}  # command_id -> what it was, until its CommandResult
+        self.pending_commands: dict[str, SentCommand] = {}  # by command_id, until its CommandResult
         self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self._last_sample_ts = 0
@@ -121,12 +132,13 @@ class BridgeModel:
             assert received.message is not None
             self._apply_event(received.message, received.ts_ns)
         self._archive_cards()
+        self._flag_overdue_commands()
         while self.toasts and self.toasts[0].until_s < now_s:
             self.toasts.popleft()
 
-    def command_sent(self, command: messages.Command) -> None:
-        """The view sent `command`; remember it until the engine answers."""
-        self.pending_commands[command.command_id] = type(command).__name__
+    def command_sent(self, command: messages.Command, number: int = -1) -> None:
+        """The view sent `command` as CommandRing message `number`; remember it until the engine answers."""
+        self.pending_commands[command.command_id] = SentCommand(type(command).__name__, number, self.now_s)
         intent_id = getattr(command, "intent_id", None)
         card = self.cards.get(intent_id) if intent_id else None
         if card is not None:
@@ -181,15 +193,35 @@ class BridgeModel:
             self.estop_reason = event.reason
             self.toast(f"E-STOP {event.state}: {event.reason}" if event.reason else f"E-STOP {event.state}",
                         event.state == "RELEASED")
+        elif isinstance(event, messages.CommandsLost):
+            lost = [(command_id, sent) for command_id, sent in self.pending_commands.items()
+                    if event.first <= sent.number <= event.last and sent.what != "EStop"]  # an E-stop still acts
+            for command_id, sent in lost:
+                self._answered(command_id)
+                self.toast(f"{sent.what} lost in a command flood: not executed, send it again", False)
         elif isinstance(event, messages.CommandResult):
-            what = self.pending_commands.pop(event.command_id, None)
-            for card in self.cards.values():
-                if card.pending_command_id == event.command_id:
-                    card.pending_command, card.pending_command_id = "", ""
+            sent = self._answered(event.command_id)
+            what = sent.what if sent is not None else None
             if what is not None and not event.applied:
                 self.toast(f"{event.command} refused: {event.reason}", False)
             elif what is not None and event.command in ("SetAutonomy", "Modify"):
                 self.toast(f"{event.command}: {event.reason}", True)
+
+    def _answered(self, command_id: str) -> SentCommand | None:
+        for card in self.cards.values():
+            if card.pending_command_id == command_id:
+                card.pending_command, card.pending_command_id = "", ""
+        return self.pending_commands.pop(command_id, None)
+
+    def _flag_overdue_commands(self) -> None:
+        for sent in self.pending_commands.values():
+            if not sent.overdue and self.now_s - sent.sent_s > COMMAND_ANSWER_S:
+                sent.overdue = True
+                self.toast(f"{sent.what}: no answer from the engine after {COMMAND_ANSWER_S:g} s", False)
+
+    def overdue_commands(self) -> list[SentCommand]:
+        """Sent, unanswered for more than COMMAND_ANSWER_S: the engine is busy, stuck or gone."""
+        return [sent for sent in self.pending_commands.values() if sent.overdue]
 
     def _resolve(self, intent_id: str, outcome: str, detail: str) -> None:
         card = self.cards.get(intent_id)

@@ -186,9 +186,9 @@ class BridgeView(arcade.View):
             if not quiet:
                 self.model.toast(f"{type(command).__name__} not sent: {refusal}", False)
             return False
-        self.link.send(command)
+        number = self.link.send(command)
         if not quiet:
-            self.model.command_sent(command)
+            self.model.command_sent(command, number)
         self.sent.append(command)
         return True
 

@@ -54,10 +54,11 @@ class EventSink:
         """Publish `event` just before the next event, or at `flush()`, whichever comes first.
 
         For the events that announce an order which is about to be submitted (its intent, its approval): writing
-        them costs the order path ~70 µs, and the order needs none of it. They go out once the order has left,
-        ahead of its first event, so the ring, the stream and the recorder see every event in the same order and
-        with the same timestamps as if they had been published at once. The strategy flushes on its timer, so
-        none waits longer than one command poll."""
+        them costs the order path, and the order needs none of it. They go out once the order has been submitted
+        to Nautilus, ahead of its first event, so the ring, the stream and the recorder see every event in the same
+        order and with the same timestamps as if they had been published at once. Whether Nautilus' RiskEngine has
+        passed the order to the venue client by then depends on its queue, and is not promised. The strategy
+        flushes on its timer, so none waits longer than one command poll."""
         self._later.append((event, ts_ns))
 
     def flush(self) -> None:

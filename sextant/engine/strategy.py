@@ -13,7 +13,9 @@ A pending intent expires after APPROVAL_TTL. Before it executes it is re-checked
 that moved beyond the directive's slippage allowance refuses it. Every decision is an event.
 
 A timer polls the CommandRing (so commands act even in a quiet market), runs countdowns and expiries, and
-finishes the E-stop. Every command gets exactly one CommandResult.
+finishes the E-stop. Every command gets exactly one answer: its CommandResult, or a CommandsLost naming its ring
+number when a flood overwrote it before the engine could read it. An E-stop engage cannot be lost that way: the
+bridge latches it in the ring's header, which the engine reads on every poll and every quote.
 """
 
 from __future__ import annotations
@@ -48,14 +50,16 @@ from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask, EStopState
-from sextant.state.ring import CommandRingFollower, RingMessage
-from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
+from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
+from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent, scaled_quantity
 from sextant.swarm.consensus import resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective, RiskBudget
 
 ASSISTED_CONFIDENCE = 0.7
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
 COMMAND_REOPEN_NS = 1_000_000_000
+# Commands handled per poll: bounds the loop's time on a flood; the rest wait in the ring for the next poll.
+MAX_COMMANDS_PER_POLL = 1024
 _IDLE = int(CrewState.IDLE)
 
 
@@ -102,13 +106,30 @@ class CommandInbox:
     def __init__(self, path: str, started_wall_ns: int) -> None:
         self._follower = CommandRingFollower(path, start="oldest", recheck_ns=COMMAND_REOPEN_NS)
         self._started = started_wall_ns
+        self._latch_ring = 0  # created_ns of the ring whose latch was read last: a re-created ring counts afresh
+        self._latch_seen = 0
 
-    def drain(self) -> tuple[list[RingMessage[messages.Command]], list[RingMessage[messages.Command]]]:
-        """(fresh commands, stale commands)."""
-        received = self._follower.drain()
-        fresh = [m for m in received if m.ts_ns >= self._started]
-        stale = [m for m in received if m.ts_ns < self._started]
-        return fresh, stale
+    def drain(self) -> tuple[list[RingMessage[messages.Command]], list[RingMessage[messages.Command]],
+                             list[tuple[int, int]]]:
+        """(fresh commands, stale commands, lost ring numbers as inclusive ranges)."""
+        batch = self._follower.drain_batch(MAX_COMMANDS_PER_POLL)
+        fresh = [m for m in batch.received if m.ts_ns >= self._started]
+        stale = [m for m in batch.received if m.ts_ns < self._started]
+        return fresh, stale, batch.lost
+
+    def estop_latched(self) -> EStopLatch | None:
+        """An E-stop engage latched since the last call and sent since this engine started, else None. One load
+        of the latch word when nothing is new."""
+        follower = self._follower
+        created = follower.created_ns
+        if created != self._latch_ring:
+            self._latch_ring, self._latch_seen = created, 0
+        requests = follower.estop_requests
+        if requests <= self._latch_seen:
+            return None
+        self._latch_seen = requests
+        latch = follower.estop_latch()
+        return latch if latch is not None and latch.ts_ns >= self._started else None
 
 
 class SwarmStrategy(Strategy):
@@ -131,6 +152,7 @@ class SwarmStrategy(Strategy):
         self.agent_scores: dict[str, float] = {}
         self.pending: dict[str, PendingIntent] = {}
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
+        self._latched_estops: set[str] = set()  # engaged from the latch: their ring messages are already answered
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
         self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
@@ -189,6 +211,8 @@ class SwarmStrategy(Strategy):
 
     def _cycle(self, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
+        if self._inbox is not None:
+            self._take_estop_latch(now)
         blocked = self._blocked_reason(now)
         if blocked is None and self.pending:
             waiting = [p.expires_ns for p in self.pending.values() if p.research is None]  # research blocks none
@@ -356,6 +380,15 @@ class SwarmStrategy(Strategy):
         return trade_size_factor(self._writer.storage, direction, abs(intent.target_position - market.position),
                                  self._change)
 
+    def _field_allows(self, side: str, quantity: float, market: MarketView) -> float:
+        """How much of a trade of `quantity` the risk field lets through now, in whole lots (as the compiler rounds
+        it); a trade that reduces the position is never cut."""
+        signed = quantity if side == "BUY" else -quantity
+        if abs(market.position + signed) < abs(market.position):
+            return quantity
+        factor = trade_size_factor(self._writer.storage, 1.0 if side == "BUY" else -1.0, quantity, self._change)
+        return scaled_quantity(quantity, factor, market.lot)
+
     def _announce(self, pending: PendingIntent, requires_approval: bool, later: bool = False) -> None:
         intent, directive = pending.intent, pending.directive
         publish = self._sink.publish_later if later else self._sink.publish
@@ -462,6 +495,8 @@ class SwarmStrategy(Strategy):
     def _on_timer(self, event: Any) -> None:
         self._sink.flush()  # an intent's announcement waits for its order's first event at most until here
         now = self.clock.timestamp_ns()
+        if self._inbox is not None:  # before any countdown can execute: an E-stop sent meanwhile comes first
+            self._take_estop_latch(now)
         for listener in self.timer_listeners:
             listener(now)
         for pending in list(self.pending.values()) if self.pending else ():
@@ -475,13 +510,20 @@ class SwarmStrategy(Strategy):
         fields.pending_intents[0] = len(self.pending)
         self.estop.poll(now)
         if self._inbox is not None:
-            fresh, stale = self._inbox.drain()
+            fresh, stale, lost = self._inbox.drain()
+            for first, last in lost:
+                self._sink.publish(messages.CommandsLost(
+                    first=first, last=last, reason="overwritten in the CommandRing before the engine read them "
+                    "(a flood); not executed"), now)
             for listener in self.command_listeners:
                 for message in stale + fresh:
                     listener(message)
             for message in stale:
                 self._answer(message, False, "sent before this engine started; not executed", now)
             for message in fresh:
+                if isinstance(message.message, messages.EStop) and message.message.command_id in self._latched_estops:
+                    self._latched_estops.discard(message.message.command_id)
+                    continue  # taken from the latch already, and answered there
                 try:
                     self.handle_command(message, now)
                 except Exception as error:  # noqa: BLE001 - a command must always get its answer
@@ -498,15 +540,9 @@ class SwarmStrategy(Strategy):
             return
         if isinstance(command, messages.EStop):
             if command.engage:
-                refusal = self.estop.engage(command.command_id, now)
+                refusal = self._engage_estop(command.command_id, now)
                 if refusal is not None:
                     self._answer(message, False, refusal, now)
-                else:
-                    for pending in list(self.pending.values()):
-                        self.pending.pop(pending.intent.id)
-                        self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason="E-STOP",
-                                                                   by="engine"), now)
-                        self._drop_research(pending, "dropped", "engine")
                 return  # the CommandResult follows when the stop completes
             refusal = self.estop.release(command.command_id, now)
             self._answer(message, refusal is None, refusal or "released", now)
@@ -539,6 +575,30 @@ class SwarmStrategy(Strategy):
             refusal = self._hold(pending, command, now)
             self._answer(message, refusal is None, refusal or ("held" if command.hold else "resumed"), now)
 
+    def _take_estop_latch(self, now: int) -> None:
+        latch = self._inbox.estop_latched()  # type: ignore[union-attr]
+        if latch is None:
+            return
+        self._latched_estops.add(latch.command_id)
+        refusal = self._engage_estop(latch.command_id, now)
+        if refusal is not None:
+            self._sink.publish(messages.CommandResult(command_id=latch.command_id, command="EStop", applied=False,
+                                                      reason=refusal), now)
+
+    def _engage_estop(self, command_id: str, now: int) -> str | None:
+        """Start the E-stop and drop every pending intent. A refusal reason, or None (the CommandResult follows
+        when the stop completes)."""
+        refusal = self.estop.engage(command_id, now)
+        if refusal is None:
+            for pending in list(self.pending.values()):
+                self.pending.pop(pending.intent.id)
+                self._sink.publish(messages.IntentRejected(intent_id=pending.intent.id, reason="E-STOP",
+                                                           by="engine"), now)
+                self._drop_research(pending, "dropped", "engine")
+            self._fields.pending_intents[0] = 0
+            self._fields.estop[0] = self.estop.state
+        return refusal
+
     def _hold(self, pending: PendingIntent, command: messages.HoldCountdown, now: int) -> str | None:
         """Hold the countdown while the captain reads the card; resume it with the time it had left. The TTL keeps
         running: a held card still expires."""
@@ -567,13 +627,13 @@ class SwarmStrategy(Strategy):
         intent = pending.intent
         if command.style is not None:
             intent = msgspec.structs.replace(intent, style=command.style)
-        try:
-            directive = compile_intent(intent, self._market(None))
+        market = self._market(None)
+        try:  # re-planned on today's book and today's risk field, as a new intent would be
+            directive = compile_intent(intent, market, self._size_factor(intent, market))
         except CompileRejected as rejection:
             return str(rejection)
         if directive is None:
             return "nothing left to do at the current position"
-        market = self._market(None)
         changes: dict[str, Any] = {}
         if command.quantity is not None:
             quantity = math.floor(command.quantity / market.lot + 1e-9) * market.lot
@@ -582,6 +642,9 @@ class SwarmStrategy(Strategy):
                 return f"quantity {command.quantity} is below one lot ({market.lot:g})"
             if abs(market.position + signed) > intent.budget.max_position:
                 return f"quantity {quantity:g} would exceed the budget's max position {intent.budget.max_position:g}"
+            allowed = self._field_allows(directive.side, quantity, market)
+            if quantity > allowed + 1e-9:
+                return f"the risk field allows {allowed:g} of quantity {quantity:g} now"
             changes["quantity"] = round(quantity, 8)
         if command.price is not None:
             if directive.style not in ("LIMIT", "IOC", "FOK"):
@@ -631,9 +694,6 @@ class SwarmStrategy(Strategy):
             self._working.discard(event.client_order_id.value)
             if not isinstance(event, OrderRejected):
                 self._post_only.pop(event.client_order_id.value, None)
-
-    def on_order_filled(self, event: Any) -> None:
-        self.estop.poll(self.clock.timestamp_ns())
 
     def on_position_event(self, event: Any) -> None:
         if self.estop.state == EStopState.RELEASED:  # during an E-stop nothing new is placed, not even a stop

@@ -41,12 +41,19 @@ MAGIC_NAMES: dict[int, str] = {
     COMMAND_RING_MAGIC: "CommandRing",
 }
 
+# The CommandRing's E-stop latch (zero in the other files): how many E-stop engages the bridge has sent, when the
+# last was sent and its command id. A ring slot can be overwritten by a flood before the engine reads it; these
+# words cannot, and the engine reads them on every poll and every quote (docs/shared-memory.md).
+ESTOP_COMMAND_ID_SIZE = 40
+
 HEADER_DTYPE = np.dtype(
     {
         "names": ["magic", "layout_version", "header_size", "file_size", "record_size", "record_count",
-                  "layout_hash", "writer_pid", "heartbeat_ns", "created_ns", "sequence"],
-        "formats": ["<u8", "<u4", "<u4", "<u8", "<u4", "<u4", "<u8", "<u8", "<u8", "<u8", "<u8"],
-        "offsets": [0, 8, 12, 16, 24, 28, 32, 40, 48, 56, 64],
+                  "layout_hash", "writer_pid", "heartbeat_ns", "created_ns", "sequence",
+                  "estop_requests", "estop_request_ns", "estop_command_id"],
+        "formats": ["<u8", "<u4", "<u4", "<u8", "<u4", "<u4", "<u8", "<u8", "<u8", "<u8", "<u8",
+                    "<u8", "<u8", f"S{ESTOP_COMMAND_ID_SIZE}"],
+        "offsets": [0, 8, 12, 16, 24, 28, 32, 40, 48, 56, 64, 72, 80, 88],
         "itemsize": HEADER_SIZE,
     }
 )
@@ -54,6 +61,9 @@ HEADER_DTYPE = np.dtype(
 OFFSET_WRITER_PID = HEADER_DTYPE.fields["writer_pid"][1]
 OFFSET_HEARTBEAT = HEADER_DTYPE.fields["heartbeat_ns"][1]
 OFFSET_SEQUENCE = HEADER_DTYPE.fields["sequence"][1]
+OFFSET_ESTOP_REQUESTS = HEADER_DTYPE.fields["estop_requests"][1]
+OFFSET_ESTOP_REQUEST_NS = HEADER_DTYPE.fields["estop_request_ns"][1]
+OFFSET_ESTOP_COMMAND_ID = HEADER_DTYPE.fields["estop_command_id"][1]
 
 
 class Venue(IntEnum):
@@ -265,9 +275,11 @@ SLOT_HEADER_SIZE = 24
 SLOT_FLAG_TRUNCATED = 1  # fields were shortened to fit; the payload still decodes
 SLOT_FLAG_RAW_PREFIX = 2  # the payload is a prefix of the encoding and cannot be decoded
 
-EVENT_RING_SLOTS = 256
+# Sized for a flood: a 10 k/s command burst fits the CommandRing between two engine polls, and the events that
+# answer it fit the EventRing between two bridge frames.
+EVENT_RING_SLOTS = 4096
 EVENT_RING_SLOT_SIZE = 512
-COMMAND_RING_SLOTS = 64
+COMMAND_RING_SLOTS = 4096
 COMMAND_RING_SLOT_SIZE = 256
 
 RING_LAYOUT_HASH: int = int.from_bytes(

@@ -240,6 +240,17 @@ class CountdownChanged(Event, kw_only=True):
     command_id: str | None = None
 
 
+class CommandsLost(Event, kw_only=True):
+    """CommandRing messages the engine never read, because the writer overwrote their slots first (a flood):
+    numbers `first` to `last` inclusive, as `CommandRingWriter.publish` returned them. Each gets no other answer; an
+    E-stop among them still acts, through the ring's latch."""
+
+    KIND: ClassVar[int] = 25
+    first: int
+    last: int
+    reason: str = ""
+
+
 # --------------------------------------------------------------------------------------------------- commands
 
 
@@ -292,7 +303,7 @@ class HoldCountdown(Command, kw_only=True):
 EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
-    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged,
+    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged, CommandsLost,
 )
 COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl,
                                             HoldCountdown)

@@ -27,10 +27,14 @@ from sextant.state.layout import (
     COMMAND_RING_SLOTS,
     EVENT_RING_MAGIC,
     EVENT_RING_SLOT_SIZE,
+    ESTOP_COMMAND_ID_SIZE,
     EVENT_RING_SLOTS,
     HEADER_DTYPE,
     HEADER_SIZE,
     MAGIC_NAMES,
+    OFFSET_ESTOP_COMMAND_ID,
+    OFFSET_ESTOP_REQUEST_NS,
+    OFFSET_ESTOP_REQUESTS,
     OFFSET_SEQUENCE,
     RING_LAYOUT_HASH,
     SLOT_FLAG_RAW_PREFIX,
@@ -110,6 +114,48 @@ def ring_drain(buf: np.ndarray, slot_count: int, slot_size: int, cursor: np.ndar
 @njit(**JIT_OPTIONS)
 def ring_published(buf: np.ndarray) -> int:
     return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
+
+
+@njit(**JIT_OPTIONS)
+def estop_latch_store(buf: np.ndarray, command_id: np.ndarray, length: int, ts_ns: int) -> None:
+    """Latch one E-stop engage in the CommandRing header. The word counts twice the engages: odd while the id and
+    time are being written (a seqlock, as the ContextWindow's), even once they are complete. Single writer."""
+    word = np.int64(load_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS))
+    store_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS, word + 1)
+    fence_release()
+    store_u64(buf, OFFSET_ESTOP_REQUEST_NS, ts_ns)
+    buf[OFFSET_ESTOP_COMMAND_ID:OFFSET_ESTOP_COMMAND_ID + ESTOP_COMMAND_ID_SIZE] = 0
+    buf[OFFSET_ESTOP_COMMAND_ID:OFFSET_ESTOP_COMMAND_ID + length] = command_id[:length]
+    store_release_u64(buf, OFFSET_ESTOP_REQUESTS, word + 2)
+
+
+@njit(**JIT_OPTIONS)
+def estop_latch_word(buf: np.ndarray) -> int:
+    """The latch word: twice the engages latched so far (plus one while the next is being written)."""
+    return np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))
+
+
+@njit(**JIT_OPTIONS)
+def estop_latch_read(buf: np.ndarray, command_id: np.ndarray) -> tuple[int, int]:
+    """(engages latched, the last one's time), with its id copied into `command_id`; retries while the writer is
+    mid-write or laps the copy."""
+    while True:
+        before = np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))
+        if before % 2 == 0:
+            ts_ns = np.int64(load_u64(buf, OFFSET_ESTOP_REQUEST_NS))
+            command_id[:] = buf[OFFSET_ESTOP_COMMAND_ID:OFFSET_ESTOP_COMMAND_ID + ESTOP_COMMAND_ID_SIZE]
+            fence_acquire()
+            if np.int64(load_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS)) == before:
+                return before // 2, ts_ns
+
+
+@dataclass(frozen=True, slots=True)
+class EStopLatch:
+    """What a CommandRing's E-stop latch holds: engages sent since the ring was created, and the last one's."""
+
+    requests: int
+    command_id: str
+    ts_ns: int
 
 
 M = TypeVar("M", bound=messages.Message)
@@ -249,12 +295,14 @@ class _RingReader(Generic[M]):
     def drain(self, max_messages: int | None = None) -> list[RingMessage[M]]:
         """Everything published since the last drain (up to `max_messages`), oldest first."""
         received: list[RingMessage[M]] = []
+        batch = self._out.shape[0]
         while max_messages is None or len(received) < max_messages:
-            count = int(ring_drain(self._file.buf, self.slot_count, self.slot_size, self._cursor, self._out,
+            rows = batch if max_messages is None else min(batch, max_messages - len(received))
+            count = int(ring_drain(self._file.buf, self.slot_count, self.slot_size, self._cursor, self._out[:rows],
                                    self._numbers))
             for row in range(count):
                 received.append(self._decode_row(row))
-            if count < self._out.shape[0]:
+            if count < rows:
                 break
         return received
 
@@ -293,9 +341,42 @@ class EventRingReader(_RingReader[messages.Event]):
 class CommandRingWriter(_RingWriter[messages.Command]):
     _ring = _COMMANDS
 
+    def publish(self, message: messages.Command, ts_ns: int | None = None) -> int:
+        """As every ring's publish; an E-stop engage is latched in the header first, so that no flood of later
+        commands overwriting its slot can lose it."""
+        if isinstance(message, messages.EStop) and message.engage:
+            encoded = message.command_id.encode()[:ESTOP_COMMAND_ID_SIZE]
+            estop_latch_store(self._file.buf, np.frombuffer(encoded, np.uint8).copy(), len(encoded),
+                              time.time_ns() if ts_ns is None else ts_ns)
+        return super().publish(message, ts_ns)
+
 
 class CommandRingReader(_RingReader[messages.Command]):
     _ring = _COMMANDS
+
+    def __init__(self, path: str | os.PathLike[str], start: Literal["oldest", "latest"] = "oldest",
+                 batch: int = 64) -> None:
+        super().__init__(path, start, batch)
+        self._latched_id = np.zeros(ESTOP_COMMAND_ID_SIZE, np.uint8)
+
+    @property
+    def estop_requests(self) -> int:
+        """E-stop engages latched in this ring so far: one load, cheap enough for every quote."""
+        return int(estop_latch_word(self._file.buf)) // 2
+
+    def estop_latch(self) -> EStopLatch:
+        requests, ts_ns = estop_latch_read(self._file.buf, self._latched_id)
+        return EStopLatch(int(requests), self._latched_id.tobytes().rstrip(b"\0").decode(errors="replace"),
+                          int(ts_ns))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandBatch:
+    """One drain of a CommandRing: the commands read, oldest first, and the message numbers the reader will never
+    see (overwritten before it got to them), as inclusive (first, last) ranges."""
+
+    received: list[RingMessage[messages.Command]]
+    lost: list[tuple[int, int]]
 
 
 class CommandRingFollower:
@@ -311,12 +392,40 @@ class CommandRingFollower:
         self._created_ns = 0
         self._next_check = 0
 
-    def drain(self) -> list[RingMessage[messages.Command]]:
+    @property
+    def created_ns(self) -> int:
+        """The followed ring's creation time; 0 before there is one. Changes when the bridge re-creates it."""
+        return self._created_ns if self._reader is not None else 0
+
+    @property
+    def estop_requests(self) -> int:
+        return self._reader.estop_requests if self._reader is not None else 0
+
+    def estop_latch(self) -> EStopLatch | None:
+        return self._reader.estop_latch() if self._reader is not None else None
+
+    def drain(self, max_messages: int | None = None) -> list[RingMessage[messages.Command]]:
+        return self.drain_batch(max_messages).received
+
+    def drain_batch(self, max_messages: int | None = None) -> CommandBatch:
+        """Up to `max_messages` commands (the rest wait in the ring for the next drain), and what was lost."""
         now = time.time_ns()
         if now >= self._next_check:
             self._next_check = now + self._recheck_ns
             self._reopen_if_replaced()
-        return self._reader.drain() if self._reader is not None else []
+        reader = self._reader
+        if reader is None:
+            return CommandBatch([], [])
+        expected = reader.next_number
+        received = reader.drain(max_messages)
+        lost: list[tuple[int, int]] = []
+        for message in received:
+            if message.number > expected:
+                lost.append((expected, message.number - 1))
+            expected = message.number + 1
+        if reader.next_number > expected:  # lapped after the last message it could read
+            lost.append((expected, reader.next_number - 1))
+        return CommandBatch(received, lost)
 
     def _reopen_if_replaced(self) -> None:
         try:

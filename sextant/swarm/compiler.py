@@ -48,6 +48,12 @@ class MarketView(msgspec.Struct, frozen=True, kw_only=True):
         return (self.bid + self.ask) / 2
 
 
+def scaled_quantity(size: float, size_factor: float, lot: float) -> float:
+    """`size` scaled by the risk field's factor, in whole lots: the nearest lot, never more than `size` itself (a
+    field that trims 0.1 % must not cut a whole lot)."""
+    return min(round(size * size_factor / lot), math.floor(size / lot + 1e-9)) * lot
+
+
 def compile_intent(intent: AgentIntent, market: MarketView, size_factor: float = 1.0) -> ExecutionDirective | None:
     """The directive for `intent`, or None when there is nothing to do (Hold, Veto, already at target).
 
@@ -71,9 +77,7 @@ def compile_intent(intent: AgentIntent, market: MarketView, size_factor: float =
         return None
     if not (math.isfinite(size_factor) and 0 <= size_factor <= 1):
         raise CompileRejected(f"risk size factor {size_factor} is not in [0, 1]")
-    # Nearest lot, never more than the whole change: a field that trims 0.1 % must not cut a whole lot.
-    lots = min(round(abs(delta) * size_factor / market.lot), math.floor(abs(delta) / market.lot + 1e-9))
-    quantity = lots * market.lot
+    quantity = scaled_quantity(abs(delta), size_factor, market.lot)
     if quantity < market.lot:
         raise CompileRejected(f"the risk field scales {abs(delta):g} contracts by {size_factor:.3f}: less than one "
                               f"lot is left")

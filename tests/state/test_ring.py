@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from sextant.state import messages
-from sextant.state.layout import LAYOUT_VERSION
-from sextant.state.ring import CommandRingReader, CommandRingWriter, EventRingReader, EventRingWriter
+from sextant.state.layout import EVENT_RING_SLOT_SIZE, EVENT_RING_SLOTS, LAYOUT_VERSION
+from sextant.state.ring import (
+    CommandRingFollower,
+    CommandRingReader,
+    CommandRingWriter,
+    EventRingReader,
+    EventRingWriter,
+)
 from sextant.state.shm import LayoutMismatchError, StateFileError
 from tests.conftest import rewrite_header
 
@@ -190,7 +196,7 @@ class TestCorruptHeader:
             ({"layout_version": LAYOUT_VERSION + 3}, "layout version"),
             ({"record_count": 300}, "size mismatch"),
             ({"layout_hash": 1}, "slot layout hash"),
-            ({"record_count": 1, "record_size": 256 * 512}, "implausible ring geometry"),
+            ({"record_count": 1, "record_size": EVENT_RING_SLOTS * EVENT_RING_SLOT_SIZE}, "implausible ring geometry"),
         ],
     )
     def test_a_corrupt_header_is_refused_and_the_file_left_untouched(
@@ -241,3 +247,34 @@ def test_across_processes_received_plus_lost_equals_published(path: Path) -> Non
         writer.stdin.flush()
         writer.wait(timeout=30)
     print(json.dumps({"received": len(received), "lost": reader.lost}))
+
+
+class TestCommandFlood:
+    def test_an_estop_engage_is_latched_in_the_header_where_no_flood_overwrites_it(self, path: Path) -> None:
+        writer = CommandRingWriter(path, slots=8)
+        reader = CommandRingReader(path)
+        writer.publish(messages.EStop(command_id="stop-1", engage=True), ts_ns=1_000)
+        for n in range(100):
+            writer.publish(messages.SetAutonomy(command_id=f"flood-{n}", level="AUTO"))
+        assert "stop-1" not in [m.message.command_id for m in reader.drain() if m.message]
+        latch = reader.estop_latch()
+        assert (reader.estop_requests, latch.requests, latch.command_id, latch.ts_ns) == (1, 1, "stop-1", 1_000)
+
+    def test_a_release_and_other_commands_leave_the_latch_alone(self, path: Path) -> None:
+        writer = CommandRingWriter(path)
+        reader = CommandRingReader(path)
+        writer.publish(messages.EStop(command_id="go", engage=False))
+        writer.publish(messages.Approve(command_id="a", intent_id="i"))
+        assert reader.estop_requests == 0 and reader.estop_latch().command_id == ""
+
+    def test_a_drain_names_every_message_it_will_never_see(self, path: Path) -> None:
+        writer = CommandRingWriter(path, slots=8)
+        follower = CommandRingFollower(path)
+        assert follower.drain_batch().received == []  # attached before the flood
+        numbers = [writer.publish(messages.Approve(command_id=f"c-{n}", intent_id="i")) for n in range(30)]
+        first = follower.drain_batch(max_messages=3)
+        rest = follower.drain_batch()
+        read = [m.number for m in first.received + rest.received]
+        lost = [n for low, high in first.lost + rest.lost for n in range(low, high + 1)]
+        assert sorted(read + lost) == numbers and not set(read) & set(lost)
+        assert len(first.received) == 3 and first.lost == [(0, 21)]
