@@ -219,10 +219,6 @@ class BridgeModel:
                 sent.overdue = True
                 self.toast(f"{sent.what}: no answer from the engine after {COMMAND_ANSWER_S:g} s", False)
 
-    def overdue_commands(self) -> list[SentCommand]:
-        """Sent, unanswered for more than COMMAND_ANSWER_S: the engine is busy, stuck or gone."""
-        return [sent for sent in self.pending_commands.values() if sent.overdue]
-
     def _resolve(self, intent_id: str, outcome: str, detail: str) -> None:
         card = self.cards.get(intent_id)
         if card is not None and not card.outcome:
