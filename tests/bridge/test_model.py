@@ -1,0 +1,34 @@
+"""The bridge's model of the engine: what it makes of the commands it sent and the answers it gets."""
+
+from __future__ import annotations
+
+from sextant.bridge.link import LinkStatus, Tick
+from sextant.bridge.model import COMMAND_ANSWER_S, BridgeModel
+from sextant.state import messages
+from sextant.state.ring import RingMessage
+
+
+def tick(*events: messages.Event) -> Tick:
+    return Tick(LinkStatus.LIVE, None, [RingMessage(n, e.KIND, 0, False, e) for n, e in enumerate(events)], 0.0, 0)
+
+
+def test_commands_a_flood_overwrote_are_marked_lost_but_an_estop_among_them_is_not() -> None:
+    model = BridgeModel()
+    model.command_sent(messages.Approve(command_id="a", intent_id="i"), 10)
+    model.command_sent(messages.EStop(command_id="stop", engage=True), 11)
+    model.command_sent(messages.Reject(command_id="r", intent_id="i"), 40)
+    model.apply(tick(messages.CommandsLost(first=5, last=20)), now_s=0.1)
+    assert set(model.pending_commands) == {"stop", "r"}, "the E-stop still acts, through the latch"
+    assert ["lost in a command flood" in t.text for t in model.toasts] == [True]
+
+
+def test_a_command_unanswered_past_a_second_is_said_once() -> None:
+    model = BridgeModel()
+    model.command_sent(messages.SetAutonomy(command_id="s", level="AUTO"), 0)
+    model.apply(tick(), now_s=COMMAND_ANSWER_S / 2)
+    assert not model.toasts
+    model.apply(tick(), now_s=COMMAND_ANSWER_S + 0.1)
+    model.apply(tick(), now_s=COMMAND_ANSWER_S + 0.2)
+    assert [t.text for t in model.toasts] == ["SetAutonomy: no answer from the engine after 1 s"]
+    model.apply(tick(messages.CommandResult(command_id="s", command="SetAutonomy", applied=True)), now_s=1.3)
+    assert not model.pending_commands
