@@ -87,6 +87,16 @@ def hull_fractions(snapshot: ContextSnapshot) -> np.ndarray:
     return np.clip(np.nan_to_num(fraction, nan=0.0, posinf=1.0), 0.0, 1.0)
 
 
+def attestor_status(health: messages.AttestorDown | messages.AttestorUp | None) -> str:
+    """The trust health in words; empty while the attestor is up with nothing waiting."""
+    if isinstance(health, messages.AttestorDown):
+        then = f"restart in {health.retry_in_s:g} s" if health.retry_in_s >= 0 else "not restarting"
+        return f"DOWN, {health.backlog} decisions wait on disk, {then}"
+    if isinstance(health, messages.AttestorUp) and health.backlog > 0:
+        return f"catching up on {health.backlog} decisions"
+    return ""
+
+
 class BridgeModel:
     def __init__(self, history_s: float = 300.0) -> None:
         self.history_s = history_s
@@ -104,6 +114,7 @@ class BridgeModel:
         self.estop_reason = ""
         self.pending_commands: dict[str, str] = {}  # command_id -> what it was, until its CommandResult
         self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
+        self.attestor: messages.AttestorDown | messages.AttestorUp | None = None  # the latest trust health
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self._last_sample_ts = 0
         self._last_sequence = -1
@@ -181,6 +192,13 @@ class BridgeModel:
             self.estop_reason = event.reason
             self.toast(f"E-STOP {event.state}: {event.reason}" if event.reason else f"E-STOP {event.state}",
                         event.state == "RELEASED")
+        elif isinstance(event, messages.AttestorDown):
+            self.attestor = event
+            self.toast(f"attestor down: {attestor_status(event)}", False)
+        elif isinstance(event, messages.AttestorUp):
+            if isinstance(self.attestor, messages.AttestorDown):
+                self.toast(f"attestor back: {attestor_status(event) or 'caught up'}", True)
+            self.attestor = event
         elif isinstance(event, messages.CommandResult):
             what = self.pending_commands.pop(event.command_id, None)
             for card in self.cards.values():
