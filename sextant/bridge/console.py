@@ -13,7 +13,8 @@ from sextant.state.context import crew_lines
 NOTABLE = (messages.IntentGenerated, messages.IntentApproved, messages.IntentRejected, messages.IntentExpired,
            messages.OrderSubmitted, messages.OrderFilled, messages.OrderRejected, messages.OrderCanceled,
            messages.EStopChanged, messages.AutonomyChanged, messages.CommandResult, messages.RiskAlert,
-           messages.Veto, messages.AutoresearchResult, messages.AttestationMined)
+           messages.Veto, messages.AutoresearchResult, messages.AttestationMined, messages.AttestorDown,
+           messages.AttestorUp)
 
 
 def describe_event(event: messages.Event) -> str:

@@ -98,6 +98,16 @@ def hull_fractions(snapshot: ContextSnapshot) -> np.ndarray:
     return np.clip(np.nan_to_num(fraction, nan=0.0, posinf=1.0), 0.0, 1.0)
 
 
+def attestor_status(health: messages.AttestorDown | messages.AttestorUp | None) -> str:
+    """The trust health in words; empty while the attestor is up with nothing waiting."""
+    if isinstance(health, messages.AttestorDown):
+        then = f"restart in {health.retry_in_s:g} s" if health.retry_in_s >= 0 else "not restarting"
+        return f"DOWN, {health.backlog} decisions wait on disk, {then}"
+    if isinstance(health, messages.AttestorUp) and health.backlog > 0:
+        return f"catching up on {health.backlog} decisions"
+    return ""
+
+
 class BridgeModel:
     def __init__(self, history_s: float = 300.0) -> None:
         self.history_s = history_s
@@ -115,6 +125,7 @@ class BridgeModel:
         self.estop_reason = ""
         self.pending_commands: dict[str, SentCommand] = {}  # by command_id, until its CommandResult
         self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
+        self.attestor: messages.AttestorDown | messages.AttestorUp | None = None  # the latest trust health
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self._last_sample_ts = 0
         self._last_sequence = -1
@@ -199,6 +210,13 @@ class BridgeModel:
             for command_id, sent in lost:
                 self._answered(command_id)
                 self.toast(f"{sent.what} lost in a command flood: not executed, send it again", False)
+        elif isinstance(event, messages.AttestorDown):
+            self.attestor = event
+            self.toast(f"attestor down: {attestor_status(event)}", False)
+        elif isinstance(event, messages.AttestorUp):
+            if isinstance(self.attestor, messages.AttestorDown):
+                self.toast(f"attestor back: {attestor_status(event) or 'caught up'}", True)
+            self.attestor = event
         elif isinstance(event, messages.CommandResult):
             sent = self._answered(event.command_id)
             what = sent.what if sent is not None else None

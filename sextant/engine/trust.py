@@ -1,17 +1,23 @@
 """The engine's side of the trust layer (SPEC §7, §8): closed decisions go to the attestor, and the crew's
 on-chain reputation comes back as autonomy ceilings and consensus weights.
 
-Threads: the attestor's worker talks to the chain; everything that touches the engine (events on the EventRing,
-the strategy's gate) happens on the engine thread, in the strategy's timer, from two hand-over queues. Trading
-never waits for the chain.
+The attestor is a supervised child process. Each closed decision is appended to the engine's write-ahead file
+(trust/handoff.py) before the child sees it; the child journals it and acknowledges by file offset. The strategy's
+timer (every command poll) reads what the child sends back (events, scores, progress) and checks that it is
+alive: a dead child is seen at the next poll, announced (AttestorDown), restarted with back-off
+(trust/restart.py), and catches up from the file (AttestorUp). Trading never waits for the child or the chain,
+and shutdown never waits on a dead child.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import queue
-from collections import OrderedDict
+import sys
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +29,12 @@ from sextant.engine.strategy import SwarmStrategy
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy
-from sextant.trust.attestor import Attestor
-from sextant.trust.chain import Chain
+from sextant.trust.child import run_child
+from sextant.trust.handoff import HANDOFF_FILE, HandoffWriter
+from sextant.trust.restart import RestartPolicy
 
 MAX_OPEN_DECISIONS = 10_000
+STOP_WAIT_S = 1.5  # a live child gets this long to stop in order; then it is terminated (nothing is lost)
 AUTO_SCORE = 0.9  # SPEC §7
 ASSISTED_SCORE = 0.5
 
@@ -43,20 +51,36 @@ def ceiling_for(score: float | None) -> Autonomy:
     return Autonomy.MANUAL
 
 
+@dataclass(slots=True)
+class _Child:
+    process: Any  # a multiprocessing SpawnProcess
+    conn: Connection
+    started_s: float  # time.monotonic() at start
+    ready: bool = False
+
+
 class TrustLink:
     """The attestor runs in a child process of its own: signing, the journal and above all the embedded py-evm
     chain (pure Python) would otherwise share the engine's interpreter, and mining would hold the GIL against
     quote handling (bench/trust_bench.py measured p99 quote → order 1.4 ms alone, 289 ms with an in-process
-    attestor mining). The engine hands each closed decision over a queue and never waits."""
+    attestor mining). The engine hands each closed decision over through its write-ahead file and never waits."""
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
-                 strategy: SwarmStrategy, sink: EventSink, agents: list[str], writer: ContextWriter) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
-        self._to_child: multiprocessing.Queue = context.Queue()
-        self._from_child: multiprocessing.Queue = context.Queue()
-        self._process = context.Process(target=_attestor_process, name="sextant-attestor", daemon=True,
-                                        args=(str(directory), rpc_url, key, seed, agents, self._to_child,
-                                              self._from_child))
+                 strategy: SwarmStrategy, sink: EventSink, agents: list[str], writer: ContextWriter,
+                 restart_policy: RestartPolicy | None = None) -> None:
+        self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
+        self._child_args = (str(directory), rpc_url, key, seed, list(agents))
+        self._handoff = HandoffWriter(directory / HANDOFF_FILE)
+        self._policy = restart_policy or RestartPolicy()
+        self._child: _Child | None = None
+        self._restart_at_s: float | None = None
+        self._deaths_in_a_row = 0
+        self.restarts = 0
+        self._unjournaled: deque[int] = deque()  # end offsets of decisions handed over, not yet journaled
+        self._queued_on_chain = 0  # journaled, not yet mined (as the child last reported)
+        self._announce_up = False
+        self._catching_up = False
+        self._stopped = False
         self._instrument = instrument
         self._multiplier = multiplier
         self._strategy = strategy
@@ -74,15 +98,29 @@ class TrustLink:
         strategy.timer_listeners.append(self.on_timer)
         sink.add_listener(self.on_event)
 
+    @property
+    def backlog(self) -> int:
+        """Decisions handed over and not yet on chain: waiting in the write-ahead file or queued in the journal."""
+        return len(self._unjournaled) + self._queued_on_chain
+
     def start(self, timeout_s: float = 120.0) -> dict[str, int]:
         """Start the attestor process: it registers the crew (once, ever) and reads its reputation. Blocks until
         it is ready, so the engine trades under the right ceilings from its first quote."""
-        self._process.start()
-        kind, payload = self._from_child.get(timeout=timeout_s)
-        if kind == "error":
-            raise RuntimeError(f"the attestor could not start: {payload}")
-        self.agent_ids, scores, self.endpoint = payload
-        self._strategy.apply_reputation(scores)
+        child = self._spawn()
+        deadline = time.monotonic() + timeout_s
+        while not child.ready:
+            try:
+                message = child.conn.recv() if child.conn.poll(max(0.0, deadline - time.monotonic())) else None
+            except (EOFError, OSError):
+                message = None  # it died before it was ready
+            if message is None or message[0] == "error":
+                alive = child.process.is_alive()
+                reason = (message[1] if message is not None else f"no answer in {timeout_s:g} s" if alive
+                          else f"it exited with code {child.process.exitcode}")
+                self._end(child)
+                raise RuntimeError(f"the attestor could not start: {reason}")
+            self._receive(message, now=None)
+        self._announce_up = True  # on the engine thread, at the first timer: this runs in a helper thread
         return dict(self.agent_ids)
 
     def on_decision(self, intent_id: str) -> None:
@@ -108,72 +146,130 @@ class TrustLink:
                 decision[key].append(msgspec.to_builtins(event) | {"ts_ns": ts_ns})
 
     def on_outcome(self, outcome: Any) -> None:
+        """Hand a closed decision over: on disk (the write-ahead file) when this returns, whatever the child is
+        doing."""
         if not outcome.agent:
             return  # a position no crew decision opened (a manual close): nothing to rate
         values = dataclasses.asdict(outcome)
         values["closed_at_ns"] = values.pop("ts_closed")
         values["multiplier"] = self._multiplier
         decision = self._decisions.pop(outcome.intent_id, None) if outcome.intent_id else None
-        self._to_child.put(("attest", outcome.agent, values, self._instrument, outcome.agent.rsplit("-", 1)[0],
-                            decision or {}))
+        self._unjournaled.append(self._handoff.append({
+            "agent": outcome.agent, "outcome": values, "instrument": self._instrument,
+            "strategy": outcome.agent.rsplit("-", 1)[0], "decision": decision or {}}))
 
     def on_timer(self, now: int) -> None:
-        latest = None
-        while True:
+        """Engine thread, every command poll: what the child sent, whether it lives, and a due restart."""
+        child = self._child
+        if child is not None:
+            while child.conn.poll():
+                try:
+                    message = child.conn.recv()
+                except (EOFError, OSError):
+                    break  # it died mid-message, or the pipe closed: is_alive below says so
+                self._receive(message, now)
+            if self._announce_up and child.ready:
+                self._announce_up = False
+                self._publish_up(now)
+            if not child.process.is_alive():
+                self._on_death(child, now)
+        elif self._restart_at_s is not None and time.monotonic() >= self._restart_at_s and not self._stopped:
+            self._restart_at_s = None
+            self.restarts += 1
             try:
-                kind, payload = self._from_child.get_nowait()
-            except queue.Empty:
-                break
-            if kind == "event":
-                self._sink.publish(payload, now)
-            elif kind == "scores":
-                latest = payload
-        if latest is not None:
-            self._strategy.apply_reputation(latest)
+                self._spawn()
+            except OSError as error:  # no process to be had (fds, memory): try again later, like a death
+                self._deaths_in_a_row += 1
+                delay_s = self._policy.delay_s(self._deaths_in_a_row)
+                self._restart_at_s = None if delay_s is None else time.monotonic() + delay_s
+                print(f"sextant engine: the attestor could not be restarted: {error}", file=sys.stderr, flush=True)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self._process.is_alive():
-            self._to_child.put(("stop",))
-            self._process.join(timeout=timeout_s)
-        if self._process.is_alive():
-            self._process.terminate()
+    def stop(self, timeout_s: float = STOP_WAIT_S) -> None:
+        """Stop the child in order if it lives; never wait long, and never on a dead one."""
+        self._stopped = True
+        self._restart_at_s = None
+        child = self._child
+        if child is not None:
+            try:
+                child.conn.send(("stop",))
+            except OSError:
+                pass  # already gone
+            child.process.join(timeout=timeout_s)
+            self._end(child)
+        self._handoff.close()
 
+    # ------------------------------------------------------------------------------------------- the child
 
-def _attestor_process(directory: str, rpc_url: str, key: str, seed: int, agents: list[str],
-                      inbox: multiprocessing.Queue, outbox: multiprocessing.Queue) -> None:
-    """The child: an Attestor with its worker thread; decisions in, events and scores out."""
-    import os
-    import signal
+    def _spawn(self) -> _Child:
+        ours, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=run_child, name="sextant-attestor", daemon=True,
+                                        args=(*self._child_args, theirs))
+        process.start()
+        theirs.close()  # only the child holds its end: its death is end of file here
+        self._child = _Child(process, ours, time.monotonic())
+        return self._child
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us in order
-    os.nice(19)  # attestation can wait a millisecond; a quote cannot: the engine gets the CPU first
-    try:
-        attestor = Attestor(Path(directory), lambda: Chain.connect(rpc_url, key, seed=seed),
-                            publish=lambda event: outbox.put(("event", event)),
-                            on_reputation=lambda scores: outbox.put(("scores", scores)))
-        ids = attestor.setup(agents)
-        outbox.put(("ready", (ids, attestor.scores(), attestor.journal.get_meta("endpoint") or "")))
-    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails with the message
-        outbox.put(("error", f"{type(error).__name__}: {error}"))
-        return
-    attestor.start()
-    parent = multiprocessing.parent_process()
-    while True:
-        try:
-            message = inbox.get(timeout=1.0)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                break  # the engine died (a crash, SIGKILL): mine what is journaled, then go, never linger
-            continue
-        if message[0] == "stop":
-            break
-        _, agent, values, instrument, strategy, decision = message
-        try:
-            attestor.attest(agent, values, instrument=instrument, strategy=strategy,
-                            context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),
-                            orders=decision.get("orders"), fills=decision.get("fills"))
-        except KeyError as error:
-            outbox.put(("event", messages.CommandResult(command_id="", command="attest", applied=False,
-                                                        reason=str(error))))
-    attestor.flush(10.0)
-    attestor.close()
+    def _receive(self, message: tuple[Any, ...], now: int | None) -> None:
+        kind, payload = message[0], message[1]
+        if kind == "ready":
+            self.agent_ids, scores, self.endpoint, journaled, queued = payload
+            self._acknowledge(journaled, queued)
+            assert self._child is not None
+            self._child.ready = True
+            self._strategy.apply_reputation(scores)
+            if now is not None:
+                self._publish_up(now)
+                print(f"sextant engine: the attestor is back (pid {self._child.process.pid}, restart {self.restarts})"
+                      f", catching up on {self.backlog} decisions", file=sys.stderr, flush=True)
+        elif now is None:
+            return  # before the engine runs (start): nothing is published from that thread
+        elif kind == "event":
+            self._sink.publish(payload, now)
+        elif kind == "scores":
+            self._strategy.apply_reputation(payload)
+        elif kind == "journaled":
+            self._acknowledge(*payload)
+            if self._catching_up and self.backlog == 0:
+                self._catching_up = False
+                self._publish_up(now)
+        elif kind == "error":
+            print(f"sextant engine: the attestor could not start: {payload}", file=sys.stderr, flush=True)
+
+    def _acknowledge(self, journaled_offset: int, queued: int) -> None:
+        while self._unjournaled and self._unjournaled[0] <= journaled_offset:
+            self._unjournaled.popleft()
+        self._queued_on_chain = queued
+
+    def _publish_up(self, now: int) -> None:
+        assert self._child is not None
+        self._catching_up = self.backlog > 0
+        self._sink.publish(messages.AttestorUp(pid=self._child.process.pid or 0, backlog=self.backlog,
+                                               restarts=self.restarts), now)
+
+    def _on_death(self, child: _Child, now: int) -> None:
+        self._end(child)
+        up_for_s = time.monotonic() - child.started_s if child.ready else 0.0
+        self._deaths_in_a_row = self._policy.deaths_in_a_row(self._deaths_in_a_row, up_for_s)
+        delay_s = self._policy.delay_s(self._deaths_in_a_row)
+        self._restart_at_s = None if delay_s is None else time.monotonic() + delay_s
+        exit_code = child.process.exitcode if child.process.exitcode is not None else 0
+        self._sink.publish(messages.AttestorDown(pid=child.process.pid or 0, exit_code=exit_code,
+                                                 backlog=self.backlog, restarts=self.restarts,
+                                                 retry_in_s=-1.0 if delay_s is None else delay_s), now)
+        then = (f"restarting in {delay_s:g} s" if delay_s is not None else
+                f"{self._deaths_in_a_row - 1} restarts in a row failed: not restarting (the next engine start "
+                f"catches up)")
+        print(f"sextant engine: the attestor (pid {child.process.pid}) died with exit code {exit_code}; "
+              f"{self.backlog} decisions wait on disk; {then}", file=sys.stderr, flush=True)
+
+    def _end(self, child: _Child) -> None:
+        """Make sure the child is gone (terminate, then kill) and let go of it."""
+        if child.process.is_alive():
+            child.process.terminate()
+            child.process.join(timeout=1.0)
+        if child.process.is_alive():
+            child.process.kill()
+            child.process.join(timeout=1.0)
+        child.conn.close()
+        if self._child is child:
+            self._child = None

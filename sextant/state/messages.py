@@ -240,6 +240,28 @@ class CountdownChanged(Event, kw_only=True):
     command_id: str | None = None
 
 
+class AttestorDown(Event, kw_only=True):
+    """The attestor child died. Nothing is lost: `backlog` decisions wait on disk (handed over but not yet on
+    chain) for the restart, due in `retry_in_s` (-1: restarts given up; the next engine start catches up)."""
+
+    KIND: ClassVar[int] = 21
+    pid: int
+    exit_code: int
+    backlog: int
+    restarts: int  # how many times this engine has restarted its attestor so far
+    retry_in_s: float
+
+
+class AttestorUp(Event, kw_only=True):
+    """The attestor is ready (at start, and after each restart); published again once the `backlog` it caught up
+    on has drained to 0."""
+
+    KIND: ClassVar[int] = 22
+    pid: int
+    backlog: int
+    restarts: int
+
+
 class CommandsLost(Event, kw_only=True):
     """CommandRing messages the engine never read, because the writer overwrote their slots first (a flood):
     numbers `first` to `last` inclusive, as `CommandRingWriter.publish` returned them. Each gets no other answer; an
@@ -303,7 +325,8 @@ class HoldCountdown(Command, kw_only=True):
 EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
-    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged, CommandsLost,
+    EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged,
+    AttestorDown, AttestorUp, CommandsLost,
 )
 COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl,
                                             HoldCountdown)

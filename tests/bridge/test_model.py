@@ -1,15 +1,22 @@
-"""The bridge's model of the engine: what it makes of the commands it sent and the answers it gets."""
+"""The bridge's model of the engine: what it makes of the commands it sent and the answers it gets, and of trust
+health (a dead attestor shows as DOWN with the decisions waiting on disk and when it restarts; then as catching
+up; then as nothing at all once it has caught up)."""
 
 from __future__ import annotations
 
+from sextant.bridge.console import NOTABLE
 from sextant.bridge.link import LinkStatus, Tick
-from sextant.bridge.model import COMMAND_ANSWER_S, BridgeModel
+from sextant.bridge.model import COMMAND_ANSWER_S, BridgeModel, attestor_status
 from sextant.state import messages
 from sextant.state.ring import RingMessage
 
 
 def tick(*events: messages.Event) -> Tick:
     return Tick(LinkStatus.LIVE, None, [RingMessage(n, e.KIND, 0, False, e) for n, e in enumerate(events)], 0.0, 0)
+
+
+def apply(model: BridgeModel, event: messages.Event, now_s: float) -> None:
+    model.apply(tick(event), now_s)
 
 
 def test_commands_a_flood_overwrote_are_marked_lost_but_an_estop_among_them_is_not() -> None:
@@ -32,3 +39,25 @@ def test_a_command_unanswered_past_a_second_is_said_once() -> None:
     assert [t.text for t in model.toasts] == ["SetAutonomy: no answer from the engine after 1 s"]
     model.apply(tick(messages.CommandResult(command_id="s", command="SetAutonomy", applied=True)), now_s=1.3)
     assert not model.pending_commands
+
+
+def test_a_dead_attestor_shows_down_then_catching_up_then_nothing() -> None:
+    model = BridgeModel()
+    assert attestor_status(model.attestor) == ""
+    apply(model, messages.AttestorDown(pid=7, exit_code=-9, backlog=12, restarts=0, retry_in_s=0.5), 1.0)
+    assert attestor_status(model.attestor) == "DOWN, 12 decisions wait on disk, restart in 0.5 s"
+    assert not model.toasts[-1].good and "attestor down" in model.toasts[-1].text
+    apply(model, messages.AttestorUp(pid=8, backlog=12, restarts=1), 2.0)
+    assert attestor_status(model.attestor) == "catching up on 12 decisions"
+    assert model.toasts[-1].good
+    apply(model, messages.AttestorUp(pid=8, backlog=0, restarts=1), 3.0)
+    assert attestor_status(model.attestor) == ""
+
+
+def test_given_up_restarts_say_so() -> None:
+    down = messages.AttestorDown(pid=7, exit_code=1, backlog=3, restarts=10, retry_in_s=-1.0)
+    assert attestor_status(down) == "DOWN, 3 decisions wait on disk, not restarting"
+
+
+def test_the_headless_console_prints_trust_health() -> None:
+    assert messages.AttestorDown in NOTABLE and messages.AttestorUp in NOTABLE

@@ -13,7 +13,7 @@ SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExp
                "OrderFilled", "OrderRejected", "OrderCanceled", "RiskAlert", "Veto", "AutoresearchResult",
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
                "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged",  # SPEC §12, §7
-               "CommandsLost"]  # a flood's answer (docs/ws-protocol.md)
+               "AttestorDown", "AttestorUp", "CommandsLost"]  # trust health, a flood's answer (docs/ws-protocol.md)
 SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl", "HoldCountdown"]
 
 SAMPLES: list[messages.Message] = [
@@ -50,6 +50,8 @@ SAMPLES: list[messages.Message] = [
     messages.ReplayControl(command_id="c6", action="seek", value=0.5),
     messages.CountdownChanged(intent_id="i1", held=False, auto_approve_at_ns=5, remaining_ns=3),
     messages.HoldCountdown(command_id="c7", intent_id="i1", hold=True),
+    messages.AttestorDown(pid=7, exit_code=-9, backlog=3, restarts=0, retry_in_s=0.25),
+    messages.AttestorUp(pid=8, backlog=0, restarts=1),
     messages.CommandsLost(first=3, last=70, reason="overwritten"),
 ]
 
@@ -60,7 +62,7 @@ def test_every_spec_kind_has_a_type() -> None:
 
 
 def test_kinds_are_unique_and_stable() -> None:
-    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 21), 25]
+    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 23), 25]
     assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 108))
 
 

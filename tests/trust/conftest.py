@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sextant.trust.attestor import Attestor
 from tests.conftest import REPO_ROOT, free_port
 
 # anvil's first default account: a well-known test key, funded on every fresh anvil chain.
@@ -74,3 +75,17 @@ def anvil(tmp_path: Path) -> Iterator[Anvil]:
     node.start()
     yield node
     node.kill()
+
+
+def assert_each_decision_on_chain_once(attestor: Attestor, ids: dict[str, int], count: int) -> None:
+    """The journal holds `count` decisions, each once and mined, and the chain holds exactly one feedback for
+    each, numbered 1..n per agent."""
+    rows = attestor.journal.all()
+    assert len({row.record_id for row in rows}) == len(rows) == count
+    assert all(row.status == "mined" for row in rows)
+    assert attestor.registry is not None and attestor.chain is not None
+    for name, agent_id in ids.items():
+        journaled = [row for row in rows if row.agent == name]
+        assert attestor.registry.last_index(agent_id, attestor.chain.evaluator.address) == len(journaled), \
+            "exactly one feedback on chain per journaled decision"
+        assert sorted(row.feedback_index for row in journaled) == list(range(1, len(journaled) + 1))

@@ -10,7 +10,7 @@ import pytest
 
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
-from tests.trust.conftest import ANVIL_KEY, Anvil
+from tests.trust.conftest import ANVIL_KEY, Anvil, assert_each_decision_on_chain_once
 
 AGENTS = ["momentum-01", "mean-reversion-01"]
 
@@ -41,12 +41,6 @@ def test_killing_the_node_mid_run_loses_and_duplicates_nothing(tmp_path: Path, a
     anvil.start()  # same port, same state file
     assert attestor.flush(90), f"still queued: {attestor.journal.counts()}, last error {attestor.last_error}"
     attestor.stop()
-    rows = attestor.journal.all()
-    assert len(rows) == 30 and all(row.status == "mined" for row in rows)
-    for name, agent_id in ids.items():
-        journaled = [row for row in rows if row.agent == name]
-        assert attestor.registry.last_index(agent_id, attestor.chain.evaluator.address) == len(journaled), \
-            "exactly one feedback on chain per journaled decision"
-        assert sorted(row.feedback_index for row in journaled) == list(range(1, len(journaled) + 1))
+    assert_each_decision_on_chain_once(attestor, ids, 30)
     assert slowest < 0.1, f"attest() waited {slowest:.3f} s on a dead node"
     attestor.close()

@@ -10,10 +10,11 @@ import numpy as np
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import Rect
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import BridgeModel, attestor_status
 from sextant.bridge.render.gl import SPRITE_AVATAR, SPRITE_LIGHT, GpuLayers, sprite
 from sextant.state.context import render_crew_task
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, EStopState
+from sextant.state.messages import AttestorDown
 
 # The crew's nautical roles (ui-design v1.1 metaphors) and each avatar's hue.
 ROLES: dict[int, tuple[str, theme.Color]] = {
@@ -101,10 +102,13 @@ def _draw_controls(p: Painter, model: BridgeModel, rect: Rect, on_autonomy: Call
                       bold=True, color=theme.TEXT_MUTED)
     if snapshot is not None and ceiling >= 0:
         reputation = float(snapshot["reputation"])
+        attestor = attestor_status(model.attestor)
+        down = isinstance(model.attestor, AttestorDown)
         p.label("controls:ceiling", f"ceiling {_name(Autonomy, ceiling)} · reputation "
-                f"{f'{reputation:.2f}' if reputation > 0 else 'not rated'}", rect.left + title_w + p.px(10),
+                f"{f'{reputation:.2f}' if reputation > 0 else 'not rated'}"
+                + (f" · attestor {attestor}" if attestor else ""), rect.left + title_w + p.px(10),
                 rect.top - p.px(26),
-                size=theme.SIZE_SMALL, color=theme.TEXT_MUTED)
+                size=theme.SIZE_SMALL, color=theme.RED if down else theme.TEXT_MUTED)
     button_w, button_h = p.px(112), p.px(40)
     y = rect.bottom + p.px(16)
     for index, autonomy in enumerate(Autonomy):

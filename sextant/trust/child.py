@@ -1,0 +1,87 @@
+"""The attestor child process: an Attestor with its worker thread, fed from the engine's write-ahead file.
+
+It reads the decisions the engine appended (from the offset its journal holds), journals each one (idempotent by
+record id), saves the new offset, and tells the engine how far it got; events and scores go back over the same
+pipe. It stops when the engine says so or when the engine is gone (the pipe reaches end of file).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sextant.state import messages
+from sextant.trust.attestor import Attestor
+from sextant.trust.chain import Chain
+from sextant.trust.handoff import HANDOFF_FILE, HandoffLine, read_from
+
+OFFSET_KEY = "handoff_offset"  # journal meta: the write-ahead file is journaled up to this byte
+POLL_S = 0.05  # how often the file is checked for new decisions, and the pipe for "stop"
+STOP_FLUSH_S = 0.5  # at a stop, how long the worker may go on mining; what is left is mined at the next start
+
+
+def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[str], conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us in order
+    os.nice(19)  # attestation can wait a millisecond; a quote cannot: the engine gets the CPU first
+    send_lock = threading.Lock()  # the worker thread publishes too
+
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            with send_lock:
+                conn.send(message)
+        except OSError:
+            pass  # the engine is gone; the main loop sees the pipe's end and stops
+
+    journaled = [0]
+
+    def publish(event: messages.Event) -> None:
+        send(("event", event))
+        if isinstance(event, messages.AttestationMined):
+            send(("journaled", (journaled[0], attestor.journal.counts().get("queued", 0))))
+
+    try:
+        attestor = Attestor(Path(directory), lambda: Chain.connect(rpc_url, key, seed=seed), publish=publish,
+                            on_reputation=lambda scores: send(("scores", scores)))
+        ids = attestor.setup(agents)
+        journaled[0] = int(attestor.journal.get_meta(OFFSET_KEY) or 0)
+        send(("ready", (ids, attestor.scores(), attestor.journal.get_meta("endpoint") or "", journaled[0],
+                        attestor.journal.counts().get("queued", 0))))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which fails with the message
+        send(("error", f"{type(error).__name__}: {error}"))
+        return
+    attestor.start()
+    handoff = Path(directory) / HANDOFF_FILE
+    while True:
+        lines = read_from(handoff, journaled[0])
+        for line in lines:
+            _attest(attestor, line, send)
+        if lines:
+            attestor.journal.set_meta(OFFSET_KEY, str(lines[-1].end_offset))
+            journaled[0] = lines[-1].end_offset
+            send(("journaled", (journaled[0], attestor.journal.counts().get("queued", 0))))
+        try:
+            if conn.poll(POLL_S) and conn.recv()[0] == "stop":
+                break
+        except (EOFError, OSError):
+            break  # the engine died (a crash, SIGKILL): go, never linger; the journal keeps the rest
+    attestor.flush(STOP_FLUSH_S)
+    attestor.close()
+
+
+def _attest(attestor: Attestor, line: HandoffLine, send: Any) -> None:
+    """Journal one decision; one that cannot be attested is reported and skipped (it stays in the file)."""
+    try:
+        if line.entry is None:
+            raise ValueError(line.error)
+        entry = line.entry
+        decision = entry.get("decision") or {}
+        attestor.attest(entry["agent"], entry["outcome"], instrument=entry["instrument"], strategy=entry["strategy"],
+                        context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),
+                        orders=decision.get("orders"), fills=decision.get("fills"))
+    except (KeyError, TypeError, ValueError) as error:
+        send(("event", messages.CommandResult(command_id="", command="attest", applied=False,
+                                              reason=f"{type(error).__name__}: {error}")))

@@ -1,0 +1,243 @@
+"""The engine's attestor link under faults: the child is killed mid-run, seen dead at the next timer poll,
+restarted, and catches up from the engine's write-ahead file, so every decision handed over reaches the chain
+exactly once; and stopping never waits on a dead child."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sextant.engine.outcomes import DecisionOutcome
+from sextant.engine.trust import TrustLink
+from sextant.state import messages
+from sextant.trust.attestor import Attestor
+from sextant.trust.chain import Chain
+from tests.conftest import REPO_ROOT, free_port
+from tests.trust.conftest import assert_each_decision_on_chain_once
+
+AGENTS = ["momentum-01", "mean-reversion-01"]
+SEED = 42
+
+
+class StandInStrategy:
+    """What TrustLink uses of a SwarmStrategy: its listener lists and apply_reputation."""
+
+    def __init__(self) -> None:
+        self.decision_listeners: list[Any] = []
+        self.outcome_listeners: list[Any] = []
+        self.timer_listeners: list[Any] = []
+        self.reputations: list[dict[str, float | None]] = []
+
+    def apply_reputation(self, scores: dict[str, float | None]) -> None:
+        self.reputations.append(scores)
+
+
+class CollectingSink:
+    def __init__(self) -> None:
+        self.events: list[messages.Event] = []
+
+    def add_listener(self, listener: Any) -> None:
+        pass
+
+    def publish(self, event: messages.Event, ts_ns: int) -> int:
+        self.events.append(event)
+        return len(self.events)
+
+    def of(self, kind: type) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+class StandInWriter:
+    record = np.zeros(16, dtype=np.uint8)
+
+
+def new_link(directory: Path) -> tuple[TrustLink, StandInStrategy, CollectingSink]:
+    strategy, sink = StandInStrategy(), CollectingSink()
+    link = TrustLink(directory, rpc_url="", key="", seed=SEED, instrument="BTC-USDT-SWAP.OKX", multiplier=0.01,
+                     strategy=strategy, sink=sink, agents=AGENTS, writer=StandInWriter())  # type: ignore[arg-type]
+    return link, strategy, sink
+
+
+def outcome(index: int) -> DecisionOutcome:
+    pnl = (index % 7 - 3) * 0.01
+    return DecisionOutcome(intent_id=f"intent-{index}", agent=AGENTS[index % 2], side="LONG", quantity=1.0,
+                           entry_price=60_000.0, exit_price=60_000.0 + pnl * 100, realized_pnl=pnl, win=pnl > 0,
+                           ts_closed=1_767_225_600_000_000_000 + index)
+
+
+def tick(strategy: StandInStrategy) -> None:
+    for listener in strategy.timer_listeners:
+        listener(time.time_ns())
+
+
+def attestor_pid() -> int:
+    children = [p for p in multiprocessing.active_children() if p.name == "sextant-attestor"]
+    assert len(children) == 1, children
+    assert children[0].pid is not None
+    return children[0].pid
+
+
+def kill_and_wait_dead(pid: int) -> None:
+    """SIGKILL our child, then wait until it can be reaped (all its threads gone), leaving the reaping to it."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        assert time.monotonic() < deadline, f"pid {pid} still running after SIGKILL"
+        time.sleep(0.01)
+
+
+def mined_rows(directory: Path) -> int:
+    """Read-only, beside the attestor's own connection (WAL: a reader never blocks its writes)."""
+    path = directory / "journal.sqlite"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM attestations WHERE status = 'mined'").fetchone()[0])
+
+
+def tick_until(strategy: StandInStrategy, done: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"not within {timeout_s:g} s: {what}"
+        tick(strategy)
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_100_decisions_while_the_attestor_is_dead_and_restarting_all_reach_the_chain_once(tmp_path: Path) -> None:
+    directory = tmp_path / "trust"
+    link, strategy, sink = new_link(directory)
+    link.start()
+    for index in range(5):
+        link.on_outcome(outcome(index))
+    tick_until(strategy, lambda: mined_rows(directory) == 5, 120, "the first 5 decisions mined")
+
+    first = attestor_pid()
+    kill_and_wait_dead(first)
+    for index in range(5, 35):  # handed over before the engine has looked
+        link.on_outcome(outcome(index))
+    tick(strategy)
+    by_the_first_poll = list(sink.events)
+    for index in range(35, 70):  # while it waits to restart, and while it rebuilds its chain
+        link.on_outcome(outcome(index))
+        tick(strategy)
+        time.sleep(0.01)
+
+    tick_until(strategy, lambda: mined_rows(directory) >= 40, 120, "a restarted attestor catching up")
+    down = [event for event in by_the_first_poll if isinstance(event, messages.AttestorDown)]
+    assert [event.pid for event in down] == [first], "a dead child is seen at the first timer poll after its death"
+    assert down[0].backlog >= 30
+    second = attestor_pid()
+    assert second != first
+    kill_and_wait_dead(second)  # killed again, in the middle of catching up
+    for index in range(70, 105):
+        link.on_outcome(outcome(index))
+        tick(strategy)
+        time.sleep(0.01)
+
+    tick_until(strategy, lambda: mined_rows(directory) == 105, 240, "all 105 decisions mined")
+    tick_until(strategy, lambda: link.backlog == 0, 60, "the backlog drained")
+    assert [event.pid for event in sink.of(messages.AttestorDown)] == [first, second]
+    ups = sink.of(messages.AttestorUp)
+    assert ups[-1].backlog == 0 and ups[-1].restarts == 2
+    started = time.monotonic()
+    link.stop()
+    assert time.monotonic() - started < 5.0
+
+    check = Attestor(directory, lambda: Chain.embedded_chain(SEED))
+    assert_each_decision_on_chain_once(check, check.setup([]), 105)
+    check.close()
+
+
+DRIVER = """
+import sys, time
+from pathlib import Path
+from sextant.state.messages import IntentGenerated
+from tests.engine.test_trust import new_link, outcome, attestor_pid, kill_and_wait_dead, tick
+link, strategy, sink = new_link(Path(sys.argv[1]))
+link.start()
+kill_and_wait_dead(attestor_pid())
+for index in range(300):  # each decision carries its intent's reasoning: far more, together, than a pipe holds
+    link.on_event(IntentGenerated(intent_id=f"intent-{index}", agent="momentum-01", intent_kind="TrendFollow",
+                                  instrument="BTC-USDT-SWAP.OKX", reasoning="because " * 300), index, 0)
+    link.on_outcome(outcome(index))
+print("handed over", flush=True)
+tick(strategy)
+link.stop()
+print("stopped", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_stopping_after_the_attestor_died_with_decisions_in_flight_never_hangs(tmp_path: Path) -> None:
+    env = os.environ | {"PYTHONPATH": str(REPO_ROOT)}
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "trust")], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert driver.stdout is not None
+        lines = []
+        for line in driver.stdout:
+            lines.append(line)
+            if line.startswith("handed over"):
+                break
+        started = time.monotonic()
+        driver.wait(timeout=30)
+        assert time.monotonic() - started < 5.0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    output = "".join(lines) + (driver.stdout.read() if driver.stdout else "")
+    assert driver.returncode == 0, output
+    assert "stopped" in output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["dead", "restarted"])
+def test_the_engine_process_exits_within_5_s_of_sigterm_after_its_attestor_was_killed(tmp_path: Path,
+                                                                                       when: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEXTANT_", "OKX_"))}
+    env.update(SEXTANT_WS_PORT=str(free_port()), SEXTANT_TRUST_DIR=str(tmp_path / "trust"), SEXTANT_RECORD_DIR="",
+               SEXTANT_CONTEXT_PATH=str(tmp_path / "context.mmap"), SEXTANT_EVENTS_PATH=str(tmp_path / "events.mmap"),
+               SEXTANT_COMMANDS_PATH=str(tmp_path / "commands.mmap"), SEXTANT_LLM_CONFIG=str(REPO_ROOT / "llm.toml"))
+    log = tmp_path / "engine.log"
+    with open(log, "w") as output:  # a file, not a pipe: an unread pipe would block the engine's logging
+        engine = subprocess.Popen([sys.executable, "-m", "sextant.cli", "engine", "--duration", "120"], cwd=tmp_path,
+                                  env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        def wait_for(text: str, timeout_s: float) -> None:
+            deadline = time.monotonic() + timeout_s
+            while text not in log.read_text():
+                assert engine.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+
+        wait_for("sextant engine: venue sim", 120)
+        children = subprocess.run(["pgrep", "-P", str(engine.pid), "-f", "multiprocessing"], capture_output=True,
+                                  text=True, check=False).stdout.split()
+        attestor = [pid for pid in children if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+        assert len(attestor) == 1, children
+        os.kill(int(attestor[0]), signal.SIGKILL)
+        wait_for(f"the attestor (pid {attestor[0]}) died", 30)
+        if when == "restarted":
+            wait_for("the attestor is back", 120)
+        engine.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        engine.wait(timeout=30)
+        assert time.monotonic() - started < 5.0, log.read_text()[-3000:]
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+    assert engine.returncode == 0, log.read_text()[-3000:]
+    assert "stopped after" in log.read_text()
