@@ -12,8 +12,10 @@ import pytest
 
 from tests.conftest import REPO_ROOT, free_port
 
+# Each wait is an upper bound for something that must happen, generous for a loaded machine: the engine's start
+# (its trust setup on the embedded chain) took over 60 s with both cores busy.
 SCRIPT = """
-wait status LIVE 60
+wait status LIVE 180
 wait card 90
 key A
 wait event OrderSubmitted 30
@@ -33,8 +35,8 @@ def test_run_headless_engine_and_bridge_approve_in_manual_and_fill(tmp_path: Pat
     script = tmp_path / "approve.txt"
     script.write_text(SCRIPT.format(shot=shot))
     result = subprocess.run([sys.executable, "-m", "sextant.cli", "run", "--headless", "--size", "1280x720",
-                             "--speed", "10", "--duration", "150", "--autonomy", "MANUAL", "--script", str(script)],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False)
+                             "--speed", "10", "--duration", "360", "--autonomy", "MANUAL", "--script", str(script)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=480, check=False)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     lines = log.splitlines()

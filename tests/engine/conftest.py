@@ -28,9 +28,9 @@ def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
 
 def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.AbstractEventLoop], None] | None = None,
                agents: list[Any] | None = None, secrets: EngineSecrets | None = None,
-               ) -> tuple[EngineParts, list[RingMessage]]:
-    """Run the engine for config.duration_s, calling `schedule(parts, loop)` once it is built; return its events.
-    The node stays undisposed, its cache readable, until the test module ends."""
+               stop: asyncio.Event | None = None) -> tuple[EngineParts, list[RingMessage]]:
+    """Run the engine for config.duration_s, or until `stop` is set, calling `schedule(parts, loop)` once it is
+    built; return its events. The node stays undisposed, its cache readable, until the test module ends."""
     collected: list[RingMessage] = []
 
     def ready(parts: EngineParts) -> None:
@@ -38,7 +38,7 @@ def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.Ab
         if schedule is not None:
             schedule(parts, asyncio.get_running_loop())
 
-    parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=agents if agents is not None else [],
+    parts = asyncio.run(run_engine_async(config, stop, on_ready=ready, agents=agents if agents is not None else [],
                                          secrets=secrets))
     RAN_NODES.append(parts.node)
     return parts, collected

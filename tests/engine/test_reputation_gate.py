@@ -4,6 +4,7 @@ well-rated agent's intent executes at once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -128,18 +129,32 @@ def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> 
                 intent_id=f"loss-{index}", agent="strong-agent", side="LONG", quantity=1.0, entry_price=60_000.0,
                 exit_price=59_400.0, realized_pnl=-6.0, win=False, ts_closed=1_767_300_000_000_000_000 + index))
 
+    stop = asyncio.Event()
+    mined: list[messages.AttestationMined] = []
+
+    def propose_once_attested(parts: Any, loop: Any) -> None:
+        # Ordered, not timed: the next intent comes once all 20 losses are on chain and their score is read back,
+        # however long mining takes on a busy machine.
+        if len(mined) < 20 or parts.strategy.level_for("strong-agent") != Autonomy.MANUAL:
+            loop.call_later(0.2, propose_once_attested, parts, loop)
+            return
+        propose_from("strong-agent", "after")(parts)
+        loop.call_later(0.5, stop.set)
+
     def schedule(parts: Any, loop: Any) -> None:
+        parts.sink.add_listener(lambda event, seq, ts: mined.append(event)
+                                if isinstance(event, messages.AttestationMined) else None)
         loop.call_later(1.0, propose_from("strong-agent", "before"), parts)
         loop.call_later(1.5, losses, parts)
-        loop.call_later(6.0, propose_from("strong-agent", "after"), parts)
+        loop.call_later(1.5, propose_once_attested, parts, loop)
 
     parts, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", trust_dir=str(tmp_path / "trust"),
-                                                duration_s=7.5), schedule)
+                                                duration_s=180.0), schedule, stop=stop)
     generated = {m.message.intent_id: m.message for m in collected if isinstance(m.message, messages.IntentGenerated)}
     assert not generated["before"].requires_approval, "trusted at first: AUTO"
+    assert "after" in generated, "the 20 losses never brought the agent down to Manual within the run"
     assert generated["after"].requires_approval, "after the losses were attested: Manual, the intent waits"
-    mined = [m.message for m in collected if isinstance(m.message, messages.AttestationMined)]
-    assert len(mined) >= 20
+    assert len([m for m in collected if isinstance(m.message, messages.AttestationMined)]) >= 20
     assert parts.strategy.level_for("strong-agent") == Autonomy.MANUAL
 
 
