@@ -159,7 +159,7 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
         engine.add_actor(translator)
         engine.add_strategy(strategy)
         engine.add_exec_algorithm(TWAPExecAlgorithm())
-        strategy.estop.risk_engine = engine.kernel.risk_engine
+        strategy.risk_engine = engine.kernel.risk_engine
         started_wall, started_cpu = time.perf_counter(), time.process_time()
         engine.run()
         encoder.flush()

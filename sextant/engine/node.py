@@ -254,7 +254,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
     node.trader.add_exec_algorithm(TWAPExecAlgorithm())
     node.build()
     install_linear_trade_record(node.portfolio.analyzer)
-    strategy.estop.risk_engine = node.kernel.risk_engine
+    strategy.risk_engine = node.kernel.risk_engine
     stream = EventStream(port=config.ws_port)
     sink.add_listener(stream.publish)
     recorder = new_recorder(config) if config.record_dir else None
