@@ -26,7 +26,9 @@ STOP_FLUSH_S = 0.5  # at a stop, how long the worker may go on mining; what is l
 
 def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[str], conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us in order
-    os.nice(19)  # attestation can wait a millisecond; a quote cannot: the engine gets the CPU first
+    # Attestation can wait a millisecond and a quote cannot, so the engine gets the CPU first; but not 19: beside
+    # other busy processes on a small machine, nice 19 starves the child until its backlog never drains.
+    os.nice(10)
     send_lock = threading.Lock()  # the worker thread publishes too
 
     def send(message: tuple[Any, ...]) -> None:
