@@ -161,8 +161,9 @@ class TestNeverBlocks:
         with OpenAIStandin([Rule(match="model", content={**BUY, "confidence": 0.3}, cost=0.02)]) as standin:
             router = router_for(tmp_path, standin, usd_per_hour=0.01)
             asyncio.run(scenario(router))
-            assert len(standin.requests) == 2  # L2 and L3 once, then the budget closed
+            assert len(standin.requests) == 1  # L2 spent the hour's money: L3 was not asked, nor L2 again
         assert router.status[1] == CrewTask.LLM_BUDGET_SPENT
+        assert any("strategy: the hourly LLM budget is spent" in line for line in router.log)
 
 
 def malformed_answers(count: int, seed: int = 7) -> list[str]:
