@@ -349,6 +349,8 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # How to ask for structured output: OpenAI's "json_schema" (OpenAI, OpenRouter, vLLM), "json_object" with the
     # schema attached (llama.cpp's server, which rejects json_schema with HTTP 500), or "none" (prompt only).
     structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    # A response body larger than this is dropped unread (a failed call); an answer needs a few hundred bytes.
+    max_response_bytes: int = 262_144
 
 
 class ModelConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -416,6 +418,9 @@ def load_llm_config(path: str | os.PathLike[str], environ: Mapping[str, str] | N
                               f"Fix: e.g. http://127.0.0.1:8000/v1.")
         if not (math.isfinite(provider.timeout_secs) and provider.timeout_secs > 0):
             raise ConfigError(f"{source}: providers.{name}.timeout_secs must be a positive number of seconds.")
+        if not 1024 <= provider.max_response_bytes <= 64 * 1024 * 1024:
+            raise ConfigError(f"{source}: providers.{name}.max_response_bytes={provider.max_response_bytes} must be "
+                              f"between 1024 and 67108864 bytes.")
     for name, model in config.models.items():
         if model.provider not in config.providers:
             raise ConfigError(f"{source}: models.{name}.provider={model.provider!r} names no provider."

@@ -14,7 +14,7 @@ NOTABLE = (messages.IntentGenerated, messages.IntentApproved, messages.IntentRej
            messages.OrderSubmitted, messages.OrderFilled, messages.OrderRejected, messages.OrderCanceled,
            messages.EStopChanged, messages.AutonomyChanged, messages.CommandResult, messages.RiskAlert,
            messages.Veto, messages.AutoresearchResult, messages.AttestationMined, messages.AttestorDown,
-           messages.AttestorUp)
+           messages.AttestorUp, messages.LlmFailed, messages.LlmRecovered)
 
 
 def describe_event(event: messages.Event) -> str:

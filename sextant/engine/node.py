@@ -216,6 +216,9 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
         commands_path=commands_path, measure_latency=measure_latency)
     encoder.quote_handlers.append(strategy.on_quote)
+    for agent in crew:
+        if isinstance(agent, PerceptionRouter):
+            agent.publish = sink.publish  # LlmFailed / LlmRecovered: the LLM path's health on the stream
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
 
 

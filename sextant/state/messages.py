@@ -273,6 +273,26 @@ class CommandsLost(Event, kw_only=True):
     reason: str = ""
 
 
+class LlmFailed(Event, kw_only=True):
+    """A perception escalation got nothing usable: the router holds on its rules and asks no model again for
+    `retry_in_s` (the back-off, doubling while failures repeat). One per back-off, naming the last failed call."""
+
+    KIND: ClassVar[int] = 23
+    role: str  # perception (L2) or strategy (L3)
+    kind: str  # transport, timeout, http_status, too_large, not_json, bad_envelope, invalid_answer, budget, unexpected
+    reason: str
+    retry_in_s: float
+    failures: int = 1  # in a row, this one included
+
+
+class LlmRecovered(Event, kw_only=True):
+    """The first usable answer after `failures` failed escalations in a row: the back-off is reset."""
+
+    KIND: ClassVar[int] = 24
+    role: str
+    failures: int
+
+
 # --------------------------------------------------------------------------------------------------- commands
 
 
@@ -326,7 +346,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
     EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged,
-    AttestorDown, AttestorUp, CommandsLost,
+    AttestorDown, AttestorUp, CommandsLost, LlmFailed, LlmRecovered,
 )
 COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl,
                                             HoldCountdown)

@@ -5,8 +5,17 @@ perceive() runs on every quote and returns at once. When L1's confidence is belo
 fresh answer: a cached one for the same market state (hash of rounded numbers), or the latest one still inside
 its time to live. If there is none, and no call is in flight, and the hourly token/money budget allows, it starts
 an asyncio task that asks L2 (the perception role) and, if L2 is unsure (< `l2_threshold`) or fails, L3 (the
-strategy role). The task stores what comes back; a later perceive() uses it while it is fresh. A failed or
-invalid answer is logged with its reason and changes nothing: the rules' Hold stands.
+strategy role). The task stores what comes back; a later perceive() uses it while it is fresh. An L3 answer
+below `l3_threshold` is stored as a Hold: the model was asked and was unsure.
+
+Never a storm: at most one call is in flight, and an escalation that got nothing usable (any failure the client
+reports: transport, status, envelope, size, deadline, invalid answer, budget) is logged with its reason, charged to
+the budget (what the response reported, at least `failed_call_tokens` / `failed_call_usd`), published as one
+LlmFailed event, and followed by a back-off: `retry_after_failure_s`, doubling with each failure in a row up to
+`max_retry_after_failure_s`; the first usable answer resets it (LlmRecovered). The rules' Hold stands meanwhile.
+
+A model's reasoning reaches an intent only as the model's words: at most 300 characters of one printable line,
+quoted and attributed ("the L2 model says: “…”").
 """
 
 from __future__ import annotations
@@ -16,17 +25,19 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 
+from sextant.state import messages
 from sextant.state.context import ContextSnapshot, render_market_text
 from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
 from sextant.swarm.intent import AgentIntent, RiskBudget
-from sextant.swarm.llm import Judgement, LlmClient, LlmResult, SpendBudget
+from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, SpendBudget, plain_text
 
 log = logging.getLogger("sextant.perception")
 
@@ -35,6 +46,7 @@ class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     agent_id: str = "perception-01"
     l1_threshold: float = 0.5
     l2_threshold: float = 0.6
+    l3_threshold: float = 0.6  # an L3 answer less sure than this places nothing
     base_size: float = 1.0
     max_loss_usdt: float = 50.0
     answer_ttl_s: float = 30.0  # an answer applies this long after it arrives
@@ -45,6 +57,9 @@ class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     usd_per_hour: float = 1.0
     wide_spread_bps: float = 50.0
     retry_after_failure_s: float = 30.0  # after an escalation that got nothing usable, rules only for this long
+    max_retry_after_failure_s: float = 300.0  # the back-off doubles up to this while failures repeat
+    failed_call_tokens: int = 1_000  # the least a failed call is charged (it reports no usage, or none to trust)
+    failed_call_usd: float = 0.001
     momentum_z: float = 1.5
 
 
@@ -66,17 +81,22 @@ def state_key(record: np.void) -> tuple:
 
 
 class PerceptionRouter(CrewMember):
-    def __init__(self, config: PerceptionConfig | None = None, llm: LlmClient | None = None) -> None:
+    def __init__(self, config: PerceptionConfig | None = None, llm: LlmClient | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config or PerceptionConfig())
         c = self.config
         self._llm = llm
+        self._clock = clock  # seconds, monotonic: TTLs, the budget's hour and the back-off
         self.budget = SpendBudget(c.tokens_per_hour, c.usd_per_hour)
+        self.backoff = Backoff(c.retry_after_failure_s, c.max_retry_after_failure_s)
         self._cache: dict[tuple, tuple[Decision, float]] = {}
         self._latest: tuple[Decision, float] | None = None
         self._task: asyncio.Task | None = None
         self.log: deque[str] = deque(maxlen=200)  # reasons for answers that were not used
         self.calls = 0
-        self._quiet_until = 0.0
+        # Where LlmFailed / LlmRecovered go (the engine's EventSink.publish), stamped with the last quote's time.
+        self.publish: Callable[[messages.Event, int], object] | None = None
+        self._now_ns = 0
 
     # ------------------------------------------------------------------------------------------------ L1
 
@@ -104,6 +124,7 @@ class PerceptionRouter(CrewMember):
     # --------------------------------------------------------------------------------------------- perceive
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
+        self._now_ns = now_ns
         decision = self.rules(record)
         self.status = (CrewState.ACTIVE, CrewTask.IDLE, 0.0)
         if decision.confidence < self.config.l1_threshold and self._llm is not None:
@@ -111,7 +132,7 @@ class PerceptionRouter(CrewMember):
         return self._intent(decision, record, instrument, now_ns)
 
     def _escalated(self, record: np.void) -> Decision | None:
-        now = time.monotonic()
+        now = self._clock()
         key = state_key(record)
         if self._latest is not None and self._latest[1] > now:
             return self._latest[0]
@@ -121,28 +142,44 @@ class PerceptionRouter(CrewMember):
         if self.budget.exhausted(now):
             self.status = (CrewState.IDLE, CrewTask.LLM_BUDGET_SPENT, self.budget.spent(now)[1])
             return None
-        if now < self._quiet_until:
+        if self.backoff.quiet(now):
             return None
-        if self._task is None or self._task.done():
+        if self._task is None or self._task.done():  # one call in flight at most
             prompt = self._prompt(record)
             self._task = asyncio.get_running_loop().create_task(self._ask(key, prompt))
         self.status = (CrewState.THINKING, CrewTask.ASKING_LLM, 2.0)
         return None
 
     async def _ask(self, key: tuple, prompt: str) -> None:
-        """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets."""
-        assert self._llm is not None
+        """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets, or backs off."""
+        try:
+            await self._escalate(key, prompt)
+        except Exception as error:  # noqa: BLE001 - a dead task would skip the back-off: the storm of issue #18
+            log.exception("perception escalation failed unexpectedly")
+            self._failed("perception", LlmResult.failed("unexpected", f"unexpected {type(error).__name__}"))
+
+    async def _escalate(self, key: tuple, prompt: str) -> None:
         c = self.config
         result = await self._call("perception", prompt, c.l2_deadline_s)
-        layer = "L2"
+        role, layer = "perception", "L2"
         if result.judgement is None or result.judgement.confidence < c.l2_threshold:
-            result = await self._call("strategy", prompt, c.l3_deadline_s)
-            layer = "L3"
+            role, layer = "strategy", "L3"
+            if self.budget.exhausted(self._clock()):
+                result = LlmResult.failed("budget", "the hourly LLM budget is spent")
+                self._note(role, result)
+            else:
+                result = await self._call(role, prompt, c.l3_deadline_s)
         if result.judgement is None:
-            self._quiet_until = time.monotonic() + c.retry_after_failure_s
+            self._failed(role, result)
             return
         decision = _from_judgement(result.judgement, layer)
-        now = time.monotonic()
+        if layer == "L3" and decision.confidence < c.l3_threshold:
+            decision = Decision("HOLD", decision.confidence, f"below the L3 floor {c.l3_threshold:g}: "
+                                f"{decision.reasoning}", layer)
+        if self.backoff.failures and self.publish is not None:
+            self.publish(messages.LlmRecovered(role=role, failures=self.backoff.failures), self._now_ns)
+        self.backoff.succeeded()
+        now = self._clock()
         self._cache[key] = (decision, now + c.cache_ttl_s)
         self._latest = (decision, now + c.answer_ttl_s)
         if len(self._cache) > 256:
@@ -150,14 +187,30 @@ class PerceptionRouter(CrewMember):
 
     async def _call(self, role: str, prompt: str, deadline_s: float) -> LlmResult:
         assert self._llm is not None
+        c = self.config
         self.calls += 1
         result = await self._llm.ask(role, prompt, deadline_s)  # type: ignore[arg-type]
-        self.budget.record(result.tokens, result.cost_usd)
+        if result.failure is None:
+            tokens = result.tokens or c.failed_call_tokens  # a provider that reports no usage still spends
+            cost = result.cost_usd
+        else:
+            tokens, cost = max(result.tokens, c.failed_call_tokens), max(result.cost_usd, c.failed_call_usd)
+        self.budget.record(tokens, cost, self._clock())
         if result.judgement is None:
-            reason = f"{role}: {result.reason}; holding"
-            self.log.append(reason)
-            log.warning("perception %s", reason)
+            self._note(role, result)
         return result
+
+    def _note(self, role: str, result: LlmResult) -> None:
+        reason = f"{role}: {result.reason}; holding"
+        self.log.append(reason)
+        log.warning("perception %s", reason)
+
+    def _failed(self, role: str, result: LlmResult) -> None:
+        """Back off, and say so once for this back-off."""
+        retry_in_s = self.backoff.failed(self._clock())
+        if self.publish is not None and result.failure is not None:
+            self.publish(messages.LlmFailed(role=role, kind=result.failure.kind, reason=result.failure.reason,
+                                            retry_in_s=retry_in_s, failures=self.backoff.failures), self._now_ns)
 
     @staticmethod
     def _prompt(record: np.void) -> str:
@@ -184,4 +237,10 @@ class PerceptionRouter(CrewMember):
 
 
 def _from_judgement(judgement: Judgement, layer: str) -> Decision:
-    return Decision(judgement.action, judgement.confidence, judgement.reasoning or "(no reasoning given)", layer)
+    return Decision(judgement.action, judgement.confidence, models_words(judgement.reasoning, layer), layer)
+
+
+def models_words(reasoning: str, layer: str) -> str:
+    """A model's reasoning as the model's words, never as ours: capped, one printable line, quoted, attributed."""
+    text = plain_text(reasoning)
+    return f"the {layer} model says: “{text}”" if text else f"the {layer} model gave no reasoning"

@@ -1,5 +1,5 @@
 """A slow LLM does not delay the tick: quote → decision latency in the running engine is the same whether or not a
-5-second perception call is in flight."""
+5-second perception call is in flight. A broken one is reported on the event stream, once per back-off."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sextant.state import messages
 from sextant.swarm.agents.risk import RiskAgent
 from sextant.swarm.llm import LlmClient
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
 from tests.engine.conftest import engine_config, run_engine
-from tests.fixtures.openai_standin import OpenAIStandin, Rule
+from tests.fixtures.openai_standin import Envelope, OpenAIStandin, Rule
 from tests.swarm.test_router import BUY, llm_config
 
 
@@ -42,3 +43,16 @@ def test_a_five_second_llm_call_leaves_the_tick_alone(tmp_path: Path) -> None:
     assert in_flight and router.calls == 1  # one call, still waiting 3.5 s later; the tick went on
     assert len(standin.requests) == 1
     assert with_llm <= 2 * rules_only + 300
+
+
+@pytest.mark.slow
+def test_a_broken_llm_server_is_one_llm_failed_event_on_the_stream_per_back_off(tmp_path: Path) -> None:
+    html = Envelope(b"<html>502 Bad Gateway</html>", content_type="text/html")
+    router = PerceptionRouter(PerceptionConfig(momentum_z=1e9, retry_after_failure_s=30.0), None)
+    with OpenAIStandin([Rule(match="model", envelopes=[html])]) as standin:
+        router._llm = LlmClient(llm_config(tmp_path, standin.url), deadline_s=2.0, max_retries=0)
+        _, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", duration_s=3.0, speed=10.0),
+                                  agents=[RiskAgent(), router])
+    failed = [m.message for m in collected if isinstance(m.message, messages.LlmFailed)]
+    assert len(standin.requests) == 2  # L2 and L3 once; then the 30 s back-off, while quotes kept coming
+    assert len(failed) == 1 and failed[0].kind == "not_json" and failed[0].retry_in_s == 30.0

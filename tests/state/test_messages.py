@@ -13,7 +13,8 @@ SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExp
                "OrderFilled", "OrderRejected", "OrderCanceled", "RiskAlert", "Veto", "AutoresearchResult",
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
                "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged",  # SPEC §12, §7
-               "AttestorDown", "AttestorUp", "CommandsLost"]  # trust health, a flood's answer (docs/ws-protocol.md)
+               "AttestorDown", "AttestorUp", "CommandsLost",  # trust health, a flood's answer (docs/ws-protocol.md)
+               "LlmFailed", "LlmRecovered"]  # the LLM path's health
 SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl", "HoldCountdown"]
 
 SAMPLES: list[messages.Message] = [
@@ -53,6 +54,8 @@ SAMPLES: list[messages.Message] = [
     messages.AttestorDown(pid=7, exit_code=-9, backlog=3, restarts=0, retry_in_s=0.25),
     messages.AttestorUp(pid=8, backlog=0, restarts=1),
     messages.CommandsLost(first=3, last=70, reason="overwritten"),
+    messages.LlmFailed(role="perception", kind="not_json", reason="response body is not JSON", retry_in_s=30.0),
+    messages.LlmRecovered(role="strategy", failures=3),
 ]
 
 
@@ -62,7 +65,7 @@ def test_every_spec_kind_has_a_type() -> None:
 
 
 def test_kinds_are_unique_and_stable() -> None:
-    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 23), 25]
+    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 23), 25, 23, 24]
     assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 108))
 
 
