@@ -353,7 +353,8 @@ class TestWebSocketOrigins:
 
     def test_comma_separated_exact_origins_reach_the_engine_in_order(self) -> None:
         settings = load_config(environ={"SEXTANT_WS_ALLOWED_ORIGINS": "http://localhost:3000, https://[::1]:8443,"})
-        assert EngineConfig.from_settings(settings).ws_allowed_origins == ("http://localhost:3000", "https://[::1]:8443")
+        origins = EngineConfig.from_settings(settings).ws_allowed_origins
+        assert origins == ("http://localhost:3000", "https://[::1]:8443")
 
     @pytest.mark.parametrize("value", ["localhost:3000", "http://localhost:3000/", "http://a.example/path", "*",
                                        "http://localhost:3000,file://x", "ftp://host"])
