@@ -28,15 +28,34 @@ Both run as a live engine runs with `SEXTANT_LOW_LATENCY_IDLE=1`: the CPUs' wake
 (engine/idle.py), so a quote after a quiet spell does not first wait for a halted CPU. Where this process may not
 hold it (not root), every row is on the host's idle and the header says so. Where it may, one more run per load
 measures Sextant on the host's own idle, to show what the hold is worth; --host-idle-only measures only that way.
+
+Sections (--sections, all by default):
+  latency  the table above.
+  readers  quote → order leaves the node at 1,000 quotes/s with an extra flood of events (--event-rate, about the
+           rate that made 50 readers stall quotes before the stream's fan-out was rebuilt), with 0 and then 50
+           WebSocket readers attached (--readers), side by side with the ratio. Target: p99 with readers no more than
+           10 % above p99 without. The readers run in a child process on raw sockets that read and discard, so they
+           keep up and cost the engine only what the stream does for them; orders in the first --warmup seconds
+           (while they connect) are not counted.
+  stall    the engine's event-loop stalls (engine/loop_monitor.py) over a --stall-seconds run with the LLM path
+           active: the perception router escalating on every quote it may, to a local OpenAI-compatible stand-in
+           (tests/fixtures/openai_standin.py) that answers after --llm-delay-ms; --llm-answer-bytes pads each answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import selectors
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import numpy as np
@@ -48,11 +67,15 @@ from nautilus_trader.trading.strategy import Strategy
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.idle import CpuLatencyRequest
+from sextant.engine.loop_monitor import StallStats
 from sextant.engine.node import EngineParts, run_engine_async, running, venue_node
 from sextant.state import messages
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_US = 1000.0
+READERS_TARGET_RATIO = 1.10  # p99 with readers / p99 without
+SECTIONS = ("latency", "readers", "stall")
 PROBE_EVERY = 10  # quotes per order
 VENUE_COLUMN = 2  # measure()'s column that the target applies to
 
@@ -154,17 +177,27 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
     parts.sink.add_listener(listen)
 
 
-def measure(seconds: float, speed: float, *, low_latency_idle: bool) -> np.ndarray:
+def measure(seconds: float, speed: float, *, low_latency_idle: bool,
+            on_ready: Callable[[EngineParts], None] | None = None, counted_from_ns: Callable[[], int] | None = None,
+            ) -> np.ndarray:
     """Rows of (quote → execute, quote → queued for the RiskEngine, quote → venue, quote → event) in µs, one per
-    order."""
+    order; with `counted_from_ns`, only the orders whose quote came after the time it gives at the end."""
     probe = FlipProbe(every=PROBE_EVERY)
     marks: dict[str, dict[str, int]] = {}
+
+    def ready(parts: EngineParts) -> None:
+        _instrument(parts, marks, probe)
+        if on_ready is not None:
+            on_ready(parts)
+
     with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
         config = _bench_config(folder, seconds, speed, low_latency_idle)
-        parts = asyncio.run(run_engine_async(config, on_ready=lambda p: _instrument(p, marks, probe), agents=[probe]))
+        parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=[probe]))
         parts.node.dispose()
+    since = counted_from_ns() if counted_from_ns is not None else 0
     points = ("execute", "queued", "venue", "event")
-    rows = [[m[point] - probe.trigger_ns[i] for point in points] for i, m in marks.items() if set(points) <= set(m)]
+    rows = [[m[point] - probe.trigger_ns[i] for point in points] for i, m in marks.items()
+            if set(points) <= set(m) and probe.trigger_ns[i] >= since]
     return np.array(rows, np.float64) / 1e3
 
 
@@ -198,21 +231,241 @@ def measure_bare(seconds: float, speed: float, *, low_latency_idle: bool) -> np.
     return np.array(rows, np.float64) / 1e3
 
 
+# ------------------------------------------------------------------------------------------ WebSocket readers
+
+
+def _handshake(sock: socket.socket, host: str, port: int) -> None:
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: c2V4dGFudC1iZW5jaC0xNg==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the stream closed the handshake")
+        reply += chunk
+    if not reply.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(f"the stream refused the handshake: {reply.splitlines()[0]!r}")
+
+
+def reader_child(url: str, count: int) -> int:
+    """`count` WebSocket readers on raw sockets that read and discard everything, until stdin closes; prints
+    "ready" once all are connected, then the bytes they read. Cheap, so the readers keep up and the engine pays
+    only for what its stream does for them."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    selector = selectors.DefaultSelector()
+    sockets = []
+    for _ in range(count):
+        sock = socket.create_connection((host, port))
+        _handshake(sock, host, port)
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+        sockets.append(sock)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    print("ready", flush=True)
+    received = 0
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is sys.stdin:
+                print(received, flush=True)
+                return 0
+            try:
+                chunk = key.fileobj.recv(1 << 20)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            if not chunk:
+                selector.unregister(key.fileobj)
+            received += len(chunk)
+
+
+class Readers:
+    """The reader child, started from inside the engine's loop without blocking it."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.attached_ns = 0
+        self.received = 0
+        self._child: subprocess.Popen[str] | None = None
+
+    def attach(self, url: str) -> None:
+        self._child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--reader-child", url,
+                                        str(self.count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                       env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        asyncio.get_running_loop().create_task(self._wait_ready())
+
+    async def _wait_ready(self) -> None:
+        assert self._child is not None and self._child.stdout is not None
+        line = await asyncio.to_thread(self._child.stdout.readline)
+        if line.strip() == "ready":
+            self.attached_ns = time.time_ns()
+
+    def detach(self) -> None:
+        if self._child is None:
+            return
+        out, _ = self._child.communicate(timeout=10)  # closing stdin tells it to stop
+        lines = out.split()
+        self.received = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+
+
+def _flood(parts: EngineParts, rate_per_s: float) -> None:
+    """Extra events at `rate_per_s`, in bursts every 10 ms, as the crew's status lines (about 450 bytes each)."""
+    if rate_per_s <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    per_burst = max(1, round(rate_per_s / 100))
+    task = "flood " + "x" * 400
+
+    def burst() -> None:
+        for _ in range(per_burst):
+            parts.sink.publish(messages.CrewStatus(agent="bench-flood", state="ACTIVE", task=task), time.time_ns())
+        loop.call_later(0.01, burst)
+
+    loop.call_later(0.01, burst)
+
+
+def measure_with_readers(seconds: float, readers: int, event_rate: float, warmup_s: float, *,
+                         low_latency_idle: bool) -> tuple[np.ndarray, Readers, dict[str, int]]:
+    """quote → order leaves the node (µs) at 1,000 quotes/s with `readers` WebSocket readers attached (0: none)."""
+    attached = Readers(readers)
+    state = {"started_ns": 0, "dropped": 0, "clients": 0}
+
+    def ready(parts: EngineParts) -> None:
+        state["started_ns"] = time.time_ns()
+        _flood(parts, event_rate)
+        if readers:
+            attached.attach(parts.stream.url)
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(seconds - 0.5, 0.1), lambda: state.update(dropped=parts.stream.dropped_clients,
+                                                                     clients=parts.stream.clients))
+
+    def counted_from() -> int:
+        since = state["started_ns"] + int(warmup_s * 1e9)
+        return max(since, attached.attached_ns + int(0.5e9)) if readers else since
+
+    try:
+        rows = measure(seconds, 100.0, low_latency_idle=low_latency_idle, on_ready=ready, counted_from_ns=counted_from)
+    finally:
+        attached.detach()
+    if readers and not attached.attached_ns:
+        raise RuntimeError("the WebSocket readers never connected")
+    return rows[:, VENUE_COLUMN] if len(rows) else rows, attached, state
+
+
+def section_readers(args: argparse.Namespace, low_latency_idle: bool) -> bool:
+    seconds = args.warmup + max(args.seconds, args.min_orders / 100)
+    print(f"\nquote → order leaves the node, 1,000 quotes/s + {args.event_rate:,.0f} extra events/s, WebSocket "
+          f"readers attached or not (µs)")
+    print(f"  {'readers':<12} {'orders':>7} {'median':>8} {'p99':>8}  notes")
+    figures: dict[int, tuple[float, float]] = {}
+    for count in (0, args.readers):
+        latencies, attached, state = measure_with_readers(seconds, count, args.event_rate, args.warmup,
+                                                          low_latency_idle=low_latency_idle)
+        if not len(latencies):
+            print(f"  {count:<12} no order was submitted; nothing measured")
+            return False
+        p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99))
+        figures[count] = (p50, p99)
+        note = (f"{state['clients']} still attached, {state['dropped']} closed as too slow, "
+                f"{attached.received / 1e6:,.0f} MB read") if count else ""
+        print(f"  {count:<12} {len(latencies):>7} {p50:>8.0f} {p99:>8.0f}  {note}")
+    (base50, base99), (ours50, ours99) = figures[0], figures[args.readers]
+    ratio = ours99 / base99
+    verdict = "PASS" if ratio <= READERS_TARGET_RATIO else "MISS"
+    print(f"  with {args.readers} readers / without: ×{ours50 / base50:.2f} median, ×{ratio:.2f} p99 "
+          f"(target ≤ ×{READERS_TARGET_RATIO:.2f} at p99)  {verdict}")
+    return ratio <= READERS_TARGET_RATIO
+
+
+# ------------------------------------------------------------------------------------------- loop stalls, LLM on
+
+
+def section_stall(args: argparse.Namespace, low_latency_idle: bool) -> bool:
+    sys.path.insert(0, str(REPO_ROOT))  # the stand-in server is a test fixture of the source checkout
+    from sextant.swarm.agents.risk import RiskAgent
+    from sextant.swarm.llm import LlmClient
+    from sextant.swarm.router import PerceptionConfig, PerceptionRouter
+    from tests.fixtures.llm_toml import local_llm_config
+    from tests.fixtures.openai_standin import OpenAIStandin, Rule
+
+    answer = {"action": "BUY", "confidence": 0.8, "reasoning": "bids are stacking" + " " * args.llm_answer_bytes}
+    with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder, \
+            OpenAIStandin([Rule(match="model", content=answer, delay_s=args.llm_delay_ms / 1e3)]) as standin:
+        llm = LlmClient(local_llm_config(Path(folder), standin.url), deadline_s=10.0, max_retries=0)
+        # Unsure rules (a huge momentum threshold) and no cache or spend cap: it escalates whenever it may.
+        router = PerceptionRouter(PerceptionConfig(momentum_z=1e9, retry_after_failure_s=0.0, cache_ttl_s=0.0,
+                                                   answer_ttl_s=0.0, tokens_per_hour=10**9, usd_per_hour=1e9), llm)
+        config = _bench_config(folder, args.warmup + args.stall_seconds, 10.0, low_latency_idle)
+        whole_run: list[StallStats] = []
+
+        def ready(parts: EngineParts) -> None:
+            # The start (the collector's full pass before the node runs, the node's own start) is a one-off: the
+            # steady state is counted from the end of the warm-up.
+            def restart() -> None:
+                whole_run.append(parts.loop_monitor.stats)
+                parts.loop_monitor.stats = StallStats()
+            asyncio.get_running_loop().call_later(args.warmup, restart)
+
+        parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=[RiskAgent(), router]))
+        parts.node.dispose()
+        requests = len(standin.requests)
+    stats = parts.loop_monitor.stats
+    start_max = max((s.max_s for s in whole_run), default=0.0)
+    print(f"\nevent-loop stalls over {args.stall_seconds:g} s after a {args.warmup:g} s warm-up, 100 quotes/s, the LLM "
+          f"path active ({requests} requests to the stand-in, {args.llm_delay_ms:g} ms each, answers of "
+          f"{len(str(answer)) / 1e3:,.1f} kB)")
+    print(f"  longest {stats.max_s * 1e3:.1f} ms, p99 {stats.percentile(99) * 1e3:.2f} ms, median "
+          f"{stats.percentile(50) * 1e3:.2f} ms ({stats.count} samples, every "
+          f"{parts.loop_monitor.interval_s * 1e3:g} ms); the warm-up's longest, the start included: "
+          f"{start_max * 1e3:.1f} ms")
+    return requests > 0
+
+
+# ---------------------------------------------------------------------------------------------------------- main
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--reader-child"]:
+        return reader_child(argv[1], int(argv[2]))
     parser = argparse.ArgumentParser(prog="sextant bench engine", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated, of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--seconds", type=float, default=12.0, help="per load, at least")
     parser.add_argument("--min-orders", type=int, default=300,
                         help="run each load long enough for this many orders, so its p99 is not just the largest two")
     parser.add_argument("--host-idle-only", action="store_true",
                         help="skip the low-latency idle runs: measure with the host's own idle only")
+    parser.add_argument("--readers", type=int, default=50, help="readers: how many WebSocket readers to attach")
+    parser.add_argument("--event-rate", type=float, default=2000.0, help="readers: extra events per second")
+    parser.add_argument("--warmup", type=float, default=3.0, help="readers, stall: seconds not counted at the start")
+    parser.add_argument("--stall-seconds", type=float, default=60.0, help="stall: how long to run")
+    parser.add_argument("--llm-delay-ms", type=float, default=50.0, help="stall: the stand-in's answer delay")
+    parser.add_argument("--llm-answer-bytes", type=int, default=0, help="stall: padding in each answer")
     args = parser.parse_args(argv)
+    sections = [name.strip() for name in args.sections.split(",") if name.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        parser.error(f"--sections: unknown {', '.join(unknown) or 'none given'}; use some of {', '.join(SECTIONS)}")
+    if args.readers < 1 or args.event_rate < 0 or args.warmup < 0 or args.stall_seconds <= 0:
+        parser.error("--readers must be at least 1, --event-rate and --warmup 0 or more, --stall-seconds positive")
     if args.host_idle_only:
         low_latency_idle, header = False, "low-latency idle: not requested (--host-idle-only)"
     else:
         with CpuLatencyRequest() as probe:  # can this process hold the request? (each run takes its own)
             low_latency_idle, header = probe.held, probe.describe()
     print(f"\n{header}")
+    ok = True
+    if "latency" in sections:
+        ok &= section_latency(args, low_latency_idle)
+    if "readers" in sections:
+        ok &= section_readers(args, low_latency_idle)
+    if "stall" in sections:
+        ok &= section_stall(args, low_latency_idle)
+    return 0 if ok else 1
+
+
+def section_latency(args: argparse.Namespace, low_latency_idle: bool) -> bool:
     ok = True
     print(f"{'quote → … inside the node (µs)':<44} {'median':>8} {'p99':>8}  {'target':>14}  verdict")
     for speed in (100.0, 10.0):
@@ -221,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(seconds, speed, low_latency_idle=low_latency_idle)
         if not len(rows):
             print(f"speed {speed:g}: no order was submitted; nothing measured")
-            return 1
+            return False
         bare = measure_bare(seconds, speed, low_latency_idle=low_latency_idle)
         host_idle = measure(seconds, speed, low_latency_idle=False)[:, VENUE_COLUMN] if low_latency_idle else None
         print(f"{10 * speed:,.0f} quotes/s, {len(rows)} orders:")
@@ -245,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             within = "within" if idle99 <= TARGET_US else "over"
             print(f"  {'order leaves, with the host idle instead':<42} {idle50:>8.0f} {idle99:>8.0f}  {'':>14}  "
                   f"{within} the target without the hold ({len(host_idle)} orders)")
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

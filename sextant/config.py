@@ -77,6 +77,9 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     cooldown_secs: float = 30.0
     sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
     ws_port: int = 8765  # 0 = any free port (tests)
+    # Comma-separated exact origins (http://localhost:3000) whose web pages may read the stream; empty: none. A
+    # client that sends no Origin (the bridge, the CLI, scripts) is always accepted.
+    ws_allowed_origins: str = ""
     events_path: str = "sextant_events.mmap"
     context_path: str = "sextant_context.mmap"
     commands_path: str = "sextant_commands.mmap"
@@ -109,6 +112,7 @@ ENV_NAMES: dict[str, str] = {
     "cooldown_secs": "SEXTANT_COOLDOWN_SECS",
     "sl_pct": "SEXTANT_SL_PCT",
     "ws_port": "SEXTANT_WS_PORT",
+    "ws_allowed_origins": "SEXTANT_WS_ALLOWED_ORIGINS",
     "events_path": "SEXTANT_EVENTS_PATH",
     "context_path": "SEXTANT_CONTEXT_PATH",
     "commands_path": "SEXTANT_COMMANDS_PATH",
@@ -146,6 +150,8 @@ _FIELD_HELP: dict[str, str] = {
     "cooldown_secs": "use a number of seconds, 0 or more",
     "sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
     "ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
+    "ws_allowed_origins": "list exact origins, comma-separated, each scheme://host[:port] with no path, e.g. "
+                          "http://localhost:3000, or leave it empty to allow none",
     "events_path": "use a file path",
     "context_path": "use a file path",
     "commands_path": "use a file path",
@@ -284,6 +290,15 @@ def _field_from_error(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+# An origin as browsers send it (RFC 6454): scheme, host, optional port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?")
+
+
+def split_origins(text: str) -> tuple[str, ...]:
+    """The origins of a ws_allowed_origins value, in order, blanks skipped."""
+    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+
+
 def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     def check(field: str, ok: bool, problem: str) -> None:
         if not ok:
@@ -297,6 +312,8 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     check("cooldown_secs", math.isfinite(config.cooldown_secs) and config.cooldown_secs >= 0,
           "must be 0 or more seconds")
     check("ws_port", 0 <= config.ws_port <= 65535, "not a TCP port")
+    check("ws_allowed_origins", all(_ORIGIN.fullmatch(origin) for origin in split_origins(config.ws_allowed_origins)),
+          "not a comma-separated list of origins")
     check("sl_pct", math.isfinite(config.sl_pct) and 0 <= config.sl_pct < 0.5, "out of range")
     check("seed", 0 <= config.seed < 2**63, "out of range")
     for field in ("events_path", "context_path", "commands_path", "llm_config"):

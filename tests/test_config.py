@@ -25,6 +25,7 @@ from sextant.config import (
     load_config,
     load_llm_config,
 )
+from sextant.engine.config import EngineConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_LLM_TOML = REPO_ROOT / "llm.toml"
@@ -343,6 +344,23 @@ class TestOkxVenue:
         config = load_config(environ={"SEXTANT_VENUE": "okx", **OKX_CREDENTIALS})
         assert config.venue == "okx"
         assert config.okx_api_passphrase.reveal() == "p-789"
+
+
+class TestWebSocketOrigins:
+    def test_no_web_origin_is_allowed_by_default(self) -> None:
+        assert load_config(environ={}).ws_allowed_origins == ""
+        assert EngineConfig.from_settings(load_config(environ={})).ws_allowed_origins == ()
+
+    def test_comma_separated_exact_origins_reach_the_engine_in_order(self) -> None:
+        settings = load_config(environ={"SEXTANT_WS_ALLOWED_ORIGINS": "http://localhost:3000, https://[::1]:8443,"})
+        origins = EngineConfig.from_settings(settings).ws_allowed_origins
+        assert origins == ("http://localhost:3000", "https://[::1]:8443")
+
+    @pytest.mark.parametrize("value", ["localhost:3000", "http://localhost:3000/", "http://a.example/path", "*",
+                                       "http://localhost:3000,file://x", "ftp://host"])
+    def test_anything_but_an_origin_is_refused_with_the_fix(self, value: str) -> None:
+        message = config_error({"SEXTANT_WS_ALLOWED_ORIGINS": value})
+        assert "SEXTANT_WS_ALLOWED_ORIGINS" in message and value in message and "Fix:" in message
 
 
 class TestConfigFile:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from sextant.config import ConfigError, Secret, SextantConfig
+from sextant.config import ConfigError, Secret, SextantConfig, split_origins
 
 
 def _unset() -> Secret:
@@ -54,6 +54,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     events_path: str = "sextant_events.mmap"
     commands_path: str = "sextant_commands.mmap"
     ws_port: int = 8765
+    ws_allowed_origins: tuple[str, ...] = ()  # the web origins whose pages may open the stream; none by default
     autonomy: str = "MANUAL"  # MANUAL | ASSISTED | AUTO; never above autonomy_ceiling
     autonomy_ceiling: str = "AUTO"  # set by on-chain reputation once the trust layer lands (issue #7)
     llm_config: str | None = None  # llm.toml; None or no key for the perception role: rules only
@@ -82,6 +83,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "max_trades": settings.max_trades, "cooldown_secs": settings.cooldown_secs,
             "context_path": settings.context_path, "events_path": settings.events_path,
             "commands_path": settings.commands_path, "ws_port": settings.ws_port,
+            "ws_allowed_origins": split_origins(settings.ws_allowed_origins),
             "llm_config": settings.llm_config, "sl_pct": settings.sl_pct,
             "record_dir": settings.record_dir or None, "trust_dir": settings.trust_dir or None,
             "chain_rpc": settings.chain_rpc, "research_ledger": settings.research_ledger or None,

@@ -27,6 +27,7 @@ from numba import njit
 from sextant.engine.events import EventSink
 from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.engine.latency import LatencySamples
+from sextant.engine.loop_monitor import LoopMonitor
 from sextant.engine.timers import on_engine_thread
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
@@ -74,6 +75,7 @@ class StateEncoder(Actor):
         self._features = MarketFeatures()
         self._started_ns = time.time_ns()
         self._beats = 0
+        self.loop_monitor: LoopMonitor | None = None  # set by the engine: its stalls ride on the Heartbeat
         self._work = np.zeros(_WORK_ROWS * DIMENSIONS + 4)
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
         # Off in `sextant sim`, where both ends are the simulated clock.
@@ -248,9 +250,13 @@ class StateEncoder(Actor):
         self._beat(now)
         self._beats += 1
         if self._beats % _HEARTBEAT_EVENT_EVERY == 0:
-            self._sink.publish(messages.Heartbeat(pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9,
-                                                  quotes=self._writer.fields.quote_count.item(),
-                                                  context_sequence=self._writer.sequence), self.clock.timestamp_ns())
+            stalls = self.loop_monitor.stats if self.loop_monitor is not None else None
+            self._sink.publish(messages.Heartbeat(
+                pid=os.getpid(), uptime_s=(now - self._started_ns) / 1e9, quotes=self._writer.fields.quote_count.item(),
+                context_sequence=self._writer.sequence,
+                loop_stall_ms=stalls.take_recent_max() * 1e3 if stalls else 0.0,
+                loop_stall_max_ms=stalls.max_s * 1e3 if stalls else 0.0,
+                loop_stall_p99_ms=stalls.percentile(99) * 1e3 if stalls else 0.0), self.clock.timestamp_ns())
 
 
 @njit(cache=True, nogil=True)

@@ -41,6 +41,7 @@ from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.instrument import okx_linear_swap
+from sextant.engine.loop_monitor import LoopMonitor
 from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.research import ResearchLink
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
@@ -78,6 +79,7 @@ class EngineParts:
     trust: TrustLink | None = None
     research: ResearchLink | None = None
     cpu_latency: CpuLatencyRequest | None = None  # while running with low_latency_idle: held, or why not
+    loop_monitor: LoopMonitor = field(default_factory=LoopMonitor)  # the event loop's stalls, while running
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -258,7 +260,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
     node.build()
     install_linear_trade_record(node.portfolio.analyzer)
     strategy.risk_engine = node.kernel.risk_engine
-    stream = EventStream(port=config.ws_port)
+    stream = EventStream(port=config.ws_port, allowed_origins=config.ws_allowed_origins)
     sink.add_listener(stream.publish)
     recorder = new_recorder(config) if config.record_dir else None
     if recorder is not None:
@@ -271,7 +273,9 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
                           strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew], writer=context)
     research = ResearchLink(Path(config.research_ledger), strategy, sink) if config.research_ledger else None
-    return EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
+    parts = EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
+    encoder.loop_monitor = parts.loop_monitor
+    return parts
 
 
 def attach_recorder(recorder: SceneRecorder, context: ContextWriter, encoder: StateEncoder,
@@ -317,6 +321,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     await parts.stream.start()
+    parts.loop_monitor.start()
     if parts.recorder is not None:
         parts.recorder.start()
     if parts.trust is not None:
@@ -344,6 +349,7 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             finally:
                 await parts.stream.stop()  # clients go before the node stops
     finally:
+        await parts.loop_monitor.stop()
         if parts.recorder is not None:
             parts.recorder.stop()
         if parts.trust is not None:
@@ -401,7 +407,7 @@ def run_engine(config: EngineConfig, secrets: EngineSecrets | None = None) -> in
     parts.node.dispose()
     quotes = int(parts.context.record["quote_count"])
     print(f"sextant engine: stopped after {time.monotonic() - started:.1f} s, {quotes} quotes, "
-          f"{parts.sink.published} events", file=sys.stderr, flush=True)
+          f"{parts.sink.published} events; {parts.loop_monitor.describe()}", file=sys.stderr, flush=True)
     parts.context.close()
     parts.events.close()
     return 0

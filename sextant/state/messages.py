@@ -215,6 +215,11 @@ class Heartbeat(Event, kw_only=True):
     uptime_s: float
     quotes: int = 0
     context_sequence: int = 0
+    # The engine's event-loop stalls (engine/loop_monitor.py), in ms: the longest since the previous Heartbeat, and the
+    # longest and the p99 since the engine started.
+    loop_stall_ms: float = 0.0
+    loop_stall_max_ms: float = 0.0
+    loop_stall_p99_ms: float = 0.0
 
 
 class ReplayStatus(Event, kw_only=True):
