@@ -95,10 +95,19 @@ class StateLink:
             self._attach_if_needed()
         if self._context is None or self._events is None:
             return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
-        started = time.perf_counter_ns()
-        snapshot = self._context.snapshot()
-        self.stats.add_read(time.perf_counter_ns() - started)
-        received = self._events.drain(MAX_EVENTS_PER_TICK)
+        try:
+            # Once per frame, before the seqlock copy: a file cut short under the bridge is a detached link, not
+            # a SIGBUS. The drain checks the event ring itself.
+            self._context.check_intact()
+            started = time.perf_counter_ns()
+            snapshot = self._context.snapshot()
+            self.stats.add_read(time.perf_counter_ns() - started)
+            received = self._events.drain(MAX_EVENTS_PER_TICK)
+            events_heartbeat_ns = self._events.heartbeat_ns
+        except StateFileError as error:
+            self.stats.last_error = str(error)
+            self._close_readers()  # re-attaches when a whole engine file is back at the path
+            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
         self.stats.events_received += len(received)
         for message in received:
             if message.message is None:
@@ -106,7 +115,7 @@ class StateLink:
                 self.stats.last_error = message.error or "undecodable event"
             elif message.truncated:
                 self.stats.events_truncated += 1
-        heartbeat_ns = max(snapshot.heartbeat_ns, self._events.heartbeat_ns)
+        heartbeat_ns = max(snapshot.heartbeat_ns, events_heartbeat_ns)
         age_s = (now - heartbeat_ns) / 1e9
         fresh = now - heartbeat_ns <= self._stale_after_ns
         if snapshot.sequence == 0 or int(snapshot["quote_count"]) == 0:  # files, but no market state yet
