@@ -151,6 +151,18 @@ class TestBadValuesAndFiles:
         assert sorted(path.name for path in tmp_path.iterdir()) == ["foreign.txt"]
         assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
 
+    def test_an_engine_whose_start_fails_later_removes_the_files_it_created(
+            self, sextant: Runner, tmp_path: Path) -> None:
+        import socket
+
+        with socket.socket() as taken:  # the stream's port is in use: the start fails after the files exist
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            result = sextant("engine", "--duration", "1", SEXTANT_WS_PORT=str(taken.getsockname()[1]),
+                             SEXTANT_TRUST_DIR="", SEXTANT_RECORD_DIR="")
+        assert result.returncode == 1 and "address already in use" in result.stderr
+        assert sorted(path.name for path in tmp_path.iterdir()) == []
+
     @pytest.mark.parametrize(("commands", "message"), [
         ("foreign.txt", "foreign.txt: exists and is not a Sextant state file"),
         (".", ".: is a directory"),
