@@ -177,6 +177,17 @@ class TestBadValuesAndFiles:
         assert "Traceback" not in result.stderr
         assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
 
+    @pytest.mark.parametrize(("option", "kind"), [("--mmap", "ContextWindow"), ("--events", "EventRing")])
+    @pytest.mark.parametrize("path", ["foreign.txt", "."])
+    def test_a_bridge_given_an_engine_file_path_that_can_never_hold_one_exits_2(
+            self, sextant: Runner, tmp_path: Path, option: str, kind: str, path: str) -> None:
+        (tmp_path / "foreign.txt").write_bytes(FOREIGN)
+        result = sextant("bridge", "--headless", "--frames", "1", option, path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"sextant: {path}: ") and kind in result.stderr
+        assert "Traceback" not in result.stderr
+        assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
+
     def test_bridge_paths_from_flags_are_checked_as_the_settings_are(self, sextant: Runner) -> None:
         result = sextant("bridge", "--headless", "--frames", "1", "--mmap", "same.mmap", "--events", "same.mmap")
         assert result.returncode == 2

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from sextant.state import messages
-from sextant.state.context import ContextReader, ContextSnapshot
-from sextant.state.ring import CommandRingWriter, EventRingReader, RingMessage
-from sextant.state.shm import StateFileError, read_header
+from sextant.state.context import CONTEXT_SPEC, ContextReader, ContextSnapshot
+from sextant.state.ring import EVENT_RING_SPEC, CommandRingWriter, EventRingReader, RingMessage
+from sextant.state.shm import StateFileError, check_usable, read_header
 
 Clock = Callable[[], int]  # wall clock, ns; tests pass a stepped one so frames are reproducible
 
@@ -71,6 +71,9 @@ class StateLink:
                  stale_after_s: float = 1.0, reconnect_every_s: float = 0.5, clock: Clock = time.time_ns) -> None:
         self._context_path = Path(context_path)
         self._events_path = Path(events_path)
+        # The engine's files may come later, but a path where they never can is refused now (exit 2 in the CLI).
+        check_usable(self._context_path, CONTEXT_SPEC)
+        check_usable(self._events_path, EVENT_RING_SPEC)
         self._stale_after_ns = int(stale_after_s * 1e9)
         self._reconnect_every_ns = int(reconnect_every_s * 1e9)
         self._clock = clock

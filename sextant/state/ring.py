@@ -195,6 +195,9 @@ class _RingKind:
 
 _EVENTS = _RingKind(EVENT_RING_MAGIC, messages.Event, EVENT_RING_SLOTS, EVENT_RING_SLOT_SIZE)
 _COMMANDS = _RingKind(COMMAND_RING_MAGIC, messages.Command, COMMAND_RING_SLOTS, COMMAND_RING_SLOT_SIZE)
+# What a reader checks a ring against (its geometry comes from the header): for `shm.check_usable`.
+EVENT_RING_SPEC = _EVENTS.spec()
+COMMAND_RING_SPEC = _COMMANDS.spec()
 
 
 class _RingWriter(Generic[M]):
@@ -404,7 +407,7 @@ class CommandRingFollower:
 
     def __init__(self, path: str | os.PathLike[str], *, start: Literal["oldest", "latest"] = "oldest",
                  recheck_ns: int = 1_000_000_000) -> None:
-        check_usable(path, _COMMANDS.spec())  # a path the bridge could never create its ring at is refused now
+        check_usable(path, COMMAND_RING_SPEC)  # a path the bridge could never create its ring at is refused now
         self._path = Path(path)
         self._start = start
         self._recheck_ns = recheck_ns
