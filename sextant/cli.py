@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config
+from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config, override
 
 if TYPE_CHECKING:
     from sextant.bridge.config import BridgeConfig
@@ -24,6 +24,15 @@ EXIT_USAGE = 2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research")
+_ENGINE_SETTINGS = {"venue": "venue", "seed": "seed", "dry_run": "dry_run"}
+# Per verb, the options that set a setting (option dest -> SextantConfig field). They go through
+# `config.override`, so a value is checked exactly as the same value in the setting's environment variable is.
+SETTING_OPTIONS: dict[str, dict[str, str]] = {
+    "engine": _ENGINE_SETTINGS,
+    "run": _ENGINE_SETTINGS,
+    "bridge": {"mmap": "context_path", "events": "events_path", "commands": "commands_path"},
+    "sim": {"seed": "seed"},
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,6 +199,14 @@ def _run_bench(suite: str, args: list[str]) -> int:
     return status
 
 
+def _with_options(config: SextantConfig, args: argparse.Namespace) -> SextantConfig:
+    """`config` with the verb's setting options that were given (SETTING_OPTIONS), validated as settings."""
+    given = {field: getattr(args, dest) for dest, field in SETTING_OPTIONS.get(args.verb, {}).items()
+             if getattr(args, dest, None) is not None}
+    origins = {field: f"--{dest.replace('_', '-')}" for dest, field in SETTING_OPTIONS.get(args.verb, {}).items()}
+    return override(config, given, origins) if given else config
+
+
 def _engine_argv(args: argparse.Namespace) -> list[str]:
     """The `sextant run` options that the engine child takes, as its command line."""
     argv: list[str] = []
@@ -211,10 +228,8 @@ def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeCon
             width, height = (int(part) for part in args.size.lower().split("x"))
         except ValueError:
             raise ConfigError(f"--size={args.size}: use WIDTHxHEIGHT, e.g. 1280x720.") from None
-    return BridgeConfig.from_settings(
-        config, context_path=getattr(args, "mmap", None), events_path=getattr(args, "events", None),
-        commands_path=getattr(args, "commands", None), width=width, height=height,
-        fullscreen=False if (args.windowed or args.headless) else None)
+    return BridgeConfig.from_settings(  # the file paths: in `config` already (_with_options)
+        config, width=width, height=height, fullscreen=False if (args.windowed or args.headless) else None)
 
 
 def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
@@ -270,16 +285,16 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.engine.config import EngineConfig
     from sextant.replay.format import SceneError
 
-    seed = args.seed
-    if seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
-        from sextant.replay.format import read_metadata
+    if args.seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
+        from sextant.replay.format import METADATA_FILE, read_metadata
 
         try:
-            seed = int(read_metadata(Path(args.scene))["seed"])
+            seed = read_metadata(Path(args.scene)).get("seed")
         except SceneError as error:
             print(f"sextant sim: {error}", file=sys.stderr)
             return EXIT_USAGE
-    engine_config = EngineConfig.from_settings(config, seed=seed)
+        config = override(config, {"seed": seed}, {"seed": str(Path(args.scene) / METADATA_FILE)})
+    engine_config = EngineConfig.from_settings(config)
     if args.quotes <= 1:
         raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
     name = Path(args.scene).name if args.scene else f"model-seed{engine_config.seed}"
@@ -346,6 +361,13 @@ def _bridge_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _is_state_file_error(error: Exception) -> bool:
+    # Imported only when needed: sextant.state pulls in numpy, which `sextant config` and `--help` do without.
+    from sextant.state.shm import StateFileError
+
+    return isinstance(error, StateFileError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -355,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "bench":
             return _run_bench(args.suite, list(args.args))
-        config = load_config(args.config)
+        config = _with_options(load_config(args.config), args)
         if args.verb == "config":
             if args.config_verb == "check":
                 load_llm_config(config.llm_config)
@@ -393,9 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb in ("engine", "run"):
             from sextant.engine.config import EngineConfig
 
-            engine_config = EngineConfig.from_settings(
-                config, venue=args.venue, seed=args.seed, speed=args.speed, duration_s=args.duration,
-                dry_run=args.dry_run, autonomy=args.autonomy)  # validated here, before any process starts
+            engine_config = EngineConfig.from_settings(  # validated here, before any process starts
+                config, speed=args.speed, duration_s=args.duration, autonomy=args.autonomy)
             if args.verb == "run":
                 from sextant.run import run
 
@@ -412,6 +433,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_RUNTIME
+    except Exception as error:
+        if not _is_state_file_error(error):
+            raise
+        print(f"sextant: {error}", file=sys.stderr)  # a state file path that is foreign, broken or unreadable
+        return EXIT_USAGE
     parser.print_help()
     return EXIT_USAGE
 

@@ -170,7 +170,9 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _describe(field: str, origin: str) -> str:
-    return ENV_NAMES[field] if origin == "env" else f"{field} (in {origin})"
+    if origin == "env":
+        return ENV_NAMES[field]
+    return origin if origin.startswith("--") else f"{field} (in {origin})"  # a command-line flag names itself
 
 
 def _fail(field: str, origin: str, value: object, problem: str) -> ConfigError:
@@ -181,8 +183,9 @@ def _fail(field: str, origin: str, value: object, problem: str) -> ConfigError:
     return ConfigError(f"{_describe(field, origin)}={shown}: {problem}. Fix: {help_text}{default_text}.")
 
 
-def _coerce_env(field: str, raw: str) -> Any:
-    """Turn an environment string into the field's type, with a precise error."""
+def _coerce_env(field: str, raw: str, origin: str = "env") -> Any:
+    """Turn an environment string (or a command-line one, from `origin`) into the field's type, with a precise
+    error."""
     field_type = SextantConfig.__annotations__[field]
     if field in SECRET_FIELDS:
         return Secret(raw)
@@ -192,17 +195,17 @@ def _coerce_env(field: str, raw: str) -> Any:
             return True
         if lowered in _FALSE:
             return False
-        raise _fail(field, "env", raw, "not a boolean")
+        raise _fail(field, origin, raw, "not a boolean")
     if field_type == "int":
         try:
             return int(raw.strip())
         except ValueError:
-            raise _fail(field, "env", raw, "not a whole number") from None
+            raise _fail(field, origin, raw, "not a whole number") from None
     if field_type == "float":
         try:
             return float(raw.strip())
         except ValueError:
-            raise _fail(field, "env", raw, "not a number") from None
+            raise _fail(field, origin, raw, "not a number") from None
     return raw.strip()
 
 
@@ -261,6 +264,24 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
             values[field] = _coerce_env(field, env[name])
             origins[field] = "env"
 
+    return _convert_and_validate(values, origins)
+
+
+def override(config: SextantConfig, values: Mapping[str, object], origins: Mapping[str, str]) -> SextantConfig:
+    """`config` with `values` (field -> value, e.g. from the command line) in place of its own, validated exactly
+    as the same values set in the environment would be: each goes through its variable's string parsing and every
+    check of `load_config`. `origins` names where each value came from, for the message (a flag such as "--seed",
+    or a file). Raises ConfigError; `config` itself is never changed."""
+    merged: dict[str, Any] = msgspec.structs.asdict(config)
+    for field, value in values.items():
+        if field not in ENV_NAMES or field in SECRET_FIELDS:
+            raise ValueError(f"{field!r} is not a setting a command line may override")
+        merged[field] = _coerce_env(field, str(value).lower() if isinstance(value, bool) else str(value),
+                                    origins[field])
+    return _convert_and_validate(merged, dict(origins))
+
+
+def _convert_and_validate(values: dict[str, Any], origins: dict[str, str]) -> SextantConfig:
     try:
         config = msgspec.convert(values, SextantConfig, dec_hook=_dec_hook)
     except msgspec.ValidationError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +63,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def run_isolated(script: str, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh interpreter (this repository's package first on the path), so that a crash by signal
+    (a SIGBUS from a truncated mapped file) shows as the child's negative return code, not as the end of pytest."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout_s, check=False)

@@ -118,3 +118,77 @@ class TestUsageErrors:
         result = sextant()
         assert result.returncode == 2
         assert "run" in result.stdout and "config" in result.stdout
+
+
+FOREIGN = b"precious user data, not a state file\n" * 10
+
+
+class TestBadValuesAndFiles:
+    """A bad command-line value or state-file path is a one-line message and exit 2: no traceback, and no file
+    left behind by a start that failed (issue #18, items 8 and 9)."""
+
+    @pytest.mark.parametrize("verb", [["engine", "--duration", "1"], ["run", "--headless", "--duration", "1"],
+                                      ["sim", "--quotes", "10"]])
+    @pytest.mark.parametrize("seed", ["-5", "12345678901234567890123"])
+    def test_an_out_of_range_seed_is_refused_as_sextant_seed_is(
+            self, sextant: Runner, tmp_path: Path, verb: list[str], seed: str) -> None:
+        result = sextant(*verb, "--seed", seed, SEXTANT_WS_PORT="0")
+        from_env = sextant("config", "check", SEXTANT_SEED=seed)
+        assert (result.returncode, from_env.returncode) == (2, 2), result.stderr
+        assert result.stderr.strip() == from_env.stderr.strip().replace("SEXTANT_SEED", "--seed")
+        assert "Traceback" not in result.stderr
+        assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize("setting", ["SEXTANT_CONTEXT_PATH", "SEXTANT_EVENTS_PATH", "SEXTANT_COMMANDS_PATH"])
+    def test_an_engine_pointed_at_a_foreign_file_exits_2_and_leaves_no_files(
+            self, sextant: Runner, tmp_path: Path, setting: str) -> None:
+        (tmp_path / "foreign.txt").write_bytes(FOREIGN)
+        result = sextant("engine", "--duration", "1", SEXTANT_WS_PORT="0", SEXTANT_TRUST_DIR="",
+                         SEXTANT_RECORD_DIR="", **{setting: "foreign.txt"})
+        assert result.returncode == 2, result.stderr
+        assert "foreign.txt: exists" in result.stderr and "not a Sextant state file" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["foreign.txt"]
+        assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
+
+    def test_an_engine_whose_start_fails_later_removes_the_files_it_created(
+            self, sextant: Runner, tmp_path: Path) -> None:
+        import socket
+
+        with socket.socket() as taken:  # the stream's port is in use: the start fails after the files exist
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            result = sextant("engine", "--duration", "1", SEXTANT_WS_PORT=str(taken.getsockname()[1]),
+                             SEXTANT_TRUST_DIR="", SEXTANT_RECORD_DIR="")
+        assert result.returncode == 1 and "address already in use" in result.stderr
+        assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize(("commands", "message"), [
+        ("foreign.txt", "foreign.txt: exists and is not a Sextant state file"),
+        (".", ".: is a directory"),
+        ("foreign.txt/commands.mmap", "foreign.txt/commands.mmap: cannot create the CommandRing here"),
+    ])
+    def test_a_bridge_given_a_commands_path_it_cannot_use_exits_2(
+            self, sextant: Runner, tmp_path: Path, commands: str, message: str) -> None:
+        (tmp_path / "foreign.txt").write_bytes(FOREIGN)
+        result = sextant("bridge", "--headless", "--frames", "1", "--commands", commands)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
+
+    @pytest.mark.parametrize(("option", "kind"), [("--mmap", "ContextWindow"), ("--events", "EventRing")])
+    @pytest.mark.parametrize("path", ["foreign.txt", "."])
+    def test_a_bridge_given_an_engine_file_path_that_can_never_hold_one_exits_2(
+            self, sextant: Runner, tmp_path: Path, option: str, kind: str, path: str) -> None:
+        (tmp_path / "foreign.txt").write_bytes(FOREIGN)
+        result = sextant("bridge", "--headless", "--frames", "1", option, path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"sextant: {path}: ") and kind in result.stderr
+        assert "Traceback" not in result.stderr
+        assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
+
+    def test_bridge_paths_from_flags_are_checked_as_the_settings_are(self, sextant: Runner) -> None:
+        result = sextant("bridge", "--headless", "--frames", "1", "--mmap", "same.mmap", "--events", "same.mmap")
+        assert result.returncode == 2
+        assert "must be three different files" in result.stderr and "Traceback" not in result.stderr

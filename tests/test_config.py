@@ -24,6 +24,7 @@ from sextant.config import (
     describe_config,
     load_config,
     load_llm_config,
+    override,
 )
 from sextant.engine.config import EngineConfig
 
@@ -379,6 +380,52 @@ class TestConfigFile:
         message = config_error(config_file=path)
         assert str(path) in message
         assert "not valid TOML" in message
+
+
+class TestCommandLineOverrides:
+    """A value from the command line (`sextant engine --seed 7`) goes through `override`: it is checked exactly as
+    the same string in the setting's environment variable, and the message names the flag."""
+
+    @pytest.mark.parametrize(
+        ("field", "flag", "value", "env_name"),
+        [
+            ("seed", "--seed", -5, "SEXTANT_SEED"),
+            ("seed", "--seed", 12345678901234567890123, "SEXTANT_SEED"),
+            ("seed", "--seed", "seven", "SEXTANT_SEED"),
+            ("dry_run", "--dry-run", "maybe", "SEXTANT_DRY_RUN"),
+            ("venue", "--venue", "binance", "SEXTANT_VENUE"),
+            ("context_path", "--mmap", " ", "SEXTANT_CONTEXT_PATH"),
+        ],
+    )
+    def test_a_bad_value_fails_as_in_its_variable_but_names_the_flag(
+            self, field: str, flag: str, value: object, env_name: str) -> None:
+        with pytest.raises(ConfigError) as caught:
+            override(load_config(environ={}), {field: value}, {field: flag})
+        from_env = config_error({env_name: str(value)})
+        assert str(caught.value) == from_env.replace(env_name, flag, 1)
+        assert str(caught.value).startswith(f"{flag}=")
+
+    def test_a_good_value_replaces_the_setting_and_leaves_the_original_alone(self) -> None:
+        original = load_config(environ={"SEXTANT_SEED": "3"})
+        changed = override(original, {"seed": 7, "dry_run": True, "commands_path": "c.mmap"},
+                           {"seed": "--seed", "dry_run": "--dry-run", "commands_path": "--commands"})
+        assert (changed.seed, changed.dry_run, changed.commands_path) == (7, True, "c.mmap")
+        assert (original.seed, original.dry_run) == (3, False)
+        assert msgspec.structs.replace(changed, seed=3, dry_run=False, commands_path=original.commands_path) \
+            == original
+
+    def test_paths_from_flags_must_still_be_three_different_files(self) -> None:
+        with pytest.raises(ConfigError, match="three different files"):
+            override(load_config(environ={}), {"events_path": "x.mmap", "context_path": "x.mmap"},
+                     {"events_path": "--events", "context_path": "--mmap"})
+
+    def test_a_value_from_a_file_names_the_file(self) -> None:
+        with pytest.raises(ConfigError, match=r"^seed \(in scene/metadata.json\)='None': not a whole number"):
+            override(load_config(environ={}), {"seed": None}, {"seed": "scene/metadata.json"})
+
+    def test_secrets_are_never_taken_from_a_command_line(self) -> None:
+        with pytest.raises(ValueError, match="not a setting a command line may override"):
+            override(load_config(environ={}), {"chain_key": VALID_CHAIN_KEY}, {"chain_key": "--key"})
 
 
 # ------------------------------------------------------------------------------------------------------ llm.toml

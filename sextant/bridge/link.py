@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from sextant.state import messages
-from sextant.state.context import ContextReader, ContextSnapshot
-from sextant.state.ring import CommandRingWriter, EventRingReader, RingMessage
-from sextant.state.shm import StateFileError, read_header
+from sextant.state.context import CONTEXT_SPEC, ContextReader, ContextSnapshot
+from sextant.state.ring import EVENT_RING_SPEC, CommandRingWriter, EventRingReader, RingMessage
+from sextant.state.shm import StateFileError, check_usable, read_header
 
 Clock = Callable[[], int]  # wall clock, ns; tests pass a stepped one so frames are reproducible
 
@@ -71,6 +71,9 @@ class StateLink:
                  stale_after_s: float = 1.0, reconnect_every_s: float = 0.5, clock: Clock = time.time_ns) -> None:
         self._context_path = Path(context_path)
         self._events_path = Path(events_path)
+        # The engine's files may come later, but a path where they never can is refused now (exit 2 in the CLI).
+        check_usable(self._context_path, CONTEXT_SPEC)
+        check_usable(self._events_path, EVENT_RING_SPEC)
         self._stale_after_ns = int(stale_after_s * 1e9)
         self._reconnect_every_ns = int(reconnect_every_s * 1e9)
         self._clock = clock
@@ -95,10 +98,19 @@ class StateLink:
             self._attach_if_needed()
         if self._context is None or self._events is None:
             return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
-        started = time.perf_counter_ns()
-        snapshot = self._context.snapshot()
-        self.stats.add_read(time.perf_counter_ns() - started)
-        received = self._events.drain(MAX_EVENTS_PER_TICK)
+        try:
+            # Once per frame, before the seqlock copy: a file cut short under the bridge is a detached link, not
+            # a SIGBUS. The drain checks the event ring itself.
+            self._context.check_intact()
+            started = time.perf_counter_ns()
+            snapshot = self._context.snapshot()
+            self.stats.add_read(time.perf_counter_ns() - started)
+            received = self._events.drain(MAX_EVENTS_PER_TICK)
+            events_heartbeat_ns = self._events.heartbeat_ns
+        except StateFileError as error:
+            self.stats.last_error = str(error)
+            self._close_readers()  # re-attaches when a whole engine file is back at the path
+            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
         self.stats.events_received += len(received)
         for message in received:
             if message.message is None:
@@ -106,7 +118,7 @@ class StateLink:
                 self.stats.last_error = message.error or "undecodable event"
             elif message.truncated:
                 self.stats.events_truncated += 1
-        heartbeat_ns = max(snapshot.heartbeat_ns, self._events.heartbeat_ns)
+        heartbeat_ns = max(snapshot.heartbeat_ns, events_heartbeat_ns)
         age_s = (now - heartbeat_ns) / 1e9
         fresh = now - heartbeat_ns <= self._stale_after_ns
         if snapshot.sequence == 0 or int(snapshot["quote_count"]) == 0:  # files, but no market state yet

@@ -246,8 +246,18 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
     secrets = secrets or EngineSecrets()
     node_config = _node_config(config, secrets)
     crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
-    context = ContextWriter(config.context_path, config.instrument)
-    events = EventRingWriter(config.events_path)
+    with contextlib.ExitStack() as undo:  # a build that fails leaves none of the files it created behind
+        context = ContextWriter(config.context_path, config.instrument)
+        undo.callback(context.remove)
+        events = EventRingWriter(config.events_path)
+        undo.callback(events.remove)
+        parts = _assemble_engine(config, crew, secrets, node_config, context, events)
+        undo.pop_all()
+    return parts
+
+
+def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSecrets, node_config: TradingNodeConfig,
+                     context: ContextWriter, events: EventRingWriter) -> EngineParts:
     sink = EventSink(events)
     node = venue_node(config, node_config)
     encoder, translator, strategy = build_components(config, crew, context, sink,
@@ -320,20 +330,25 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    await parts.stream.start()
-    parts.loop_monitor.start()
-    if parts.recorder is not None:
-        parts.recorder.start()
-    if parts.trust is not None:
-        # Deploying or replaying the chain takes seconds, off the loop; the node starts after it (reputation
-        # ceilings must be in place before the first intent). Meanwhile the heartbeat says the engine is alive,
-        # so the bridge shows it starting rather than stale.
-        starting = asyncio.create_task(_heartbeat_until_cancelled(parts.context))
-        try:
-            ids = await asyncio.to_thread(parts.trust.start)
-        finally:
-            starting.cancel()
-        print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
+    try:
+        await parts.stream.start()
+        parts.loop_monitor.start()
+        if parts.recorder is not None:
+            parts.recorder.start()
+        if parts.trust is not None:
+            # Deploying or replaying the chain takes seconds, off the loop; the node starts after it (reputation
+            # ceilings must be in place before the first intent). Meanwhile the heartbeat says the engine is
+            # alive, so the bridge shows it starting rather than stale.
+            starting = asyncio.create_task(_heartbeat_until_cancelled(parts.context))
+            try:
+                ids = await asyncio.to_thread(parts.trust.start)
+            finally:
+                starting.cancel()
+            print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
+    except BaseException:
+        parts.context.remove()  # a start that failed leaves no state files behind
+        parts.events.remove()
+        raise
     try:
         async with running(parts.node, low_latency_idle=config.low_latency_idle) as parts.cpu_latency:
             if callable(on_ready):

@@ -173,6 +173,10 @@ class ContextWriter:
     def close(self) -> None:
         self._file.close()
 
+    def remove(self) -> None:
+        """Close and delete the file (if the path still holds this writer's): for a start that failed."""
+        self._file.remove()
+
 
 @dataclass(frozen=True, slots=True)
 class ContextSnapshot:
@@ -232,7 +236,13 @@ def _hot_field(name: str, unsigned: bool = False) -> property:
 
 
 class ContextReader:
-    """A read-only view of a ContextWindow file. Cheap to create; any number per process."""
+    """A read-only view of a ContextWindow file. Cheap to create; any number per process.
+
+    Opening checks the file, and so do the liveness queries (`is_stale`, `heartbeat_age_s`, `writer_pid`). The
+    seqlock reads (`snapshot`, `read_f64`, the hot fields) do not, to stay one copy: a long-lived reader calls
+    `check_intact()` at its own bounded rate (the bridge, once per frame), so that a file truncated under it is a
+    StateFileError and not a SIGBUS.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._file: MappedFile = open_readonly(path, CONTEXT_SPEC)
@@ -275,12 +285,19 @@ class ContextReader:
 
     @property
     def writer_pid(self) -> int:
+        self._file.check_intact()
         return _U64.unpack_from(self._mm, OFFSET_WRITER_PID)[0]
 
+    def check_intact(self) -> None:
+        """Raise StateFileError if the file was truncated under this reader (see the class docstring)."""
+        self._file.check_intact()
+
     def heartbeat_age_s(self, now_ns: int | None = None) -> float:
+        self._file.check_intact()
         return ((time.time_ns() if now_ns is None else now_ns) - self.heartbeat_ns) / 1e9
 
     def is_stale(self, max_age_s: float = 1.0) -> bool:
+        self._file.check_intact()
         return self.sequence == 0 or self.heartbeat_age_s() > max_age_s
 
     def read_f64(self, offset: int) -> float:

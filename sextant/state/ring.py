@@ -53,7 +53,7 @@ from sextant.state.memory import (
     store_release_u64,
     store_u64,
 )
-from sextant.state.shm import FileSpec, MappedFile, StateFileError, create, open_readonly
+from sextant.state.shm import FileSpec, MappedFile, StateFileError, check_usable, create, open_readonly
 
 _CURSOR_NEXT = 0
 _CURSOR_LOST = 1
@@ -195,6 +195,9 @@ class _RingKind:
 
 _EVENTS = _RingKind(EVENT_RING_MAGIC, messages.Event, EVENT_RING_SLOTS, EVENT_RING_SLOT_SIZE)
 _COMMANDS = _RingKind(COMMAND_RING_MAGIC, messages.Command, COMMAND_RING_SLOTS, COMMAND_RING_SLOT_SIZE)
+# What a reader checks a ring against (its geometry comes from the header): for `shm.check_usable`.
+EVENT_RING_SPEC = _EVENTS.spec()
+COMMAND_RING_SPEC = _COMMANDS.spec()
 
 
 class _RingWriter(Generic[M]):
@@ -251,6 +254,10 @@ class _RingWriter(Generic[M]):
     def close(self) -> None:
         self._file.close()
 
+    def remove(self) -> None:
+        """Close and delete the file (if the path still holds this writer's): for a start that failed."""
+        self._file.remove()
+
 
 class _RingReader(Generic[M]):
     _ring: _RingKind
@@ -282,18 +289,27 @@ class _RingReader(Generic[M]):
 
     @property
     def published(self) -> int:
+        self._file.check_intact()
         return int(ring_published(self._file.buf))
 
     @property
     def heartbeat_ns(self) -> int:
+        self._file.check_intact()
         return self._file.heartbeat_ns
 
     @property
     def writer_pid(self) -> int:
+        self._file.check_intact()
         return int(self._file.header[0]["writer_pid"])
 
+    def check_intact(self) -> None:
+        """Raise StateFileError if the file was truncated under this reader: reading it would raise SIGBUS."""
+        self._file.check_intact()
+
     def drain(self, max_messages: int | None = None) -> list[RingMessage[M]]:
-        """Everything published since the last drain (up to `max_messages`), oldest first."""
+        """Everything published since the last drain (up to `max_messages`), oldest first. Raises StateFileError,
+        reading nothing, if the file was truncated under this reader."""
+        self._file.check_intact()
         received: list[RingMessage[M]] = []
         batch = self._out.shape[0]
         while max_messages is None or len(received) < max_messages:
@@ -361,10 +377,12 @@ class CommandRingReader(_RingReader[messages.Command]):
 
     @property
     def estop_requests(self) -> int:
-        """E-stop engages latched in this ring so far: one load, cheap enough for every quote."""
+        """E-stop engages latched in this ring so far: one load, cheap enough for every quote. Unchecked: call
+        `check_intact()` first where the file may have been truncated (CommandRingFollower does)."""
         return int(estop_latch_word(self._file.buf)) // 2
 
     def estop_latch(self) -> EStopLatch:
+        self._file.check_intact()
         requests, ts_ns = estop_latch_read(self._file.buf, self._latched_id)
         return EStopLatch(int(requests), self._latched_id.tobytes().rstrip(b"\0").decode(errors="replace"),
                           int(ts_ns))
@@ -381,28 +399,38 @@ class CommandBatch:
 
 class CommandRingFollower:
     """Reads a CommandRing that its writer (the bridge) may create after us, or re-create: looks for the file at
-    most every `recheck_ns` and re-opens it when its header's `created_ns` changes."""
+    most every `recheck_ns` and re-opens it when its header's `created_ns` changes.
+
+    It checks the file's size before every read. A ring truncated or otherwise broken under it is let go (its
+    reads then return nothing, `last_error` says why), never a crash; it is followed again once a valid ring is
+    at the path. The same ring, if it comes back whole, is resumed where it was left, so nothing is read twice."""
 
     def __init__(self, path: str | os.PathLike[str], *, start: Literal["oldest", "latest"] = "oldest",
                  recheck_ns: int = 1_000_000_000) -> None:
+        check_usable(path, COMMAND_RING_SPEC)  # a path the bridge could never create its ring at is refused now
         self._path = Path(path)
         self._start = start
         self._recheck_ns = recheck_ns
         self._reader: CommandRingReader | None = None
         self._created_ns = 0
+        self._resume_at = 0  # the next message number of the ring last let go (its created_ns is _created_ns)
         self._next_check = 0
+        self.last_error = ""  # why the last ring was let go or could not be opened; "" while all is well
 
     @property
     def created_ns(self) -> int:
-        """The followed ring's creation time; 0 before there is one. Changes when the bridge re-creates it."""
-        return self._created_ns if self._reader is not None else 0
+        """The followed ring's creation time; 0 before there is one. Changes when the bridge re-creates it; while a
+        broken ring is let go, it stays that ring's (its latch counts on where it was)."""
+        return self._created_ns
 
     @property
     def estop_requests(self) -> int:
-        return self._reader.estop_requests if self._reader is not None else 0
+        reader = self._intact_reader()
+        return reader.estop_requests if reader is not None else 0
 
     def estop_latch(self) -> EStopLatch | None:
-        return self._reader.estop_latch() if self._reader is not None else None
+        reader = self._intact_reader()
+        return reader.estop_latch() if reader is not None else None
 
     def drain(self, max_messages: int | None = None) -> list[RingMessage[messages.Command]]:
         return self.drain_batch(max_messages).received
@@ -413,11 +441,15 @@ class CommandRingFollower:
         if now >= self._next_check:
             self._next_check = now + self._recheck_ns
             self._reopen_if_replaced()
-        reader = self._reader
+        reader = self._intact_reader()
         if reader is None:
             return CommandBatch([], [])
         expected = reader.next_number
-        received = reader.drain(max_messages)
+        try:
+            received = reader.drain(max_messages)
+        except StateFileError as error:
+            self._let_go(str(error))
+            return CommandBatch([], [])
         lost: list[tuple[int, int]] = []
         for message in received:
             if message.number > expected:
@@ -426,6 +458,23 @@ class CommandRingFollower:
         if reader.next_number > expected:  # lapped after the last message it could read
             lost.append((expected, reader.next_number - 1))
         return CommandBatch(received, lost)
+
+    def _intact_reader(self) -> CommandRingReader | None:
+        reader = self._reader
+        if reader is None:
+            return None
+        try:
+            reader.check_intact()
+        except StateFileError as error:
+            self._let_go(str(error))
+            return None
+        return reader
+
+    def _let_go(self, why: str) -> None:
+        if self._reader is not None:
+            self._resume_at = self._reader.next_number
+        self.last_error = why
+        self.close()
 
     def _reopen_if_replaced(self) -> None:
         try:
@@ -438,10 +487,13 @@ class CommandRingFollower:
             return
         try:
             reader = CommandRingReader(self._path, start=self._start)
-        except StateFileError:
+        except StateFileError as error:
+            self.last_error = str(error)
             return
+        if created == self._created_ns:  # the ring let go, whole again: on from where it was
+            reader._cursor[_CURSOR_NEXT] = min(self._resume_at, reader.published)  # drains count any gap as lost
         self.close()
-        self._reader, self._created_ns = reader, created
+        self._reader, self._created_ns, self.last_error = reader, created, ""
 
     def close(self) -> None:
         if self._reader is not None:

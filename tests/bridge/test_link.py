@@ -1,13 +1,17 @@
-"""The link's badge: an engine that is alive but has no market state yet is STARTING, not STALE."""
+"""The link's badge: an engine that is alive but has no market state yet is STARTING, not STALE; a file cut short
+under the link detaches it, never crashes the bridge."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import pytest
+
 from sextant.bridge.link import LinkStatus, StateLink
 from sextant.state.context import ContextWriter
 from sextant.state.ring import EventRingWriter
+from tests.conftest import run_isolated
 
 
 def test_an_alive_engine_without_state_is_starting_and_a_silent_one_is_stale(tmp_path: Path) -> None:
@@ -47,3 +51,45 @@ def test_ctrl_c_twice_stops_the_bridge_cleanly(tmp_path: Path) -> None:
     bridge.send_signal(signal.SIGINT)  # ...and `sextant run` passes the stop on as well
     output, _ = bridge.communicate(timeout=30)
     assert bridge.returncode == 0, output
+
+
+TRUNCATED_UNDER_THE_LINK = """
+import os, sys, time
+from pathlib import Path
+
+import pytest
+from sextant.bridge.link import StateLink
+from sextant.state.context import ContextWriter
+from sextant.state.ring import EventRingWriter
+from tests.conftest import run_isolated
+folder = Path(sys.argv[1])
+context = ContextWriter(folder / "context.mmap", "X.SIM")
+events = EventRingWriter(folder / "events.mmap")
+now = [time.time_ns()]
+link = StateLink(folder / "context.mmap", folder / "events.mmap", folder / "commands.mmap", clock=lambda: now[0])
+print(link.poll().status.name)
+os.truncate(folder / sys.argv[2], 0)
+tick = link.poll()
+print(tick.status.name, tick.snapshot is None, link.attached)
+print(link.stats.last_error)
+context.close(); events.close()
+now[0] += 1_000_000_000  # past the next look for the files
+os.unlink(folder / sys.argv[2])
+context = ContextWriter(folder / "context.mmap", "Y.SIM")
+events = EventRingWriter(folder / "events.mmap")
+tick = link.poll()
+print(tick.status.name, tick.snapshot.instrument, link.stats.attachments)
+"""
+
+
+@pytest.mark.parametrize("truncated", ["context.mmap", "events.mmap"])
+def test_an_engine_file_truncated_under_the_link_detaches_it_and_a_new_engine_reattaches(
+        tmp_path: Path, truncated: str) -> None:
+    """Run in its own process: reading a truncated mapped file would be a SIGBUS, and must never happen."""
+    result = run_isolated(TRUNCATED_UNDER_THE_LINK, str(tmp_path), truncated)
+    assert result.returncode == 0, f"returncode {result.returncode}: {result.stderr[-2000:]}"
+    first, detached, error, reattached = result.stdout.splitlines()
+    assert first == "STARTING"
+    assert detached == "WAITING True False"
+    assert f"{truncated}: truncated to 0 bytes while mapped" in error
+    assert reattached == "STARTING Y.SIM 2"

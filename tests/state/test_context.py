@@ -26,7 +26,7 @@ from sextant.state.layout import (
     field_offset,
 )
 from sextant.state.shm import LayoutMismatchError, StateFileError
-from tests.conftest import rewrite_header
+from tests.conftest import rewrite_header, run_isolated
 
 
 @pytest.fixture
@@ -272,6 +272,64 @@ class TestBadFiles:
         assert ContextReader(path).snapshot().instrument == "Y.SIM"
         writer.close()
 
+
+    def test_a_foreign_file_is_refused_by_the_reader_and_left_untouched(self, path: Path) -> None:
+        path.write_bytes(b"precious user data, not a state file" * 100)
+        before = _digest(path)
+        with pytest.raises(LayoutMismatchError, match="not a Sextant state file"):
+            ContextReader(path)
+        assert _digest(path) == before
+
+    def test_a_directory_is_refused_by_the_reader(self, tmp_path: Path) -> None:
+        with pytest.raises(StateFileError, match="not a regular file"):
+            ContextReader(tmp_path)
+
+    def test_a_path_beneath_a_plain_file_is_a_state_file_error_naming_it(self, tmp_path: Path) -> None:
+        (tmp_path / "plain").write_text("a file, so nothing is beneath it")
+        with pytest.raises(StateFileError, match="plain/context.mmap: no such file"):
+            ContextReader(tmp_path / "plain" / "context.mmap")
+        with pytest.raises(StateFileError, match="plain/context.mmap: cannot create"):
+            ContextWriter(tmp_path / "plain" / "context.mmap", "X.SIM")
+
+
+TRUNCATE_WHILE_MAPPED = """
+import os, sys
+from sextant.state.context import ContextReader, ContextWriter
+from sextant.state.shm import StateFileError
+writer = ContextWriter(sys.argv[1], "X.SIM")
+reader = ContextReader(sys.argv[1])
+reader.check_intact()
+assert reader.snapshot().instrument == "X.SIM"
+os.truncate(sys.argv[1], int(sys.argv[2]))
+for read in (reader.check_intact, reader.is_stale, reader.heartbeat_age_s, lambda: reader.writer_pid):
+    try:
+        read()
+    except StateFileError as error:
+        print("refused:", error)
+    else:
+        print("read a truncated file")
+"""
+
+
+class TestTruncatedWhileMapped:
+    """A file cut short under a reader: reading its mapped pages would be a SIGBUS, so the checked reads raise
+    StateFileError. Each runs in its own process, where a regression is a signal death, not a dead test run."""
+
+    @pytest.mark.parametrize("size", [0, HEADER_SIZE + 100])
+    def test_the_checked_reads_raise_a_state_file_error_instead_of_sigbus(self, path: Path, size: int) -> None:
+        result = run_isolated(TRUNCATE_WHILE_MAPPED, str(path), str(size))
+        assert result.returncode == 0, f"returncode {result.returncode}: {result.stderr[-2000:]}"
+        lines = result.stdout.splitlines()
+        assert len(lines) == 4 and all(line.startswith("refused:") for line in lines), result.stdout
+        assert f"truncated to {size} bytes while mapped" in lines[0] and str(path) in lines[0]
+
+    def test_an_intact_file_passes_the_check(self, path: Path) -> None:
+        writer = ContextWriter(path, "X.SIM")
+        reader = ContextReader(path)
+        reader.check_intact()
+        assert not reader.is_stale()
+        reader.close()
+        writer.close()
 
 
 def test_a_throttled_writer_commits_what_the_scene_recorder_would_keep(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from sextant.state.ring import (
     EventRingWriter,
 )
 from sextant.state.shm import LayoutMismatchError, StateFileError
-from tests.conftest import rewrite_header
+from tests.conftest import rewrite_header, run_isolated
 
 
 def heartbeat(n: int) -> messages.Heartbeat:
@@ -278,3 +278,71 @@ class TestCommandFlood:
         lost = [n for low, high in first.lost + rest.lost for n in range(low, high + 1)]
         assert sorted(read + lost) == numbers and not set(read) & set(lost)
         assert len(first.received) == 3 and first.lost == [(0, 21)]
+
+
+class TestBadFiles:
+    @pytest.mark.parametrize("reader", [EventRingReader, CommandRingReader])
+    def test_a_foreign_file_is_refused_by_a_reader_and_left_untouched(self, path: Path, reader: type) -> None:
+        path.write_bytes(b"precious user data, not a state file" * 100)
+        before = path.read_bytes()
+        with pytest.raises(StateFileError, match="not a Sextant state file"):
+            reader(path)
+        assert path.read_bytes() == before
+
+    @pytest.mark.parametrize("content", [b"short and foreign", b"precious user data, not a state file" * 100])
+    def test_a_follower_refuses_a_path_where_no_command_ring_can_ever_be(self, path: Path, content: bytes) -> None:
+        path.write_bytes(content)
+        with pytest.raises(StateFileError, match="is not a Sextant state file"):
+            CommandRingFollower(path)
+        assert path.read_bytes() == content
+
+    def test_a_follower_refuses_a_directory_and_a_ring_of_another_kind(self, tmp_path: Path) -> None:
+        with pytest.raises(StateFileError, match="is a directory"):
+            CommandRingFollower(tmp_path)
+        EventRingWriter(tmp_path / "events.mmap").close()
+        with pytest.raises(StateFileError, match="holds a EventRing, not a CommandRing"):
+            CommandRingFollower(tmp_path / "events.mmap")
+
+    def test_a_follower_waits_for_a_missing_ring_or_takes_a_stale_one(self, path: Path) -> None:
+        assert CommandRingFollower(path).drain() == []
+        CommandRingWriter(path).close()
+        assert CommandRingFollower(path).drain() == []
+
+
+FOLLOW_A_TRUNCATED_RING = """
+import os, sys
+from pathlib import Path
+from sextant.state import messages
+from sextant.state.ring import CommandRingFollower, CommandRingWriter
+path = Path(sys.argv[1])
+writer = CommandRingWriter(path)
+follower = CommandRingFollower(path, recheck_ns=0)
+approve = lambda n: messages.Approve(command_id=f"c-{n}", intent_id="i")
+writer.publish(messages.EStop(command_id="stop-1", engage=True))
+writer.publish(approve(1))
+print([m.message.command_id for m in follower.drain()], follower.estop_requests)
+whole = path.read_bytes()
+os.truncate(path, 0)
+print(follower.drain_batch().received, follower.estop_requests, follower.estop_latch())
+print(follower.last_error)
+path.write_bytes(whole)  # the same ring, whole again: taken up where it was, nothing read twice
+writer.publish(approve(2))
+print([m.message.command_id for m in follower.drain()], follower.estop_requests, repr(follower.last_error))
+os.truncate(path, 200)
+print(follower.drain(), "truncated to 200 bytes while mapped" in follower.last_error)
+writer.close()
+os.unlink(path)
+writer = CommandRingWriter(path)  # the bridge restarted: a new ring, read from its start
+writer.publish(approve(3))
+print([m.message.command_id for m in follower.drain()], follower.estop_requests)
+"""
+
+
+def test_a_follower_lets_go_of_a_truncated_ring_and_takes_up_a_whole_one(path: Path) -> None:
+    """In its own process: a read of the truncated ring would be a SIGBUS."""
+    result = run_isolated(FOLLOW_A_TRUNCATED_RING, str(path))
+    assert result.returncode == 0, f"returncode {result.returncode}: {result.stderr[-2000:]}"
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["['stop-1', 'c-1'] 1", "[] 0 None"]  # let go: no reads, and no latch to read
+    assert lines[2].startswith(f"{path}: truncated to 0 bytes while mapped")
+    assert lines[3:] == ["['c-2'] 1 ''", "[] True", "['c-3'] 0"]
