@@ -45,7 +45,7 @@ scenes: venv
 	$(BIN)/python scenes/generate.py
 
 # System libraries for the bridge's headless GL (EGL + Mesa llvmpipe), its text and its pinned font
-# (shared/research/gui.md §1). A desktop with a display and GL drivers has them already.
+# (docs/bridge.md#rendering). A desktop with a display and GL drivers has them already.
 SYSTEM_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libfreetype6 libfontconfig1 fonts-dejavu-core
 sysdeps:
 	@if [ -n "$(SYSTEM_PACKAGES)" ]; then \

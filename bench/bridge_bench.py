@@ -6,7 +6,7 @@ drain), the draw, `ctx.finish()` (so the rasteriser's work is counted, not just 
 runs in its own process (arcade allows one window per process). Also reports CPU ms per frame: the main thread
 plus the rasteriser's threads, which is what a busy machine inflates least.
 
-Target (SPEC §13 / issue #5): median ≤ 16.7 ms at 1280×720, i.e. 60 Hz.
+Target (docs/spec.md#performance-targets, issue #5): median ≤ 16.7 ms at 1280×720, i.e. 60 Hz.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ TARGET_START_S = 3.0
 
 
 def time_to_first_frame(runs: int = 3) -> list[float]:
-    """Wall seconds from spawning `sextant bridge --headless` to its first frame on screen (SPEC §13: ≤ 3 s)."""
+    """Wall seconds from spawning `sextant bridge --headless` to its first frame on screen (≤ 3 s:
+    docs/spec.md#performance-targets)."""
     times = []
     for _ in range(runs):
         directory = Path(tempfile.mkdtemp(prefix="sextant-bridge-start-"))

@@ -3,7 +3,7 @@
 Quotes per CPU-second through `sextant sim`'s path (`engine/backtest.run_sim`): Nautilus' BacktestEngine with the
 StateEncoder, the SwarmStrategy and the full default crew, LLM escalation off, no recording. The baseline is the
 same BacktestEngine over the same quotes with no strategy at all: the ratio is what Sextant's per-quote work costs
-on top of Nautilus. Target (SPEC §13): ≥ 100k quotes per CPU-second with the full crew.
+on top of Nautilus. Target (docs/spec.md#performance-targets): ≥ 100k quotes per CPU-second with the full crew.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ as it can while this process (the reader) measures
   * snapshot latency from Python;
   * torn reads: snapshots the seqlock accepted whose checksum or write number is wrong (must be 0);
 then ring publish rates, from njit and from Python (typed message → msgpack → slot).
-Baseline for the Python read: the pure-Python seqlock of shared/research/bench (0.44 µs p50 on this machine).
+Baseline for the Python read: a pure-Python seqlock prototype's 0.44 µs p50 on this machine
+(docs/shared-memory.md#benchmark).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sextant.state.layout import CONTEXT_RECORD_SIZE
 from sextant.state.ring import EventRingWriter, ring_publish
 from sextant.state.stress import cycles_per_ns, time_hot_reads, verify_in_place, verify_snapshots
 
-RESEARCH_PYTHON_SEQLOCK_P50_NS = 440.0  # shared/research/bench/shm_seqlock_results.txt, 64 B, writer busy
+RESEARCH_PYTHON_SEQLOCK_P50_NS = 440.0  # docs/shared-memory.md#benchmark: 64 B, writer busy
 
 
 def percentile(values: np.ndarray, q: float) -> float:

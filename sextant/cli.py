@@ -1,6 +1,6 @@
 """The `sextant` command: one entry point for every process and tool.
 
-Exit codes (SPEC §1): 0 ok, 2 bad usage or configuration, 1 runtime failure.
+Exit codes (docs/spec.md#exit-codes): 0 ok, 2 bad usage or configuration, 1 runtime failure.
 """
 
 from __future__ import annotations

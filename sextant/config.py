@@ -1,9 +1,9 @@
 """Sextant's configuration: one frozen, typed struct, loaded from `sextant.toml` and the environment.
 
-Precedence: built-in defaults < `sextant.toml` < environment variables (SPEC §2). The environment names are the
-original's (`OKX_API_KEY`, `SEXTANT_WS_PORT`, …); in `sextant.toml` the same settings use the field names below
-(`ws_port = 8765`). Secrets (API keys, the chain key) are accepted from the environment only, so they never sit in
-a file that might be committed, and they are wrapped in `Secret`, whose text form is masked.
+Precedence: built-in defaults < `sextant.toml` < environment variables (docs/configuration.md). The environment
+names are the original's (`OKX_API_KEY`, `SEXTANT_WS_PORT`, …); in `sextant.toml` the same settings use the field
+names below (`ws_port = 8765`). Secrets (API keys, the chain key) are accepted from the environment only, so they
+never sit in a file that might be committed, and they are wrapped in `Secret`, whose text form is masked.
 
 Everything is checked at start: an unknown key, a malformed value or an inconsistent combination raises
 `ConfigError`, whose message names the key, the bad value and the fix. The CLI turns it into exit code 2.

@@ -1,4 +1,4 @@
-"""`sextant run`: the engine and the bridge, as two processes (ARCHITECTURE: processes).
+"""`sextant run`: the engine and the bridge, as two processes (docs/architecture.md#processes).
 
 The engine (`sextant engine`) writes the shared memory; the bridge (`sextant bridge`) shows it and writes the
 CommandRing. This process only starts them and stops them together: when either ends (the window is closed, the

@@ -1,8 +1,8 @@
 """Specification of the `sextant` command, run as the real console script in a subprocess.
 
-Exit codes (SPEC §1): 0 ok, 2 bad usage or configuration. Each run has an empty working directory (tmp_path) and
-an environment without any Sextant, OKX or OpenRouter setting, plus SEXTANT_LLM_CONFIG naming the repository's
-llm.toml. `sextant run` and `sextant bench` are only checked through --help here: they take seconds.
+Exit codes (docs/spec.md#exit-codes): 0 ok, 2 bad usage or configuration. Each run has an empty working directory
+(tmp_path) and an environment without any Sextant, OKX or OpenRouter setting, plus SEXTANT_LLM_CONFIG naming the
+repository's llm.toml. `sextant run` and `sextant bench` are only checked through --help here: they take seconds.
 """
 
 from __future__ import annotations

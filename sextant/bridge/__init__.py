@@ -1,1 +1,2 @@
-"""The nautical bridge: an arcade window on the engine's shared memory (SPEC §10). Imports nothing from the engine."""
+"""The nautical bridge: an arcade window on the engine's shared memory (docs/bridge.md). Imports nothing from the
+engine."""

@@ -2,7 +2,7 @@
 
 With a display, arcade's own loop runs the fixed tick (`fixed_rate`) and draws at the same rate. Headless
 (`ARCADE_HEADLESS=1`, EGL, no X server) arcade's loop is a busy loop that never dispatches the fixed update
-(shared/research/gui.md §5), so the bridge paces its own loop at the tick rate. Either way each frame is: one
+(docs/bridge.md#rendering), so the bridge paces its own loop at the tick rate. Either way each frame is: one
 fixed tick (read the shared memory), one draw, then what the driver does after a draw (script, screenshot, the
 console line), then the flip.
 

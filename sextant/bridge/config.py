@@ -17,7 +17,7 @@ class BridgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     height: int = 1080
     fullscreen: bool = True
     tick_hz: float = 60.0  # the fixed tick: state is read and drawn once per tick
-    stale_after_s: float = 1.0  # a heartbeat older than this shows STALE (SPEC §4)
+    stale_after_s: float = 1.0  # a heartbeat older than this shows STALE (docs/bridge.md)
     history_s: float = 300.0  # how much price history the sea chart shows
     reconnect_every_s: float = 0.5  # how often a missing or replaced engine file is looked for again
     antialiasing: bool = False  # MSAA costs +55-140 % on llvmpipe; the shaders anti-alias their own edges

@@ -39,7 +39,7 @@ class Card:
     resolved_s: float = 0.0
     pending_command: str = ""  # a command sent for this card and not answered yet, e.g. "Approve"
     pending_command_id: str = ""
-    held_remaining_ns: int | None = None  # the engine holds this card's countdown (SPEC §7: pauses on hover)
+    held_remaining_ns: int | None = None  # the engine holds this card's countdown (docs/gate.md: it pauses on hover)
 
     @property
     def intent_id(self) -> str:

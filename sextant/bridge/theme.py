@@ -1,4 +1,4 @@
-"""The bridge's look: the original's palette (seed rust-reference §6, ui-design v1.1), fonts and sizes.
+"""The bridge's look: the original's palette (docs/bridge.md#the-look), fonts and sizes.
 
 Sizes are at 1080p; `Layout.scale` multiplies them so one layout runs from 1280×720 to 4K.
 """
@@ -40,7 +40,7 @@ SEA_WARM = hex_color("#e86b6b")
 SEA_CURRENT = hex_color("#6bade8")
 BACKDROP = hex_color("#0f1117", 0x80)
 
-# Volatility temperature of the sea chart (ui-design v1.1): calm → storm.
+# Volatility temperature of the sea chart (docs/bridge.md#the-look): calm → storm.
 HEAT_RAMP: tuple[Color, ...] = (hex_color("#0EA5E9"), hex_color("#10B981"), hex_color("#F59E0B"),
                                 hex_color("#EF4444"))
 
@@ -54,7 +54,7 @@ SIZE_TITLE = 16
 SIZE_DISPLAY = 22
 SIZE_HERO = 32
 
-# Hull gauge zones (ui-design v1.1): green below 0.6 of the limit, yellow to 0.8, red above.
+# Hull gauge zones (docs/bridge.md#the-look): green below 0.6 of the limit, yellow to 0.8, red above.
 ZONE_YELLOW = 0.6
 ZONE_RED = 0.8
 

@@ -127,7 +127,7 @@ class BridgeView(arcade.View):
     # ------------------------------------------------------------------------------------------------ commands
 
     def _hold_countdown_under_mouse(self) -> None:
-        """SPEC §7: an Assisted countdown pauses while the captain's mouse is on its card. The engine owns the
+        """docs/gate.md: an Assisted countdown pauses while the captain's mouse is on its card. The engine owns the
         countdown, so the bridge asks it to hold, and to resume when the mouse leaves."""
         hovered = None
         for intent_id, rect in self.card_rects.items():

@@ -70,7 +70,7 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     max_trades: int = 0
     cooldown_secs: float = 30.0
     min_notional_usd: float = 20.0
-    approval_ttl_secs: float = 30.0  # SPEC §7 default
+    approval_ttl_secs: float = 30.0  # the default of docs/gate.md
     consensus: str = "pipeline"  # pipeline | vote (swarm/consensus.py)
     sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
     stop_trigger: str = "BID_ASK"  # the sim venue has quotes only; OKX stops trigger on the last price
@@ -138,7 +138,7 @@ class SwarmStrategy(Strategy):
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
         self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
-        self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (SPEC §5)
+        self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (docs/spec.md#the-crew)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
         # for the RiskEngine, and an agent must not propose again on top of one.

@@ -16,8 +16,8 @@ unsent bytes gets no more until it drains; one that falls more than `backlog_bud
 A handshake whose Origin header is not in `allowed_origins` is refused with HTTP 403: a web page in the user's
 browser must not read positions and PnL. Clients that send no Origin (the bridge, the CLI, scripts) are accepted.
 
-Commands over the WebSocket are off (SPEC §11); anything a client sends other than a subscription is answered with
-an error frame and otherwise ignored. The server binds 127.0.0.1 unless told otherwise.
+Commands over the WebSocket are off (docs/ws-protocol.md); anything a client sends other than a subscription is
+answered with an error frame and otherwise ignored. The server binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations

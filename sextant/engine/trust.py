@@ -1,4 +1,4 @@
-"""The engine's side of the trust layer (SPEC §7, §8): closed decisions go to the attestor, and the crew's
+"""The engine's side of the trust layer (docs/trust.md): closed decisions go to the attestor, and the crew's
 on-chain reputation comes back as autonomy ceilings and consensus weights.
 
 The attestor is a supervised child process. Each closed decision is appended to the engine's write-ahead file
@@ -35,7 +35,7 @@ from sextant.trust.restart import RestartPolicy
 
 MAX_OPEN_DECISIONS = 10_000
 STOP_WAIT_S = 1.5  # a live child gets this long to stop in order; then it is terminated (nothing is lost)
-AUTO_SCORE = 0.9  # SPEC §7
+AUTO_SCORE = 0.9  # docs/trust.md#reputation--autonomy
 ASSISTED_SCORE = 0.5
 
 

@@ -10,7 +10,7 @@ from sextant.state.layout import Autonomy
 class GateConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     autonomy: Autonomy = Autonomy.MANUAL  # the human's level at start
     autonomy_ceiling: Autonomy = Autonomy.AUTO  # the highest level the human may select until the chain says more
-    approval_ttl_ns: int = 30_000_000_000  # SPEC §7: a pending intent expires after this
+    approval_ttl_ns: int = 30_000_000_000  # docs/gate.md: a pending intent expires after this
     assisted_countdown_ns: int = 30_000_000_000  # ASSISTED: a confident intent approves itself after this
     assisted_confidence: float = 0.7  # ASSISTED: the confidence at and above which an intent counts down
     flatten_timeout_ns: int = 10_000_000_000  # an E-stop still not flat after this halts anyway, and says so

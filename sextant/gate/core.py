@@ -5,7 +5,7 @@ never touches Nautilus: it asks the venue port for the book, the risk field and 
 events through the publisher port. `engine/strategy.py` is the thin Nautilus adapter around it; tests drive it with
 a fake venue and a list of events (tests/gate/).
 
-By the autonomy level (SPEC §7):
+By the autonomy level (docs/gate.md):
 
     MANUAL    every intent waits for Approve / Reject / Modify from the bridge
     ASSISTED  confident intents (≥ assisted_confidence) approve themselves after a countdown; others wait
@@ -92,7 +92,7 @@ class PendingIntent:
     directive: ExecutionDirective | None  # None for a research card: it changes parameters, it places no order
     expires_ns: int
     auto_approve_ns: int | None
-    held_remaining_ns: int | None = None  # a held countdown: the time it had left (SPEC §7: pauses on hover)
+    held_remaining_ns: int | None = None  # a held countdown: the time it had left (docs/gate.md: it pauses on hover)
     research: ResearchChange | None = None
 
 

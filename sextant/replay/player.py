@@ -1,5 +1,5 @@
 """ScenePlayer: writes a recorded scene back into the ContextWindow and the EventRing, so the bridge runs its
-normal code path on it (ARCHITECTURE: the bridge cannot tell replay from live, except by the REPLAY flag).
+normal code path on it (docs/architecture.md: the bridge cannot tell replay from live, except by the REPLAY flag).
 
 The timeline is the engine's clock (the snapshots' and events' `ts_ns`), so a scene recorded live and one run by
 `sextant sim` on a simulated clock replay alike. The player advances by wall time × speed; the bridge's transport

@@ -1,1 +1,2 @@
-"""The differentiable risk field (SPEC §6): a log-barrier potential over the hull's dimensions, in numba."""
+"""The differentiable risk field (docs/spec.md#risk-field): a log-barrier potential over the hull's dimensions, in
+numba."""

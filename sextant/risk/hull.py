@@ -38,7 +38,7 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     concentration: float = 0.5
     leverage: float = 3.0
     drawdown: float = 0.05
-    warn: float = 1.0  # SPEC §6: warn at U ≥ 1
+    warn: float = 1.0  # docs/spec.md#risk-field: warn at U ≥ 1
     veto: float = 2.0  # and veto at U ≥ 2
 
     def as_array(self) -> np.ndarray:

@@ -140,7 +140,8 @@ class TraceKind(IntEnum):
 
 
 class HullDimension(IntEnum):
-    """The risk field's dimensions (SPEC §6). The first six are the hull gauges; drawdown is the seventh term."""
+    """The risk field's dimensions (docs/spec.md#risk-field). The first six are the hull gauges; drawdown is the
+    seventh term."""
 
     DELTA = 0
     GAMMA = 1
@@ -211,7 +212,7 @@ _CONTEXT_FIELDS: list[tuple] = [
     ("pending_intents", "<u4"),
     ("orders_submitted", "<u8"),
     ("fills", "<u8"),
-    # risk field (SPEC §6)
+    # risk field (docs/spec.md#risk-field)
     ("risk_x", "<f8", (RISK_DIMENSIONS,)),
     ("risk_limit", "<f8", (RISK_DIMENSIONS,)),
     ("risk_potential", "<f8", (RISK_DIMENSIONS,)),

@@ -1,4 +1,5 @@
-"""Typed, immutable messages carried by the rings: engine events (SPEC §11) and bridge commands (SPEC §4).
+"""Typed, immutable messages carried by the rings: engine events (docs/ws-protocol.md) and bridge commands
+(docs/shared-memory.md).
 
 Each type has a stable numeric kind, stored in the ring slot header; the payload is the struct's msgpack. The
 same structs become the WebSocket stream's JSON (`to_wire`). Kind numbers are part of the file format: never
@@ -340,7 +341,7 @@ class ReplayControl(Command, kw_only=True):
 
 
 class HoldCountdown(Command, kw_only=True):
-    """Bridge → engine: pause (hold) or resume an intent's auto-approve countdown (SPEC §7: it pauses on hover)."""
+    """Bridge → engine: pause (hold) or resume an intent's auto-approve countdown (docs/gate.md: it pauses on hover)."""
 
     KIND: ClassVar[int] = 107
     intent_id: str
@@ -422,5 +423,5 @@ def fit_to_capacity(message: Message, capacity: int) -> Fitted:
 
 
 def to_wire(message: Message, *, seq: int, ts_ns: int) -> dict[str, Any]:
-    """The WebSocket envelope of SPEC §11: {"type", "ts_ns", "seq", "data"}."""
+    """The WebSocket envelope (docs/ws-protocol.md): {"type", "ts_ns", "seq", "data"}."""
     return {"type": type(message).__name__, "ts_ns": ts_ns, "seq": seq, "data": msgspec.to_builtins(message)}

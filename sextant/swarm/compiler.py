@@ -1,7 +1,7 @@
 """IntentCompiler: an intent becomes one execution directive, or a rejection with its reason. Pure.
 
-Mapping (SPEC §5): TrendFollow → emulated TrailingStop (50 bps); MeanReversion → post-only Limit at the passive
-touch; DeltaHedge → TWAP through Nautilus' TWAP algorithm; GammaScalp and LiquidationCapture → IOC; an
+Mapping (docs/spec.md#the-crew): TrendFollow → emulated TrailingStop (50 bps); MeanReversion → post-only Limit at
+the passive touch; DeltaHedge → TWAP through Nautilus' TWAP algorithm; GammaScalp and LiquidationCapture → IOC; an
 all-or-nothing intent → FOK; an explicit style preference wins; anything else → Market. IOC and FOK are marketable
 limits at the far touch.
 

@@ -3,7 +3,7 @@
 Two wallets act, as ERC-8004 requires: the **operator** owns the crew's agent identities; the **evaluator** rates
 their decisions (an agent's owner may not rate it). Every transaction is signed here with local keys, with the
 nonce tracked here and a fixed gas limit per call with headroom (on py-evm, `eth_estimateGas` is a binary search
-that costs 4× the transaction itself; research web3.md §3).
+that costs 4× the transaction itself; docs/trust.md#the-chain).
 
 * Embedded (`SEXTANT_CHAIN_RPC` empty): `EthereumTesterProvider`. Its state lives in memory; the attestor's journal
   makes it durable by replaying every write into a fresh chain at start. The two keys are derived from the seed.

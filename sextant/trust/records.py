@@ -1,5 +1,5 @@
 """Decision records: the canonical, signed account of one closed decision, written to disk before anything is
-sent to a chain (SPEC §8).
+sent to a chain (docs/trust.md).
 
 A record holds the intent, the hash of the ContextWindow it was decided on, the orders, the fills and the outcome.
 Its hash is keccak-256 of its canonical JSON (sorted keys, no spaces, UTF-8), the same bytes on every machine.

@@ -118,7 +118,7 @@ def run_frames(window, view, feed: FeedProcess | None, count: int) -> None:
 
 
 def emit(window, event_type: str, *args: object) -> bool:
-    """Deliver an input event through the window's handler stack, synchronously (research gui.md §4b)."""
+    """Deliver an input event through the window's handler stack, synchronously (docs/bridge.md#testing-the-bridge)."""
     from pyglet.event import EventDispatcher
 
     return bool(EventDispatcher.dispatch_event(window, event_type, *args))

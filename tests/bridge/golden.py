@@ -1,4 +1,4 @@
-"""Golden-image comparison with a tolerance (shared/research/gui.md §5c).
+"""Golden-image comparison with a tolerance (docs/bridge.md#testing-the-bridge).
 
 A frame matches its golden when at most 0.2 % of pixels differ by more than 8/255 in any channel and the mean
 difference stays under 0.5. Regions that show live measurements (the Memory drawer's read latency, for one) are

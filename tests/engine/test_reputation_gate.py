@@ -1,6 +1,6 @@
-"""Reputation → autonomy (SPEC §7): each agent's ceiling comes from its on-chain score. With the human at AUTO, an
-agent whose reputation fell below 0.5 is held to Manual (its next intent waits for approval), while a
-well-rated agent's intent executes at once."""
+"""Reputation → autonomy (docs/trust.md#reputation--autonomy): each agent's ceiling comes from its on-chain score.
+With the human at AUTO, an agent whose reputation fell below 0.5 is held to Manual (its next intent waits for
+approval), while a well-rated agent's intent executes at once."""
 
 from __future__ import annotations
 

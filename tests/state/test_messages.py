@@ -1,4 +1,5 @@
-"""Every event kind of SPEC §11 and every command of SPEC §4 is a typed, immutable message with a stable kind."""
+"""Every event kind of docs/ws-protocol.md and every command of docs/shared-memory.md is a typed, immutable message
+with a stable kind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sextant.state import messages
 SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExpired", "OrderSubmitted",
                "OrderFilled", "OrderRejected", "OrderCanceled", "RiskAlert", "Veto", "AutoresearchResult",
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
-               "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged",  # SPEC §12, §7
+               "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged",  # replay, the held countdown
                "AttestorDown", "AttestorUp", "CommandsLost",  # trust health, a flood's answer (docs/ws-protocol.md)
                "LlmFailed", "LlmRecovered"]  # the LLM path's health
 SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl", "HoldCountdown"]

@@ -1,5 +1,5 @@
-"""IntentCompiler: each intent kind maps to its execution style (SPEC §5), quantity = target − position, and bad
-intents are rejected with reasons, never turned into orders."""
+"""IntentCompiler: each intent kind maps to its execution style (docs/spec.md#the-crew), quantity = target −
+position, and bad intents are rejected with reasons, never turned into orders."""
 
 from __future__ import annotations
 

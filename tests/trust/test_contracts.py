@@ -6,7 +6,7 @@ import pytest
 
 from sextant.trust.build import CONTRACTS, compile_contract, load_artifact, source_sha256
 
-# The v2.0.0 (Jan 2026) function and event signatures (shared/research/web3.md §1).
+# The v2.0.0 (Jan 2026) function and event signatures (docs/trust.md#the-registries).
 ERC8004_IDENTITY = {
     "register()", "register(string)", "register(string,(string,bytes)[])", "setAgentURI(uint256,string)",
     "getMetadata(uint256,string)", "setMetadata(uint256,string,bytes)", "getAgentWallet(uint256)",

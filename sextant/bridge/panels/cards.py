@@ -16,7 +16,7 @@ OUTCOME_COLORS = {"approved": theme.GREEN, "rejected": theme.RED, "expired": the
 
 
 def ease_out(t: float) -> float:
-    """The ui-design's ease-out: 1 − (1 − t)³."""
+    """The cards' ease-out (docs/bridge.md#the-look): 1 − (1 − t)³."""
     t = min(max(t, 0.0), 1.0)
     return 1 - (1 - t) ** 3
 

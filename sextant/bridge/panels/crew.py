@@ -16,7 +16,7 @@ from sextant.state.context import render_crew_task
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, EStopState
 from sextant.state.messages import AttestorDown
 
-# The crew's nautical roles (ui-design v1.1 metaphors) and each avatar's hue.
+# The crew's nautical roles (docs/bridge.md#the-look) and each avatar's hue.
 ROLES: dict[int, tuple[str, theme.Color]] = {
     CrewAgent.MOMENTUM: ("helmsman", theme.CYAN),
     CrewAgent.MEAN_REVERSION: ("navigator", theme.MAGENTA),
@@ -29,7 +29,7 @@ STATE_COLORS: dict[int, theme.Color] = {
     CrewState.OFFLINE: theme.TEXT, CrewState.IDLE: theme.TEXT_MUTED, CrewState.ACTIVE: theme.GREEN,
     CrewState.THINKING: theme.CYAN, CrewState.SUGGESTING: theme.YELLOW, CrewState.ALERT: theme.RED,
 }
-BREATH_S = 1.5  # the status light's breathing period (ui-design v1.1)
+BREATH_S = 1.5  # the status light's breathing period (docs/bridge.md#the-look)
 CONTROLS_W = 560
 
 

@@ -4,7 +4,7 @@ arcade owns the window, the text and the flat panels; moderngl draws the shader 
 the heat field, lines, gauges, avatars, lights and the price dot. Both libraries talk to the same context, and
 arcade caches what it last bound (its framebuffer, its blend state). Every moderngl drawing therefore happens
 inside `GpuLayers.drawing()`, which on exit gives arcade back the screen framebuffer, blending and viewport, so
-arcade never draws into the wrong target (shared/research/gui.md §3).
+arcade never draws into the wrong target (docs/bridge.md#rendering).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ class RiskAgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class RiskAgent(CrewMember):
-    """Veto when U ≥ the veto threshold written by the encoder (SPEC §6: 2.0), a warning Hold when U ≥ warn (1.0)."""
+    """Veto when U ≥ the veto threshold written by the encoder (docs/spec.md#risk-field: 2.0), a warning Hold when
+    U ≥ warn (1.0)."""
 
     def __init__(self, config: RiskAgentConfig | None = None) -> None:
         super().__init__(config or RiskAgentConfig())
