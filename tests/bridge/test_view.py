@@ -12,6 +12,10 @@ from tests.bridge.conftest import frame, press, run_frames
 from tests.bridge.golden import assert_matches_golden, grab
 from tests.fixtures.bridge_feed import CARD_STEP
 
+# Golden renders of a hundred frames or more, each against its own feed process. The input tests draw frames of the
+# same views in `make test-fast`; these compare them to the pixel in `make test`.
+pytestmark = pytest.mark.slow
+
 
 def test_calm_sea_main_view(window, feed_factory, bridge_factory) -> None:
     feed = feed_factory("calm")
