@@ -8,8 +8,8 @@ export VENV PYTHON
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
-	@echo "make test       - install what the tests need, run the whole test suite"
-	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests"
+	@echo "make test       - install what the tests need, run the whole test suite (before a commit, CI)"
+	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests (while working)"
 	@echo "make bench      - run the benchmarks (medians and p99)"
 
 # Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.

@@ -139,6 +139,7 @@ class TestBadValuesAndFiles:
         assert "Traceback" not in result.stderr
         assert sorted(path.name for path in tmp_path.iterdir()) == []
 
+    @pytest.mark.slow  # each starts an engine process (Nautilus and the crew imported)
     @pytest.mark.parametrize("setting", ["SEXTANT_CONTEXT_PATH", "SEXTANT_EVENTS_PATH", "SEXTANT_COMMANDS_PATH"])
     def test_an_engine_pointed_at_a_foreign_file_exits_2_and_leaves_no_files(
             self, sextant: Runner, tmp_path: Path, setting: str) -> None:
@@ -151,6 +152,7 @@ class TestBadValuesAndFiles:
         assert sorted(path.name for path in tmp_path.iterdir()) == ["foreign.txt"]
         assert (tmp_path / "foreign.txt").read_bytes() == FOREIGN
 
+    @pytest.mark.slow  # starts an engine process as far as its stream
     def test_an_engine_whose_start_fails_later_removes_the_files_it_created(
             self, sextant: Runner, tmp_path: Path) -> None:
         import socket

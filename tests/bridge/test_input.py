@@ -22,10 +22,16 @@ def commands_in(path: Path) -> list[messages.Command]:
         reader.close()
 
 
-def card_scene(window, feed_factory, bridge_factory):
-    feed = feed_factory("card")
+def card_scene(window, feed_factory, bridge_factory, scene: str = "card"):
+    """The feed at CARD_STEP + 20 with the card on screen. The quiet market before the card is not what these tests
+    show, so the bridge draws its first frame, skips to the step before the card, and draws every frame from the
+    card's arrival on (the same frames, with the card, as drawing all of them)."""
+    feed = feed_factory(scene)
     view = bridge_factory(feed.clock)
-    run_frames(window, view, feed, CARD_STEP + 20)
+    run_frames(window, view, feed, 1)
+    feed.step(CARD_STEP - 2)
+    run_frames(window, view, feed, 21)
+    assert feed.steps == CARD_STEP + 20
     assert view.model.top_card() is not None
     return feed, view
 
@@ -169,9 +175,7 @@ def test_drawer_keys_toggle_and_a_backdrop_click_closes(window, feed_factory, br
 
 
 def test_a_countdown_is_held_while_the_mouse_is_on_its_card(window, feed_factory, bridge_factory) -> None:
-    feed = feed_factory("assisted")
-    view = bridge_factory(feed.clock)
-    run_frames(window, view, feed, CARD_STEP + 20)
+    feed, view = card_scene(window, feed_factory, bridge_factory, "assisted")
     rect = view.card_rects["int-7"]
     emit(window, "on_mouse_motion", int(rect.center_x), int(rect.center_y), 0, 0)
     frame(window, view)

@@ -12,6 +12,9 @@ from tests.bridge.conftest import frame, press, run_frames
 from tests.bridge.golden import assert_matches_golden, grab
 from tests.fixtures.bridge_feed import CARD_STEP
 
+# Golden renders of a hundred frames or more, each against its own feed process, are slow; the calm main view stays
+# in `make test-fast` so that a change to the painting shows there too.
+
 
 def test_calm_sea_main_view(window, feed_factory, bridge_factory) -> None:
     feed = feed_factory("calm")
@@ -22,6 +25,7 @@ def test_calm_sea_main_view(window, feed_factory, bridge_factory) -> None:
     assert_matches_golden(grab(window), "main_calm")
 
 
+@pytest.mark.slow
 def test_storm_main_view_shows_red_hull(window, feed_factory, bridge_factory) -> None:
     feed = feed_factory("storm")
     view = bridge_factory(feed.clock)
@@ -33,6 +37,7 @@ def test_storm_main_view_shows_red_hull(window, feed_factory, bridge_factory) ->
     assert_matches_golden(image, "main_storm")
 
 
+@pytest.mark.slow
 def test_intent_card_slides_in_and_shows_its_plan(window, feed_factory, bridge_factory) -> None:
     feed = feed_factory("card")
     view = bridge_factory(feed.clock)
@@ -48,6 +53,7 @@ def test_intent_card_slides_in_and_shows_its_plan(window, feed_factory, bridge_f
     assert_matches_golden(grab(window), "intent_card")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("drawer_key", "scene", "name"), [
     (key.KEY_1, "storm", "drawer_orders"),
     (key.KEY_2, "calm", "drawer_research"),
@@ -67,6 +73,7 @@ def test_drawers(window, feed_factory, bridge_factory, drawer_key: int, scene: s
     assert view.drawer is None
 
 
+@pytest.mark.slow
 def test_two_runs_render_identical_frames(window, feed_factory, bridge_factory, tmp_path) -> None:
     images = []
     for run in range(2):

@@ -58,6 +58,7 @@ def test_bridge_process_imports_nothing_from_the_engine_or_nautilus() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # a feed process and a bridge process
 def test_bridge_screenshot_writes_a_png_of_the_frame(tmp_path: Path) -> None:
     feed = subprocess.Popen([sys.executable, "-m", "tests.fixtures.bridge_feed", "--scene", "storm", "--context",
                              str(tmp_path / "c.mmap"), "--events", str(tmp_path / "e.mmap")], stdin=subprocess.PIPE,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 RUN_ONE_BACKTEST = """
 from sextant.engine.backtest import model_quotes
 from sextant.engine.config import EngineConfig
@@ -20,6 +22,7 @@ print("ran")
 """
 
 
+@pytest.mark.slow  # a backtest in a fresh interpreter
 def test_a_run_writes_no_library_warning_into_the_output() -> None:
     # A fresh interpreter: pytest's own warning filters would hide what a user's terminal shows.
     completed = subprocess.run([sys.executable, "-c", RUN_ONE_BACKTEST], capture_output=True, text=True, timeout=120)

@@ -72,6 +72,7 @@ def test_a_sim_writes_a_replayable_scene(tmp_path: Path) -> None:
     assert len(read_context(scene).records) >= 100
 
 
+@pytest.mark.slow  # `sextant sim` in its own process (Nautilus imported)
 def test_a_folder_that_is_not_a_scene_is_refused_clearly(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "sextant.cli", "sim", str(tmp_path)], capture_output=True,
                             text=True, timeout=120, check=False, cwd=tmp_path)

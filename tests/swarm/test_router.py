@@ -194,6 +194,7 @@ def malformed_answers(count: int, seed: int = 7) -> list[str]:
     return answers
 
 
+@pytest.mark.slow  # a thousand HTTP round trips: the count is the point
 def test_a_thousand_malformed_answers_give_no_orders_and_a_reason_each(tmp_path: Path) -> None:
     answers = malformed_answers(1000)
     for text in answers:
@@ -389,6 +390,7 @@ def fuzz_envelopes(count: int, seed: int = 18) -> list[tuple[Envelope, str]]:
     return envelopes
 
 
+@pytest.mark.slow  # a thousand HTTP round trips, each waited for: the count is the point
 def test_a_thousand_http_envelopes_give_no_exception_no_order_from_junk_and_a_back_off_per_failure(
         tmp_path: Path) -> None:
     fuzz = fuzz_envelopes(1000)

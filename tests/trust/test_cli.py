@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
 from tests.conftest import REPO_ROOT
@@ -21,6 +23,7 @@ def trust_cli(directory: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120, cwd=REPO_ROOT, check=False)
 
 
+@pytest.mark.slow  # three CLI processes, each rebuilding the embedded chain from the journal
 def test_status_and_verify(tmp_path: Path) -> None:
     directory = tmp_path / "trust"
     attestor = Attestor(directory, lambda: Chain.embedded_chain(42))
