@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
                              description="Run a benchmark suite from bench/ and print its table.")
-    bench.add_argument("suite", choices=BENCH_SUITES + ("all",), help="which suite")
+    bench.add_argument("suite", choices=(*BENCH_SUITES, "all"), help="which suite")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the suite (see its --help)")
     return parser
 

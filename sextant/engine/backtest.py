@@ -76,7 +76,8 @@ class SimSummary:
             ("quotes", f"{self.quotes:,} ({self.sim_seconds:,.0f} s simulated)"),
             ("speed", f"{self.quotes_per_cpu_second:,.0f} quotes per CPU-second ({self.wall_seconds:.1f} s wall)"),
             ("PnL", f"realised {self.realized_pnl:+,.2f} USDT, unrealised {self.unrealized_pnl:+,.2f} USDT"),
-            ("trades", f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
+            ("trades",
+             f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
             ("vetoes", f"{self.vetoes} (risk alerts {self.risk_alerts}, of which VETO {self.risk_vetoes})"),
             ("max drawdown", f"{self.max_drawdown:.2%}"),
             ("risk excursion", f"peak field U = {self.max_risk_total:.2f}" if np.isfinite(self.max_risk_total)

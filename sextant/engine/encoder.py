@@ -273,7 +273,7 @@ def mark_position(rec, mid: float, position: float, entry: float, balance_total:
     rec.equity = equity
     rec.leverage = abs(position) * mid * multiplier / equity if equity > 0 else 0.0
     # max(peak, equity) as Python's: a NaN equity (a NaN quote) keeps the peak, under numba too
-    peak = equity if equity > rec.peak_equity else rec.peak_equity  # noqa: FURB136
+    peak = equity if equity > rec.peak_equity else rec.peak_equity
     rec.peak_equity = peak
     rec.drawdown = (peak - equity) / peak if peak > 0 else 0.0
 
@@ -336,10 +336,10 @@ def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_si
     rec.trace_count = count + 1
     # `if value > peak` as Python's max(peak, value): a NaN never becomes the peak, under numba too
     drawdown, size = rec.drawdown, abs(rec.position_size)
-    if drawdown > peaks[0]:  # noqa: PLR1730
+    if drawdown > peaks[0]:
         peaks[0] = drawdown
-    if total > peaks[1]:  # noqa: PLR1730
+    if total > peaks[1]:
         peaks[1] = total
-    if size > peaks[2]:  # noqa: PLR1730
+    if size > peaks[2]:
         peaks[2] = size
     return total

@@ -110,10 +110,12 @@ def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: Rese
     lines = ["# Sextant research report", "",
              (f"Data: {source}. Walk-forward: {config.selection_windows} selection windows, then a sealed holdout "
               f"({config.holdout_fraction:.0%}). Seed {config.seed}."), "",
-             f"Hypotheses: {counts['proposed']} proposed, {counts['judged']} judged, **{counts['accepted']} accepted**.",
+             (f"Hypotheses: {counts['proposed']} proposed, {counts['judged']} judged, "
+              f"**{counts['accepted']} accepted**."),
              "", "| verdict | count |", "| --- | ---: |"]
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
-    lines += ["", "## Families", "", "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
+    lines += ["", "## Families", "",
+              "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
               "| --- | ---: | ---: | --- | ---: | ---: |"]
     for family in families:
         best = ledger.best(family)

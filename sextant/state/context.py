@@ -391,7 +391,8 @@ def render_market_text(snapshot: ContextSnapshot) -> str:
     position = float(r["position_size"])
     side = "FLAT" if position == 0 else ("LONG" if position > 0 else "SHORT")
     horizons = " ".join(
-        f"{h:g}s:{m:+.5f}/{v:.1%}" for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"], strict=True) if h > 0)
+        f"{h:g}s:{m:+.5f}/{v:.1%}"
+        for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"], strict=True) if h > 0)
     parts = [
         f"{snapshot.instrument}",
         f"bid {float(r['bid']):.2f} x {float(r['bid_size']):.2f}",

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -25,9 +25,9 @@ from sextant.state.layout import (
     COMMAND_RING_MAGIC,
     COMMAND_RING_SLOT_SIZE,
     COMMAND_RING_SLOTS,
+    ESTOP_COMMAND_ID_SIZE,
     EVENT_RING_MAGIC,
     EVENT_RING_SLOT_SIZE,
-    ESTOP_COMMAND_ID_SIZE,
     EVENT_RING_SLOTS,
     HEADER_DTYPE,
     HEADER_SIZE,
@@ -158,11 +158,8 @@ class EStopLatch:
     ts_ns: int
 
 
-M = TypeVar("M", bound=messages.Message)
-
-
 @dataclass(frozen=True, slots=True)
-class RingMessage(Generic[M]):
+class RingMessage[M: messages.Message]:
     """One message as a reader received it."""
 
     number: int  # position in the ring's history, from 0
@@ -200,7 +197,7 @@ EVENT_RING_SPEC = _EVENTS.spec()
 COMMAND_RING_SPEC = _COMMANDS.spec()
 
 
-class _RingWriter(Generic[M]):
+class _RingWriter[M: messages.Message]:
     _ring: _RingKind
 
     def __init__(self, path: str | os.PathLike[str], slots: int | None = None, slot_size: int | None = None) -> None:
@@ -259,7 +256,7 @@ class _RingWriter(Generic[M]):
         self._file.remove()
 
 
-class _RingReader(Generic[M]):
+class _RingReader[M: messages.Message]:
     _ring: _RingKind
 
     def __init__(self, path: str | os.PathLike[str], start: Literal["oldest", "latest"] = "oldest",

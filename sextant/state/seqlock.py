@@ -96,7 +96,7 @@ def seqlock_snapshot(buf: np.ndarray, out: np.ndarray) -> int:
 
 def _make_field_reader(load: object, doc: str) -> object:
     @njit(**JIT_OPTIONS)
-    def read_field(buf: np.ndarray, offset: int):  # noqa: ANN202 - float or uint64, by `load`
+    def read_field(buf: np.ndarray, offset: int) -> float | int:  # float or uint64, by `load`
         while True:
             completed = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE) >> np.uint64(1))
             value = load(buf, HEADER_SIZE + (completed & 1) * RECORD_SIZE + offset)

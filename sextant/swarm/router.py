@@ -154,7 +154,7 @@ class PerceptionRouter(CrewMember):
         """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets, or backs off."""
         try:
             await self._escalate(key, prompt)
-        except Exception as error:  # noqa: BLE001 - a dead task would skip the back-off: the storm of issue #18
+        except Exception as error:  # a dead task would skip the back-off: the storm of issue #18
             log.exception("perception escalation failed unexpectedly")
             self._failed("perception", LlmResult.failed("unexpected", f"unexpected {type(error).__name__}"))
 

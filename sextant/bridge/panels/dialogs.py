@@ -99,8 +99,8 @@ def draw_estop_confirm(p: Painter, dialog: EStopConfirm, *, on_confirm: Callable
             if dialog.engage else "Trading returns to ACTIVE. The crew may raise intents again.")
     p.label("estop:title", title, box.center_x, box.top - p.px(50), size=theme.SIZE_DISPLAY, bold=True, color=color,
             anchor_x="center")
-    p.label("estop:body", body, box.left + p.px(30), box.top - p.px(80), size=theme.SIZE_BODY, width=box.width - p.px(60),
-            anchor_y="top", color=theme.TEXT_SECONDARY)
+    p.label("estop:body", body, box.left + p.px(30), box.top - p.px(80), size=theme.SIZE_BODY,
+            width=box.width - p.px(60), anchor_y="top", color=theme.TEXT_SECONDARY)
     button_w, button_h = p.px(220), p.px(48)
     p.button("estop:confirm", Rect(box.center_x - button_w - p.px(10), box.bottom + p.px(24), button_w, button_h),
              "CONFIRM [Space]", on_confirm, color=color, filled=True)
