@@ -10,7 +10,7 @@ import os
 import runpy
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config, override
 
@@ -36,7 +36,7 @@ SETTING_OPTIONS: dict[str, dict[str, str]] = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exit code is already 2; keep the hint short
+    def error(self, message: str) -> NoReturn:  # argparse's default exit code is already 2; keep the hint short
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}. Run '{self.prog} --help'.", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -171,7 +171,7 @@ def _config_show(config: SextantConfig) -> int:
         return EXIT_USAGE
     print(f"# {config.llm_config}")
     for role in ("perception", "strategy", "risk", "fallback", "research"):
-        model = llm.model_for(role)  # type: ignore[arg-type]
+        model = llm.model_for(role)
         provider = llm.provider_for(model)
         key = "key set" if provider.api_key else "no key"
         print(f"llm.{role:<{width - 4}} = {model.provider}/{model.model} ({provider.api_base}, {key})")

@@ -118,7 +118,8 @@ class StateEncoder(Actor):
         args = (np.zeros_like(self._storage), *MarketFeatures().packed, self._work.copy(), 0, 1.0, 1.0, 1.0, 1.0)
         encode_tick(*args)
         compiled = encode_tick.overloads.get(tuple(encode_tick.typeof_pyval(arg) for arg in args))
-        self._encode_tick = compiled.entry_point if compiled is not None else encode_tick
+        # numba's types for CompileResult omit entry_point
+        self._encode_tick = compiled.entry_point if compiled is not None else encode_tick  # type: ignore[attr-defined]
 
     @property
     def writer(self) -> ContextWriter:
@@ -260,7 +261,7 @@ class StateEncoder(Actor):
 
 
 @njit(cache=True, nogil=True)
-def mark_position(rec, mid: float, position: float, entry: float, balance_total: float) -> None:
+def mark_position(rec: Any, mid: float, position: float, entry: float, balance_total: float) -> None:
     """Mark the position to `mid` in the record `rec`. The account, the entry and the order count change only on
     order, position and account events (`_refresh_book`), so a quote costs a few multiplications, not portfolio
     queries."""

@@ -73,7 +73,7 @@ def ring_publish(buf: np.ndarray, slot_count: int, slot_size: int, kind: int, fl
     store_release_u64(buf, base, 2 * number + 2)
     store_release_u64(buf, OFFSET_SEQUENCE, number + 1)
     store_heartbeat(buf, now_ns)
-    return number
+    return number  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -113,7 +113,7 @@ def ring_drain(buf: np.ndarray, slot_count: int, slot_size: int, cursor: np.ndar
 
 @njit(**JIT_OPTIONS)
 def ring_published(buf: np.ndarray) -> int:
-    return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
+    return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -132,7 +132,7 @@ def estop_latch_store(buf: np.ndarray, command_id: np.ndarray, length: int, ts_n
 @njit(**JIT_OPTIONS)
 def estop_latch_word(buf: np.ndarray) -> int:
     """The latch word: twice the engages latched so far (plus one while the next is being written)."""
-    return np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))
+    return np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -146,7 +146,7 @@ def estop_latch_read(buf: np.ndarray, command_id: np.ndarray) -> tuple[int, int]
             command_id[:] = buf[OFFSET_ESTOP_COMMAND_ID:OFFSET_ESTOP_COMMAND_ID + ESTOP_COMMAND_ID_SIZE]
             fence_acquire()
             if np.int64(load_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS)) == before:
-                return before // 2, ts_ns
+                return before // 2, ts_ns  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @dataclass(frozen=True, slots=True)
