@@ -4,12 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export VENV PYTHON
 
-.PHONY: run test test-fast bench scenes contracts anvil sysdeps venv clean help
+.PHONY: run test test-fast lint bench scenes contracts anvil sysdeps venv clean help
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
 	@echo "make test       - install what the tests need, run the whole test suite (before a commit, CI)"
 	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests (while working)"
+	@echo "make lint       - ruff (rules in pyproject.toml) and mypy (at the strictness stated there)"
 	@echo "make bench      - run the benchmarks (medians and p99)"
 
 # Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.
@@ -24,6 +25,11 @@ test: venv
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
+
+# Both tools read their settings from pyproject.toml.
+lint: venv
+	$(BIN)/ruff check sextant bench scenes
+	$(BIN)/mypy sextant bench
 
 bench: venv
 	$(BIN)/sextant bench all

@@ -57,8 +57,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from nautilus_trader.config import StrategyConfig
@@ -292,7 +292,8 @@ class Readers:
 
     def attach(self, url: str) -> None:
         self._child = subprocess.Popen(["nice", "-n", str(self.niceness), sys.executable,
-                                        str(Path(__file__).resolve()), "--reader-child", url, str(self.count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        str(Path(__file__).resolve()), "--reader-child", url, str(self.count)],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         asyncio.get_running_loop().create_task(self._wait_ready())
 

@@ -95,7 +95,7 @@ def measure(snapshots: int, in_place: int, python_reads: int, batches: int) -> d
             verify_snapshots(reader.buffer, 1, out)
             verify_in_place(reader.buffer, 1)
             start_s = time.perf_counter()
-            torn, empty, backwards, distinct = verify_snapshots(reader.buffer, snapshots, out)
+            torn, _empty, backwards, distinct = verify_snapshots(reader.buffer, snapshots, out)
             results["snapshot_check_s"] = time.perf_counter() - start_s
             results["snapshots"] = snapshots
             results["torn"] = torn

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def decision(index: int) -> dict:
             "realized_pnl": (index % 7 - 3) * 0.25, "closed_at_ns": 1_767_225_600_000_000_000 + index}
 
 
-def attest_rate(connect, count: int) -> tuple[float, float, float]:
+def attest_rate(connect: Callable[[], Chain], count: int) -> tuple[float, float, float]:
     """(mined per second, attest() median µs, attest() p99 µs)."""
     with tempfile.TemporaryDirectory() as folder:
         attestor = Attestor(Path(folder), connect)

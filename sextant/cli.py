@@ -10,7 +10,7 @@ import os
 import runpy
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config, override
 
@@ -36,7 +36,7 @@ SETTING_OPTIONS: dict[str, dict[str, str]] = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exit code is already 2; keep the hint short
+    def error(self, message: str) -> NoReturn:  # argparse's default exit code is already 2; keep the hint short
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}. Run '{self.prog} --help'.", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
                              description="Run a benchmark suite from bench/ and print its table.")
-    bench.add_argument("suite", choices=BENCH_SUITES + ("all",), help="which suite")
+    bench.add_argument("suite", choices=(*BENCH_SUITES, "all"), help="which suite")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the suite (see its --help)")
     return parser
 
@@ -171,7 +171,7 @@ def _config_show(config: SextantConfig) -> int:
         return EXIT_USAGE
     print(f"# {config.llm_config}")
     for role in ("perception", "strategy", "risk", "fallback", "research"):
-        model = llm.model_for(role)  # type: ignore[arg-type]
+        model = llm.model_for(role)
         provider = llm.provider_for(model)
         key = "key set" if provider.api_key else "no key"
         print(f"llm.{role:<{width - 4}} = {model.provider}/{model.model} ({provider.api_base}, {key})")

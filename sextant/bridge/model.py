@@ -218,8 +218,8 @@ class BridgeModel:
                 self.toast(f"attestor back: {attestor_status(event) or 'caught up'}", True)
             self.attestor = event
         elif isinstance(event, messages.CommandResult):
-            sent = self._answered(event.command_id)
-            what = sent.what if sent is not None else None
+            answered = self._answered(event.command_id)
+            what = answered.what if answered is not None else None
             if what is not None and not event.applied:
                 self.toast(f"{event.command} refused: {event.reason}", False)
             elif what is not None and event.command in ("SetAutonomy", "Modify"):

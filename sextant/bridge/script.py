@@ -104,7 +104,7 @@ class ScriptRunner:
                 ready = view.model.status.value == step.args[1].upper()
                 timeout = step.timeout_s(2)
             elif kind == "card":
-                ready = view.model.top_card() is not None and not view.model.top_card().pending_command
+                ready = (card := view.model.top_card()) is not None and not card.pending_command
                 timeout = step.timeout_s(1)
             else:
                 name = step.args[1]

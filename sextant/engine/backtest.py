@@ -76,7 +76,8 @@ class SimSummary:
             ("quotes", f"{self.quotes:,} ({self.sim_seconds:,.0f} s simulated)"),
             ("speed", f"{self.quotes_per_cpu_second:,.0f} quotes per CPU-second ({self.wall_seconds:.1f} s wall)"),
             ("PnL", f"realised {self.realized_pnl:+,.2f} USDT, unrealised {self.unrealized_pnl:+,.2f} USDT"),
-            ("trades", f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
+            ("trades",
+             f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
             ("vetoes", f"{self.vetoes} (risk alerts {self.risk_alerts}, of which VETO {self.risk_vetoes})"),
             ("max drawdown", f"{self.max_drawdown:.2%}"),
             ("risk excursion", f"peak field U = {self.max_risk_total:.2f}" if np.isfinite(self.max_risk_total)
@@ -101,8 +102,8 @@ def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     read_metadata(scene)
     table = read_table(scene, "quotes")
     ts = table.column("ts_event").to_numpy().astype(np.uint64)
-    columns = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
-    return quote_ticks(okx_linear_swap(config.instrument), *columns, ts)
+    bid, ask, bid_size, ask_size = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
+    return quote_ticks(okx_linear_swap(config.instrument), bid, ask, bid_size, ask_size, ts)
 
 
 def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record: bool = True,
@@ -175,9 +176,9 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
     summary.trades = summary.approvals
     summary.risk_alerts = counts.get("RiskAlert", 0)
     summary.event_log_sha256 = digest.hexdigest()
-    record = context.record
-    summary.realized_pnl, summary.unrealized_pnl = float(record["realized_pnl"]), float(record["unrealized_pnl"])
-    summary.final_position = float(record["position_size"])
+    last = context.record
+    summary.realized_pnl, summary.unrealized_pnl = float(last["realized_pnl"]), float(last["unrealized_pnl"])
+    summary.final_position = float(last["position_size"])
     summary.outcomes = [dataclasses.asdict(outcome) for outcome in strategy.outcomes.outcomes]
     if len(quotes) > 1:
         summary.sim_seconds = (quotes[-1].ts_event - quotes[0].ts_event) / 1e9

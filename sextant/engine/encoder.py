@@ -118,7 +118,8 @@ class StateEncoder(Actor):
         args = (np.zeros_like(self._storage), *MarketFeatures().packed, self._work.copy(), 0, 1.0, 1.0, 1.0, 1.0)
         encode_tick(*args)
         compiled = encode_tick.overloads.get(tuple(encode_tick.typeof_pyval(arg) for arg in args))
-        self._encode_tick = compiled.entry_point if compiled is not None else encode_tick
+        # numba's types for CompileResult omit entry_point
+        self._encode_tick = compiled.entry_point if compiled is not None else encode_tick  # type: ignore[attr-defined]
 
     @property
     def writer(self) -> ContextWriter:
@@ -260,7 +261,7 @@ class StateEncoder(Actor):
 
 
 @njit(cache=True, nogil=True)
-def mark_position(rec, mid: float, position: float, entry: float, balance_total: float) -> None:
+def mark_position(rec: Any, mid: float, position: float, entry: float, balance_total: float) -> None:
     """Mark the position to `mid` in the record `rec`. The account, the entry and the order count change only on
     order, position and account events (`_refresh_book`), so a quote costs a few multiplications, not portfolio
     queries."""
@@ -273,7 +274,7 @@ def mark_position(rec, mid: float, position: float, entry: float, balance_total:
     rec.equity = equity
     rec.leverage = abs(position) * mid * multiplier / equity if equity > 0 else 0.0
     # max(peak, equity) as Python's: a NaN equity (a NaN quote) keeps the peak, under numba too
-    peak = equity if equity > rec.peak_equity else rec.peak_equity  # noqa: FURB136
+    peak = equity if equity > rec.peak_equity else rec.peak_equity
     rec.peak_equity = peak
     rec.drawdown = (peak - equity) / peak if peak > 0 else 0.0
 
@@ -336,10 +337,10 @@ def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_si
     rec.trace_count = count + 1
     # `if value > peak` as Python's max(peak, value): a NaN never becomes the peak, under numba too
     drawdown, size = rec.drawdown, abs(rec.position_size)
-    if drawdown > peaks[0]:  # noqa: PLR1730
+    if drawdown > peaks[0]:
         peaks[0] = drawdown
-    if total > peaks[1]:  # noqa: PLR1730
+    if total > peaks[1]:
         peaks[1] = total
-    if size > peaks[2]:  # noqa: PLR1730
+    if size > peaks[2]:
         peaks[2] = size
     return total

@@ -13,7 +13,7 @@ denials) and OrderCanceled. The intent an order serves travels in its tags as "i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
@@ -101,7 +101,11 @@ def _primary(order: Any, cache: Any) -> Any:
     return cache.order(spawn)
 
 
-def side_name(side: OrderSide) -> str:
+_LIQUIDITY: dict[LiquiditySide, Literal["MAKER", "TAKER"]] = {LiquiditySide.MAKER: "MAKER",
+                                                              LiquiditySide.TAKER: "TAKER"}
+
+
+def side_name(side: OrderSide) -> messages.Side:
     return "BUY" if side == OrderSide.BUY else "SELL"
 
 
@@ -183,7 +187,7 @@ class OrderEventTranslator(Actor):
             fill_quantity=event.last_qty.as_double(),
             slippage_bps=slippage,
             commission=event.commission.as_double(),
-            liquidity={LiquiditySide.MAKER: "MAKER", LiquiditySide.TAKER: "TAKER"}.get(event.liquidity_side, "NONE"),
+            liquidity=_LIQUIDITY.get(event.liquidity_side, "NONE"),
             position_after=float(position) if position is not None else 0.0), event.ts_event)
         if order is not None and order.is_closed:
             self._mid_at_submit.pop(event.client_order_id, None)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
@@ -83,7 +84,7 @@ class EngineParts:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def _common_node_settings(config: EngineConfig) -> dict[str, object]:
+def _common_node_settings(config: EngineConfig) -> dict[str, Any]:  # keywords of TradingNodeConfig
     return {
         "trader_id": TraderId(TRADER_ID),
         "logging": LoggingConfig(log_level=config.node_log_level),
@@ -126,7 +127,7 @@ def _okx_node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNod
     from nautilus_trader.model.identifiers import InstrumentId
 
     urls = okx_endpoints(config)
-    common = {
+    common: dict[str, Any] = {  # keywords shared by the OKX data and exec client configs
         "api_key": secrets.okx_api_key.reveal() or None,
         "api_secret": secrets.okx_api_secret.reveal() or None,
         "api_passphrase": secrets.okx_api_passphrase.reveal() or None,

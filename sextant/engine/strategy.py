@@ -246,7 +246,7 @@ class SwarmStrategy(Strategy):
                 intents.append(intent)
         if not intents:
             return
-        consensus = resolve(intents, self.config.consensus)  # type: ignore[arg-type]
+        consensus = resolve(intents, self.config.consensus)
         if consensus.veto is not None:
             self._report_veto(consensus.veto, [i for i in intents if i.is_actionable], now)
         elif consensus.decision is not None:
@@ -411,9 +411,9 @@ class SwarmStrategy(Strategy):
         gate.tick(now)
         if self._inbox is not None:
             fresh, stale, lost = self._inbox.drain()
-            for listener in self.command_listeners:
+            for command_listener in self.command_listeners:
                 for message in stale + fresh:
-                    listener(message)
+                    command_listener(message)
             gate.handle_commands(fresh, stale, lost, now)
         fields = self._fields
         fields.pending_intents[0] = len(gate.pending)

@@ -56,7 +56,7 @@ class ParamSpec:
     def check(self, value: Any) -> float:
         """The value as this parameter's type, or ValueError saying why it cannot be."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.name} must be a number, got {value!r}")  # noqa: TRY004 - one error type
+            raise ValueError(f"{self.name} must be a number, got {value!r}")  # ValueError: one error type
         number = float(value)
         if not math.isfinite(number):
             raise ValueError(f"{self.name} must be finite, got {value!r}")
@@ -216,7 +216,8 @@ def _breakout_kernel(t_s: np.ndarray, close: np.ndarray, lookback: int, exit_lev
             target = 1.0
         elif close[i] < low:
             target = -1.0
-        elif position > 0 and close[i] < low + exit_level * (high - low) or position < 0 and close[i] > high - exit_level * (high - low):
+        elif ((position > 0 and close[i] < low + exit_level * (high - low))
+              or (position < 0 and close[i] > high - exit_level * (high - low))):
             target = 0.0
         if target != position and t_s[i] - last_change >= cooldown_s:
             position = target

@@ -62,7 +62,7 @@ def parse_proposal(text: str | None, parent: Hypothesis) -> Hypothesis:
     """A validated hypothesis from the model's answer, or ValueError saying what is wrong with it."""
     data = json_object(text)  # InvalidAnswer is a ValueError
     if not isinstance(data.get("params"), dict):
-        raise ValueError("the answer has no params object")  # noqa: TRY004 - one error type for a bad answer
+        raise ValueError("the answer has no params object")  # one error type for a bad answer
     family = data.get("family", parent.family)
     if family != parent.family:
         raise ValueError(f"asked for {parent.family}, got a {family!r} proposal")

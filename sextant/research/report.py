@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
@@ -40,7 +41,9 @@ def _plot_ir(rows: list[Row], path: Path) -> None:
         mine = [row for row in rows if row.family == family and row.selection_ir is not None]
         tried = [row for row in mine if row.verdict != "baseline"]
         colour = COLOURS.get(family, "#555555")
-        axes.scatter([row.seq for row in tried], [row.selection_ir for row in tried], s=10, color=colour, alpha=0.35)
+        # `mine` holds only rows with a selection IR
+        axes.scatter([row.seq for row in tried], cast("list[float]", [row.selection_ir for row in tried]), s=10,
+                     color=colour, alpha=0.35)
         best_seq, best_ir = [], []
         current = None
         for row in mine:
@@ -51,8 +54,8 @@ def _plot_ir(rows: list[Row], path: Path) -> None:
                 best_ir.append(current)
         axes.step(best_seq, best_ir, where="post", color=colour, linewidth=2, label=f"{family} best")
         accepted = [row for row in mine if row.accepted]
-        axes.scatter([row.seq for row in accepted], [row.selection_ir for row in accepted], s=60, marker="*",
-                     color=colour, edgecolor="black", zorder=5)
+        axes.scatter([row.seq for row in accepted], cast("list[float]", [row.selection_ir for row in accepted]),
+                     s=60, marker="*", color=colour, edgecolor="black", zorder=5)
     axes.set_xlabel("hypothesis (proposal order)")
     axes.set_ylabel("selection IR (annualised)")
     axes.set_title("IR evolution: every hypothesis (dots), each family's best (line), accepted (stars)")
@@ -110,10 +113,12 @@ def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: Rese
     lines = ["# Sextant research report", "",
              (f"Data: {source}. Walk-forward: {config.selection_windows} selection windows, then a sealed holdout "
               f"({config.holdout_fraction:.0%}). Seed {config.seed}."), "",
-             f"Hypotheses: {counts['proposed']} proposed, {counts['judged']} judged, **{counts['accepted']} accepted**.",
+             (f"Hypotheses: {counts['proposed']} proposed, {counts['judged']} judged, "
+              f"**{counts['accepted']} accepted**."),
              "", "| verdict | count |", "| --- | ---: |"]
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
-    lines += ["", "## Families", "", "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
+    lines += ["", "## Families", "",
+              "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
               "| --- | ---: | ---: | --- | ---: | ---: |"]
     for family in families:
         best = ledger.best(family)

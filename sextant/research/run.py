@@ -28,7 +28,8 @@ def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = 
     if market == "noise":
         return random_walk(count, seed), f"a seeded random walk (seed {seed}, {count:,} quotes, pure noise)"
     if market == "planted":
-        return planted_momentum(count, seed), f"a random walk with a planted momentum edge (seed {seed}, {count:,} quotes)"
+        return (planted_momentum(count, seed),
+                f"a random walk with a planted momentum edge (seed {seed}, {count:,} quotes)")
     return model_quotes(count, seed), f"the seeded market model (seed {seed}, {count:,} quotes)"
 
 

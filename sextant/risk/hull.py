@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -73,7 +74,7 @@ def readings(position: float, multiplier: float, bid_size: float, ask_size: floa
 
 
 @njit(cache=True, nogil=True)
-def change_per_contract(rec, direction: float, out: np.ndarray) -> None:
+def change_per_contract(rec: Any, direction: float, out: np.ndarray) -> None:
     """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector.
     `rec` is a ContextWindow record inside numba (a structured array's element)."""
     position, multiplier = rec.position_size, rec.multiplier

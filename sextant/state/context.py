@@ -13,7 +13,9 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
+from typing import Any, SupportsInt
 
 import numpy as np
 
@@ -186,7 +188,7 @@ class ContextSnapshot:
     record: np.void
     heartbeat_ns: int
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:  # a scalar or an array, by field
         return self.record[name]
 
     @property
@@ -312,7 +314,7 @@ class ContextReader:
             return int(seqlock.seqlock_read_u64(self._buf, offset))
         return self._read_ordered(_U64, offset)
 
-    def _read_ordered(self, field: struct.Struct, offset: int):
+    def _read_ordered(self, field: struct.Struct, offset: int) -> Any:  # float or int, by `field`
         """The seqlock read of seqlock.py, through struct (see _LOADS_ARE_ORDERED)."""
         mm = self._mm
         while True:
@@ -376,11 +378,11 @@ def crew_lines(snapshot: ContextSnapshot) -> list[tuple[str, str, str]]:
     return lines
 
 
-def _enum_name(enum: type, value: object) -> str:
+def _enum_name(enum: type[IntEnum], value: SupportsInt) -> str:
     try:
-        return enum(int(value)).name  # type: ignore[call-arg]
+        return enum(int(value)).name
     except ValueError:
-        return f"#{int(value)}"  # type: ignore[call-overload]
+        return f"#{int(value)}"
 
 
 def render_market_text(snapshot: ContextSnapshot) -> str:
@@ -391,7 +393,8 @@ def render_market_text(snapshot: ContextSnapshot) -> str:
     position = float(r["position_size"])
     side = "FLAT" if position == 0 else ("LONG" if position > 0 else "SHORT")
     horizons = " ".join(
-        f"{h:g}s:{m:+.5f}/{v:.1%}" for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"], strict=True) if h > 0)
+        f"{h:g}s:{m:+.5f}/{v:.1%}"
+        for h, m, v in zip(r["horizon_s"], r["momentum"], r["volatility"], strict=True) if h > 0)
     parts = [
         f"{snapshot.instrument}",
         f"bid {float(r['bid']):.2f} x {float(r['bid_size']):.2f}",

@@ -23,7 +23,9 @@ rendered from these numbers by `sextant.state.context.render_market_text`, never
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import cast
 
 import numpy as np
 
@@ -46,6 +48,16 @@ MAGIC_NAMES: dict[int, str] = {
 # words cannot, and the engine reads them on every poll and every quote (docs/shared-memory.md).
 ESTOP_COMMAND_ID_SIZE = 40
 
+def _fields(dtype: np.dtype) -> Mapping[str, tuple[np.dtype, int]]:
+    """`dtype.fields`, which numpy types as optional (None for a plain dtype); every dtype here is structured."""
+    return cast("Mapping[str, tuple[np.dtype, int]]", dtype.fields)
+
+
+def _names(dtype: np.dtype) -> tuple[str, ...]:
+    """`dtype.names`, optional in numpy's types as `fields` is."""
+    return cast("tuple[str, ...]", dtype.names)
+
+
 HEADER_DTYPE = np.dtype(
     {
         "names": ["magic", "layout_version", "header_size", "file_size", "record_size", "record_count",
@@ -58,12 +70,12 @@ HEADER_DTYPE = np.dtype(
     }
 )
 
-OFFSET_WRITER_PID = HEADER_DTYPE.fields["writer_pid"][1]
-OFFSET_HEARTBEAT = HEADER_DTYPE.fields["heartbeat_ns"][1]
-OFFSET_SEQUENCE = HEADER_DTYPE.fields["sequence"][1]
-OFFSET_ESTOP_REQUESTS = HEADER_DTYPE.fields["estop_requests"][1]
-OFFSET_ESTOP_REQUEST_NS = HEADER_DTYPE.fields["estop_request_ns"][1]
-OFFSET_ESTOP_COMMAND_ID = HEADER_DTYPE.fields["estop_command_id"][1]
+OFFSET_WRITER_PID = _fields(HEADER_DTYPE)["writer_pid"][1]
+OFFSET_HEARTBEAT = _fields(HEADER_DTYPE)["heartbeat_ns"][1]
+OFFSET_SEQUENCE = _fields(HEADER_DTYPE)["sequence"][1]
+OFFSET_ESTOP_REQUESTS = _fields(HEADER_DTYPE)["estop_requests"][1]
+OFFSET_ESTOP_REQUEST_NS = _fields(HEADER_DTYPE)["estop_request_ns"][1]
+OFFSET_ESTOP_COMMAND_ID = _fields(HEADER_DTYPE)["estop_command_id"][1]
 
 
 class Venue(IntEnum):
@@ -244,8 +256,9 @@ _CONTEXT_FIELDS: list[tuple] = [
 
 def _padded(dtype: np.dtype, multiple: int) -> np.dtype:
     size = -(-dtype.itemsize // multiple) * multiple
-    return np.dtype({"names": dtype.names, "formats": [dtype.fields[n][0] for n in dtype.names],
-                     "offsets": [dtype.fields[n][1] for n in dtype.names], "itemsize": size})
+    fields, names = _fields(dtype), _names(dtype)
+    return np.dtype({"names": names, "formats": [fields[n][0] for n in names],
+                     "offsets": [fields[n][1] for n in names], "itemsize": size})
 
 
 # One buffer of the double buffer. Padded to whole cache lines so the two buffers never share a line.
@@ -256,13 +269,14 @@ CONTEXT_FILE_SIZE: int = HEADER_SIZE + 2 * CONTEXT_RECORD_SIZE
 
 def field_offset(name: str) -> int:
     """Byte offset of a ContextWindow field inside one record."""
-    return int(CONTEXT_DTYPE.fields[name][1])
+    return int(_fields(CONTEXT_DTYPE)[name][1])
 
 
 def dtype_hash(dtype: np.dtype) -> int:
     """A stable 64-bit hash of a dtype's names, formats and offsets."""
-    description = repr([(name, dtype.fields[name][0].str, dtype.fields[name][0].shape, dtype.fields[name][1])
-                        for name in dtype.names]) + f"|{dtype.itemsize}"
+    fields = _fields(dtype)
+    description = repr([(name, fields[name][0].str, fields[name][0].shape, fields[name][1])
+                        for name in _names(dtype)]) + f"|{dtype.itemsize}"
     return int.from_bytes(hashlib.blake2b(description.encode(), digest_size=8).digest(), "little")
 
 

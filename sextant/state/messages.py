@@ -20,16 +20,17 @@ ExecutionStyleName = Literal["MARKET", "LIMIT", "TRAILING_STOP", "TWAP", "IOC", 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     """Base of every ring message. Subclasses inherit frozen, forbid_unknown_fields and omit_defaults; kw_only is
-    per class in msgspec, so each repeats it (required fields may then follow defaulted ones)."""
+    per class in msgspec, so each repeats it (required fields may then follow defaulted ones). Each also repeats
+    frozen, a no-op at runtime, because type checkers read it from the class's own keywords."""
 
     KIND: ClassVar[int] = 0
 
 
-class Event(Message, kw_only=True):
+class Event(Message, frozen=True, kw_only=True):
     """Engine → bridge / WebSocket."""
 
 
-class Command(Message, kw_only=True):
+class Command(Message, frozen=True, kw_only=True):
     """Bridge → engine. Every command carries an id; the engine answers each with a CommandResult event."""
 
     command_id: str
@@ -38,7 +39,7 @@ class Command(Message, kw_only=True):
 # ----------------------------------------------------------------------------------------------------- events
 
 
-class IntentGenerated(Event, kw_only=True):
+class IntentGenerated(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 1
     intent_id: str
     agent: str
@@ -60,14 +61,14 @@ class IntentGenerated(Event, kw_only=True):
     expires_at_ns: int | None = None
 
 
-class IntentApproved(Event, kw_only=True):
+class IntentApproved(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 2
     intent_id: str
     by: Literal["human", "countdown", "auto"]
     command_id: str | None = None
 
 
-class IntentRejected(Event, kw_only=True):
+class IntentRejected(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 3
     intent_id: str
     reason: str
@@ -75,13 +76,13 @@ class IntentRejected(Event, kw_only=True):
     command_id: str | None = None
 
 
-class IntentExpired(Event, kw_only=True):
+class IntentExpired(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 4
     intent_id: str
     reason: str = "approval TTL elapsed"
 
 
-class OrderSubmitted(Event, kw_only=True):
+class OrderSubmitted(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 5
     client_order_id: str
     intent_id: str | None = None
@@ -98,7 +99,7 @@ class OrderSubmitted(Event, kw_only=True):
     dry_run: bool = False
 
 
-class OrderFilled(Event, kw_only=True):
+class OrderFilled(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 6
     client_order_id: str
     venue_order_id: str = ""
@@ -113,7 +114,7 @@ class OrderFilled(Event, kw_only=True):
     position_after: float = 0.0
 
 
-class OrderRejected(Event, kw_only=True):
+class OrderRejected(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 7
     client_order_id: str
     intent_id: str | None = None
@@ -121,14 +122,14 @@ class OrderRejected(Event, kw_only=True):
     denied: bool = False  # True: stopped by Nautilus' RiskEngine or our own checks before reaching the venue
 
 
-class OrderCanceled(Event, kw_only=True):
+class OrderCanceled(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 8
     client_order_id: str
     intent_id: str | None = None
     reason: str = ""
 
 
-class RiskAlert(Event, kw_only=True):
+class RiskAlert(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 9
     dimension: str  # a HullDimension name, or "TOTAL"
     value: float
@@ -138,7 +139,7 @@ class RiskAlert(Event, kw_only=True):
     level: Literal["WARN", "VETO"]
 
 
-class Veto(Event, kw_only=True):
+class Veto(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 10
     agent: str
     intent_id: str | None = None
@@ -147,7 +148,7 @@ class Veto(Event, kw_only=True):
     reason: str
 
 
-class AutoresearchResult(Event, kw_only=True):
+class AutoresearchResult(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 11
     hypothesis_id: str
     family: str
@@ -159,7 +160,7 @@ class AutoresearchResult(Event, kw_only=True):
     verdict: str = ""
 
 
-class AttestationQueued(Event, kw_only=True):
+class AttestationQueued(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 12
     record_id: str
     agent: str
@@ -167,7 +168,7 @@ class AttestationQueued(Event, kw_only=True):
     journal_seq: int
 
 
-class AttestationMined(Event, kw_only=True):
+class AttestationMined(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 13
     record_id: str
     agent: str
@@ -176,7 +177,7 @@ class AttestationMined(Event, kw_only=True):
     feedback_index: int
 
 
-class AutonomyChanged(Event, kw_only=True):
+class AutonomyChanged(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 14
     level: AutonomyLevel
     ceiling: AutonomyLevel
@@ -185,7 +186,7 @@ class AutonomyChanged(Event, kw_only=True):
     command_id: str | None = None
 
 
-class EStopChanged(Event, kw_only=True):
+class EStopChanged(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 15
     state: EStopStateName
     trading_state: Literal["ACTIVE", "REDUCING", "HALTED"]
@@ -193,7 +194,7 @@ class EStopChanged(Event, kw_only=True):
     command_id: str | None = None
 
 
-class CommandResult(Event, kw_only=True):
+class CommandResult(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 16
     command_id: str
     command: str  # the command's type name
@@ -201,7 +202,7 @@ class CommandResult(Event, kw_only=True):
     reason: str = ""
 
 
-class CrewStatus(Event, kw_only=True):
+class CrewStatus(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 17
     agent: str
     state: str  # a CrewState name
@@ -210,7 +211,7 @@ class CrewStatus(Event, kw_only=True):
     last_decision_ns: int = 0
 
 
-class Heartbeat(Event, kw_only=True):
+class Heartbeat(Event, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 18
     pid: int
     uptime_s: float
@@ -223,7 +224,7 @@ class Heartbeat(Event, kw_only=True):
     loop_stall_p99_ms: float = 0.0
 
 
-class ReplayStatus(Event, kw_only=True):
+class ReplayStatus(Event, frozen=True, kw_only=True):
     """A replay's position on its timeline (published by `sextant replay` a few times a second and on change)."""
 
     KIND: ClassVar[int] = 19
@@ -235,7 +236,7 @@ class ReplayStatus(Event, kw_only=True):
     seeked: bool = False  # the position jumped: what was shown before it is not history any more
 
 
-class CountdownChanged(Event, kw_only=True):
+class CountdownChanged(Event, frozen=True, kw_only=True):
     """An Assisted countdown was held (the captain is reading the card) or resumed with the time it had left."""
 
     KIND: ClassVar[int] = 20
@@ -246,7 +247,7 @@ class CountdownChanged(Event, kw_only=True):
     command_id: str | None = None
 
 
-class AttestorDown(Event, kw_only=True):
+class AttestorDown(Event, frozen=True, kw_only=True):
     """The attestor child died. Nothing is lost: `backlog` decisions wait on disk (handed over but not yet on
     chain) for the restart, due in `retry_in_s` (-1: restarts given up; the next engine start catches up)."""
 
@@ -258,7 +259,7 @@ class AttestorDown(Event, kw_only=True):
     retry_in_s: float
 
 
-class AttestorUp(Event, kw_only=True):
+class AttestorUp(Event, frozen=True, kw_only=True):
     """The attestor is ready (at start, and after each restart); published again once the `backlog` it caught up
     on has drained to 0."""
 
@@ -268,7 +269,7 @@ class AttestorUp(Event, kw_only=True):
     restarts: int
 
 
-class CommandsLost(Event, kw_only=True):
+class CommandsLost(Event, frozen=True, kw_only=True):
     """CommandRing messages the engine never read, because the writer overwrote their slots first (a flood):
     numbers `first` to `last` inclusive, as `CommandRingWriter.publish` returned them. Each gets no other answer; an
     E-stop among them still acts, through the ring's latch."""
@@ -279,7 +280,7 @@ class CommandsLost(Event, kw_only=True):
     reason: str = ""
 
 
-class LlmFailed(Event, kw_only=True):
+class LlmFailed(Event, frozen=True, kw_only=True):
     """A perception escalation got nothing usable: the router holds on its rules and asks no model again for
     `retry_in_s` (the back-off, doubling while failures repeat). One per back-off, naming the last failed call."""
 
@@ -291,7 +292,7 @@ class LlmFailed(Event, kw_only=True):
     failures: int = 1  # in a row, this one included
 
 
-class LlmRecovered(Event, kw_only=True):
+class LlmRecovered(Event, frozen=True, kw_only=True):
     """The first usable answer after `failures` failed escalations in a row: the back-off is reset."""
 
     KIND: ClassVar[int] = 24
@@ -302,18 +303,18 @@ class LlmRecovered(Event, kw_only=True):
 # --------------------------------------------------------------------------------------------------- commands
 
 
-class Approve(Command, kw_only=True):
+class Approve(Command, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 101
     intent_id: str
 
 
-class Reject(Command, kw_only=True):
+class Reject(Command, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 102
     intent_id: str
     reason: str = ""
 
 
-class Modify(Command, kw_only=True):
+class Modify(Command, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 103
     intent_id: str
     quantity: float | None = None
@@ -321,17 +322,17 @@ class Modify(Command, kw_only=True):
     style: ExecutionStyleName | None = None
 
 
-class EStop(Command, kw_only=True):
+class EStop(Command, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 104
     engage: bool
 
 
-class SetAutonomy(Command, kw_only=True):
+class SetAutonomy(Command, frozen=True, kw_only=True):
     KIND: ClassVar[int] = 105
     level: AutonomyLevel
 
 
-class ReplayControl(Command, kw_only=True):
+class ReplayControl(Command, frozen=True, kw_only=True):
     """Bridge → replay process: the transport keys. `value`: the speed for "speed", a 0..1 fraction of the
     timeline for "seek", a number of snapshots (±) for "step"."""
 
@@ -340,7 +341,7 @@ class ReplayControl(Command, kw_only=True):
     value: float = 0.0
 
 
-class HoldCountdown(Command, kw_only=True):
+class HoldCountdown(Command, frozen=True, kw_only=True):
     """Bridge → engine: pause (hold) or resume an intent's auto-approve countdown (docs/gate.md: it pauses on hover)."""
 
     KIND: ClassVar[int] = 107

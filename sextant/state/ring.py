@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -25,9 +25,9 @@ from sextant.state.layout import (
     COMMAND_RING_MAGIC,
     COMMAND_RING_SLOT_SIZE,
     COMMAND_RING_SLOTS,
+    ESTOP_COMMAND_ID_SIZE,
     EVENT_RING_MAGIC,
     EVENT_RING_SLOT_SIZE,
-    ESTOP_COMMAND_ID_SIZE,
     EVENT_RING_SLOTS,
     HEADER_DTYPE,
     HEADER_SIZE,
@@ -73,7 +73,7 @@ def ring_publish(buf: np.ndarray, slot_count: int, slot_size: int, kind: int, fl
     store_release_u64(buf, base, 2 * number + 2)
     store_release_u64(buf, OFFSET_SEQUENCE, number + 1)
     store_heartbeat(buf, now_ns)
-    return number
+    return number  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -113,7 +113,7 @@ def ring_drain(buf: np.ndarray, slot_count: int, slot_size: int, cursor: np.ndar
 
 @njit(**JIT_OPTIONS)
 def ring_published(buf: np.ndarray) -> int:
-    return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))
+    return np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE))  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -132,7 +132,7 @@ def estop_latch_store(buf: np.ndarray, command_id: np.ndarray, length: int, ts_n
 @njit(**JIT_OPTIONS)
 def estop_latch_word(buf: np.ndarray) -> int:
     """The latch word: twice the engages latched so far (plus one while the next is being written)."""
-    return np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))
+    return np.int64(load_acquire_u64(buf, OFFSET_ESTOP_REQUESTS))  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -146,7 +146,7 @@ def estop_latch_read(buf: np.ndarray, command_id: np.ndarray) -> tuple[int, int]
             command_id[:] = buf[OFFSET_ESTOP_COMMAND_ID:OFFSET_ESTOP_COMMAND_ID + ESTOP_COMMAND_ID_SIZE]
             fence_acquire()
             if np.int64(load_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS)) == before:
-                return before // 2, ts_ns
+                return before // 2, ts_ns  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,11 +158,8 @@ class EStopLatch:
     ts_ns: int
 
 
-M = TypeVar("M", bound=messages.Message)
-
-
 @dataclass(frozen=True, slots=True)
-class RingMessage(Generic[M]):
+class RingMessage[M: messages.Message]:
     """One message as a reader received it."""
 
     number: int  # position in the ring's history, from 0
@@ -200,7 +197,7 @@ EVENT_RING_SPEC = _EVENTS.spec()
 COMMAND_RING_SPEC = _COMMANDS.spec()
 
 
-class _RingWriter(Generic[M]):
+class _RingWriter[M: messages.Message]:
     _ring: _RingKind
 
     def __init__(self, path: str | os.PathLike[str], slots: int | None = None, slot_size: int | None = None) -> None:
@@ -259,7 +256,7 @@ class _RingWriter(Generic[M]):
         self._file.remove()
 
 
-class _RingReader(Generic[M]):
+class _RingReader[M: messages.Message]:
     _ring: _RingKind
 
     def __init__(self, path: str | os.PathLike[str], start: Literal["oldest", "latest"] = "oldest",

@@ -20,6 +20,9 @@ torn read is detectable independently of the protocol; the stress test counts ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -79,7 +82,7 @@ def seqlock_publish(buf: np.ndarray, record: np.ndarray, now_ns: int) -> int:
     buf[base:base + RECORD_SIZE] = record
     store_release_u64(buf, OFFSET_SEQUENCE, 2 * write)
     store_heartbeat(buf, now_ns)
-    return write
+    return write  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -91,12 +94,12 @@ def seqlock_snapshot(buf: np.ndarray, out: np.ndarray) -> int:
         out[:RECORD_SIZE] = buf[base:base + RECORD_SIZE]
         fence_acquire()
         if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
-            return completed
+            return completed  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
-def _make_field_reader(load: object, doc: str) -> object:
+def _make_field_reader(load: Callable[..., Any], doc: str) -> Callable[[np.ndarray, int], Any]:
     @njit(**JIT_OPTIONS)
-    def read_field(buf: np.ndarray, offset: int):  # noqa: ANN202 - float or uint64, by `load`
+    def read_field(buf: np.ndarray, offset: int) -> float | int:  # float or uint64, by `load`
         while True:
             completed = np.int64(load_acquire_u64(buf, OFFSET_SEQUENCE) >> np.uint64(1))
             value = load(buf, HEADER_SIZE + (completed & 1) * RECORD_SIZE + offset)
@@ -108,9 +111,9 @@ def _make_field_reader(load: object, doc: str) -> object:
     return read_field
 
 
-seqlock_read_f64 = _make_field_reader(
+seqlock_read_f64: Callable[[np.ndarray, int], float] = _make_field_reader(
     load_f64, "One float field of the last completed record, read consistently (offset: `layout.field_offset`).")
-seqlock_read_u64 = _make_field_reader(
+seqlock_read_u64: Callable[[np.ndarray, int], int] = _make_field_reader(
     load_u64, "One 64-bit unsigned field of the last completed record, read consistently.")
 
 
@@ -142,7 +145,7 @@ def seqlock_read_words(buf: np.ndarray, offsets: np.ndarray, out: np.ndarray) ->
             out[index] = load_u64(buf, base + offsets[index])
         fence_acquire()
         if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
-            return completed
+            return completed  # type: ignore[return-value]  # numba returns an int64 as a Python int
 
 
 @njit(**JIT_OPTIONS)
@@ -160,4 +163,4 @@ def seqlock_verify_in_place(buf: np.ndarray) -> tuple[int, bool]:
         stored = load_u64(buf, base + OFFSET_CHECKSUM)
         fence_acquire()
         if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
-            return completed, computed == stored
+            return completed, computed == stored  # type: ignore[return-value]  # numba returns an int64 as a Python int

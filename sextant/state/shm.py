@@ -182,10 +182,10 @@ def _existing_header(target: Path, spec: FileSpec) -> np.void | None:
 
 
 def _create(target: Path, spec: FileSpec, live_writer_grace_s: float) -> MappedFile:
-    header = _existing_header(target, spec)
-    if header is not None:
-        pid = int(header["writer_pid"])
-        age_s = (time.time_ns() - int(header["heartbeat_ns"])) / 1e9
+    existing = _existing_header(target, spec)
+    if existing is not None:
+        pid = int(existing["writer_pid"])
+        age_s = (time.time_ns() - int(existing["heartbeat_ns"])) / 1e9
         if pid != os.getpid() and _process_alive(pid) and age_s < live_writer_grace_s:
             raise StateFileError(
                 f"{target}: another writer (pid {pid}) is live on this {spec.kind} (heartbeat {age_s:.2f} s ago); "

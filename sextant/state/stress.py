@@ -97,7 +97,7 @@ def time_hot_reads(buf: np.ndarray, offset: int, batch: int, cycles: np.ndarray)
     """Time `len(cycles)` batches of `batch` consistent float reads, in CPU cycles per batch."""
     total = 0.0
     for index in range(cycles.shape[0]):
-        start = cycle_counter()
+        start: int = cycle_counter()  # type: ignore[call-arg]  # an intrinsic: numba supplies typingctx
         for _ in range(batch):
             total += seqlock_read_f64(buf, offset)
         cycles[index] = cycle_counter() - start
@@ -106,7 +106,7 @@ def time_hot_reads(buf: np.ndarray, offset: int, batch: int, cycles: np.ndarray)
 
 @njit(**JIT_OPTIONS)
 def _cycles_now() -> np.uint64:
-    return cycle_counter()
+    return cycle_counter()  # type: ignore[call-arg]  # as above
 
 
 def cycles_per_ns(sample_s: float = 0.2) -> float:

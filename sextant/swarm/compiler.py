@@ -13,19 +13,22 @@ the loss at a LOSS_MOVE adverse move within max_loss, and the order's notional a
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 
+from sextant.state.messages import ExecutionStyleName
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
 
 LOSS_MOVE = 0.005  # the adverse move max_loss is measured against (0.5 %)
 TRAILING_OFFSET_BPS = 50.0
 TWAP_MIN_INTERVAL_S = 1.0
 TWAP_MAX_SLICES = 20
-STYLE_SLIPPAGE_BPS = {"MARKET": 50.0, "LIMIT": 10.0, "TRAILING_STOP": 200.0, "TWAP": 50.0, "IOC": 100.0,
-                      "FOK": 100.0}
-_KIND_STYLE = {"TrendFollow": "TRAILING_STOP", "MeanReversion": "LIMIT", "DeltaHedge": "TWAP", "GammaScalp": "IOC",
-               "LiquidationCapture": "IOC"}
+STYLE_SLIPPAGE_BPS: dict[ExecutionStyleName, float] = {
+    "MARKET": 50.0, "LIMIT": 10.0, "TRAILING_STOP": 200.0, "TWAP": 50.0, "IOC": 100.0, "FOK": 100.0}
+_KIND_STYLE: dict[str, ExecutionStyleName] = {
+    "TrendFollow": "TRAILING_STOP", "MeanReversion": "LIMIT", "DeltaHedge": "TWAP", "GammaScalp": "IOC",
+    "LiquidationCapture": "IOC"}
 
 
 class CompileRejected(ValueError):
@@ -89,10 +92,11 @@ def compile_intent(intent: AgentIntent, market: MarketView, size_factor: float =
                               f"{intent.budget.max_loss:.2f}")
     if notional < market.min_notional:
         raise CompileRejected(f"order notional {notional:.2f} USDT is below the minimum {market.min_notional:.2f}")
-    style = intent.style or ("FOK" if intent.all_or_nothing else _KIND_STYLE.get(intent.kind, "MARKET"))
-    common = {"intent_id": intent.id, "instrument": intent.instrument, "side": side,
-              "quantity": round(quantity, 8), "style": style, "reference_mid": market.mid,
-              "max_slippage_bps": STYLE_SLIPPAGE_BPS[style]}
+    style: ExecutionStyleName = intent.style or (
+        "FOK" if intent.all_or_nothing else _KIND_STYLE.get(intent.kind, "MARKET"))
+    common: dict[str, Any] = {"intent_id": intent.id, "instrument": intent.instrument, "side": side,
+                              "quantity": round(quantity, 8), "style": style, "reference_mid": market.mid,
+                              "max_slippage_bps": STYLE_SLIPPAGE_BPS[style]}
     passive, aggressive = (market.bid, market.ask) if side == "BUY" else (market.ask, market.bid)
     if style == "LIMIT":
         return ExecutionDirective(**common, time_in_force="GTC", price=passive)

@@ -19,7 +19,6 @@ reports it, as OpenRouter does) over a rolling hour; over budget, the router run
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import math
@@ -396,7 +395,7 @@ class LlmClient:
             model = self._config.model_for(role)
             return await self._call(role, model.system_prompt or SYSTEM_PROMPT, prompt, ANSWER_SCHEMA, "judgement",
                                     deadline_s, _judged)
-        except Exception as error:  # noqa: BLE001 - the promise is "never raises"; the reason names what it was
+        except Exception as error:  # the promise is "never raises"; the reason names what it was
             log.exception("LLM ask failed unexpectedly")
             return LlmResult.failed("unexpected", f"unexpected {type(error).__name__}")
 
@@ -405,7 +404,7 @@ class LlmClient:
         """One structured-output chat completion for `role`; the raw text, or why there is none. Never raises."""
         try:
             return await self._call(role, system, prompt, schema, schema_name, deadline_s, _unparsed)
-        except Exception as error:  # noqa: BLE001 - as in ask
+        except Exception as error:  # as in ask
             log.exception("LLM completion failed unexpectedly")
             return LlmResult.failed("unexpected", f"unexpected {type(error).__name__}")
 

@@ -36,7 +36,7 @@ from sextant.state.context import ContextSnapshot, render_market_text
 from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
-from sextant.swarm.intent import AgentIntent, RiskBudget
+from sextant.swarm.intent import AgentIntent, IntentKind, RiskBudget
 from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, SpendBudget, plain_text
 
 log = logging.getLogger("sextant.perception")
@@ -154,7 +154,7 @@ class PerceptionRouter(CrewMember):
         """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets, or backs off."""
         try:
             await self._escalate(key, prompt)
-        except Exception as error:  # noqa: BLE001 - a dead task would skip the back-off: the storm of issue #18
+        except Exception as error:  # a dead task would skip the back-off: the storm of issue #18
             log.exception("perception escalation failed unexpectedly")
             self._failed("perception", LlmResult.failed("unexpected", f"unexpected {type(error).__name__}"))
 
@@ -222,6 +222,7 @@ class PerceptionRouter(CrewMember):
         if decision.action == "HOLD":
             return None
         position = self.fields(record).position_size.item()
+        kind: IntentKind
         if decision.action == "REDUCE":
             target, kind = decision.target, "DeltaHedge"
         else:
@@ -230,7 +231,7 @@ class PerceptionRouter(CrewMember):
             return None
         self.status = (CrewState.SUGGESTING, CrewTask.ASKING_LLM if decision.layer != "L1" else CrewTask.IDLE,
                        2.0 if decision.layer == "L2" else 3.0 if decision.layer == "L3" else 1.0)
-        return AgentIntent(id=self._next_id(), agent=self.agent_id, kind=kind, instrument=instrument,  # type: ignore
+        return AgentIntent(id=self._next_id(), agent=self.agent_id, kind=kind, instrument=instrument,
                            target_position=target, confidence=decision.confidence, created_ns=now_ns,
                            budget=RiskBudget(max_loss=c.max_loss_usdt, max_position=max(c.base_size, abs(position))),
                            title=f"[{decision.layer}] {decision.action.title()}", reasoning=decision.reasoning)

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract.contract import ContractFunction
+
+if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress, HexStr
+    from web3.types import TxParams, Wei
 
 ETH = 10**18
 EVALUATOR_FUNDING = ETH // 10  # enough for several thousand attestations on a local node
@@ -84,12 +88,12 @@ class Chain:
         # eth-tester's prefunded account pays for both; it is unlocked in the tester, so no key is needed.
         funder = w3.eth.accounts[0]
         for account in (operator, evaluator):
-            tx = w3.eth.send_transaction({"from": funder, "to": account.address, "value": 1_000 * ETH})
+            tx = w3.eth.send_transaction({"from": funder, "to": account.address, "value": cast("Wei", 1_000 * ETH)})
             w3.eth.wait_for_transaction_receipt(tx)
         return cls(w3, operator, evaluator, endpoint="embedded py-evm (EthereumTesterProvider)", embedded=True)
 
     def fund(self, address: str, amount: int, *, minimum: int) -> None:
-        if self.w3.eth.get_balance(address) >= minimum:
+        if self.w3.eth.get_balance(cast("ChecksumAddress", address)) >= minimum:  # web3 checks it at run time
             return
         self._send_raw(self.operator, {"to": address, "value": amount, "gas": 21_000})
 
@@ -98,11 +102,12 @@ class Chain:
         The call is first run as an eth_call, so a revert is refused with its reason and never mined."""
         try:
             call.call({"from": sender.address})
-            tx = call.build_transaction({"from": sender.address, "gas": gas, "nonce": self._nonce(sender),
-                                         "chainId": self.chain_id, **self._fees()})
+            tx = call.build_transaction(cast("TxParams", {"from": sender.address, "gas": gas,
+                                                          "nonce": self._nonce(sender), "chainId": self.chain_id,
+                                                          **self._fees()}))
         except Exception as error:
             raise chain_error(error) from error
-        return self._send_raw(sender, tx)
+        return self._send_raw(sender, cast("dict[str, Any]", tx))
 
     def deploy(self, sender: LocalAccount, abi: list, bytecode: str, *args: object, gas: int = 3_000_000) -> str:
         contract = self.w3.eth.contract(abi=abi, bytecode=bytecode)
@@ -113,7 +118,7 @@ class Chain:
         except Exception as error:
             raise chain_error(error) from error
         receipt = self._send_raw(sender, tx)
-        address = self.w3.eth.get_transaction_receipt(receipt.tx_hash)["contractAddress"]
+        address = self.w3.eth.get_transaction_receipt(cast("HexStr", receipt.tx_hash))["contractAddress"]
         return str(address)
 
     def _send_raw(self, sender: LocalAccount, tx: dict[str, Any]) -> Receipt:

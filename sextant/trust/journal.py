@@ -113,8 +113,9 @@ class Journal:
 
     def mark_attempt(self, seq: int, error: str, *, failed: bool) -> None:
         with self._lock:
-            self._db.execute("UPDATE attestations SET attempts = attempts + 1, last_error = ?, status = ? WHERE seq = ?",
-                             (error[:500], "failed" if failed else "queued", seq))
+            self._db.execute(
+                "UPDATE attestations SET attempts = attempts + 1, last_error = ?, status = ? WHERE seq = ?",
+                (error[:500], "failed" if failed else "queued", seq))
 
     def requeue_beyond(self, agent_id: int, on_chain: int) -> int:
         """Mined rows of this agent whose feedback index the chain does not reach: back to the queue."""

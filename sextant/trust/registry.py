@@ -4,11 +4,14 @@ artifacts in contracts/build carry exactly the v2.0.0 signatures)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_account.signers.local import LocalAccount
 from web3.contract.contract import ContractFunction
 from web3.logs import EventLogErrorFlags
+
+if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
 
 from sextant.trust.build import load_artifact
 from sextant.trust.chain import Chain, Receipt, chain_error
@@ -33,8 +36,10 @@ class Summary:
 class Erc8004:
     def __init__(self, chain: Chain, identity_address: str, reputation_address: str) -> None:
         self.chain = chain
-        self.identity = chain.w3.eth.contract(address=identity_address, abi=load_artifact("IdentityRegistry")["abi"])
-        self.reputation = chain.w3.eth.contract(address=reputation_address,
+        # web3 checks the addresses at run time; its types want them as ChecksumAddress
+        self.identity = chain.w3.eth.contract(address=cast("ChecksumAddress", identity_address),
+                                              abi=load_artifact("IdentityRegistry")["abi"])
+        self.reputation = chain.w3.eth.contract(address=cast("ChecksumAddress", reputation_address),
                                                 abi=load_artifact("ReputationRegistry")["abi"])
 
     @classmethod

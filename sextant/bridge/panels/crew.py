@@ -4,6 +4,7 @@ selector and the E-STOP. Buttons send commands; what they show comes back from t
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def _draw_controls(p: Painter, model: BridgeModel, rect: Rect, on_autonomy: Call
     for index, autonomy in enumerate(Autonomy):
         button = Rect(rect.left + index * (button_w + p.px(6)), y, button_w, button_h)
         p.button(f"autonomy:{autonomy.name}", button, autonomy.name,
-                 lambda name=autonomy.name: on_autonomy(name), color=theme.CYAN, active=index == level,
+                 partial(on_autonomy, autonomy.name), color=theme.CYAN, active=index == level,
                  enabled=live and index <= ceiling and index != level, size=theme.SIZE_SMALL)
     estop = int(snapshot["estop"]) if snapshot is not None else EStopState.RELEASED
     engaged = estop != EStopState.RELEASED

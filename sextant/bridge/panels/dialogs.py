@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
@@ -99,8 +100,8 @@ def draw_estop_confirm(p: Painter, dialog: EStopConfirm, *, on_confirm: Callable
             if dialog.engage else "Trading returns to ACTIVE. The crew may raise intents again.")
     p.label("estop:title", title, box.center_x, box.top - p.px(50), size=theme.SIZE_DISPLAY, bold=True, color=color,
             anchor_x="center")
-    p.label("estop:body", body, box.left + p.px(30), box.top - p.px(80), size=theme.SIZE_BODY, width=box.width - p.px(60),
-            anchor_y="top", color=theme.TEXT_SECONDARY)
+    p.label("estop:body", body, box.left + p.px(30), box.top - p.px(80), size=theme.SIZE_BODY,
+            width=box.width - p.px(60), anchor_y="top", color=theme.TEXT_SECONDARY)
     button_w, button_h = p.px(220), p.px(48)
     p.button("estop:confirm", Rect(box.center_x - button_w - p.px(10), box.bottom + p.px(24), button_w, button_h),
              "CONFIRM [Space]", on_confirm, color=color, filled=True)
@@ -122,7 +123,7 @@ def draw_modify_editor(p: Painter, editor: ModifyEditor, *, on_send: Callable[[]
                 color=theme.TEXT_MUTED, anchor_y="center")
         focused = editor.focus == index
         p.button(f"modify:field{index}", field_rect, value + ("▏" if focused else ""),
-                 lambda index=index: on_focus(index), color=theme.CYAN if focused else theme.TEXT_SECONDARY,
+                 partial(on_focus, index), color=theme.CYAN if focused else theme.TEXT_SECONDARY,
                  size=theme.SIZE_TITLE)
     style_y = y - p.px(140)
     p.label("modify:stylelabel", "STYLE", box.left + p.px(28), style_y + p.px(18), size=theme.SIZE_BODY,
@@ -131,7 +132,7 @@ def draw_modify_editor(p: Painter, editor: ModifyEditor, *, on_send: Callable[[]
     for index, style in enumerate(STYLES):
         p.button(f"modify:style{style}", Rect(box.left + p.px(180) + index * (style_w + p.px(6)), style_y, style_w,
                                               p.px(36)),
-                 style.replace("TRAILING_STOP", "TRAIL"), lambda style=style: on_style(style), color=theme.CYAN,
+                 style.replace("TRAILING_STOP", "TRAIL"), partial(on_style, style), color=theme.CYAN,
                  active=editor.style == style, size=theme.SIZE_SMALL)
     if editor.error:
         p.label("modify:error", editor.error, box.left + p.px(28), box.bottom + p.px(88), size=theme.SIZE_BODY,

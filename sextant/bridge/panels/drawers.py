@@ -143,8 +143,8 @@ def _research(p: Painter, gpu: GpuLayers, model: BridgeModel, area: Rect) -> Non
             f"{result.family} {result.hypothesis_id}"
         line = (f"{name:<26} IR {result.ir_before:+.2f} → {result.ir_after:+.2f} "
                 f"{'ACCEPTED' if result.accepted else 'rejected'}  {params}")
-        p.label(f"research:h{index}", p.fit(line, area.width, theme.SIZE_SMALL, mono=True), area.left, y - index * p.px(22), size=theme.SIZE_SMALL, mono=True,
-                color=color)
+        p.label(f"research:h{index}", p.fit(line, area.width, theme.SIZE_SMALL, mono=True), area.left,
+                y - index * p.px(22), size=theme.SIZE_SMALL, mono=True, color=color)
 
 
 def _memory(p: Painter, gpu: GpuLayers, model: BridgeModel, stats: LinkStats, area: Rect,

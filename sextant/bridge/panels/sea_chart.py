@@ -66,7 +66,8 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
     # The newest quote is drawn even between history samples, so the dot and the header agree.
     live_ts, live_mid = int(snapshot["ts_ns"]), float(snapshot["mid"])
     if live_ts > ts[-1] and live_mid > 0:
-        ts, mids, seas = np.append(ts, live_ts), np.append(mids, live_mid), np.append(seas, float(snapshot["sea_state"]))
+        ts, mids = np.append(ts, live_ts), np.append(mids, live_mid)
+        seas = np.append(seas, float(snapshot["sea_state"]))
     now_ns = int(ts[-1])
     visible = ts >= now_ns - model.history_s * 1e9
     ts, mids, seas = ts[visible], mids[visible], seas[visible]
@@ -132,8 +133,8 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -
                 plot.bottom + p.px(8), size=theme.SIZE_SMALL, color=theme.YELLOW, anchor_x="right")
     vol = float(np.asarray(snapshot["volatility"])[1]) if len(snapshot["volatility"]) > 1 else 0.0
     p.label("chart:sea", f"SEA {sea_name(sea_now)}  {sea_now:.2f}   vol {vol:.0%}   spread "
-            f"{float(snapshot['spread_bps']):.2f} bps", rect.left + p.px(40) + p.font(theme.SIZE_SMALL) * 8, title_y, size=theme.SIZE_SMALL,
-            mono=True, color=sea_color)
+            f"{float(snapshot['spread_bps']):.2f} bps", rect.left + p.px(40) + p.font(theme.SIZE_SMALL) * 8, title_y,
+            size=theme.SIZE_SMALL, mono=True, color=sea_color)
 
 
 def _duration(seconds: float) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import arcade
 import moderngl
@@ -45,6 +46,11 @@ def _source(name: str) -> str:
                                 f"beside the sextant package") from error
 
 
+def _uniform(program: moderngl.Program, name: str) -> moderngl.Uniform:
+    """A program's uniform: moderngl types `program[name]` as any member (uniform, block, attribute, varying)."""
+    return cast("moderngl.Uniform", program[name])
+
+
 class GpuLayers:
     def __init__(self, window: arcade.Window) -> None:
         self._arcade = window.ctx
@@ -55,7 +61,7 @@ class GpuLayers:
         shared = getattr(window, "_sextant_moderngl", None)
         if shared is None:
             shared = moderngl.create_context(require=330)
-            window._sextant_moderngl = shared  # type: ignore[attr-defined]
+            window._sextant_moderngl = shared
         self.gl: moderngl.Context = shared
         self._screen = self.gl.detect_framebuffer()
         self._heat = self.gl.program(vertex_shader=_source("heat.vert"), fragment_shader=_source("heat.frag"))
@@ -82,8 +88,8 @@ class GpuLayers:
             (self._unit_vbo, "2f", "in_corner"),
             (self._rect_vbo, "4f 4f/i", "in_rect", "in_color"),
         ])
-        self._heat["u_ramp"].write(np.array([theme.gl_color(c) for c in theme.HEAT_RAMP], "f4").tobytes())
-        self._heat["u_base"].value = theme.gl_color(theme.BG_DEEP)[:3]
+        _uniform(self._heat, "u_ramp").write(np.array([theme.gl_color(c) for c in theme.HEAT_RAMP], "f4").tobytes())
+        _uniform(self._heat, "u_base").value = theme.gl_color(theme.BG_DEEP)[:3]
         self._queued: list[tuple] = []
 
     @contextmanager
@@ -95,7 +101,7 @@ class GpuLayers:
         self.gl.viewport = (0, 0, width, height)
         self.gl.scissor = None
         for program in (self._heat, self._line, self._sprite, self._flat):
-            program["u_res"].value = (float(width), float(height))
+            _uniform(program, "u_res").value = (float(width), float(height))
         pending, self._queued = self._queued, []
         self.rects(pending)
         try:
@@ -128,7 +134,7 @@ class GpuLayers:
         strip[:, :, 4] = np.asarray(sea, "f4")[:, None]
         strip[:, :, 5] = np.asarray(line, "f4")[:, None]
         self._heat_vbo.write(strip.tobytes())
-        self._heat["u_time"].value = time_s
+        _uniform(self._heat, "u_time").value = time_s
         self.gl.disable(moderngl.BLEND)  # opaque: the cheapest pass there is on llvmpipe
         self._heat_vao.render(moderngl.TRIANGLE_STRIP, vertices=2 * HEAT_COLUMNS)
 
@@ -144,9 +150,9 @@ class GpuLayers:
             return
         self._line_vbo.orphan(strip.nbytes)
         self._line_vbo.write(strip.tobytes())
-        self._line["u_color"].value = theme.gl_color(color)
-        self._line["u_half_width"].value = width / 2
-        self._line["u_dash"].value = dash
+        _uniform(self._line, "u_color").value = theme.gl_color(color)
+        _uniform(self._line, "u_half_width").value = width / 2
+        _uniform(self._line, "u_dash").value = dash
         self._blend_over()
         self._line_vao.render(moderngl.TRIANGLE_STRIP, vertices=len(strip))
 

@@ -62,7 +62,7 @@ class MarketModel:
     def __init__(self, config: MarketModelConfig | None = None) -> None:
         self.config = config or MarketModelConfig()
         c = self.config
-        if not (0 <= c.garch_alpha and 0 <= c.garch_beta and c.garch_alpha + c.garch_beta < 1):
+        if not (c.garch_alpha >= 0 and c.garch_beta >= 0 and c.garch_alpha + c.garch_beta < 1):
             raise ValueError("garch_alpha + garch_beta must be below 1 (a stationary variance)")
         if c.tick <= 0 or c.lot <= 0 or c.step_s <= 0 or c.start_price <= 0:
             raise ValueError("tick, lot, step_s and start_price must be positive")
@@ -116,7 +116,8 @@ class MarketModel:
 
         mid = np.exp(log_mid)
         vol_ratio = sigma / np.sqrt(self._regime_var[0])
-        spread_ticks = np.maximum(1, np.rint(c.base_spread_ticks * vol_ratio * (0.5 + noise[:, 0] * 0.5 + noise[:, 1] * 0.5)))
+        spread_ticks = np.maximum(
+            1, np.rint(c.base_spread_ticks * vol_ratio * (0.5 + noise[:, 0] * 0.5 + noise[:, 1] * 0.5)))
         bid = np.floor((mid - 0.5 * spread_ticks * c.tick) / c.tick) * c.tick
         ask = bid + spread_ticks * c.tick
         depth = c.base_depth / np.maximum(vol_ratio, 1.0)

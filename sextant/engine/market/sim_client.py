@@ -72,7 +72,9 @@ class SimMarketDataClient(LiveMarketDataClient):
             self._log.error(f"the sim venue only streams {self.instrument.id}, not {command.instrument_id}")
             return
         if command.instrument_id not in self._feeds:
-            self._feeds[command.instrument_id] = self.create_task(self._stream(command.instrument_id))
+            task = self.create_task(self._stream(command.instrument_id))
+            if task is not None:  # None only when the loop is not running, which Nautilus logs
+                self._feeds[command.instrument_id] = task
 
     async def _subscribe_order_book_deltas(self, command: Any) -> None:
         # Nautilus' OrderEmulator asks for book deltas; the sim venue is a top-of-book market, whose quotes it
@@ -116,6 +118,6 @@ class SimMarketDataClient(LiveMarketDataClient):
 
 class SimDataClientFactory(LiveDataClientFactory):
     @staticmethod
-    def create(loop: asyncio.AbstractEventLoop, name: str, config: SimDataClientConfig, msgbus: Any, cache: Any,
-               clock: Any) -> SimMarketDataClient:
+    def create(loop: asyncio.AbstractEventLoop, name: str, config: SimDataClientConfig,  # type: ignore[override]
+               msgbus: Any, cache: Any, clock: Any) -> SimMarketDataClient:  # Nautilus passes this factory's config
         return SimMarketDataClient(loop, msgbus, cache, clock, config, name)
