@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export VENV PYTHON
 
-.PHONY: run test test-fast bench scenes contracts anvil sysdeps venv clean help
+.PHONY: run test test-fast lint-imports bench scenes contracts anvil sysdeps venv clean help
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
 	@echo "make test       - install what the tests need, run the whole test suite"
 	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests"
 	@echo "make bench      - run the benchmarks (medians and p99)"
+	@echo "make lint-imports - check the dependency rules between packages (pyproject.toml, import-linter)"
 
 # Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.
 venv:
@@ -24,6 +25,10 @@ test: venv
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"
+
+# The import contract ([tool.importlinter] in pyproject.toml) on this checkout's sources.
+lint-imports: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 
 bench: venv
 	$(BIN)/sextant bench all
