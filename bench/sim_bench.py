@@ -17,8 +17,8 @@ import numpy as np
 
 from sextant.engine.backtest import model_quotes, run_sim
 from sextant.engine.config import EngineConfig
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import okx_backtest_engine
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import okx_backtest_engine
 
 TARGET = 100_000
 

@@ -40,14 +40,14 @@ from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.idle import CpuLatencyRequest
-from sextant.engine.instrument import okx_linear_swap
 from sextant.engine.loop_monitor import LoopMonitor
-from sextant.engine.market.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.research import ResearchLink
+from sextant.engine.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
-from sextant.engine.trade_record import install_linear_trade_record
 from sextant.engine.trust import TrustLink
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.trade_record import install_linear_trade_record
 from sextant.replay.recorder import SceneRecorder
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
