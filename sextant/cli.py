@@ -261,7 +261,7 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
               f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
         print(f"{'agent':<22}{'id':>4}{'feedback':>10}{'avg bps':>10}{'score':>8}  ceiling")
-        from sextant.engine.trust import ceiling_for
+        from sextant.trust.link import ceiling_for
 
         for reputation in attestor.reputations():
             score = "—" if reputation.score is None else f"{reputation.score:.3f}"

@@ -88,7 +88,7 @@ class Family:
     defaults: dict[str, float]
     targets: Callable[[WindowFeatures, dict[str, float], float], np.ndarray]
     constraint: Callable[[dict[str, float]], str | None] = lambda params: None
-    live_agent: str | None = None  # the crew member whose config these params are (engine/research.py)
+    live_agent: str | None = None  # the crew member whose config these params are (research/link.py)
     summary: str = field(default="")
     constraint_doc: str = ""
 
