@@ -341,10 +341,10 @@ def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
         if args.headless and args.frames:
             if not args.out:
                 raise ConfigError("--headless --frames N needs --out DIR for the PNGs.")
-            from sextant.replay.run import replay_frames
+            from sextant.bridge.replay_frames import replay_frames
 
             return replay_frames(bridge_config, scene, args.speed, args.frames, Path(args.out), max(1, args.every))
-        from sextant.replay.run import replay_interactive
+        from sextant.run import replay_interactive
 
         return replay_interactive(bridge_config, scene, args.speed, _bridge_argv(args), args.config)
     except SceneError as error:
