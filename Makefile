@@ -28,7 +28,7 @@ test-fast: venv
 
 # The import contract ([tool.importlinter] in pyproject.toml) on this checkout's sources.
 lint-imports: venv
-	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-logo
 
 bench: venv
 	$(BIN)/sextant bench all
