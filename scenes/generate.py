@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sextant.engine.backtest import SIM_START_NS, run_sim
 from sextant.engine.config import EngineConfig
+from sextant.engine.sim import SIM_START_NS, run_sim
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.simulated_venue import quote_ticks
 

@@ -281,8 +281,8 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     import time
 
-    from sextant.engine.backtest import model_quotes, run_sim, scene_quotes
     from sextant.engine.config import EngineConfig
+    from sextant.engine.sim import model_quotes, run_sim, scene_quotes
     from sextant.replay.format import SceneError
 
     if args.seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
@@ -313,8 +313,8 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
 
 
 def _research(config: SextantConfig, args: argparse.Namespace) -> int:
+    from sextant.research.command import default_workers, run_research
     from sextant.research.config import ResearchConfig
-    from sextant.research.run import default_workers, run_research
 
     options: dict[str, object] = {"budget": args.budget, "seed": args.seed, "executor": args.executor,
                                   "workers": args.workers or default_workers(), "proposer": args.proposer,

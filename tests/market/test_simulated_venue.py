@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 RUN_ONE_BACKTEST = """
-from sextant.engine.backtest import model_quotes
+from sextant.engine.sim import model_quotes
 from sextant.engine.config import EngineConfig
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.simulated_venue import okx_backtest_engine
