@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export VENV PYTHON
 
-.PHONY: run test test-fast lint bench scenes contracts anvil sysdeps venv clean help
+.PHONY: run test test-fast lint lint-imports bench scenes contracts anvil sysdeps venv clean help
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
@@ -12,6 +12,7 @@ help:
 	@echo "make test-fast  - the same without the slow (multi-process, long-running) tests (while working)"
 	@echo "make lint       - ruff (rules in pyproject.toml) and mypy (at the strictness stated there)"
 	@echo "make bench      - run the benchmarks (medians and p99)"
+	@echo "make lint-imports - check the dependency rules between packages (pyproject.toml, import-linter)"
 
 # Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.
 venv:
@@ -30,6 +31,10 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check sextant bench scenes
 	$(BIN)/mypy sextant bench
+
+# The import contract ([tool.importlinter] in pyproject.toml) on this checkout's sources.
+lint-imports: venv
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports --no-logo
 
 bench: venv
 	$(BIN)/sextant bench all

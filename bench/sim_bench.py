@@ -1,6 +1,6 @@
 """Simulation throughput: `sextant bench sim` (also part of `make bench`).
 
-Quotes per CPU-second through `sextant sim`'s path (`engine/backtest.run_sim`): Nautilus' BacktestEngine with the
+Quotes per CPU-second through `sextant sim`'s path (`engine/sim.run_sim`): Nautilus' BacktestEngine with the
 StateEncoder, the SwarmStrategy and the full default crew, LLM escalation off, no recording. The baseline is the
 same BacktestEngine over the same quotes with no strategy at all: the ratio is what Sextant's per-quote work costs
 on top of Nautilus. Target (docs/spec.md#performance-targets): ≥ 100k quotes per CPU-second with the full crew.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sextant.engine.backtest import model_quotes, run_sim
 from sextant.engine.config import EngineConfig
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import okx_backtest_engine
+from sextant.engine.sim import model_quotes, run_sim
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import okx_backtest_engine
 
 TARGET = 100_000
 

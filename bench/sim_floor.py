@@ -23,10 +23,10 @@ from nautilus_trader.model.enums import OrderSide, TrailingOffsetType, TriggerTy
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
-from sextant.engine.backtest import model_quotes
 from sextant.engine.config import EngineConfig
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import okx_backtest_engine
+from sextant.engine.sim import model_quotes
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import okx_backtest_engine
 
 MODES = ("alone", "subscriber", "native", "emulated")
 

@@ -5,7 +5,7 @@
    Also the cost of `attest()` itself, the only part that runs on the engine's thread (median, p99).
 2. Trading latency while attesting: the engine benchmark's quote → order-leaves-the-node path (1,000 quotes/s),
    alone, then with an attestor mining on the embedded chain the whole time, as the engine runs it: in a child
-   process (engine/trust.py). For the record, also with the attestor in the engine's own process, the design
+   process (trust/link.py). For the record, also with the attestor in the engine's own process, the design
    this replaced: py-evm's Python then competes for the engine's GIL.
 """
 
@@ -91,7 +91,7 @@ def attest_forever(stop: object) -> None:
     import os
 
     if multiprocessing_child():
-        os.nice(19)  # as engine/trust.py's attestor process does
+        os.nice(19)  # as trust/link.py's attestor process does
     with tempfile.TemporaryDirectory() as folder:
         attestor = Attestor(Path(folder), lambda: Chain.embedded_chain(1))
         attestor.setup(["momentum-01"])

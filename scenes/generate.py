@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sextant.engine.backtest import SIM_START_NS, run_sim
 from sextant.engine.config import EngineConfig
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import quote_ticks
+from sextant.engine.sim import SIM_START_NS, run_sim
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import quote_ticks
 
 SCENES_DIR = Path(__file__).resolve().parent
 TICK = 0.1

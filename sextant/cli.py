@@ -261,7 +261,7 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
               f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
         print(f"{'agent':<22}{'id':>4}{'feedback':>10}{'avg bps':>10}{'score':>8}  ceiling")
-        from sextant.engine.trust import ceiling_for
+        from sextant.trust.link import ceiling_for
 
         for reputation in attestor.reputations():
             score = "—" if reputation.score is None else f"{reputation.score:.3f}"
@@ -281,8 +281,8 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     import time
 
-    from sextant.engine.backtest import model_quotes, run_sim, scene_quotes
     from sextant.engine.config import EngineConfig
+    from sextant.engine.sim import model_quotes, run_sim, scene_quotes
     from sextant.replay.format import SceneError
 
     if args.seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
@@ -313,8 +313,8 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
 
 
 def _research(config: SextantConfig, args: argparse.Namespace) -> int:
+    from sextant.research.command import default_workers, run_research
     from sextant.research.config import ResearchConfig
-    from sextant.research.run import default_workers, run_research
 
     options: dict[str, object] = {"budget": args.budget, "seed": args.seed, "executor": args.executor,
                                   "workers": args.workers or default_workers(), "proposer": args.proposer,
@@ -341,10 +341,10 @@ def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
         if args.headless and args.frames:
             if not args.out:
                 raise ConfigError("--headless --frames N needs --out DIR for the PNGs.")
-            from sextant.replay.run import replay_frames
+            from sextant.bridge.replay_frames import replay_frames
 
             return replay_frames(bridge_config, scene, args.speed, args.frames, Path(args.out), max(1, args.every))
-        from sextant.replay.run import replay_interactive
+        from sextant.run import replay_interactive
 
         return replay_interactive(bridge_config, scene, args.speed, _bridge_argv(args), args.config)
     except SceneError as error:

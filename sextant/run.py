@@ -1,4 +1,5 @@
-"""`sextant run`: the engine and the bridge, as two processes (docs/architecture.md#processes).
+"""`sextant run`: the engine and the bridge, as two processes (docs/architecture.md#processes); `sextant replay`: the
+scene player in this process and the bridge as a child.
 
 The engine (`sextant engine`) writes the shared memory; the bridge (`sextant bridge`) shows it and writes the
 CommandRing. This process only starts them and stops them together: when either ends (the window is closed, the
@@ -12,7 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Self
+from pathlib import Path
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from sextant.bridge.config import BridgeConfig
 
 STOP_GRACE_S = 15.0
 
@@ -71,4 +76,28 @@ def run(engine_args: list[str], bridge_args: list[str], config_file: str | None)
     if engine.returncode not in clean:
         print(f"sextant run: the engine exited with {engine.returncode}", file=sys.stderr)
         return 1
+    return 0
+
+
+def replay_interactive(config: BridgeConfig, scene: Path, speed: float, bridge_args: list[str],
+                       config_file: str | None) -> int:
+    """Play `scene` into the shared memory at its recorded pace × speed; the bridge shows it and sends the keys.
+    Ends when the bridge is closed, or on Ctrl-C; at the end of the scene the player holds the last frame."""
+    from sextant.replay.player import TICK_S, ScenePlayer  # here: `sextant run` starts without numpy and Arrow
+
+    player = ScenePlayer(scene, config.context_path, config.events_path, config.commands_path, speed=speed)
+    print(f"sextant replay: {scene} ({player.snapshot_count} snapshots, {player.duration_ns / 1e9:.1f} s) at "
+          f"{speed:g}×", flush=True)
+    with StopSignals() as signals:
+        bridge = _spawn(config_file, "bridge", ["--mmap", config.context_path, "--events", config.events_path,
+                                                "--commands", config.commands_path, *bridge_args])
+        try:
+            next_tick = time.perf_counter()
+            while not signals.requested and bridge.poll() is None:
+                player.advance(TICK_S)
+                next_tick += TICK_S
+                time.sleep(max(0.0, next_tick - time.perf_counter()))
+        finally:
+            stop_process(bridge, grace_s=10)
+            player.close()
     return 0

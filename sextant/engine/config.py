@@ -66,7 +66,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     record_dir: str | None = None  # record the session as a scene under this folder (docs/scene-format.md)
     trust_dir: str | None = None  # the attestor's journal and decision records; None: no trust layer
     chain_rpc: str = ""  # empty: the embedded py-evm chain (the key, a secret, never enters this struct)
-    research_ledger: str | None = None  # accepted research results become research cards (engine/research.py)
+    research_ledger: str | None = None  # accepted research results become research cards (research/link.py)
     # Nautilus' own log lines on stdout; the benchmarks take ERROR so that its stop-time warnings (residual
     # positions, reconciliation off) stay out of their tables.
     node_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"

@@ -25,10 +25,10 @@ from nautilus_trader.model.identifiers import InstrumentId
 from numba import njit
 
 from sextant.engine.events import EventSink
-from sextant.engine.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.engine.latency import LatencySamples
 from sextant.engine.loop_monitor import LoopMonitor
 from sextant.engine.timers import on_engine_thread
+from sextant.market.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
 from sextant.state import messages

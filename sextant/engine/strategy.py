@@ -35,11 +35,11 @@ from sextant.engine.execution import DirectiveExecutor
 from sextant.engine.latency import LatencySamples
 from sextant.engine.outcomes import OutcomeBook
 from sextant.engine.protection import StopLossGuard
-from sextant.engine.research import ResearchChange
 from sextant.engine.timers import on_engine_thread
 from sextant.gate.config import GateConfig
 from sextant.gate.core import Decision, Gate, PendingIntent
 from sextant.gate.estop import EStopMachine, TradingStateName
+from sextant.research.change import ResearchChange
 from sextant.risk.field import DIMENSIONS
 from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
@@ -133,7 +133,7 @@ class SwarmStrategy(Strategy):
             autonomy=Autonomy[config.autonomy], autonomy_ceiling=Autonomy[config.autonomy_ceiling],
             approval_ttl_ns=int(config.approval_ttl_secs * 1e9),
             assisted_countdown_ns=int(config.assisted_countdown_secs * 1e9)), venue=self, events=sink)
-        self.agent_scores: dict[str, float] = {}  # from the chain by the trust layer (engine/trust.py)
+        self.agent_scores: dict[str, float] = {}  # from the chain by the trust layer (trust/link.py)
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
         self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
         self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
@@ -290,7 +290,7 @@ class SwarmStrategy(Strategy):
     def apply_reputation(self, scores: dict[str, float | None]) -> None:
         """New scores from the chain (engine thread). Each agent's ceiling follows its own score; the crew's
         ceiling, which bounds what the human may select, is the highest any agent has earned."""
-        from sextant.engine.trust import ceiling_for
+        from sextant.trust.link import ceiling_for
 
         self.agent_scores = {agent: score for agent, score in scores.items() if score is not None}
         rated = list(self.agent_scores.values())

@@ -36,7 +36,7 @@ from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.intent import AgentIntent, ExecutionDirective, RiskBudget
 
 if TYPE_CHECKING:
-    from sextant.engine.research import ResearchChange
+    from sextant.research.change import ResearchChange
     from sextant.state.ring import RingMessage
 
 LOST_REASON = "overwritten in the CommandRing before the engine read them (a flood); not executed"

@@ -21,6 +21,7 @@ from sextant.state.ring import CommandRingFollower, EventRingWriter
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 STATUS_EVERY_NS = 200_000_000
+TICK_S = 1 / 60  # how far `sextant replay` advances the player per step
 
 
 class ScenePlayer:

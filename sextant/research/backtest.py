@@ -23,13 +23,13 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import okx_backtest_engine, quote_ticks
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import okx_backtest_engine, quote_ticks
 from sextant.research.data import Quotes
 from sextant.research.families import WindowFeatures, window_features
 
 INSTRUMENT = "BTC-USDT-SWAP.OKX"
-MULTIPLIER = 0.01  # BTC per contract (engine/instrument.py)
+MULTIPLIER = 0.01  # BTC per contract (market/instrument.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Quote data for research, and its walk-forward split.
 
-Sources: a recorded scene (its quotes table), the seeded market model (engine/market/model.py), and two test
+Sources: a recorded scene (its quotes table), the seeded market model (market/model.py), and two test
 markets with a known answer: a seeded random walk (pure noise: nothing can be learned) and a random walk with a
 planted momentum edge (moves persist, so trend following on the right horizon earns).
 
@@ -101,7 +101,7 @@ def planted_momentum(count: int, seed: int, *, volatility: float = 0.6, drift_bp
 
 def model_quotes(count: int, seed: int) -> Quotes:
     """The seeded market model the engine's sim venue streams (10 quotes a second, calm to storm)."""
-    from sextant.engine.market.model import MarketModel, MarketModelConfig
+    from sextant.market.model import MarketModel, MarketModelConfig
 
     batch = MarketModel(MarketModelConfig(seed=seed)).next_batch(count)
     ts = (START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)

@@ -1,7 +1,7 @@
 """The strategy families research tunes, each a causal rule from market features to a target position.
 
 A family is a parameter space (typed, bounded) and a kernel. The kernel walks a window's one-second buckets (the
-last mid of each second, as the ContextWindow's features are built: engine/features.py) and returns the target
+last mid of each second, as the ContextWindow's features are built: market/features.py) and returns the target
 position (in base sizes, signed) it would hold after each bucket. Every value at bucket i uses data up to bucket i
 only. The live gate's cooldown applies between changes, as it does to the crew.
 
@@ -34,7 +34,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from sextant.engine.features import DEFAULT_HORIZONS_S
+from sextant.market.features import DEFAULT_HORIZONS_S
 
 HORIZONS_S = np.array(DEFAULT_HORIZONS_S)
 
@@ -88,7 +88,7 @@ class Family:
     defaults: dict[str, float]
     targets: Callable[[WindowFeatures, dict[str, float], float], np.ndarray]
     constraint: Callable[[dict[str, float]], str | None] = lambda params: None
-    live_agent: str | None = None  # the crew member whose config these params are (engine/research.py)
+    live_agent: str | None = None  # the crew member whose config these params are (research/link.py)
     summary: str = field(default="")
     constraint_doc: str = ""
 

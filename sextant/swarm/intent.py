@@ -9,7 +9,7 @@ import msgspec
 from sextant.state.messages import ExecutionStyleName
 
 IntentKind = Literal["TrendFollow", "MeanReversion", "DeltaHedge", "GammaScalp", "LiquidationCapture", "Hold",
-                     "Veto", "Research"]  # Research: a change of a crew member's parameters (engine/research.py)
+                     "Veto", "Research"]  # Research: a change of a crew member's parameters (research/link.py)
 TimeInForceName = Literal["GTC", "IOC", "FOK"]
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from sextant.engine.trust import ceiling_for
 from sextant.state import messages
 from sextant.state.layout import Autonomy
 from sextant.swarm.intent import AgentIntent, RiskBudget
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
+from sextant.trust.link import ceiling_for
 from tests.engine.conftest import engine_config, run_engine
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sextant.engine.features import MarketFeatures
+from sextant.market.features import MarketFeatures
 from sextant.research.data import model_quotes
 from sextant.research.families import FAMILIES, HORIZONS_S, momentum_z, quote_window_z, window_features
 from sextant.research.hypothesis import baseline, make, mutate, proposal_rng

@@ -11,7 +11,7 @@ from sextant.research.config import ResearchConfig
 from sextant.research.data import planted_momentum
 from sextant.research.hypothesis import baseline
 from sextant.research.ledger import Ledger
-from sextant.research.llm import LlmProposer, parse_proposal
+from sextant.research.llm_proposals import LlmProposer, parse_proposal
 from sextant.research.ratchet import Ratchet
 from tests.fixtures.llm_toml import local_llm_config
 from tests.fixtures.openai_standin import OpenAIStandin, Rule

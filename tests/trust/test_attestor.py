@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sextant.engine.backtest import run_sim, scene_quotes
 from sextant.engine.config import EngineConfig
 from sextant.engine.node import default_crew
+from sextant.engine.sim import run_sim, scene_quotes
 from sextant.state import messages
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain, ChainError

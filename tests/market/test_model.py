@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sextant.engine.market.model import MarketModel, MarketModelConfig
+from sextant.market.model import MarketModel, MarketModelConfig
 
 HOUR_OF_QUOTES = 36_000  # at 0.1 s a step
 

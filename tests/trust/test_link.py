@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from sextant.engine.outcomes import DecisionOutcome
-from sextant.engine.trust import TrustLink
 from sextant.state import messages
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
+from sextant.trust.link import TrustLink
 from tests.conftest import REPO_ROOT, free_port
 from tests.trust.conftest import assert_each_decision_on_chain_once
 
@@ -173,7 +173,7 @@ DRIVER = """
 import sys, time
 from pathlib import Path
 from sextant.state.messages import IntentGenerated
-from tests.engine.test_trust import new_link, outcome, attestor_pid, kill_and_wait_dead, tick
+from tests.trust.test_link import new_link, outcome, attestor_pid, kill_and_wait_dead, tick
 link, strategy, sink = new_link(Path(sys.argv[1]))
 link.start()
 kill_and_wait_dead(attestor_pid())

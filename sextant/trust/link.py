@@ -16,16 +16,15 @@ import multiprocessing
 import sys
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from eth_utils import keccak
 
-from sextant.engine.events import EventSink
-from sextant.engine.strategy import SwarmStrategy
 from sextant.state import messages
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy
@@ -51,6 +50,29 @@ def ceiling_for(score: float | None) -> Autonomy:
     return Autonomy.MANUAL
 
 
+class TrustTarget(Protocol):
+    """What the link uses of the trading strategy (engine/strategy.py), so that trust does not import the engine."""
+
+    @property
+    def decision_listeners(self) -> list[Callable[[str], None]]: ...
+
+    @property
+    def outcome_listeners(self) -> list[Callable[[Any], None]]: ...
+
+    @property
+    def timer_listeners(self) -> list[Callable[[int], None]]: ...
+
+    def apply_reputation(self, scores: dict[str, float | None]) -> None: ...
+
+
+class EventFeed(Protocol):
+    """What the link uses of the engine's event sink (engine/events.py): every event, and a way to add its own."""
+
+    def add_listener(self, listener: Callable[[messages.Event, int, int], None]) -> None: ...
+
+    def publish(self, event: messages.Event, ts_ns: int) -> int: ...
+
+
 @dataclass(slots=True)
 class _Child:
     process: Any  # a multiprocessing SpawnProcess
@@ -66,7 +88,7 @@ class TrustLink:
     attestor mining). The engine hands each closed decision over through its write-ahead file and never waits."""
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
-                 strategy: SwarmStrategy, sink: EventSink, agents: list[str], writer: ContextWriter,
+                 strategy: TrustTarget, sink: EventFeed, agents: list[str], writer: ContextWriter,
                  restart_policy: RestartPolicy | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
         self._child_args = (str(directory), rpc_url, key, seed, list(agents))

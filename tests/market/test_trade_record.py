@@ -11,7 +11,7 @@ from nautilus_trader.model.currencies import USDT
 from nautilus_trader.model.identifiers import PositionId
 from nautilus_trader.model.objects import Money
 
-from sextant.engine.trade_record import install_linear_trade_record
+from sextant.market.trade_record import install_linear_trade_record
 
 TRADES = [(PositionId(f"P-{i % 37}"), Money(((i * 7919) % 200 - 100) / 10, USDT), 1_000 + i) for i in range(1_000)]
 

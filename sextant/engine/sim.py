@@ -30,10 +30,10 @@ from nautilus_trader.model.data import QuoteTick
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.market.model import MarketModel, MarketModelConfig
 from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
-from sextant.engine.simulated_venue import okx_backtest_engine, quote_ticks
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.model import MarketModel, MarketModelConfig
+from sextant.market.simulated_venue import okx_backtest_engine, quote_ticks
 from sextant.replay.format import read_metadata, read_table
 from sextant.state import messages
 from sextant.state.context import ContextWriter

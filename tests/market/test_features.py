@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from sextant.engine.features import SECONDS_PER_YEAR, MarketFeatures
+from sextant.market.features import SECONDS_PER_YEAR, MarketFeatures
 
 NS = 1_000_000_000
 
@@ -66,7 +66,7 @@ def test_bad_prices_are_ignored() -> None:
 
 
 def test_predicted_path_follows_momentum_and_flattens_as_it_decays() -> None:
-    from sextant.engine.features import FORECAST_POINTS, MarketFeatures
+    from sextant.market.features import FORECAST_POINTS, MarketFeatures
 
     features = MarketFeatures()
     mid = 50_000.0
@@ -80,7 +80,7 @@ def test_predicted_path_follows_momentum_and_flattens_as_it_decays() -> None:
 
 
 def test_predicted_path_is_flat_without_momentum() -> None:
-    from sextant.engine.features import MarketFeatures
+    from sextant.market.features import MarketFeatures
 
     features = MarketFeatures()
     for second in range(120):

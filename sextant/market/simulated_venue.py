@@ -17,7 +17,7 @@ from nautilus_trader.model.identifiers import TraderId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Money
 
-from sextant.engine.trade_record import install_linear_trade_record
+from sextant.market.trade_record import install_linear_trade_record
 
 # BacktestEngine.run stamps its start and end with pd.Timestamp.utcnow, which pandas 3 deprecates: one warning line
 # per run, from Nautilus' code, in every sim, research and bench output. Only that message is silenced.
@@ -38,7 +38,7 @@ def okx_backtest_engine(instrument: Instrument, quotes: list[QuoteTick], *, trad
                         starting_balance_usdt: float, leverage: float,
                         risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
     """A BacktestEngine, logging off, with the OKX venue, `instrument` and `quotes` added: add actors and run.
-    Its portfolio records closed trades in O(1) (engine/trade_record.py)."""
+    Its portfolio records closed trades in O(1) (market/trade_record.py)."""
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId(trader_id), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
         run_analysis=False, risk_engine=risk_engine or RiskEngineConfig()))

@@ -43,7 +43,7 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     ledger = Ledger(path)
     proposer = None
     if config.proposer == "llm":
-        from sextant.research.llm import LlmProposer
+        from sextant.research.llm_proposals import LlmProposer
 
         proposer = LlmProposer(load_llm_config(settings.llm_config),
                                lambda family: getattr(ledger.best(family), "selection_ir", None))

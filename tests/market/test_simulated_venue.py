@@ -8,10 +8,10 @@ import sys
 import pytest
 
 RUN_ONE_BACKTEST = """
-from sextant.engine.backtest import model_quotes
+from sextant.engine.sim import model_quotes
 from sextant.engine.config import EngineConfig
-from sextant.engine.instrument import okx_linear_swap
-from sextant.engine.simulated_venue import okx_backtest_engine
+from sextant.market.instrument import okx_linear_swap
+from sextant.market.simulated_venue import okx_backtest_engine
 
 config = EngineConfig()
 engine = okx_backtest_engine(okx_linear_swap(config.instrument), model_quotes(config, 200),

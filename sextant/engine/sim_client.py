@@ -19,8 +19,8 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import ClientId, InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
 
-from sextant.engine.instrument import OKX_VENUE, okx_linear_swap
-from sextant.engine.market.model import MarketModel, MarketModelConfig
+from sextant.market.instrument import OKX_VENUE, okx_linear_swap
+from sextant.market.model import MarketModel, MarketModelConfig
 
 SIM_CLIENT = "SIM"
 _BATCH = 512

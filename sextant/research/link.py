@@ -13,70 +13,52 @@ again at the next start).
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
-import msgspec
-
-from sextant.engine.events import EventSink
+from sextant.research.change import ResearchChange
 from sextant.state import messages
 
 if TYPE_CHECKING:
-    from sextant.engine.strategy import SwarmStrategy
     from sextant.research.ledger import Ledger, Row
 
 POLL_INTERVAL_NS = 2_000_000_000
-RESEARCH_CARD_TTL_S = 600.0
 STARTUP_EVENTS = 50  # the latest judged hypotheses shown when the engine starts on an existing ledger
 
 
-@dataclass(frozen=True, slots=True)
-class ResearchChange:
-    hypothesis_id: str
-    parent_id: str | None
-    family: str
+class CrewMember(Protocol):
     agent_id: str
-    params: dict[str, float]
-    previous: dict[str, float]
-    integer_params: frozenset[str]
-    ir_before: float
-    ir_after: float
-    dsr: float
-    ttl_s: float = RESEARCH_CARD_TTL_S
+
+
+class Clock(Protocol):
+    def timestamp_ns(self) -> int: ...
+
+
+class ResearchTarget(Protocol):
+    """What the link uses of the trading strategy (engine/strategy.py), so that research does not import the engine."""
 
     @property
-    def plan(self) -> str:
-        changed = [f"{name} {self.previous.get(name, math.nan):g} → {value:g}" for name, value in self.params.items()
-                   if self.previous.get(name) != value]
-        return "set " + (", ".join(changed) if changed else "the same parameters")
+    def crew(self) -> Sequence[CrewMember]: ...
 
     @property
-    def title(self) -> str:
-        return f"Research: retune {self.agent_id}"
+    def clock(self) -> Clock: ...
 
     @property
-    def reasoning(self) -> str:
-        return (f"selection IR {self.ir_before:.2f} → {self.ir_after:.2f}; sealed holdout deflated Sharpe "
-                f"{self.dsr:.3f} ({self.hypothesis_id})")
+    def timer_listeners(self) -> list[Callable[[int], None]]: ...
 
     @property
-    def confidence(self) -> float:
-        return max(0.0, min(1.0, self.dsr))
+    def research_listeners(self) -> list[Callable[[ResearchChange, str, str], None]]: ...
 
-    def applied_to(self, config: Any) -> Any:
-        """`config` (a frozen msgspec struct) with these parameters; ValueError if it lacks one of them."""
-        missing = [name for name in self.params if name not in config.__struct_fields__]
-        if missing:
-            raise ValueError(f"no field {', '.join(missing)}")
-        values = {name: round(value) if name in self.integer_params else float(value)
-                  for name, value in self.params.items()}
-        return msgspec.structs.replace(config, **values)
+    def propose_research(self, change: ResearchChange) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: messages.Event, ts_ns: int) -> int: ...
 
 
 class ResearchLink:
-    def __init__(self, ledger_path: Path, strategy: SwarmStrategy, sink: EventSink) -> None:
+    def __init__(self, ledger_path: Path, strategy: ResearchTarget, sink: EventPublisher) -> None:
         self._path = ledger_path
         self._strategy = strategy
         self._sink = sink
