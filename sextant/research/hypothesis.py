@@ -6,8 +6,8 @@ proposes them, and the ledger never evaluates one twice.
 Proposals mutate the family's current best: one or two parameters move (a float by a normal step of a sixth of its
 range, an index or window by one step or a tenth of its range), within bounds and the family's constraints. The
 random stream is derived from the run's seed and the proposal's place in the order, so a resumed run proposes
-what the uninterrupted one would have. An LLM may propose instead (research/llm_proposals.py); what it proposes passes the
-same validation.
+what the uninterrupted one would have. An LLM may propose instead (research/llm_proposals.py); what it proposes
+passes the same validation.
 """
 
 from __future__ import annotations
