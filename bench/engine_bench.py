@@ -72,6 +72,7 @@ from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.loop_monitor import StallStats
 from sextant.engine.node import EngineParts, run_engine_async, running, venue_node
 from sextant.state import messages
+from sextant.state.bus import EventPublished
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -172,11 +173,12 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
     executor.execute = timed_execute  # type: ignore[method-assign]
     _time_venue(parts.node, marks)
 
-    def listen(event: messages.Event, seq: int, ts_ns: int) -> None:
+    def listen(published: EventPublished) -> None:
+        event = published.event
         if isinstance(event, messages.OrderSubmitted) and event.intent_id in probe.trigger_ns:
             marks.setdefault(event.intent_id, {}).setdefault("event", time.time_ns())
 
-    parts.sink.add_listener(listen)
+    parts.bus.subscribe(EventPublished, listen)
 
 
 def measure(seconds: float, speed: float, *, low_latency_idle: bool,

@@ -1,17 +1,16 @@
 """StateEncoder: keeps the ContextWindow current from Nautilus' data, portfolio and events.
 
 On every quote it writes top of book, features, position, PnL and account numbers into the ContextWriter's record,
-pushes the quote onto the 64-event trace, and commits; then it hands the quote to the SwarmStrategy
-(`quote_handlers`), which decides on the record just written. Fills and risk events reach the trace through the
-event sink. A timer keeps the heartbeats of all three files fresh and emits a Heartbeat event once a second, so a reader
-can tell a quiet market from a dead engine.
+pushes the quote onto the 64-event trace, and commits; then it publishes QuoteEncoded on the engine's bus
+(state/bus.py), where the scene recorder keeps it and the SwarmStrategy decides on the record just written. Fills
+and risk events reach the trace from the bus's EventPublished. A timer keeps the heartbeats of all three files
+fresh and emits a Heartbeat event once a second, so a reader can tell a quiet market from a dead engine.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +31,7 @@ from sextant.market.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures,
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
 from sextant.state import messages
+from sextant.state.bus import Bus, EventPublished, QuoteEncoded
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
 
@@ -57,19 +57,17 @@ class StateEncoderConfig(ActorConfig, frozen=True):
 
 
 class StateEncoder(Actor):
-    def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, venue: Venue,
+    def __init__(self, config: StateEncoderConfig, writer: ContextWriter, sink: EventSink, *, bus: Bus, venue: Venue,
                  dry_run: bool, heartbeat_files: tuple[Any, ...] = (), risk_limits: RiskLimits | None = None,
                  base_size: float = 1.0, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._interval_s = config.heartbeat_interval_s
         self._writer = writer
-        # (ts_event, ts_init, bid, ask, bid_size, ask_size) of each quote, after the commit: the scene recorder.
-        self.quote_listeners: list[Callable[[int, int, float, float, float, float], None]] = []
-        # Then the tick itself, to whoever decides on it: the SwarmStrategy. Called from here rather than through
-        # its own subscription, so a quote costs one Nautilus dispatch, not two, and the crew reads the record this
+        # Each quote goes on to the crew from here, as QuoteEncoded, rather than through the strategy's own
+        # Nautilus subscription: a quote costs one Nautilus dispatch, not two, and the crew reads the record this
         # quote just wrote.
-        self.quote_handlers: list[Callable[[QuoteTick], None]] = []
+        self._bus = bus
         self._sink = sink
         self._heartbeat_files = heartbeat_files
         self._features = MarketFeatures()
@@ -77,7 +75,8 @@ class StateEncoder(Actor):
         self._beats = 0
         self.loop_monitor: LoopMonitor | None = None  # set by the engine: its stalls ride on the Heartbeat
         self._work = np.zeros(_WORK_ROWS * DIMENSIONS + 4)
-        # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit.
+        # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit,
+        # before the quote goes on to the bus.
         # Off in `sextant sim`, where both ends are the simulated clock.
         self.latencies = LatencySamples()
         self._measure_latency = measure_latency
@@ -105,7 +104,7 @@ class StateEncoder(Actor):
         record["risk_limit"] = self._limits
         record["risk_applicable"][:DIMENSIONS] = LINEAR_PERP_APPLICABLE
         record["risk_warn"], record["risk_veto"] = self._risk_limits.warn, self._risk_limits.veto
-        sink.add_listener(self._on_engine_event)
+        bus.subscribe(EventPublished, self._on_engine_event)
         self._storage = writer.storage  # the pending record, for the per-quote kernel (encode_tick)
         self._features_floats, self._features_ints = self._features.packed
         self._warm_kernel()
@@ -163,12 +162,9 @@ class StateEncoder(Actor):
             self._alert(total, ts_ns)
         now = self.clock.timestamp_ns()  # the engine's clock: wall time live, simulated in a sim
         self._uncommitted_ns = 0 if self._writer.commit_if_due(now) else now
-        for listener in self.quote_listeners:
-            listener(ts_ns, tick.ts_init, bid, ask, bid_size, ask_size)
         if self._measure_latency:
             self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
-        for handler in self.quote_handlers:
-            handler(tick)
+        self._bus.publish(QuoteEncoded(tick, ts_ns, tick.ts_init, bid, ask, bid_size, ask_size))
 
     def flush(self) -> None:
         """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""
@@ -227,7 +223,8 @@ class StateEncoder(Actor):
         if float(record["mid"]) > 0:
             mark_position(self._storage[0], float(record["mid"]), position, entry, float(book[_BALANCE]))
 
-    def _on_engine_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
+    def _on_engine_event(self, published: EventPublished) -> None:
+        event, ts_ns = published.event, published.ts_ns
         if isinstance(event, messages.OrderFilled):
             self._writer.record["fills"] += 1
             self._writer.push_trace(TraceKind.FILL, event.fill_price, event.fill_quantity, ts_ns)

@@ -1,8 +1,9 @@
 """Engine events: one sink that every engine component publishes to, and the translation of Nautilus' order events.
 
 `EventSink` is the EventRing's single writer in the engine process. It stamps nothing itself (the caller passes
-the event time from Nautilus' clock), writes the ring, and hands each event to its listeners (the WebSocket
-stream, the recorder). Listeners are called on the event-loop thread and must not block.
+the event time from Nautilus' clock), writes the ring, and publishes each event as EventPublished on the engine's
+bus (state/bus.py), where the WebSocket stream, the recorder, the trust link and the StateEncoder take it up. Their
+handlers run on the event-loop thread and must not block.
 
 `OrderEventTranslator` subscribes to Nautilus' `events.order.*` topic and turns the order lifecycle into our
 typed events: OrderSubmitted (once per client order id, including emulated orders when the emulator takes them),
@@ -12,7 +13,6 @@ denials) and OrderCanceled. The intent an order serves travels in its tags as "i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from nautilus_trader.common.actor import Actor
@@ -29,21 +29,18 @@ from nautilus_trader.model.events import (
 from nautilus_trader.model.identifiers import ClientOrderId
 
 from sextant.state import messages
+from sextant.state.bus import Bus, EventPublished
 from sextant.state.ring import EventRingWriter
 
 INTENT_TAG = "intent:"
-Listener = Callable[[messages.Event, int, int], None]  # (event, seq, ts_ns)
 
 
 class EventSink:
-    def __init__(self, ring: EventRingWriter | None) -> None:
+    def __init__(self, ring: EventRingWriter | None, bus: Bus) -> None:
         self._ring = ring
-        self._listeners: list[Listener] = []
+        self._bus = bus
         self._later: list[tuple[messages.Event, int]] = []
         self.published = 0
-
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
 
     def publish(self, event: messages.Event, ts_ns: int) -> int:
         if self._later:
@@ -63,15 +60,14 @@ class EventSink:
 
     def flush(self) -> None:
         later = self._later
-        while later:  # one at a time: a listener that publishes in turn flushes the rest first
+        while later:  # one at a time: a subscriber that publishes in turn flushes the rest first
             event, ts_ns = later.pop(0)
             self._publish(event, ts_ns)
 
     def _publish(self, event: messages.Event, ts_ns: int) -> int:
         seq = self._ring.publish(event, ts_ns=ts_ns) if self._ring is not None else self.published
         self.published += 1
-        for listener in self._listeners:
-            listener(event, seq, ts_ns)
+        self._bus.publish(EventPublished(event, seq, ts_ns))
         return seq
 
     def heartbeat(self, now_ns: int | None = None) -> None:

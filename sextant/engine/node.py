@@ -49,6 +49,7 @@ from sextant.market.instrument import okx_linear_swap
 from sextant.market.trade_record import install_linear_trade_record
 from sextant.replay.recorder import SceneRecorder
 from sextant.research.link import ResearchLink
+from sextant.state.bus import Bus, CommandRead, ContextCommitted, EventPublished, QuoteEncoded
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
@@ -69,6 +70,7 @@ class EngineParts:
     """What a running engine holds, for the process and for tests."""
 
     config: EngineConfig
+    bus: Bus  # the parts' typed messages (state/bus.py): subscribe here to watch the engine
     node: TradingNode
     context: ContextWriter
     events: EventRingWriter
@@ -196,13 +198,13 @@ def default_crew(config: EngineConfig) -> list[Agent]:
 
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
-                     *, commands_path: str | None, measure_latency: bool = True,
+                     *, bus: Bus, commands_path: str | None, measure_latency: bool = True,
                      ) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
     """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`, which turns
-    `measure_latency` off: a latency on the simulated clock measures nothing)."""
+    `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`."""
     encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
-                           context, sink, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
+                           context, sink, bus=bus, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
                            base_size=config.base_size, measure_latency=measure_latency)
     strategy = SwarmStrategy(
         SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
@@ -215,10 +217,10 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             # drops it (the node logs at WARNING): string work on the path from a quote to its
                             # order. Our EventRing is the record of orders.
                             log_events=False, log_commands=False),
-        agents=crew, writer=context, sink=sink,
+        agents=crew, writer=context, sink=sink, bus=bus,
         executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
         commands_path=commands_path, measure_latency=measure_latency)
-    encoder.quote_handlers.append(strategy.on_quote)
+    bus.subscribe(QuoteEncoded, strategy.on_quote)
     for agent in crew:
         if isinstance(agent, PerceptionRouter):
             agent.publish = sink.publish  # LlmFailed / LlmRecovered: the LLM path's health on the stream
@@ -247,23 +249,24 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
     secrets = secrets or EngineSecrets()
     node_config = _node_config(config, secrets)
     crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
+    bus = Bus()
     with contextlib.ExitStack() as undo:  # a build that fails leaves none of the files it created behind
-        context = ContextWriter(config.context_path, config.instrument)
+        context = ContextWriter(config.context_path, config.instrument, bus=bus)
         undo.callback(context.remove)
         events = EventRingWriter(config.events_path)
         undo.callback(events.remove)
-        parts = _assemble_engine(config, crew, secrets, node_config, context, events)
+        parts = _assemble_engine(config, crew, secrets, node_config, bus, context, events)
         undo.pop_all()
     return parts
 
 
 def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSecrets, node_config: TradingNodeConfig,
-                     context: ContextWriter, events: EventRingWriter) -> EngineParts:
-    sink = EventSink(events)
+                     bus: Bus, context: ContextWriter, events: EventRingWriter) -> EngineParts:
+    sink = EventSink(events, bus)
     node = venue_node(config, node_config)
     encoder, translator, strategy = build_components(config, crew, context, sink,
                                                      Venue.OKX if config.venue == "okx" else Venue.SIM,
-                                                     commands_path=config.commands_path)
+                                                     bus=bus, commands_path=config.commands_path)
     node.trader.add_actor(encoder)
     node.trader.add_actor(translator)
     node.trader.add_strategy(strategy)
@@ -272,29 +275,29 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
     install_linear_trade_record(node.portfolio.analyzer)
     strategy.risk_engine = node.kernel.risk_engine
     stream = EventStream(port=config.ws_port, allowed_origins=config.ws_allowed_origins)
-    sink.add_listener(stream.publish)
+    bus.subscribe(EventPublished, stream.on_event)
     recorder = new_recorder(config) if config.record_dir else None
     if recorder is not None:
-        attach_recorder(recorder, context, encoder, strategy, sink)
+        attach_recorder(recorder, bus)
     trust = None
     if config.trust_dir:
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
                           seed=config.seed,
                           instrument=config.instrument,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
-                          strategy=strategy, sink=sink, agents=[agent.agent_id for agent in crew], writer=context)
-    research = ResearchLink(Path(config.research_ledger), strategy, sink) if config.research_ledger else None
-    parts = EngineParts(config, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
+                          strategy=strategy, sink=sink, bus=bus, agents=[agent.agent_id for agent in crew],
+                          writer=context)
+    research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
+    parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
     encoder.loop_monitor = parts.loop_monitor
     return parts
 
 
-def attach_recorder(recorder: SceneRecorder, context: ContextWriter, encoder: StateEncoder,
-                    strategy: SwarmStrategy, sink: EventSink) -> None:
-    context.commit_listeners.append(recorder.on_context)
-    encoder.quote_listeners.append(recorder.on_quote)
-    strategy.command_listeners.append(recorder.on_command)
-    sink.add_listener(recorder.on_event)
+def attach_recorder(recorder: SceneRecorder, bus: Bus) -> None:
+    bus.subscribe(ContextCommitted, recorder.on_context)
+    bus.subscribe(QuoteEncoded, recorder.on_quote)
+    bus.subscribe(CommandRead, recorder.on_command)
+    bus.subscribe(EventPublished, recorder.on_event)
 
 
 def new_recorder(config: EngineConfig, directory: Path | None = None, *, context_interval_s: float = 0.05,

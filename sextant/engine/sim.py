@@ -36,6 +36,7 @@ from sextant.market.model import MarketModel, MarketModelConfig
 from sextant.market.simulated_venue import okx_backtest_engine, quote_ticks
 from sextant.replay.format import read_metadata, read_table
 from sextant.state import messages
+from sextant.state.bus import Bus, ContextCommitted, EventPublished
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 
@@ -119,10 +120,11 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
         starting_balance_usdt=config.starting_balance_usdt, leverage=config.leverage,
         risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate))
     shm = Path(tempfile.mkdtemp(prefix="sextant-sim-"))  # the ContextWindow the crew reads; nobody else needs it
-    context = ContextWriter(shm / "context.mmap", config.instrument)
-    sink = EventSink(None)
+    bus = Bus()
+    context = ContextWriter(shm / "context.mmap", config.instrument, bus=bus)
+    sink = EventSink(None, bus)
     encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
-                                                     commands_path=None, measure_latency=False)
+                                                     bus=bus, commands_path=None, measure_latency=False)
     # The crew reads the pending record and no other process reads this file: publish it only as often as the
     # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
     # (the heartbeat's pace), and at the end.
@@ -131,7 +133,8 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
     log_path = out / "events.jsonl"
     digest = hashlib.sha256()
     with open(log_path, "w") as log:
-        def on_event(event: messages.Event, seq: int, ts_ns: int) -> None:
+        def on_event(published: EventPublished) -> None:
+            event, ts_ns = published.event, published.ts_ns
             name = type(event).__name__
             summary.event_counts[name] = summary.event_counts.get(name, 0) + 1
             if isinstance(event, EXCLUDED_FROM_LOG):
@@ -143,18 +146,18 @@ def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record:
 
         fields = context.fields
 
-        def on_commit(record: np.ndarray, sequence: int, wall_ns: int, ts_ns: int) -> None:
+        def on_commit(committed: ContextCommitted) -> None:
             # a commit outside the quotes' (a trading state change) may hold values no quote's record held
             summary.max_drawdown = max(summary.max_drawdown, fields.drawdown.item())
             summary.max_risk_total = max(summary.max_risk_total, fields.risk_total.item())
             summary.max_position = max(summary.max_position, abs(fields.position_size.item()))
 
-        sink.add_listener(on_event)
-        context.commit_listeners.append(on_commit)
+        bus.subscribe(EventPublished, on_event)
+        bus.subscribe(ContextCommitted, on_commit)
         recorder = new_recorder(config, out / "scene", source=source,
                                 context_interval_s=context_interval_s) if record else None
         if recorder is not None:
-            attach_recorder(recorder, context, encoder, strategy, sink)
+            attach_recorder(recorder, bus)
             recorder.start()
         engine.add_actor(encoder)
         engine.add_actor(translator)

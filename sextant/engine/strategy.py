@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -43,6 +42,7 @@ from sextant.research.change import ResearchChange
 from sextant.risk.field import DIMENSIONS
 from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
+from sextant.state.bus import Bus, CommandRead, PositionClosed, QuoteEncoded, TimerTick
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask
 from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
@@ -118,12 +118,15 @@ class CommandInbox:
 
 class SwarmStrategy(Strategy):
     def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
-                 executor_options: dict[str, Any], commands_path: str | None, measure_latency: bool = True) -> None:
+                 bus: Bus, executor_options: dict[str, Any], commands_path: str | None,
+                 measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._agents = agents
         self._writer = writer
         self._sink = sink
+        # TimerTick, CommandRead and PositionClosed out; the gate's IntentDecided and ResearchCardClosed too
+        self._bus = bus
         self.executor = DirectiveExecutor(self, sink, **executor_options)
         self.outcomes = OutcomeBook(self)
         self._agent_of_intent: dict[str, str] = {}
@@ -132,12 +135,9 @@ class SwarmStrategy(Strategy):
         self.gate = Gate(GateConfig(
             autonomy=Autonomy[config.autonomy], autonomy_ceiling=Autonomy[config.autonomy_ceiling],
             approval_ttl_ns=int(config.approval_ttl_secs * 1e9),
-            assisted_countdown_ns=int(config.assisted_countdown_secs * 1e9)), venue=self, events=sink)
+            assisted_countdown_ns=int(config.assisted_countdown_secs * 1e9)), venue=self, events=sink, bus=bus)
         self.agent_scores: dict[str, float] = {}  # from the chain by the trust layer (trust/link.py)
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
-        self.command_listeners: list[Callable[[RingMessage[messages.Command]], None]] = []  # the scene recorder
-        self.outcome_listeners: list[Callable[[Any], None]] = []  # each closed decision: the attestor
-        self.timer_listeners: list[Callable[[int], None]] = []  # on the engine thread, every command poll
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (docs/spec.md#the-crew)
         self._last_execution_ns = 0
         # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
@@ -165,7 +165,7 @@ class SwarmStrategy(Strategy):
     def crew(self) -> list[Agent]:
         return self._agents
 
-    # The gate's state and listeners, where the trust layer, the research link and the tests find them.
+    # The gate's state, where the trust layer, the research link and the tests find it.
     @property
     def pending(self) -> dict[str, PendingIntent]:
         return self.gate.pending
@@ -177,14 +177,6 @@ class SwarmStrategy(Strategy):
     @property
     def estop(self) -> EStopMachine:
         return self.gate.estop
-
-    @property
-    def decision_listeners(self) -> list[Callable[[str], None]]:
-        return self.gate.decision_listeners
-
-    @property
-    def research_listeners(self) -> list[Callable[[ResearchChange, str, str], None]]:
-        return self.gate.research_listeners
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
@@ -199,10 +191,11 @@ class SwarmStrategy(Strategy):
 
     # ------------------------------------------------------------------------------------------------ the cycle
 
-    def on_quote(self, tick: QuoteTick) -> None:
-        """Each quote, from the StateEncoder's quote_handlers once the record holds it."""
+    def on_quote(self, quote: QuoteEncoded) -> None:
+        """Each quote, from the StateEncoder once the record holds it (QuoteEncoded on the engine's bus)."""
         if not self.is_running:
             return
+        tick = quote.tick
         self._cycle(tick)
         # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
         if self._measure_latency:
@@ -405,15 +398,15 @@ class SwarmStrategy(Strategy):
         now = self.clock.timestamp_ns()
         if self._inbox is not None:  # before any countdown can execute: an E-stop sent meanwhile comes first
             self._take_estop_latch(now)
-        for listener in self.timer_listeners:
-            listener(now)
+        bus = self._bus
+        bus.publish(TimerTick(now))
         gate = self.gate
         gate.tick(now)
         if self._inbox is not None:
             fresh, stale, lost = self._inbox.drain()
-            for command_listener in self.command_listeners:
+            if bus.has_subscribers(CommandRead):
                 for message in stale + fresh:
-                    command_listener(message)
+                    bus.publish(CommandRead(message))
             gate.handle_commands(fresh, stale, lost, now)
         fields = self._fields
         fields.pending_intents[0] = len(gate.pending)
@@ -457,9 +450,7 @@ class SwarmStrategy(Strategy):
             self.stop_loss.on_position_event(event)
 
     def on_position_closed(self, event: Any) -> None:
-        outcome = self.outcomes.on_position_closed(event, self._agent_of_intent)
-        for listener in self.outcome_listeners:
-            listener(outcome)
+        self._bus.publish(PositionClosed(self.outcomes.on_position_closed(event, self._agent_of_intent)))
         self.stop_loss.on_position_event(event)
         self.gate.estop.progress(self.clock.timestamp_ns())
 

@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from sextant.state import messages
+from sextant.state.bus import EventPublished
 
 CLOSE_TOO_SLOW = 1013
 # About a second of a 5k-events/s flood of ~400-byte events: a healthy reader rides out a long pause of its own
@@ -157,8 +158,12 @@ class EventStream:
             await self._server.wait_closed()
             self._server = None
 
+    def on_event(self, published: EventPublished) -> None:
+        """Each engine event, from the bus."""
+        self.publish(published.event, published.seq, published.ts_ns)
+
     def publish(self, event: messages.Event, seq: int, ts_ns: int) -> None:
-        """An EventSink listener: serialise once, append to the shared log, never block."""
+        """Serialise once, append to the shared log, never block."""
         if not self._clients:
             return
         self._log.append(type(event).__name__, text_frame(self._encode(event, seq, ts_ns)))

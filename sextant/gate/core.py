@@ -22,7 +22,7 @@ read them, a CommandsLost that names them. An E-stop engage is answered when the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,13 +30,14 @@ import msgspec
 
 from sextant.gate.config import GateConfig
 from sextant.gate.estop import EStopMachine, EStopVenue, Publisher
+from sextant.research.change import ResearchCardClosed, ResearchChange
 from sextant.state import messages
+from sextant.state.bus import Bus, IntentDecided
 from sextant.state.layout import Autonomy
 from sextant.swarm.compiler import CompileRejected, MarketView, compile_intent
 from sextant.swarm.intent import AgentIntent, ExecutionDirective, RiskBudget
 
 if TYPE_CHECKING:
-    from sextant.research.change import ResearchChange
     from sextant.state.ring import RingMessage
 
 LOST_REASON = "overwritten in the CommandRing before the engine read them (a flood); not executed"
@@ -111,10 +112,13 @@ def recheck(directive: ExecutionDirective, market: MarketView, risk_total: float
 
 
 class Gate:
-    def __init__(self, config: GateConfig, venue: GateVenue, events: Publisher) -> None:
+    def __init__(self, config: GateConfig, venue: GateVenue, events: Publisher, bus: Bus | None = None) -> None:
         self.config = config
         self._venue = venue
         self._events = events
+        # IntentDecided (to the trust link, while the record still holds what each intent was decided on) and
+        # ResearchCardClosed (to the research link, which writes it to the ledger)
+        self._bus = bus or Bus()
         self.autonomy = config.autonomy
         self.ceiling = config.autonomy_ceiling
         self.agent_ceilings: dict[str, Autonomy] = {}  # from each agent's on-chain reputation; empty while off
@@ -122,10 +126,6 @@ class Gate:
         self.pending: dict[str, PendingIntent] = {}
         self.estop = EStopMachine(venue, events, config.flatten_timeout_ns)
         self._latched_estops: set[str] = set()  # engaged from the ring's latch: their messages are answered
-        # each intent the crew decides on, by id, while the record still holds what it was decided on: the attestor
-        self.decision_listeners: list[Callable[[str], None]] = []
-        # what became of each research card: (change, "applied" | "rejected" | "expired" | "dropped", by)
-        self.research_listeners: list[Callable[[ResearchChange, str, str], None]] = []
 
     # ---------------------------------------------------------------------------------------------- levels
 
@@ -165,8 +165,7 @@ class Gate:
         countdown = now + config.assisted_countdown_ns if level == Autonomy.ASSISTED and confident else None
         waits = level == Autonomy.MANUAL or (level == Autonomy.ASSISTED and not confident)
         pending = PendingIntent(intent, directive, now + config.approval_ttl_ns, countdown)
-        for listener in self.decision_listeners:
-            listener(intent.id)
+        self._bus.publish(IntentDecided(intent.id))
         auto = level == Autonomy.AUTO
         # An intent approved at once is announced after its order has left (EventSink.publish_later)
         self._announce(pending, requires_approval=waits or countdown is not None, now=now, later=auto)
@@ -311,8 +310,7 @@ class Gate:
                                                              command_id=command_id), now)
                 self._drop_research(pending, "dropped", "engine")
                 return refusal
-            for listener in self.research_listeners:
-                listener(pending.research, "applied", by)
+            self._bus.publish(ResearchCardClosed(pending.research, "applied", by))
             self._events.publish(messages.IntentApproved(intent_id=intent_id, by=by, command_id=command_id),  # type: ignore[arg-type]
                                  now)
             return None
@@ -418,8 +416,7 @@ class Gate:
 
     def _drop_research(self, pending: PendingIntent, decision: str, by: str) -> None:
         if pending.research is not None:
-            for listener in self.research_listeners:
-                listener(pending.research, decision, by)
+            self._bus.publish(ResearchCardClosed(pending.research, decision, by))
 
     def _answer(self, message: RingMessage[messages.Command], applied: bool, reason: str, now: int) -> None:
         command = message.message

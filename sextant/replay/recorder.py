@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from sextant.replay.format import FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, TABLES, table_path
 from sextant.state import messages
+from sextant.state.bus import CommandRead, ContextCommitted, EventPublished, QuoteEncoded
 from sextant.state.layout import CONTEXT_RECORD_SIZE, LAYOUT_VERSION
-from sextant.state.ring import RingMessage
 
 
 class SceneRecorder:
@@ -108,19 +107,21 @@ class SceneRecorder:
         with self._lock:
             self._rows[name].append(row)
 
-    def on_quote(self, ts_event: int, ts_init: int, bid: float, ask: float, bid_size: float, ask_size: float) -> None:
-        self._append("quotes", (ts_event, ts_init, bid, ask, bid_size, ask_size))
+    def on_quote(self, quote: QuoteEncoded) -> None:
+        self._append("quotes", (quote.ts_event, quote.ts_init, quote.bid, quote.ask, quote.bid_size, quote.ask_size))
 
-    def on_context(self, record: np.ndarray, sequence: int, wall_ns: int, ts_ns: int) -> None:
-        """Called on each ContextWindow commit with the committed record's bytes; keeps one per interval."""
-        if wall_ns - self._last_context_ns < self._context_interval_ns:
+    def on_context(self, committed: ContextCommitted) -> None:
+        """Each ContextWindow commit, with the committed record's bytes; keeps one per interval."""
+        if committed.wall_ns - self._last_context_ns < self._context_interval_ns:
             return
-        self._last_context_ns = wall_ns
-        self._append("context", (wall_ns, ts_ns, sequence, record.tobytes()))
+        self._last_context_ns = committed.wall_ns
+        self._append("context", (committed.wall_ns, committed.ts_ns, committed.sequence, committed.record.tobytes()))
 
-    def on_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
-        self._append("events", (seq, ts_ns, event.KIND, messages.encode(event)))
+    def on_event(self, published: EventPublished) -> None:
+        event = published.event
+        self._append("events", (published.seq, published.ts_ns, event.KIND, messages.encode(event)))
 
-    def on_command(self, received: RingMessage[messages.Command]) -> None:
+    def on_command(self, read: CommandRead) -> None:
+        received = read.received
         payload = received.raw if received.message is None else messages.encode(received.message)
         self._append("commands", (received.ts_ns, received.kind, payload or b""))

@@ -53,3 +53,12 @@ class ResearchChange:
         values = {name: round(value) if name in self.integer_params else float(value)
                   for name, value in self.params.items()}
         return msgspec.structs.replace(config, **values)
+
+
+class ResearchCardClosed(msgspec.Struct, frozen=True):
+    """What became of a research card (a message on the engine's bus, state/bus.py): `decision` is "applied",
+    "rejected", "expired" or "dropped" (an E-stop, or a change that no longer fits), `by` who decided."""
+
+    change: ResearchChange
+    decision: str
+    by: str

@@ -13,12 +13,13 @@ again at the next start).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from sextant.research.change import ResearchChange
+from sextant.research.change import ResearchCardClosed, ResearchChange
 from sextant.state import messages
+from sextant.state.bus import Bus, TimerTick
 
 if TYPE_CHECKING:
     from sextant.research.ledger import Ledger, Row
@@ -44,12 +45,6 @@ class ResearchTarget(Protocol):
     @property
     def clock(self) -> Clock: ...
 
-    @property
-    def timer_listeners(self) -> list[Callable[[int], None]]: ...
-
-    @property
-    def research_listeners(self) -> list[Callable[[ResearchChange, str, str], None]]: ...
-
     def propose_research(self, change: ResearchChange) -> None: ...
 
 
@@ -58,7 +53,7 @@ class EventPublisher(Protocol):
 
 
 class ResearchLink:
-    def __init__(self, ledger_path: Path, strategy: ResearchTarget, sink: EventPublisher) -> None:
+    def __init__(self, ledger_path: Path, strategy: ResearchTarget, sink: EventPublisher, bus: Bus) -> None:
         self._path = ledger_path
         self._strategy = strategy
         self._sink = sink
@@ -66,8 +61,8 @@ class ResearchLink:
         self._last_seq = 0
         self._next_poll_ns = 0
         self._offered: set[str] = set()
-        strategy.timer_listeners.append(self.on_timer)
-        strategy.research_listeners.append(self.on_decided)
+        bus.subscribe(TimerTick, self.on_timer)
+        bus.subscribe(ResearchCardClosed, self.on_decided)
 
     def _agent_id(self, family: str) -> str | None:
         from sextant.research.families import FAMILIES
@@ -111,7 +106,8 @@ class ResearchLink:
 
     # ------------------------------------------------------------------------------------------------ engine thread
 
-    def on_timer(self, now_ns: int) -> None:
+    def on_timer(self, tick: TimerTick) -> None:
+        now_ns = tick.now_ns
         if now_ns < self._next_poll_ns:
             return
         self._next_poll_ns = now_ns + POLL_INTERVAL_NS
@@ -157,7 +153,8 @@ class ResearchLink:
             ir_before=row.best_ir_before or 0.0, ir_after=row.selection_ir or 0.0, accepted=row.accepted,
             verdict=row.verdict or ""), self._strategy.clock.timestamp_ns())
 
-    def on_decided(self, change: ResearchChange, decision: str, by: str) -> None:
+    def on_decided(self, closed: ResearchCardClosed) -> None:
+        change, decision, by = closed.change, closed.decision, closed.by
         ledger = self._open()
         if ledger is None:
             return

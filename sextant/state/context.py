@@ -11,7 +11,6 @@ import os
 import platform
 import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, SupportsInt
 import numpy as np
 
 from sextant.state import seqlock
+from sextant.state.bus import Bus, ContextCommitted
 from sextant.state.layout import (
     CONTEXT_DTYPE,
     CONTEXT_LAYOUT_HASH,
@@ -91,7 +91,7 @@ class RecordFields:
 class ContextWriter:
     """The single writer of a ContextWindow file."""
 
-    def __init__(self, path: str | os.PathLike[str], instrument_id: str = "") -> None:
+    def __init__(self, path: str | os.PathLike[str], instrument_id: str = "", *, bus: Bus | None = None) -> None:
         self._file: MappedFile = create(path, CONTEXT_SPEC)
         self._storage = np.zeros(1, CONTEXT_DTYPE)
         self._bytes = self._storage.view(np.uint8)
@@ -99,8 +99,8 @@ class ContextWriter:
         self.fields = RecordFields(self._storage)  # writable views of the same record, for hot paths
         if instrument_id:
             self.record["instrument"] = encode_instrument(instrument_id)
-        # Called after each commit with (record bytes, write number, wall ns, engine ts ns): the scene recorder.
-        self.commit_listeners: list[Callable[[np.ndarray, int, int, int], None]] = []
+        # ContextCommitted after each commit, to whoever subscribed (the scene recorder, `sextant sim`'s summary)
+        self.bus = bus or Bus()
         # commit_if_due's throttle (0: every call commits) and the time of the commit that last opened an interval
         self._interval_ns = 0
         self._due_from_ns = 0
@@ -163,10 +163,8 @@ class ContextWriter:
             self._due_from_ns = now
         self.fields.wall_ns[0] = now
         sequence = int(seqlock.seqlock_publish(self._file.buf, self._bytes, now))
-        if self.commit_listeners:
-            ts_ns = self.fields.ts_ns.item()
-            for listener in self.commit_listeners:
-                listener(self._bytes, sequence, now, ts_ns)
+        if self.bus.has_subscribers(ContextCommitted):
+            self.bus.publish(ContextCommitted(self._bytes, sequence, now, self.fields.ts_ns.item()))
         return sequence
 
     def heartbeat(self, now_ns: int | None = None) -> None:

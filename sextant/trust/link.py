@@ -16,7 +16,6 @@ import multiprocessing
 import sys
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,6 +25,7 @@ import msgspec
 from eth_utils import keccak
 
 from sextant.state import messages
+from sextant.state.bus import Bus, EventPublished, IntentDecided, PositionClosed, TimerTick
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy
 from sextant.trust.child import run_child
@@ -53,22 +53,11 @@ def ceiling_for(score: float | None) -> Autonomy:
 class TrustTarget(Protocol):
     """What the link uses of the trading strategy (engine/strategy.py), so that trust does not import the engine."""
 
-    @property
-    def decision_listeners(self) -> list[Callable[[str], None]]: ...
-
-    @property
-    def outcome_listeners(self) -> list[Callable[[Any], None]]: ...
-
-    @property
-    def timer_listeners(self) -> list[Callable[[int], None]]: ...
-
     def apply_reputation(self, scores: dict[str, float | None]) -> None: ...
 
 
-class EventFeed(Protocol):
-    """What the link uses of the engine's event sink (engine/events.py): every event, and a way to add its own."""
-
-    def add_listener(self, listener: Callable[[messages.Event, int, int], None]) -> None: ...
+class EventPublisher(Protocol):
+    """What the link uses of the engine's event sink (engine/events.py): a way to publish its own events."""
 
     def publish(self, event: messages.Event, ts_ns: int) -> int: ...
 
@@ -88,7 +77,7 @@ class TrustLink:
     attestor mining). The engine hands each closed decision over through its write-ahead file and never waits."""
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
-                 strategy: TrustTarget, sink: EventFeed, agents: list[str], writer: ContextWriter,
+                 strategy: TrustTarget, sink: EventPublisher, bus: Bus, agents: list[str], writer: ContextWriter,
                  restart_policy: RestartPolicy | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
         self._child_args = (str(directory), rpc_url, key, seed, list(agents))
@@ -115,10 +104,10 @@ class TrustLink:
         # The record each intent was decided on, copied at the decision: its IntentGenerated may be published after
         # the order has left (EventSink.publish_later), when the record already holds later quotes and fills.
         self._decided_on: OrderedDict[str, bytes] = OrderedDict()
-        strategy.decision_listeners.append(self.on_decision)
-        strategy.outcome_listeners.append(self.on_outcome)
-        strategy.timer_listeners.append(self.on_timer)
-        sink.add_listener(self.on_event)
+        bus.subscribe(IntentDecided, self.on_decision)
+        bus.subscribe(PositionClosed, self.on_outcome)
+        bus.subscribe(TimerTick, self.on_timer)
+        bus.subscribe(EventPublished, self.on_event)
 
     @property
     def backlog(self) -> int:
@@ -145,14 +134,16 @@ class TrustLink:
         self._announce_up = True  # on the engine thread, at the first timer: this runs in a helper thread
         return dict(self.agent_ids)
 
-    def on_decision(self, intent_id: str) -> None:
-        self._decided_on[intent_id] = self._writer.record.tobytes()  # a copy; the hash waits for IntentGenerated
+    def on_decision(self, decided: IntentDecided) -> None:
+        # a copy; the hash waits for IntentGenerated
+        self._decided_on[decided.intent_id] = self._writer.record.tobytes()
         while len(self._decided_on) > MAX_OPEN_DECISIONS:
             self._decided_on.popitem(last=False)
 
-    def on_event(self, event: messages.Event, seq: int, ts_ns: int) -> None:
+    def on_event(self, published: EventPublished) -> None:
         """Collect each decision's record as it happens: the intent with the hash of the ContextWindow it was
         decided on, then its orders and fills."""
+        event, ts_ns = published.event, published.ts_ns
         if isinstance(event, messages.IntentGenerated):
             # a research card is announced as it is made, on the record of that moment
             decided_on = self._decided_on.pop(event.intent_id, None) or self._writer.record.tobytes()
@@ -167,9 +158,10 @@ class TrustLink:
                 key = "orders" if isinstance(event, messages.OrderSubmitted) else "fills"
                 decision[key].append(msgspec.to_builtins(event) | {"ts_ns": ts_ns})
 
-    def on_outcome(self, outcome: Any) -> None:
+    def on_outcome(self, closed: PositionClosed) -> None:
         """Hand a closed decision over: on disk (the write-ahead file) when this returns, whatever the child is
         doing."""
+        outcome = closed.outcome
         if not outcome.agent:
             return  # a position no crew decision opened (a manual close): nothing to rate
         values = dataclasses.asdict(outcome)
@@ -180,8 +172,9 @@ class TrustLink:
             "agent": outcome.agent, "outcome": values, "instrument": self._instrument,
             "strategy": outcome.agent.rsplit("-", 1)[0], "decision": decision or {}}))
 
-    def on_timer(self, now: int) -> None:
+    def on_timer(self, tick: TimerTick) -> None:
         """Engine thread, every command poll: what the child sent, whether it lives, and a due restart."""
+        now = tick.now_ns
         child = self._child
         if child is not None:
             while child.conn.poll():

@@ -11,6 +11,7 @@ import pytest
 
 from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.node import EngineParts, run_engine_async
+from sextant.state.bus import EventPublished
 from sextant.state.ring import EventRingReader, RingMessage
 from sextant.swarm.intent import AgentIntent, RiskBudget
 from tests.conftest import RAN_NODES
@@ -34,7 +35,8 @@ def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.Ab
     collected: list[RingMessage] = []
 
     def ready(parts: EngineParts) -> None:
-        parts.sink.add_listener(lambda event, seq, ts: collected.append(RingMessage(seq, event.KIND, ts, False, event)))
+        parts.bus.subscribe(EventPublished, lambda published: collected.append(
+            RingMessage(published.seq, published.event.KIND, published.ts_ns, False, published.event)))
         if schedule is not None:
             schedule(parts, asyncio.get_running_loop())
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from sextant.state import messages
+from sextant.state.bus import EventPublished, TimerTick
 from sextant.state.ring import CommandRingWriter
 from tests.engine.conftest import engine_config, intent, run_engine
-
 
 
 def scenario(tmp_path: Path, steps: list[tuple[float, Any]], agents: list[Any] | None = None,
@@ -201,7 +201,7 @@ class TestAssistedAndAuto:
                 return outcome
 
             strategy.submit_order = submitted
-            parts.sink.add_listener(lambda event, seq, ts: steps.append(type(event).__name__))
+            parts.bus.subscribe(EventPublished, lambda published: steps.append(type(published.event).__name__))
             propose("i-1", style="MARKET")(parts)
 
         _, collected = scenario(tmp_path, [(0.5, watch_then_propose)], duration_s=2.0, autonomy="AUTO")
@@ -385,7 +385,7 @@ def flood(tmp_path: Path, *, slots: int | None, pace_every: int, duration_s: flo
                 time.sleep(0.001)
 
     def start(parts: Any) -> None:
-        parts.strategy.timer_listeners.append(polls.append)
+        parts.bus.subscribe(TimerTick, lambda tick: polls.append(tick.now_ns))
         threading.Thread(target=write_all, daemon=True).start()
 
     def schedule(parts: Any, loop: Any) -> None:

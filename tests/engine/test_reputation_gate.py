@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sextant.state import messages
+from sextant.state.bus import EventPublished, IntentDecided, PositionClosed
 from sextant.state.layout import Autonomy
 from sextant.swarm.intent import AgentIntent, RiskBudget
 from sextant.trust.attestor import Attestor
@@ -88,8 +89,8 @@ def test_a_closed_decision_is_recorded_signed_and_attested(tmp_path: Path) -> No
     decided_on: dict[str, bytes] = {}
 
     def schedule(parts: Any, loop: Any) -> None:
-        parts.strategy.decision_listeners.append(
-            lambda intent_id: decided_on.setdefault(intent_id, parts.context.record.tobytes()))
+        parts.bus.subscribe(IntentDecided, lambda decided: decided_on.setdefault(
+            decided.intent_id, parts.context.record.tobytes()))
         loop.call_later(1.0, propose_from("strong-agent", "open-1"), parts)
         loop.call_later(2.5, propose_from("strong-agent", "close-1", target=0.0), parts)
 
@@ -125,9 +126,9 @@ def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> 
 
     def losses(parts: Any) -> None:
         for index in range(20):  # −100 bps each, closed positions as the OutcomeBook reports them
-            parts.trust.on_outcome(DecisionOutcome(
+            parts.bus.publish(PositionClosed(DecisionOutcome(
                 intent_id=f"loss-{index}", agent="strong-agent", side="LONG", quantity=1.0, entry_price=60_000.0,
-                exit_price=59_400.0, realized_pnl=-6.0, win=False, ts_closed=1_767_300_000_000_000_000 + index))
+                exit_price=59_400.0, realized_pnl=-6.0, win=False, ts_closed=1_767_300_000_000_000_000 + index)))
 
     stop = asyncio.Event()
     mined: list[messages.AttestationMined] = []
@@ -142,8 +143,8 @@ def test_reputation_falling_below_half_mid_run_forces_manual(tmp_path: Path) -> 
         loop.call_later(0.5, stop.set)
 
     def schedule(parts: Any, loop: Any) -> None:
-        parts.sink.add_listener(lambda event, seq, ts: mined.append(event)
-                                if isinstance(event, messages.AttestationMined) else None)
+        parts.bus.subscribe(EventPublished, lambda published: mined.append(published.event)
+                            if isinstance(published.event, messages.AttestationMined) else None)
         loop.call_later(1.0, propose_from("strong-agent", "before"), parts)
         loop.call_later(1.5, losses, parts)
         loop.call_later(1.5, propose_once_attested, parts, loop)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sextant.state import messages
+from sextant.state.bus import EventPublished, TimerTick
 from tests.engine.conftest import engine_config, run_engine
 
 
@@ -23,13 +24,13 @@ def test_the_heartbeat_and_the_command_poll_run_on_the_event_loop_thread(tmp_pat
 
     def schedule(parts: Any, loop: asyncio.AbstractEventLoop) -> None:
         loop_thread.append(threading.get_ident())
-        parts.strategy.timer_listeners.append(lambda now: poll_threads.add(threading.get_ident()))
+        parts.bus.subscribe(TimerTick, lambda tick: poll_threads.add(threading.get_ident()))
 
-        def on_event(event: messages.Event, seq: int, ts_ns: int) -> None:
-            if isinstance(event, messages.Heartbeat):
+        def on_event(published: EventPublished) -> None:
+            if isinstance(published.event, messages.Heartbeat):
                 heartbeat_threads.add(threading.get_ident())
 
-        parts.sink.add_listener(on_event)
+        parts.bus.subscribe(EventPublished, on_event)
 
     run_engine(engine_config(tmp_path, duration_s=2.5), schedule)
     assert poll_threads and heartbeat_threads  # both timers fired

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sextant.state import seqlock
+from sextant.state.bus import Bus, ContextCommitted
 from sextant.state.context import ContextReader, ContextWriter, RecordFields, crew_lines, render_market_text
 from sextant.state.layout import (
     CONTEXT_DTYPE,
@@ -341,12 +342,13 @@ def test_a_throttled_writer_commits_what_the_scene_recorder_would_keep(tmp_path:
     forced = {clock[20], clock[31]}
     kept: dict[int, list[int]] = {}
     for interval in (0, 250):
-        writer = ContextWriter(tmp_path / f"context-{interval}.mmap")
+        bus = Bus()
+        writer = ContextWriter(tmp_path / f"context-{interval}.mmap", bus=bus)
         writer.throttle(interval)
         recorder = SceneRecorder(tmp_path / "scene", {}, context_interval_s=250e-9)
         rows = kept.setdefault(interval, [])
         recorder._append = lambda table, row, rows=rows: rows.append(row[0])  # what it keeps
-        writer.commit_listeners.append(recorder.on_context)
+        bus.subscribe(ContextCommitted, recorder.on_context)
         for now in clock:
             writer.commit(now) if now in forced else writer.commit_if_due(now)
         writer.close()

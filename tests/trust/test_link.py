@@ -20,6 +20,7 @@ import pytest
 
 from sextant.engine.outcomes import DecisionOutcome
 from sextant.state import messages
+from sextant.state.bus import Bus, PositionClosed, TimerTick
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
 from sextant.trust.link import TrustLink
@@ -31,13 +32,15 @@ SEED = 42
 
 
 class StandInStrategy:
-    """What TrustLink uses of a SwarmStrategy: its listener lists and apply_reputation."""
+    """What TrustLink uses of a SwarmStrategy (apply_reputation), and the engine's bus, where the strategy
+    publishes its timer and closed positions."""
 
     def __init__(self) -> None:
-        self.decision_listeners: list[Any] = []
-        self.outcome_listeners: list[Any] = []
-        self.timer_listeners: list[Any] = []
+        self.bus = Bus()
         self.reputations: list[dict[str, float | None]] = []
+
+    def close(self, outcome: DecisionOutcome) -> None:
+        self.bus.publish(PositionClosed(outcome))
 
     def apply_reputation(self, scores: dict[str, float | None]) -> None:
         self.reputations.append(scores)
@@ -46,9 +49,6 @@ class StandInStrategy:
 class CollectingSink:
     def __init__(self) -> None:
         self.events: list[messages.Event] = []
-
-    def add_listener(self, listener: Any) -> None:
-        pass
 
     def publish(self, event: messages.Event, ts_ns: int) -> int:
         self.events.append(event)
@@ -65,7 +65,8 @@ class StandInWriter:
 def new_link(directory: Path) -> tuple[TrustLink, StandInStrategy, CollectingSink]:
     strategy, sink = StandInStrategy(), CollectingSink()
     link = TrustLink(directory, rpc_url="", key="", seed=SEED, instrument="BTC-USDT-SWAP.OKX", multiplier=0.01,
-                     strategy=strategy, sink=sink, agents=AGENTS, writer=StandInWriter())  # type: ignore[arg-type]
+                     strategy=strategy, sink=sink, bus=strategy.bus, agents=AGENTS,
+                     writer=StandInWriter())  # type: ignore[arg-type]
     return link, strategy, sink
 
 
@@ -77,8 +78,7 @@ def outcome(index: int) -> DecisionOutcome:
 
 
 def tick(strategy: StandInStrategy) -> None:
-    for listener in strategy.timer_listeners:
-        listener(time.time_ns())
+    strategy.bus.publish(TimerTick(time.time_ns()))
 
 
 def attestor_pid() -> int:
@@ -126,18 +126,18 @@ def test_100_decisions_while_the_attestor_is_dead_and_restarting_all_reach_the_c
     link, strategy, sink = new_link(directory)
     link.start()
     for index in range(5):
-        link.on_outcome(outcome(index))
+        strategy.close(outcome(index))
     tick_until(strategy, lambda: mined_rows(directory) == 5, 120, "the first 5 decisions mined",
                lambda: mined_rows(directory))
 
     first = attestor_pid()
     kill_and_wait_dead(first)
     for index in range(5, 35):  # handed over before the engine has looked
-        link.on_outcome(outcome(index))
+        strategy.close(outcome(index))
     tick(strategy)
     by_the_first_poll = list(sink.events)
     for index in range(35, 70):  # while it waits to restart, and while it rebuilds its chain
-        link.on_outcome(outcome(index))
+        strategy.close(outcome(index))
         tick(strategy)
         time.sleep(0.01)
 
@@ -150,7 +150,7 @@ def test_100_decisions_while_the_attestor_is_dead_and_restarting_all_reach_the_c
     assert second != first
     kill_and_wait_dead(second)  # killed again, in the middle of catching up
     for index in range(70, 105):
-        link.on_outcome(outcome(index))
+        strategy.close(outcome(index))
         tick(strategy)
         time.sleep(0.01)
 
@@ -172,15 +172,17 @@ def test_100_decisions_while_the_attestor_is_dead_and_restarting_all_reach_the_c
 DRIVER = """
 import sys, time
 from pathlib import Path
+from sextant.state.bus import EventPublished
 from sextant.state.messages import IntentGenerated
 from tests.trust.test_link import new_link, outcome, attestor_pid, kill_and_wait_dead, tick
 link, strategy, sink = new_link(Path(sys.argv[1]))
 link.start()
 kill_and_wait_dead(attestor_pid())
 for index in range(300):  # each decision carries its intent's reasoning: far more, together, than a pipe holds
-    link.on_event(IntentGenerated(intent_id=f"intent-{index}", agent="momentum-01", intent_kind="TrendFollow",
-                                  instrument="BTC-USDT-SWAP.OKX", reasoning="because " * 300), index, 0)
-    link.on_outcome(outcome(index))
+    strategy.bus.publish(EventPublished(IntentGenerated(
+        intent_id=f"intent-{index}", agent="momentum-01", intent_kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
+        reasoning="because " * 300), index, 0))
+    strategy.close(outcome(index))
 print("handed over", flush=True)
 tick(strategy)
 link.stop()
