@@ -49,8 +49,10 @@ def time_to_first_frame(runs: int = 3) -> list[float]:
 
 
 def measure(width: int, height: int, frames: int, warmup: int) -> dict[str, float | str]:
-    os.environ["ARCADE_HEADLESS"] = "1"
     sys.path.insert(0, str(REPO_ROOT))
+    from sextant.bridge.headless import use_headless_gl
+
+    use_headless_gl()
     import arcade
     from pyglet.event import EventDispatcher
 

@@ -6,13 +6,20 @@ Exit codes (docs/spec.md#exit-codes): 0 ok, 2 bad usage or configuration, 1 runt
 from __future__ import annotations
 
 import argparse
-import os
 import runpy
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from sextant.config import ConfigError, SextantConfig, describe_config, load_config, load_llm_config, override
+from sextant.config import (
+    ConfigError,
+    SextantConfig,
+    describe_config,
+    has_display,
+    load_config,
+    load_llm_config,
+    override,
+)
 
 if TYPE_CHECKING:
     from sextant.bridge.config import BridgeConfig
@@ -322,8 +329,8 @@ def _research(config: SextantConfig, args: argparse.Namespace) -> int:
     if args.families:
         options["families"] = tuple(name.strip() for name in args.families.split(","))
     try:
-        research = ResearchConfig(**options)  # type: ignore[arg-type]
-    except ValueError as error:
+        research = ResearchConfig.from_options(options)
+    except ConfigError as error:
         raise ConfigError(f"sextant research: {error}") from None
     return run_research(config, research, scene=args.scene, quotes=args.quotes, ledger_path=args.ledger,
                         report_dir=args.report, progress=not args.no_progress, market=args.market)
@@ -395,14 +402,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None
-            if not args.headless and sys.platform.startswith("linux") and not (
-                    os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            if not args.headless and sys.platform.startswith("linux") and not has_display():
                 print("sextant bridge: no display (DISPLAY and WAYLAND_DISPLAY are unset), so the bridge runs "
                       "headless: off screen, with a status line per second. Use --headless to say so.", flush=True)
                 args.headless = True
                 bridge_config = _bridge_config(config, args)
             if args.headless:
-                os.environ["ARCADE_HEADLESS"] = "1"  # arcade reads it when first imported, just below
+                from sextant.bridge.headless import use_headless_gl
+
+                use_headless_gl()  # arcade reads it when first imported, just below
             from sextant.bridge.app import run_bridge
             from sextant.bridge.script import ScriptError
 

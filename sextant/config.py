@@ -474,3 +474,9 @@ def load_llm_config(path: str | os.PathLike[str], environ: Mapping[str, str] | N
             raise ConfigError(f"{source}: roles.{role}={name!r} names no model.{_suggest(name, list(config.models))} "
                               f"Known models: {', '.join(config.models) or 'none'}.")
     return config
+
+
+def has_display(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a window can open here: an X11 or Wayland display is named in the environment."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

@@ -12,13 +12,13 @@ process and knows the engine only through the shared memory.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 from pathlib import Path
 
 from sextant.bridge.config import BridgeConfig
+from sextant.bridge.headless import use_headless_gl
 
 SCREENSHOT_FRAMES = 120  # by default, `--screenshot` waits this many frames after the engine is seen
 ATTACH_GRACE_S = 10.0  # and takes the shot anyway (showing WAITING) if no engine appears this long
@@ -106,7 +106,7 @@ def _main_thread() -> bool:
 def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = None, screenshot: Path | None = None,
                script_text: str | None = None, console: bool | None = None) -> int:
     if headless:
-        os.environ["ARCADE_HEADLESS"] = "1"  # read by arcade at import: nothing may import it before this line
+        use_headless_gl()  # read by arcade at import: nothing may import it before this line
     import arcade
     import pyglet
     from pyglet.event import EventDispatcher

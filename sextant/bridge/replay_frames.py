@@ -3,11 +3,11 @@ while the player writes the scene into the shared memory (`sextant replay` witho
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from sextant.bridge.config import BridgeConfig
+from sextant.bridge.headless import use_headless_gl
 from sextant.replay.player import TICK_S, ScenePlayer
 
 
@@ -15,7 +15,7 @@ def replay_frames(config: BridgeConfig, scene: Path, speed: float, frames: int, 
                   every: int = 1) -> int:
     """Render `frames` frames of the replay off screen, one PNG per `every` frames, in lockstep: each frame
     moves the scene by 1/60 s × speed, so the same scene gives the same pictures."""
-    os.environ["ARCADE_HEADLESS"] = "1"
+    use_headless_gl()
     import arcade
     from pyglet.event import EventDispatcher
 

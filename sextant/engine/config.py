@@ -31,8 +31,12 @@ class EngineSecrets:
                    okx_api_secret=settings.okx_api_secret, okx_api_passphrase=settings.okx_api_passphrase)
 
 
+AutonomyName = Literal["MANUAL", "ASSISTED", "AUTO"]  # state/layout.py's Autonomy, by name
+AUTONOMY_LEVELS: tuple[AutonomyName, ...] = ("MANUAL", "ASSISTED", "AUTO")  # lowest first
+
+
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    venue: str = "sim"
+    venue: Literal["sim", "scene", "okx"] = "sim"
     okx_environment: Literal["demo", "live"] = "demo"
     okx_region: Literal["global", "eea", "us"] = "global"
     okx_base_url_http: str = ""  # empty: OKX's own for the region
@@ -55,8 +59,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     commands_path: str = "sextant_commands.mmap"
     ws_port: int = 8765
     ws_allowed_origins: tuple[str, ...] = ()  # the web origins whose pages may open the stream; none by default
-    autonomy: str = "MANUAL"  # MANUAL | ASSISTED | AUTO; never above autonomy_ceiling
-    autonomy_ceiling: str = "AUTO"  # set by on-chain reputation once the trust layer lands (issue #7)
+    autonomy: AutonomyName = "MANUAL"  # never above autonomy_ceiling
+    autonomy_ceiling: AutonomyName = "AUTO"  # the highest a human may select; on-chain reputation lowers it
     llm_config: str | None = None  # llm.toml; None or no key for the perception role: rules only
     approval_ttl_secs: float = 30.0
     assisted_countdown_secs: float = 30.0
@@ -89,12 +93,13 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             "chain_rpc": settings.chain_rpc, "research_ledger": settings.research_ledger or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
-        config = msgspec.convert(values, cls)
+        try:
+            config = msgspec.convert(values, cls)
+        except msgspec.ValidationError as error:  # a value the command line or a caller passed: the one error type
+            raise ConfigError(f"engine settings: {error}. Fix that value (sextant engine --help).") from None
         if not (math.isfinite(config.speed) and 0 < config.speed <= 10_000):
             raise ConfigError(f"--speed={config.speed}: must be above 0 and at most 10000. Fix: e.g. --speed 10.")
-        levels = ("MANUAL", "ASSISTED", "AUTO")
-        if config.autonomy not in levels or config.autonomy_ceiling not in levels:
-            raise ConfigError(f"--autonomy={config.autonomy}: use MANUAL, ASSISTED or AUTO.")
+        levels = AUTONOMY_LEVELS
         if levels.index(config.autonomy) > levels.index(config.autonomy_ceiling):
             raise ConfigError(f"--autonomy={config.autonomy} is above the ceiling {config.autonomy_ceiling}. Fix: "
                               f"choose a lower level.")

@@ -209,6 +209,7 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
     strategy = SwarmStrategy(
         SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
+                            max_notional_usd=config.max_notional_usd, dry_run=config.dry_run,
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
                             assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
                             command_poll_secs=config.command_poll_s,
@@ -217,9 +218,7 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             # drops it (the node logs at WARNING): string work on the path from a quote to its
                             # order. Our EventRing is the record of orders.
                             log_events=False, log_commands=False),
-        agents=crew, writer=context, sink=sink, bus=bus,
-        executor_options={"max_notional_usd": config.max_notional_usd, "dry_run": config.dry_run},
-        commands_path=commands_path, measure_latency=measure_latency)
+        agents=crew, writer=context, sink=sink, bus=bus, commands_path=commands_path, measure_latency=measure_latency)
     bus.subscribe(QuoteEncoded, strategy.on_quote)
     for agent in crew:
         if isinstance(agent, PerceptionRouter):

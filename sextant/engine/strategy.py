@@ -17,7 +17,7 @@ import math
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 import numpy as np
@@ -29,6 +29,7 @@ from nautilus_trader.model.events import OrderRejected
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
+from sextant.engine.config import AutonomyName
 from sextant.engine.events import EventSink
 from sextant.engine.execution import DirectiveExecutor
 from sextant.engine.latency import LatencySamples
@@ -47,7 +48,7 @@ from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask
 from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
 from sextant.swarm.compiler import MarketView, scaled_quantity
-from sextant.swarm.consensus import resolve
+from sextant.swarm.consensus import ConsensusMode, resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
 
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
@@ -65,15 +66,18 @@ class Agent(Protocol):
 
 class SwarmStrategyConfig(StrategyConfig, frozen=True):
     instrument_id: str = "BTC-USDT-SWAP.OKX"
-    autonomy: str = "MANUAL"
-    autonomy_ceiling: str = "AUTO"
+    autonomy: AutonomyName = "MANUAL"
+    autonomy_ceiling: AutonomyName = "AUTO"
     max_trades: int = 0
+    max_notional_usd: float = 50_000.0  # our own per-order cap (execution.py)
+    dry_run: bool = False  # orders are logged and published, never submitted
     cooldown_secs: float = 30.0
     min_notional_usd: float = 20.0
     approval_ttl_secs: float = 30.0  # the default of docs/gate.md
-    consensus: str = "pipeline"  # pipeline | vote (swarm/consensus.py)
+    consensus: ConsensusMode = "pipeline"  # swarm/consensus.py
     sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
-    stop_trigger: str = "BID_ASK"  # the sim venue has quotes only; OKX stops trigger on the last price
+    # the sim venue has quotes only; OKX stops trigger on the last price
+    stop_trigger: Literal["BID_ASK", "LAST_PRICE"] = "BID_ASK"
     assisted_countdown_secs: float = 30.0
     # How often the timer reads the CommandRing and runs countdowns and expiries: 50 ms live, so a command acts
     # within a frame or three; `sextant sim` has no CommandRing and runs it once a simulated second.
@@ -118,7 +122,7 @@ class CommandInbox:
 
 class SwarmStrategy(Strategy):
     def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
-                 bus: Bus, executor_options: dict[str, Any], commands_path: str | None,
+                 bus: Bus, commands_path: str | None,
                  measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
@@ -127,7 +131,7 @@ class SwarmStrategy(Strategy):
         self._sink = sink
         # TimerTick, CommandRead and PositionClosed out; the gate's IntentDecided and ResearchCardClosed too
         self._bus = bus
-        self.executor = DirectiveExecutor(self, sink, **executor_options)
+        self.executor = DirectiveExecutor(self, sink, max_notional_usd=config.max_notional_usd, dry_run=config.dry_run)
         self.outcomes = OutcomeBook(self)
         self._agent_of_intent: dict[str, str] = {}
         self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
 
+from sextant.config import ConfigError
 from sextant.research.families import FAMILIES
 
 
@@ -37,11 +39,20 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     def __post_init__(self) -> None:
         unknown = [family for family in self.families if family not in FAMILIES]
         if unknown or not self.families:
-            raise ValueError(f"unknown families {unknown} (known: {', '.join(FAMILIES)})")
+            raise ConfigError(f"unknown families {unknown} (known: {', '.join(FAMILIES)})")
         if self.budget < 0 or self.workers < 1 or self.selection_windows < 1 or self.batch < 1:
-            raise ValueError("budget ≥ 0, workers ≥ 1, batch ≥ 1 and selection_windows ≥ 1 are required")
+            raise ConfigError("budget ≥ 0, workers ≥ 1, batch ≥ 1 and selection_windows ≥ 1 are required")
         if not 0.5 <= self.dsr_confidence < 1:
-            raise ValueError("dsr_confidence must be in [0.5, 1)")
+            raise ConfigError("dsr_confidence must be in [0.5, 1)")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> ResearchConfig:
+        """From the command line's values, each checked against its field's type: ConfigError naming the first
+        that does not fit."""
+        try:
+            return msgspec.convert(dict(options), cls)
+        except msgspec.ValidationError as error:
+            raise ConfigError(str(error)) from None
 
     def identity(self) -> dict[str, object]:
         """What makes two runs' results comparable (the ledger refuses to mix others)."""
