@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from sextant.config import (
+    ENV_NAMES,
     ConfigError,
     SextantConfig,
     describe_config,
@@ -31,14 +32,14 @@ EXIT_USAGE = 2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research")
-_ENGINE_SETTINGS = {"venue": "venue", "seed": "seed", "dry_run": "dry_run"}
-# Per verb, the options that set a setting (option dest -> SextantConfig field). They go through
+_ENGINE_SETTINGS = {"venue": "engine.venue", "seed": "engine.seed", "dry_run": "engine.dry_run"}
+# Per verb, the options that set a setting (option dest -> the setting's key). They go through
 # `config.override`, so a value is checked exactly as the same value in the setting's environment variable is.
 SETTING_OPTIONS: dict[str, dict[str, str]] = {
     "engine": _ENGINE_SETTINGS,
     "run": _ENGINE_SETTINGS,
-    "bridge": {"mmap": "context_path", "events": "events_path", "commands": "commands_path"},
-    "sim": {"seed": "seed"},
+    "bridge": {"mmap": "engine.context_path", "events": "engine.events_path", "commands": "engine.commands_path"},
+    "sim": {"seed": "engine.seed"},
 }
 
 
@@ -167,16 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_show(config: SextantConfig) -> int:
     rows = describe_config(config)
-    width = max(len(field) for field, _, _ in rows)
+    width = max(len(key) for key, _, _ in rows)
     print("# Sextant configuration (defaults < sextant.toml < environment; secrets masked)")
-    for field, shown, env_name in rows:
-        print(f"{field:<{width}} = {shown:<28} # {env_name}")
+    for key, shown, name in rows:
+        aliases = ENV_NAMES[key][1:]
+        also = f" (or {', '.join(aliases)})" if aliases else ""
+        print(f"{key:<{width}} = {shown:<28} # {name}{also}")
     try:
-        llm = load_llm_config(config.llm_config)
+        llm = load_llm_config(config.llm.config)
     except ConfigError as error:
         print(f"# llm.toml: {error}")
         return EXIT_USAGE
-    print(f"# {config.llm_config}")
+    print(f"# {config.llm.config}")
     for role in ("perception", "strategy", "risk", "fallback", "research"):
         model = llm.model_for(role)
         provider = llm.provider_for(model)
@@ -229,14 +232,20 @@ def _engine_argv(args: argparse.Namespace) -> list[str]:
 def _bridge_config(config: SextantConfig, args: argparse.Namespace) -> BridgeConfig:
     from sextant.bridge.config import BridgeConfig
 
-    width = height = None
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
     if args.size:
         try:
             width, height = (int(part) for part in args.size.lower().split("x"))
         except ValueError:
             raise ConfigError(f"--size={args.size}: use WIDTHxHEIGHT, e.g. 1280x720.") from None
-    return BridgeConfig.from_settings(  # the file paths: in `config` already (_with_options)
-        config, width=width, height=height, fullscreen=False if (args.windowed or args.headless) else None)
+        values |= {"bridge.width": width, "bridge.height": height}
+        origins |= {"bridge.width": "--size", "bridge.height": "--size"}
+    if args.windowed or args.headless:
+        values["bridge.fullscreen"] = False
+        origins["bridge.fullscreen"] = "--windowed" if args.windowed else "--headless"
+    # the file paths are in `config` already (_with_options)
+    return BridgeConfig.from_settings(override(config, values, origins) if values else config)
 
 
 def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
@@ -246,14 +255,15 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
 
     if args.trust_verb is None:
         raise ConfigError("sextant trust: say `status` or `verify RECORD`.")
-    if not config.trust_dir:
-        raise ConfigError("SEXTANT_TRUST_DIR is empty: the trust layer is off, there is nothing to show.")
-    directory = Path(config.trust_dir)
+    if not config.trust.dir:
+        raise ConfigError("[trust] dir (SEXTANT_TRUST_DIR) is empty: the trust layer is off, there is nothing to "
+                          "show.")
+    directory = Path(config.trust.dir)
     if not (directory / "journal.sqlite").exists():
         print(f"sextant trust: no journal in {directory}: no engine has attested anything here yet.")
         return EXIT_OK if args.trust_verb == "status" else EXIT_RUNTIME
-    attestor = Attestor(directory, lambda: Chain.connect(config.chain_rpc, config.chain_key.reveal(),
-                                                         seed=config.seed))
+    attestor = Attestor(directory, lambda: Chain.connect(config.trust.chain_rpc, config.secrets.chain_key.reveal(),
+                                                         seed=config.engine.seed))
     try:
         attestor.setup([])  # the embedded chain is rebuilt from the journal; an RPC chain is only read
         if args.trust_verb == "verify":
@@ -300,12 +310,12 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
         except SceneError as error:
             print(f"sextant sim: {error}", file=sys.stderr)
             return EXIT_USAGE
-        config = override(config, {"seed": seed}, {"seed": str(Path(args.scene) / METADATA_FILE)})
+        config = override(config, {"engine.seed": seed}, {"engine.seed": str(Path(args.scene) / METADATA_FILE)})
     engine_config = EngineConfig.from_settings(config)
     if args.quotes <= 1:
         raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
     name = Path(args.scene).name if args.scene else f"model-seed{engine_config.seed}"
-    out = Path(args.out) if args.out else (Path(config.record_dir or ".") /
+    out = Path(args.out) if args.out else (Path(config.engine.record_dir or ".") /
                                            f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-sim-{name}")
     try:
         quotes = scene_quotes(engine_config, Path(args.scene)) if args.scene else model_quotes(engine_config,
@@ -387,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         config = _with_options(load_config(args.config), args)
         if args.verb == "config":
             if args.config_verb == "check":
-                load_llm_config(config.llm_config)
+                load_llm_config(config.llm.config)
                 print("configuration ok")
                 return EXIT_OK
             return _config_show(config)

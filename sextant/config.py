@@ -1,17 +1,20 @@
-"""Sextant's configuration: one frozen, typed struct, loaded from `sextant.toml` and the environment.
+"""Sextant's configuration: one frozen struct of typed tables, loaded from `sextant.toml` and the environment.
 
-Precedence: built-in defaults < `sextant.toml` < environment variables (docs/configuration.md). The environment
-names are the original's (`OKX_API_KEY`, `SEXTANT_WS_PORT`, …); in `sextant.toml` the same settings use the field
-names below (`ws_port = 8765`). Secrets (API keys, the chain key) are accepted from the environment only, so they
-never sit in a file that might be committed, and they are wrapped in `Secret`, whose text form is masked.
+Precedence: built-in defaults < `sextant.toml` < environment variables (docs/configuration.md). The file has one
+table per subsystem, `[engine] [bridge] [trust] [research] [llm]`, each a frozen struct that rejects unknown keys;
+a setting's key is "table.field" ("engine.ws_port"), and its environment variable derives from the key
+(SEXTANT_ENGINE_WS_PORT), with the original's names kept as aliases (SEXTANT_WS_PORT, OKX_REGION). Secrets (API
+keys, the chain key) have a struct of their own that only the environment fills, so they never sit in a file that
+might be committed, and each is a `Secret`, whose text form is masked. The engine's and the bridge's own configs
+extend their tables (engine/config.py, bridge/config.py), so every setting is declared once.
 
 Everything is checked at start: an unknown key, a malformed value or an inconsistent combination raises
-`ConfigError`, whose message names the key, the bad value and the fix. The CLI turns it into exit code 2.
+`ConfigError`, whose message names the key, the bad value and the fix. The CLI turns it into exit code 2. This is
+the one module that reads the environment for settings.
 
 `llm.toml` (providers, models, roles) is loaded by `load_llm_config`, with `${ENV}` substitution; a role that
 names a missing model, or a model that names a missing provider, fails here too, not at the first LLM call.
 """
-
 from __future__ import annotations
 
 import difflib
@@ -56,19 +59,16 @@ class Secret:
     __str__ = __repr__
 
 
-class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Every setting of a Sextant process. Field docs: docs/configuration.md."""
+def _no_secret() -> Secret:
+    return Secret("")
 
-    okx_api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
-    okx_api_secret: Secret = msgspec.field(default_factory=lambda: Secret(""))
-    okx_api_passphrase: Secret = msgspec.field(default_factory=lambda: Secret(""))
-    okx_environment: Literal["demo", "live"] = "demo"
-    okx_region: Literal["global", "eea", "us"] = "global"  # where the account is: okx.com, my.okx.com, app.okx.com
-    okx_base_url_http: str = ""  # empty: OKX's own REST endpoint for the region
-    # Empty: OKX's own WebSocket endpoints for the environment and region. Else the base that /public, /private and
-    # /business hang off, e.g. wss://ws.okx.com:8443/ws/v5.
-    okx_base_url_ws: str = ""
+
+class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[engine]: the trading engine, its venue and its shared-memory files (which the bridge opens too)."""
+
+    venue: Literal["sim", "scene", "okx"] = "sim"
     instrument: str = "BTC-USDT-SWAP.OKX"
+    seed: int = 42
     leverage: float = 2.0
     base_size: float = 1.0  # contracts
     max_trades: int = 0  # 0 = unlimited
@@ -77,135 +77,224 @@ class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     cooldown_secs: float = 30.0
     sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
     ws_port: int = 8765  # 0 = any free port (tests)
-    # Comma-separated exact origins (http://localhost:3000) whose web pages may read the stream; empty: none. A
-    # client that sends no Origin (the bridge, the CLI, scripts) is always accepted.
-    ws_allowed_origins: str = ""
-    events_path: str = "sextant_events.mmap"
+    # Exact origins (http://localhost:3000) whose web pages may read the stream; none by default. A client that
+    # sends no Origin (the bridge, the CLI, scripts) is always accepted.
+    ws_allowed_origins: tuple[str, ...] = ()
     context_path: str = "sextant_context.mmap"
+    events_path: str = "sextant_events.mmap"
     commands_path: str = "sextant_commands.mmap"
-    openrouter_api_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
-    chain_rpc: str = ""  # empty = the embedded py-evm chain
-    chain_key: Secret = msgspec.field(default_factory=lambda: Secret(""))
-    venue: Literal["sim", "scene", "okx"] = "sim"
-    seed: int = 42
-    llm_config: str = "llm.toml"
     record_dir: str = "recordings"  # every engine run records a scene here; empty: no recording
-    trust_dir: str = "trust"  # the attestor's journal and signed decision records; empty: no attestation
-    research_ledger: str = "research/ledger.sqlite"  # `sextant research` writes it, the engine applies from it
+    okx_environment: Literal["demo", "live"] = "demo"
+    okx_region: Literal["global", "eea", "us"] = "global"  # where the account is: okx.com, my.okx.com, app.okx.com
+    okx_base_url_http: str = ""  # empty: OKX's own REST endpoint for the region
+    # Empty: OKX's own WebSocket endpoints for the environment and region. Else the base that /public, /private and
+    # /business hang off, e.g. wss://ws.okx.com:8443/ws/v5.
+    okx_base_url_ws: str = ""
 
 
-# field -> environment variable. Every field has one; secrets are environment-only.
-ENV_NAMES: dict[str, str] = {
-    "okx_api_key": "OKX_API_KEY",
-    "okx_api_secret": "OKX_API_SECRET",
-    "okx_api_passphrase": "OKX_API_PASSPHRASE",
-    "okx_environment": "OKX_ENVIRONMENT",
-    "okx_region": "OKX_REGION",
-    "okx_base_url_http": "SEXTANT_OKX_BASE_URL_HTTP",
-    "okx_base_url_ws": "SEXTANT_OKX_BASE_URL_WS",
-    "instrument": "SEXTANT_INSTRUMENT",
-    "leverage": "SEXTANT_LEVERAGE",
-    "base_size": "SEXTANT_BASE_SIZE",
-    "max_trades": "SEXTANT_MAX_TRADES",
-    "dry_run": "SEXTANT_DRY_RUN",
-    "low_latency_idle": "SEXTANT_LOW_LATENCY_IDLE",
-    "cooldown_secs": "SEXTANT_COOLDOWN_SECS",
-    "sl_pct": "SEXTANT_SL_PCT",
-    "ws_port": "SEXTANT_WS_PORT",
-    "ws_allowed_origins": "SEXTANT_WS_ALLOWED_ORIGINS",
-    "events_path": "SEXTANT_EVENTS_PATH",
-    "context_path": "SEXTANT_CONTEXT_PATH",
-    "commands_path": "SEXTANT_COMMANDS_PATH",
-    "openrouter_api_key": "OPENROUTER_API_KEY",
-    "chain_rpc": "SEXTANT_CHAIN_RPC",
-    "chain_key": "SEXTANT_CHAIN_KEY",
-    "venue": "SEXTANT_VENUE",
-    "seed": "SEXTANT_SEED",
-    "llm_config": "SEXTANT_LLM_CONFIG",
-    "record_dir": "SEXTANT_RECORD_DIR",
-    "trust_dir": "SEXTANT_TRUST_DIR",
-    "research_ledger": "SEXTANT_RESEARCH_LEDGER",
+class BridgeSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[bridge]: the window and its loop. The files it shows are the engine's ([engine] *_path)."""
+
+    width: int = 1920  # windowed size; full screen takes the display's size
+    height: int = 1080
+    fullscreen: bool = True
+    tick_hz: float = 60.0  # the fixed tick: state is read and drawn once per tick
+    stale_after_s: float = 1.0  # a heartbeat older than this shows STALE (docs/bridge.md)
+    history_s: float = 300.0  # how much price history the sea chart shows
+    reconnect_every_s: float = 0.5  # how often a missing or replaced engine file is looked for again
+    antialiasing: bool = False  # MSAA costs +55-140 % on llvmpipe; the shaders anti-alias their own edges
+
+
+class TrustSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[trust]: ERC-8004 attestation of the crew's decisions (docs/trust.md)."""
+
+    dir: str = "trust"  # the attestor's journal and signed decision records; empty: no attestation
+    chain_rpc: str = ""  # empty = the embedded py-evm chain
+
+
+class ResearchSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[research]: the autoresearch ratchet's ledger, which `sextant research` writes and the engine applies from."""
+
+    ledger: str = "research/ledger.sqlite"
+
+
+class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[llm]: where the LLM providers, models and roles are declared."""
+
+    config: str = "llm.toml"
+
+
+class Secrets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Credentials: from the environment only, never from a file, each masked in any text form."""
+
+    okx_api_key: Secret = msgspec.field(default_factory=_no_secret)
+    okx_api_secret: Secret = msgspec.field(default_factory=_no_secret)
+    okx_api_passphrase: Secret = msgspec.field(default_factory=_no_secret)
+    chain_key: Secret = msgspec.field(default_factory=_no_secret)
+    openrouter_api_key: Secret = msgspec.field(default_factory=_no_secret)
+
+
+class SextantConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every setting of a Sextant process, one typed table each (docs/configuration.md)."""
+
+    engine: EngineSettings = msgspec.field(default_factory=EngineSettings)
+    bridge: BridgeSettings = msgspec.field(default_factory=BridgeSettings)
+    trust: TrustSettings = msgspec.field(default_factory=TrustSettings)
+    research: ResearchSettings = msgspec.field(default_factory=ResearchSettings)
+    llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
+    secrets: Secrets = msgspec.field(default_factory=Secrets)
+
+    def value(self, key: str) -> Any:
+        """A setting by its key, "table.field"."""
+        table, field = key.split(".", 1)
+        return getattr(getattr(self, table), field)
+
+
+TABLES: dict[str, type[msgspec.Struct]] = {"engine": EngineSettings, "bridge": BridgeSettings, "trust": TrustSettings,
+                                   "research": ResearchSettings, "llm": LlmSettings}
+SECRETS_TABLE = "secrets"
+
+
+def _field_types(table: type[msgspec.Struct]) -> dict[str, Any]:
+    return {info.name: info.type for info in msgspec.structs.fields(table)}
+
+
+_ALL_TABLES: dict[str, type[msgspec.Struct]] = {**TABLES, SECRETS_TABLE: Secrets}
+FIELD_TYPES: dict[str, Any] = {f"{table}.{name}": kind for table, struct in _ALL_TABLES.items()
+                               for name, kind in _field_types(struct).items()}
+SETTINGS: tuple[str, ...] = tuple(key for key in FIELD_TYPES if not key.startswith(SECRETS_TABLE + "."))
+SECRET_SETTINGS: tuple[str, ...] = tuple(key for key in FIELD_TYPES if key.startswith(SECRETS_TABLE + "."))
+
+# Each setting's environment variable is derived from its key: [engine] ws_port is SEXTANT_ENGINE_WS_PORT. The
+# names the original used stay accepted as aliases: every [engine] setting as SEXTANT_<FIELD> (SEXTANT_WS_PORT),
+# and the few below. Secrets have the one name each, the original's.
+_ORIGINAL_NAMES: dict[str, str] = {
+    "engine.okx_environment": "OKX_ENVIRONMENT",
+    "engine.okx_region": "OKX_REGION",
+    "trust.chain_rpc": "SEXTANT_CHAIN_RPC",
 }
-FIELD_BY_ENV: dict[str, str] = {name: field for field, name in ENV_NAMES.items()}
-SECRET_FIELDS: frozenset[str] = frozenset(
-    name for name, field_type in SextantConfig.__annotations__.items() if field_type in ("Secret", Secret))
+SECRET_ENV_NAMES: dict[str, str] = {
+    "secrets.okx_api_key": "OKX_API_KEY",
+    "secrets.okx_api_secret": "OKX_API_SECRET",
+    "secrets.okx_api_passphrase": "OKX_API_PASSPHRASE",
+    "secrets.chain_key": "SEXTANT_CHAIN_KEY",
+    "secrets.openrouter_api_key": "OPENROUTER_API_KEY",
+}
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a setting ("engine.ws_port" → SEXTANT_ENGINE_WS_PORT), or of a secret."""
+    if key in SECRET_ENV_NAMES:
+        return SECRET_ENV_NAMES[key]
+    return "SEXTANT_" + key.replace(".", "_").upper()
+
+
+def env_aliases(key: str) -> tuple[str, ...]:
+    """The other names a setting answers to in the environment: the original's."""
+    table, field = key.split(".", 1)
+    names = [_ORIGINAL_NAMES[key]] if key in _ORIGINAL_NAMES else []
+    if table == "engine" and key not in _ORIGINAL_NAMES:
+        names.append("SEXTANT_" + field.upper())
+    return tuple(name for name in names if name != env_name(key))
+
+
+ENV_NAMES: dict[str, tuple[str, ...]] = {key: (env_name(key), *env_aliases(key)) for key in FIELD_TYPES}
+KEY_BY_ENV: dict[str, str] = {name: key for key, names in ENV_NAMES.items() for name in names}
 
 CONFIG_FILE_ENV = "SEXTANT_CONFIG"
 DEFAULT_CONFIG_FILE = "sextant.toml"
 # SEXTANT_* variables that are not settings but are read by Sextant itself.
 NON_SETTING_ENV: frozenset[str] = frozenset({CONFIG_FILE_ENV, "SEXTANT_SEQLOCK_UNFENCED"})
 
-_FIELD_HELP: dict[str, str] = {
-    "okx_environment": "set it to demo or live",
-    "okx_region": "set it to global (okx.com), eea (my.okx.com) or us (app.okx.com)",
-    "okx_base_url_http": "leave it empty for OKX itself, or give an http(s):// URL such as https://www.okx.com",
-    "okx_base_url_ws": "leave it empty for OKX itself, or give the ws(s):// base of /public, /private and /business, "
-                       "such as wss://ws.okx.com:8443/ws/v5",
-    "instrument": "use an instrument id SYMBOL.VENUE of at most 32 ASCII characters, e.g. BTC-USDT-SWAP.OKX",
-    "leverage": "use a number above 0 and at most 125, e.g. 2",
-    "base_size": "use a positive number of contracts, e.g. 1.0",
-    "max_trades": "use a whole number, 0 for unlimited",
-    "dry_run": "use 1/0, true/false, yes/no or on/off",
-    "low_latency_idle": "use 1/0, true/false, yes/no or on/off",
-    "cooldown_secs": "use a number of seconds, 0 or more",
-    "sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
-    "ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
-    "ws_allowed_origins": "list exact origins, comma-separated, each scheme://host[:port] with no path, e.g. "
-                          "http://localhost:3000, or leave it empty to allow none",
-    "events_path": "use a file path",
-    "context_path": "use a file path",
-    "commands_path": "use a file path",
-    "chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
-    "chain_key": "use a 0x-prefixed 32-byte hex private key",
-    "venue": "set it to sim, scene or okx",
-    "seed": "use a whole number from 0 to 2**63 - 1",
-    "llm_config": "use the path of an llm.toml file",
-    "record_dir": "use a folder path, or leave it empty to record nothing",
-    "trust_dir": "use a folder path, or leave it empty to attest nothing",
-    "research_ledger": "use a file path, or leave it empty: the engine then takes no research results",
+_HELP: dict[str, str] = {
+    "engine.venue": "set it to sim, scene or okx",
+    "engine.instrument": "use an instrument id SYMBOL.VENUE of at most 32 ASCII characters, e.g. BTC-USDT-SWAP.OKX",
+    "engine.seed": "use a whole number from 0 to 2**63 - 1",
+    "engine.leverage": "use a number above 0 and at most 125, e.g. 2",
+    "engine.base_size": "use a positive number of contracts, e.g. 1.0",
+    "engine.max_trades": "use a whole number, 0 for unlimited",
+    "engine.dry_run": "use 1/0, true/false, yes/no or on/off",
+    "engine.low_latency_idle": "use 1/0, true/false, yes/no or on/off",
+    "engine.cooldown_secs": "use a number of seconds, 0 or more",
+    "engine.sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
+    "engine.ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
+    "engine.ws_allowed_origins": "list exact origins (comma-separated in the environment, a list in sextant.toml), "
+                                 "each scheme://host[:port] with no path, e.g. http://localhost:3000, or none",
+    "engine.context_path": "use a file path",
+    "engine.events_path": "use a file path",
+    "engine.commands_path": "use a file path",
+    "engine.record_dir": "use a folder path, or leave it empty to record nothing",
+    "engine.okx_environment": "set it to demo or live",
+    "engine.okx_region": "set it to global (okx.com), eea (my.okx.com) or us (app.okx.com)",
+    "engine.okx_base_url_http": "leave it empty for OKX itself, or give an http(s):// URL such as https://www.okx.com",
+    "engine.okx_base_url_ws": "leave it empty for OKX itself, or give the ws(s):// base of /public, /private and "
+                              "/business, such as wss://ws.okx.com:8443/ws/v5",
+    "bridge.width": "use a width in pixels from 320 to 7680",
+    "bridge.height": "use a height in pixels from 180 to 4320",
+    "bridge.fullscreen": "use 1/0, true/false, yes/no or on/off",
+    "bridge.tick_hz": "use a tick rate from 1 to 240 Hz",
+    "bridge.stale_after_s": "use a positive number of seconds, e.g. 1",
+    "bridge.history_s": "use a positive number of seconds, e.g. 300",
+    "bridge.reconnect_every_s": "use a positive number of seconds, e.g. 0.5",
+    "bridge.antialiasing": "use 1/0, true/false, yes/no or on/off",
+    "trust.dir": "use a folder path, or leave it empty to attest nothing",
+    "trust.chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
+    "research.ledger": "use a file path, or leave it empty: the engine then takes no research results",
+    "llm.config": "use the path of an llm.toml file",
+    "secrets.chain_key": "use a 0x-prefixed 32-byte hex private key",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _describe(field: str, origin: str) -> str:
-    if origin == "env":
-        return ENV_NAMES[field]
-    return origin if origin.startswith("--") else f"{field} (in {origin})"  # a command-line flag names itself
+def _describe(key: str, origin: str) -> str:
+    if origin == "env" or origin.startswith("env:"):
+        return origin[4:] if origin.startswith("env:") else env_name(key)
+    if origin.startswith("--"):
+        return origin  # a command-line flag names itself
+    table, field = key.split(".", 1)
+    return f"{field} (in [{table}] of {origin})" if origin != "defaults" else key
 
 
-def _fail(field: str, origin: str, value: object, problem: str) -> ConfigError:
-    shown = "<secret>" if field in SECRET_FIELDS else repr(value)
-    default = SextantConfig.__struct_defaults__[SextantConfig.__struct_fields__.index(field)]
-    default_text = "" if field in SECRET_FIELDS else f" (default {default!r})"
-    help_text = _FIELD_HELP.get(field, "see docs/configuration.md")
-    return ConfigError(f"{_describe(field, origin)}={shown}: {problem}. Fix: {help_text}{default_text}.")
+def _default_of(key: str) -> Any:
+    table, field = key.split(".", 1)
+    return getattr(_ALL_TABLES[table](), field)
 
 
-def _coerce_env(field: str, raw: str, origin: str = "env") -> Any:
-    """Turn an environment string (or a command-line one, from `origin`) into the field's type, with a precise
+def _fail(key: str, origin: str, value: object, problem: str) -> ConfigError:
+    secret = key in SECRET_ENV_NAMES
+    shown = "<secret>" if secret else repr(value)
+    default_text = "" if secret else f" (default {_default_of(key)!r})"
+    help_text = _HELP.get(key, "see docs/configuration.md")
+    return ConfigError(f"{_describe(key, origin)}={shown}: {problem}. Fix: {help_text}{default_text}.")
+
+
+def _coerce_text(key: str, raw: str, origin: str) -> Any:
+    """Turn an environment string (or a command-line one, from `origin`) into the setting's type, with a precise
     error."""
-    field_type = SextantConfig.__annotations__[field]
-    if field in SECRET_FIELDS:
+    kind = FIELD_TYPES[key]
+    if kind is Secret:
         return Secret(raw)
-    if field_type == "bool":
+    if kind is bool:
         lowered = raw.strip().lower()
         if lowered in _TRUE:
             return True
         if lowered in _FALSE:
             return False
-        raise _fail(field, origin, raw, "not a boolean")
-    if field_type == "int":
+        raise _fail(key, origin, raw, "not a boolean")
+    if kind is int:
         try:
             return int(raw.strip())
         except ValueError:
-            raise _fail(field, origin, raw, "not a whole number") from None
-    if field_type == "float":
+            raise _fail(key, origin, raw, "not a whole number") from None
+    if kind is float:
         try:
             return float(raw.strip())
         except ValueError:
-            raise _fail(field, origin, raw, "not a number") from None
+            raise _fail(key, origin, raw, "not a number") from None
+    if kind == tuple[str, ...]:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     return raw.strip()
 
 
@@ -224,6 +313,74 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read ({error.strerror}). Fix the path or the permissions.") from None
 
 
+def _table_of_field(field: str) -> str | None:
+    return next((table for table in TABLES if f"{table}.{field}" in FIELD_TYPES), None)
+
+
+def _secret_refusal(path: Path, written: str, key: str) -> ConfigError:
+    return ConfigError(f"{path}: {written!r} is a secret and is read from the environment only. Remove it from the "
+                       f"file and set {env_name(key)} in the environment instead.")
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    """The settings of a sextant.toml, by key ("engine.ws_port"), every name checked."""
+    values: dict[str, Any] = {}
+    for name, content in _read_toml(path).items():
+        secret = next((key for key in SECRET_SETTINGS if name in (key.split(".", 1)[1], env_name(key))), None)
+        if secret is not None:
+            raise _secret_refusal(path, name, secret)
+        if name not in TABLES:
+            owner = _table_of_field(name)
+            if owner is not None:  # a flat file, as before tables
+                hint = f" It belongs in the [{owner}] table: write [{owner}] above it."
+            elif name in KEY_BY_ENV:
+                table, field = KEY_BY_ENV[name].split(".", 1)
+                hint = f" Use {field!r} in the [{table}] table (the file takes field names)."
+            else:
+                fields = difflib.get_close_matches(name, [key.split(".", 1)[1] for key in SETTINGS], n=1, cutoff=0.6)
+                hint = _suggest(name, list(TABLES)) or (
+                    f" Did you mean {fields[0]!r}, in [{_table_of_field(fields[0])}]?" if fields else "")
+            raise ConfigError(f"{path}: unknown table {name!r}.{hint} Tables: {', '.join(f'[{t}]' for t in TABLES)}.")
+        if not isinstance(content, dict):
+            raise ConfigError(f"{path}: {name!r} must be a table ([{name}] with its settings below it), got "
+                              f"{type(content).__name__}.")
+        fields = list(_field_types(TABLES[name]))
+        for field, value in content.items():
+            secret = next((key for key in SECRET_SETTINGS if field in (key.split(".", 1)[1], env_name(key))), None)
+            if secret is not None:
+                raise _secret_refusal(path, field, secret)
+            if field not in fields:
+                if field in KEY_BY_ENV and KEY_BY_ENV[field].startswith(name + "."):
+                    hint = f" Use {KEY_BY_ENV[field].split('.', 1)[1]!r} (the file takes field names)."
+                else:
+                    elsewhere = _table_of_field(field)
+                    hint = f" It belongs in [{elsewhere}]." if elsewhere else _suggest(field, fields)
+                raise ConfigError(f"{path}: unknown key {field!r} in [{name}].{hint} Known keys: "
+                                  f"{', '.join(fields)}.")
+            values[f"{name}.{field}"] = tuple(value) if isinstance(value, list) else value
+    return values
+
+
+def _env_values(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings the environment sets, by key, and the variable each came from."""
+    known = set(KEY_BY_ENV)
+    for name in env:
+        if name.startswith("SEXTANT_") and name not in known and name not in NON_SETTING_ENV:
+            raise ConfigError(f"unknown environment variable {name}.{_suggest(name, sorted(known))} Unset it, "
+                              f"or see docs/configuration.md for the settings.")
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for key, names in ENV_NAMES.items():
+        given = [name for name in names if name in env]
+        if len(given) > 1 and len({env[name].strip() for name in given}) > 1:
+            raise ConfigError(f"{' and '.join(given)} are the same setting ({key}) with different values. Fix: set "
+                              f"only {env_name(key)}.")
+        if given:
+            origins[key] = f"env:{given[0]}"
+            values[key] = _coerce_text(key, env[given[0]], origins[key])
+    return values, origins
+
+
 def load_config(config_file: str | os.PathLike[str] | None = None,
                 environ: Mapping[str, str] | None = None) -> SextantConfig:
     """Load and validate the configuration.
@@ -234,62 +391,50 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-
     explicit = config_file is not None or CONFIG_FILE_ENV in env
     path = Path(config_file if config_file is not None else env.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
     if path.exists() or explicit:
         if not path.exists():
             raise ConfigError(f"config file {path} does not exist. Fix the path (--config or {CONFIG_FILE_ENV}).")
-        table = _read_toml(path)
-        fields = list(SextantConfig.__struct_fields__)
-        for key, value in table.items():
-            field = FIELD_BY_ENV.get(key, key)  # someone may write the environment name in the file
-            if field in SECRET_FIELDS:
-                raise ConfigError(f"{path}: {key!r} is a secret and is read from the environment only. Remove it "
-                                  f"from the file and set {ENV_NAMES[field]} in the environment instead.")
-            if key not in ENV_NAMES:
-                hint = f" Use {field!r} (the file takes field names)." if key in FIELD_BY_ENV else \
-                    _suggest(key, fields)
-                raise ConfigError(f"{path}: unknown key {key!r}.{hint} Known keys: {', '.join(fields)}.")
-            values[key] = value
-            origins[key] = str(path)
-
-    known_env = set(ENV_NAMES.values())
-    for name in env:
-        if name.startswith("SEXTANT_") and name not in known_env and name not in NON_SETTING_ENV:
-            raise ConfigError(f"unknown environment variable {name}.{_suggest(name, sorted(known_env))} Unset it, "
-                              f"or see docs/configuration.md for the settings.")
-    for field, name in ENV_NAMES.items():
-        if name in env:
-            values[field] = _coerce_env(field, env[name])
-            origins[field] = "env"
-
+        values = _file_values(path)
+        origins = dict.fromkeys(values, str(path))
+    from_env, env_origins = _env_values(env)
+    values.update(from_env)
+    origins.update(env_origins)
     return _convert_and_validate(values, origins)
 
 
 def override(config: SextantConfig, values: Mapping[str, object], origins: Mapping[str, str]) -> SextantConfig:
-    """`config` with `values` (field -> value, e.g. from the command line) in place of its own, validated exactly
-    as the same values set in the environment would be: each goes through its variable's string parsing and every
+    """`config` with `values` (key -> value, e.g. from the command line) in place of its own, validated exactly as
+    the same values set in the environment would be: each goes through its variable's string parsing and every
     check of `load_config`. `origins` names where each value came from, for the message (a flag such as "--seed",
     or a file). Raises ConfigError; `config` itself is never changed."""
-    merged: dict[str, Any] = msgspec.structs.asdict(config)
-    for field, value in values.items():
-        if field not in ENV_NAMES or field in SECRET_FIELDS:
-            raise ValueError(f"{field!r} is not a setting a command line may override")
-        merged[field] = _coerce_env(field, str(value).lower() if isinstance(value, bool) else str(value),
-                                    origins[field])
+    merged = {key: config.value(key) for key in FIELD_TYPES}
+    for key, value in values.items():
+        if key not in SETTINGS:
+            raise ValueError(f"{key!r} is not a setting a command line may override")
+        text = str(value).lower() if isinstance(value, bool) else ",".join(value) if isinstance(value, tuple) \
+            else str(value)
+        merged[key] = _coerce_text(key, text, origins[key])
     return _convert_and_validate(merged, dict(origins))
+
+
+def _nest(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        table, field = key.split(".", 1)
+        nested.setdefault(table, {})[field] = value
+    return nested
 
 
 def _convert_and_validate(values: dict[str, Any], origins: dict[str, str]) -> SextantConfig:
     try:
-        config = msgspec.convert(values, SextantConfig, dec_hook=_dec_hook)
+        config = msgspec.convert(_nest(values), SextantConfig, dec_hook=_dec_hook)
     except msgspec.ValidationError as error:
-        field = _field_from_error(str(error))
-        if field is None:
+        key = _key_from_error(str(error))
+        if key is None:
             raise ConfigError(f"invalid configuration: {error}") from None
-        raise _fail(field, origins.get(field, "defaults"), values.get(field), str(error).split(" - at", 1)[0]) \
-            from None
+        raise _fail(key, origins.get(key, "defaults"), values.get(key), str(error).split(" - at", 1)[0]) from None
     _validate(config, origins)
     return config
 
@@ -306,73 +451,85 @@ def _dec_hook(field_type: type, value: Any) -> Any:
     raise ValueError(f"a secret must be text, got {type(value).__name__}")
 
 
-def _field_from_error(message: str) -> str | None:
-    match = re.search(r"at `\$\.(\w+)`", message)
-    return match.group(1) if match else None
+def _key_from_error(message: str) -> str | None:
+    match = re.search(r"at `\$\.(\w+)\.(\w+)", message)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
 # An origin as browsers send it (RFC 6454): scheme, host, optional port; no path, no trailing slash.
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]{1,5})?")
 
 
-def split_origins(text: str) -> tuple[str, ...]:
-    """The origins of a ws_allowed_origins value, in order, blanks skipped."""
-    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
-
-
 def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
-    def check(field: str, ok: bool, problem: str) -> None:
+    def check(key: str, ok: bool, problem: str) -> None:
         if not ok:
-            raise _fail(field, origins.get(field, "defaults"), getattr(config, field), problem)
+            value = config.value(key)
+            shown = ",".join(value) if isinstance(value, tuple) else value  # as the environment writes a list
+            raise _fail(key, origins.get(key, "defaults"), shown, problem)
 
-    check("instrument", bool(re.fullmatch(r"[A-Za-z0-9_\-/]+\.[A-Za-z0-9_\-]+", config.instrument))
-          and len(config.instrument.encode()) <= 32, "not an instrument id SYMBOL.VENUE")
-    check("leverage", math.isfinite(config.leverage) and 0 < config.leverage <= 125, "out of range")
-    check("base_size", math.isfinite(config.base_size) and config.base_size > 0, "must be a positive number")
-    check("max_trades", config.max_trades >= 0, "must not be negative")
-    check("cooldown_secs", math.isfinite(config.cooldown_secs) and config.cooldown_secs >= 0,
+    def positive(key: str) -> None:
+        value = config.value(key)
+        check(key, math.isfinite(value) and value > 0, "must be a positive number")
+
+    engine, bridge = config.engine, config.bridge
+    check("engine.instrument", bool(re.fullmatch(r"[A-Za-z0-9_\-/]+\.[A-Za-z0-9_\-]+", engine.instrument))
+          and len(engine.instrument.encode()) <= 32, "not an instrument id SYMBOL.VENUE")
+    check("engine.leverage", math.isfinite(engine.leverage) and 0 < engine.leverage <= 125, "out of range")
+    positive("engine.base_size")
+    check("engine.max_trades", engine.max_trades >= 0, "must not be negative")
+    check("engine.cooldown_secs", math.isfinite(engine.cooldown_secs) and engine.cooldown_secs >= 0,
           "must be 0 or more seconds")
-    check("ws_port", 0 <= config.ws_port <= 65535, "not a TCP port")
-    check("ws_allowed_origins", all(_ORIGIN.fullmatch(origin) for origin in split_origins(config.ws_allowed_origins)),
-          "not a comma-separated list of origins")
-    check("sl_pct", math.isfinite(config.sl_pct) and 0 <= config.sl_pct < 0.5, "out of range")
-    check("seed", 0 <= config.seed < 2**63, "out of range")
-    for field in ("events_path", "context_path", "commands_path", "llm_config"):
-        check(field, bool(getattr(config, field).strip()), "must not be empty")
-    paths = [config.events_path, config.context_path, config.commands_path]
-    if len({os.path.abspath(p) for p in paths}) != 3:
-        raise ConfigError(f"SEXTANT_EVENTS_PATH, SEXTANT_CONTEXT_PATH and SEXTANT_COMMANDS_PATH must be three "
-                          f"different files, got {paths}. Fix: give each its own path.")
-    check("okx_base_url_http", not config.okx_base_url_http
-          or bool(re.fullmatch(r"https?://[^\s/]+(/\S*)?", config.okx_base_url_http)), "not an http(s) URL")
-    check("okx_base_url_ws", not config.okx_base_url_ws
-          or bool(re.fullmatch(r"wss?://[^\s/]+(/\S*)?", config.okx_base_url_ws)), "not a ws(s) URL")
-    check("chain_rpc", not config.chain_rpc or bool(re.match(r"^(https?|wss?)://\S+$", config.chain_rpc)),
-          "not an RPC URL")
-    key = config.chain_key.reveal()
-    check("chain_key", not key or bool(re.fullmatch(r"0x[0-9a-fA-F]{64}", key)), "not a private key")
-    if config.venue == "okx":
-        missing = [ENV_NAMES[f] for f in ("okx_api_key", "okx_api_secret", "okx_api_passphrase")
-                   if not getattr(config, f)]
+    check("engine.ws_port", 0 <= engine.ws_port <= 65535, "not a TCP port")
+    not_origins = [origin for origin in engine.ws_allowed_origins if not _ORIGIN.fullmatch(origin)]
+    check("engine.ws_allowed_origins", not not_origins, f"{', '.join(map(repr, not_origins))} not an origin")
+    check("engine.sl_pct", math.isfinite(engine.sl_pct) and 0 <= engine.sl_pct < 0.5, "out of range")
+    check("engine.seed", 0 <= engine.seed < 2**63, "out of range")
+    for key in ("engine.events_path", "engine.context_path", "engine.commands_path", "llm.config"):
+        check(key, bool(config.value(key).strip()), "must not be empty")
+    paths = {key: config.value(key) for key in ("engine.events_path", "engine.context_path", "engine.commands_path")}
+    if len({os.path.abspath(p) for p in paths.values()}) != 3:
+        described = [_describe(key, origins.get(key, "defaults")) for key in paths]
+        names = f"{', '.join(described[:-1])} and {described[-1]}"
+        raise ConfigError(f"{names} must be three different files, got {list(paths.values())}. Fix: give each its "
+                          f"own path.")
+    check("engine.okx_base_url_http", not engine.okx_base_url_http
+          or bool(re.fullmatch(r"https?://[^\s/]+(/\S*)?", engine.okx_base_url_http)), "not an http(s) URL")
+    check("engine.okx_base_url_ws", not engine.okx_base_url_ws
+          or bool(re.fullmatch(r"wss?://[^\s/]+(/\S*)?", engine.okx_base_url_ws)), "not a ws(s) URL")
+    check("bridge.width", 320 <= bridge.width <= 7680, "out of range")
+    check("bridge.height", 180 <= bridge.height <= 4320, "out of range")
+    check("bridge.tick_hz", math.isfinite(bridge.tick_hz) and 1 <= bridge.tick_hz <= 240, "out of range")
+    for key in ("bridge.stale_after_s", "bridge.history_s", "bridge.reconnect_every_s"):
+        positive(key)
+    check("trust.chain_rpc", not config.trust.chain_rpc
+          or bool(re.match(r"^(https?|wss?)://\S+$", config.trust.chain_rpc)), "not an RPC URL")
+    key = config.secrets.chain_key.reveal()
+    check("secrets.chain_key", not key or bool(re.fullmatch(r"0x[0-9a-fA-F]{64}", key)), "not a private key")
+    if engine.venue == "okx":
+        missing = [env_name(f"secrets.{name}") for name in ("okx_api_key", "okx_api_secret", "okx_api_passphrase")
+                   if not getattr(config.secrets, name)]
         if missing:
-            raise ConfigError(f"SEXTANT_VENUE=okx needs OKX credentials, missing: {', '.join(missing)}. Fix: export "
-                              f"them (demo keys for OKX_ENVIRONMENT=demo), or use SEXTANT_VENUE=sim.")
+            venue = _describe("engine.venue", origins.get("engine.venue", "env"))
+            raise ConfigError(f"{venue}=okx needs OKX credentials, missing: {', '.join(missing)}. Fix: export "
+                              f"them (demo keys for okx_environment demo), or use the sim venue.")
 
 
 def describe_config(config: SextantConfig) -> list[tuple[str, str, str]]:
-    """(field, shown value, environment variable) for every setting; secrets masked."""
+    """(key, shown value, environment variable) for every setting and secret; secrets masked."""
     rows = []
-    for field in SextantConfig.__struct_fields__:
-        value = getattr(config, field)
-        if field in SECRET_FIELDS:
+    for key, kind in FIELD_TYPES.items():
+        value = config.value(key)
+        if kind is Secret:
             shown = "<set>" if value else "<unset>"
         elif isinstance(value, str):
             shown = repr(value)
         elif isinstance(value, bool):
             shown = str(value).lower()  # as TOML writes it
+        elif isinstance(value, tuple):
+            shown = repr(list(value))  # as TOML writes a list
         else:
             shown = str(value)
-        rows.append((field, shown, ENV_NAMES[field]))
+        rows.append((key, shown, env_name(key)))
     return rows
 
 

@@ -59,8 +59,8 @@ class TestConfigShow:
     def test_prints_every_setting_with_its_variable(self, sextant: Runner) -> None:
         result = sextant("config", "show")
         assert result.returncode == 0, result.stderr
-        assert "ws_port" in result.stdout
-        assert "SEXTANT_WS_PORT" in result.stdout
+        assert "engine.ws_port" in result.stdout
+        assert "SEXTANT_ENGINE_WS_PORT (or SEXTANT_WS_PORT)" in result.stdout
         assert "8765" in result.stdout
         assert "llm.strategy" in result.stdout
 
@@ -97,7 +97,7 @@ class TestConfigCheck:
         assert "absent.toml" in result.stderr
 
     def test_sextant_toml_in_the_working_directory_is_read(self, sextant: Runner, tmp_path: Path) -> None:
-        (tmp_path / "sextant.toml").write_text("ws_prot = 1\n", encoding="utf-8")
+        (tmp_path / "sextant.toml").write_text("[engine]\nws_prot = 1\n", encoding="utf-8")
         result = sextant("config", "check")
         assert result.returncode == 2
         assert "Did you mean 'ws_port'?" in result.stderr

@@ -1,7 +1,9 @@
 """Specification of Sextant's configuration (sextant/config.py).
 
-Precedence is defaults < sextant.toml < environment; every problem is a ConfigError that names the key, the bad
-value and the fix; secrets come from the environment only and never show in text. Every test runs in an empty
+Precedence is defaults < sextant.toml < environment; the file has one table per subsystem, each a typed struct; every
+environment name derives from its setting's key, with the original's names kept as aliases; every problem is a
+ConfigError that names the key, the bad value and the fix; secrets come from the environment only and never show
+in text. Every test runs in an empty
 tmp_path with `clean_env`, so neither a real ./sextant.toml nor the developer's shell leaks in.
 """
 
@@ -16,12 +18,17 @@ import pytest
 
 from sextant.config import (
     ENV_NAMES,
-    SECRET_FIELDS,
+    FIELD_TYPES,
+    SECRET_SETTINGS,
+    SETTINGS,
+    TABLES,
     ConfigError,
+    EngineSettings,
     LlmConfig,
     Secret,
     SextantConfig,
     describe_config,
+    env_name,
     load_config,
     load_llm_config,
     override,
@@ -63,23 +70,23 @@ def config_error(environ: dict[str, str] | None = None, config_file: Path | None
 
 class TestDefaults:
     def test_defaults_equal_the_originals(self) -> None:
-        config = load_config(environ={})
-        assert config.okx_environment == "demo"
-        assert config.instrument == "BTC-USDT-SWAP.OKX"
-        assert config.leverage == 2
-        assert config.base_size == 1.0
-        assert config.max_trades == 0
-        assert config.dry_run is False
-        assert config.cooldown_secs == 30
-        assert config.ws_port == 8765
-        assert config.events_path == "sextant_events.mmap"
-        assert config.context_path == "sextant_context.mmap"
-        assert config.venue == "sim"
+        engine = load_config(environ={}).engine
+        assert engine.okx_environment == "demo"
+        assert engine.instrument == "BTC-USDT-SWAP.OKX"
+        assert engine.leverage == 2
+        assert engine.base_size == 1.0
+        assert engine.max_trades == 0
+        assert engine.dry_run is False
+        assert engine.cooldown_secs == 30
+        assert engine.ws_port == 8765
+        assert engine.events_path == "sextant_events.mmap"
+        assert engine.context_path == "sextant_context.mmap"
+        assert engine.venue == "sim"
 
     def test_secrets_default_to_empty_secrets(self) -> None:
         config = load_config(environ={})
-        for field in SECRET_FIELDS:
-            value = getattr(config, field)
+        for key in SECRET_SETTINGS:
+            value = config.value(key)
             assert isinstance(value, Secret)
             assert not value
             assert value.reveal() == ""
@@ -90,84 +97,154 @@ class TestDefaults:
 
     def test_load_config_reads_os_environ_when_no_environ_is_given(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("SEXTANT_WS_PORT", "9001")
-        assert load_config().ws_port == 9001
+        assert load_config().engine.ws_port == 9001
 
 
 class TestConfigStruct:
-    def test_is_frozen(self) -> None:
+    def test_is_frozen_table_by_table(self) -> None:
         config = load_config(environ={})
         with pytest.raises(AttributeError):
-            config.ws_port = 1  # type: ignore[misc]
+            config.engine.ws_port = 1  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            config.engine = EngineSettings()  # type: ignore[misc]
 
-    def test_fields_are_typed(self) -> None:
-        hints = typing.get_type_hints(SextantConfig)
+    def test_one_table_per_subsystem(self) -> None:
+        assert list(TABLES) == ["engine", "bridge", "trust", "research", "llm"]
+        assert [name for name in SextantConfig.__struct_fields__] == [*TABLES, "secrets"]
+
+    def test_fields_are_typed_end_to_end(self) -> None:
+        hints = typing.get_type_hints(EngineSettings)
         assert hints["ws_port"] is int
         assert hints["max_trades"] is int
         assert hints["seed"] is int
         assert hints["leverage"] is float
-        assert hints["base_size"] is float
         assert hints["dry_run"] is bool
         assert hints["instrument"] is str
-        assert hints["okx_api_key"] is Secret
+        assert hints["ws_allowed_origins"] == tuple[str, ...]
         assert set(typing.get_args(hints["venue"])) == {"sim", "scene", "okx"}
         assert set(typing.get_args(hints["okx_environment"])) == {"demo", "live"}
+        assert FIELD_TYPES["secrets.okx_api_key"] is Secret
 
     def test_loaded_values_have_the_declared_types(self) -> None:
         config = load_config(environ={"SEXTANT_LEVERAGE": "3", "SEXTANT_WS_PORT": "9000", "SEXTANT_DRY_RUN": "1"})
-        assert isinstance(config.leverage, float) and config.leverage == 3.0
-        assert isinstance(config.ws_port, int) and config.ws_port == 9000
-        assert config.dry_run is True
-
-    def test_every_field_has_an_environment_variable(self) -> None:
-        assert set(ENV_NAMES) == set(SextantConfig.__struct_fields__)
+        assert isinstance(config.engine.leverage, float) and config.engine.leverage == 3.0
+        assert isinstance(config.engine.ws_port, int) and config.engine.ws_port == 9000
+        assert config.engine.dry_run is True
 
     def test_unknown_constructor_field_is_rejected(self) -> None:
         with pytest.raises(msgspec.ValidationError):
-            msgspec.convert({"ws_prot": 1}, SextantConfig)
+            msgspec.convert({"engine": {"ws_prot": 1}}, SextantConfig)
+
+    def test_the_engine_and_bridge_configs_extend_their_tables_rather_than_copy_them(self) -> None:
+        from sextant.bridge.config import BridgeConfig
+        from sextant.config import BridgeSettings
+
+        assert issubclass(EngineConfig, EngineSettings) and issubclass(BridgeConfig, BridgeSettings)
+        settings = load_config(environ={"SEXTANT_INSTRUMENT": "ETH-USDT-SWAP.OKX", "SEXTANT_BRIDGE_TICK_HZ": "30"})
+        assert EngineConfig.from_settings(settings).instrument == "ETH-USDT-SWAP.OKX"
+        assert BridgeConfig.from_settings(settings).tick_hz == 30.0
+
+
+class TestEnvironmentNames:
+    def test_each_name_derives_from_the_settings_key(self) -> None:
+        assert env_name("engine.ws_port") == "SEXTANT_ENGINE_WS_PORT"
+        assert env_name("bridge.tick_hz") == "SEXTANT_BRIDGE_TICK_HZ"
+        assert env_name("trust.chain_rpc") == "SEXTANT_TRUST_CHAIN_RPC"
+        assert env_name("research.ledger") == "SEXTANT_RESEARCH_LEDGER"
+        assert env_name("llm.config") == "SEXTANT_LLM_CONFIG"
+        for key in SETTINGS:
+            assert ENV_NAMES[key][0] == "SEXTANT_" + key.replace(".", "_").upper()
+
+    @pytest.mark.parametrize(("alias", "key", "value", "expected"), [
+        ("SEXTANT_WS_PORT", "engine.ws_port", "9001", 9001),
+        ("SEXTANT_VENUE", "engine.venue", "scene", "scene"),
+        ("OKX_ENVIRONMENT", "engine.okx_environment", "live", "live"),
+        ("OKX_REGION", "engine.okx_region", "eea", "eea"),
+        ("SEXTANT_OKX_BASE_URL_WS", "engine.okx_base_url_ws", "wss://x.example/ws/v5", "wss://x.example/ws/v5"),
+        ("SEXTANT_CHAIN_RPC", "trust.chain_rpc", "http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+        ("SEXTANT_TRUST_DIR", "trust.dir", "elsewhere", "elsewhere"),
+    ])
+    def test_the_originals_names_stay_accepted(self, alias: str, key: str, value: str, expected: object) -> None:
+        assert alias in ENV_NAMES[key]
+        assert load_config(environ={alias: value}).value(key) == expected
+        assert load_config(environ={env_name(key): value}).value(key) == expected
+
+    def test_a_setting_under_two_names_with_two_values_is_refused(self) -> None:
+        message = config_error({"SEXTANT_WS_PORT": "9001", "SEXTANT_ENGINE_WS_PORT": "9002"})
+        assert "SEXTANT_WS_PORT" in message and "SEXTANT_ENGINE_WS_PORT" in message and "Fix:" in message
+
+    def test_the_same_value_under_both_names_is_fine(self) -> None:
+        config = load_config(environ={"SEXTANT_WS_PORT": "9001", "SEXTANT_ENGINE_WS_PORT": "9001"})
+        assert config.engine.ws_port == 9001
+
+    def test_secrets_keep_the_originals_names(self) -> None:
+        assert {key: ENV_NAMES[key] for key in SECRET_SETTINGS} == {
+            "secrets.okx_api_key": ("OKX_API_KEY",), "secrets.okx_api_secret": ("OKX_API_SECRET",),
+            "secrets.okx_api_passphrase": ("OKX_API_PASSPHRASE",), "secrets.chain_key": ("SEXTANT_CHAIN_KEY",),
+            "secrets.openrouter_api_key": ("OPENROUTER_API_KEY",)}
 
 
 class TestPrecedence:
     def test_file_overrides_defaults(self, write_toml: Callable[..., Path]) -> None:
-        path = write_toml('ws_port = 9100\ninstrument = "ETH-USDT-SWAP.OKX"\nleverage = 3\ndry_run = true\n')
+        path = write_toml('[engine]\nws_port = 9100\ninstrument = "ETH-USDT-SWAP.OKX"\nleverage = 3\ndry_run = true\n'
+                          '[bridge]\ntick_hz = 30\n')
         config = load_config(path, environ={})
-        assert config.ws_port == 9100
-        assert config.instrument == "ETH-USDT-SWAP.OKX"
-        assert config.leverage == 3.0
-        assert config.dry_run is True
-        assert config.base_size == 1.0  # untouched: still the default
+        assert config.engine.ws_port == 9100
+        assert config.engine.instrument == "ETH-USDT-SWAP.OKX"
+        assert config.engine.leverage == 3.0
+        assert config.engine.dry_run is True
+        assert config.bridge.tick_hz == 30.0
+        assert config.engine.base_size == 1.0  # untouched: still the default
 
     def test_environment_overrides_file(self, write_toml: Callable[..., Path]) -> None:
-        path = write_toml("ws_port = 9100\nmax_trades = 5\n")
+        path = write_toml("[engine]\nws_port = 9100\nmax_trades = 5\n")
         config = load_config(path, environ={"SEXTANT_WS_PORT": "9200"})
-        assert config.ws_port == 9200
-        assert config.max_trades == 5  # not in the environment: the file's value
+        assert config.engine.ws_port == 9200
+        assert config.engine.max_trades == 5  # not in the environment: the file's value
 
     def test_environment_overrides_defaults(self) -> None:
-        assert load_config(environ={"SEXTANT_VENUE": "scene"}).venue == "scene"
+        assert load_config(environ={"SEXTANT_ENGINE_VENUE": "scene"}).engine.venue == "scene"
 
     def test_sextant_toml_in_working_directory_is_picked_up(self, write_toml: Callable[..., Path]) -> None:
-        write_toml("ws_port = 9300\n")
-        assert load_config(environ={}).ws_port == 9300
+        write_toml("[engine]\nws_port = 9300\n")
+        assert load_config(environ={}).engine.ws_port == 9300
 
     def test_sextant_config_variable_names_the_file(self, write_toml: Callable[..., Path]) -> None:
-        path = write_toml("ws_port = 9400\n", name="other.toml")
-        assert load_config(environ={"SEXTANT_CONFIG": str(path)}).ws_port == 9400
+        path = write_toml("[engine]\nws_port = 9400\n", name="other.toml")
+        assert load_config(environ={"SEXTANT_CONFIG": str(path)}).engine.ws_port == 9400
+
+    def test_a_list_in_the_file_is_a_list_of_origins(self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml('[engine]\nws_allowed_origins = ["http://localhost:3000", "https://dash.example"]\n')
+        assert load_config(path, environ={}).engine.ws_allowed_origins == ("http://localhost:3000",
+                                                                            "https://dash.example")
 
 
 class TestUnknownKeys:
     def test_unknown_toml_key_is_named_with_a_suggestion(self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml("ws_prot = 1\n"))
-        assert "'ws_prot'" in message
+        message = config_error(config_file=write_toml("[engine]\nws_prot = 1\n"))
+        assert "'ws_prot'" in message and "[engine]" in message
         assert "Did you mean 'ws_port'?" in message
 
     def test_unknown_toml_key_far_from_any_name_lists_the_known_keys(self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml("zzzz = 1\n"))
+        message = config_error(config_file=write_toml("[engine]\nzzzz = 1\n"))
         assert "'zzzz'" in message
         assert "Did you mean" not in message
         assert "ws_port" in message
 
+    def test_a_key_in_the_wrong_table_says_where_it_belongs(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("[bridge]\nws_port = 1\n"))
+        assert "'ws_port'" in message and "belongs in [engine]" in message
+
+    def test_a_flat_file_from_before_tables_says_which_table(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("ws_port = 9000\n"))
+        assert "'ws_port'" in message and "[engine]" in message
+
+    def test_an_unknown_table_is_named_with_a_suggestion(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("[engin]\nws_port = 1\n"))
+        assert "'engin'" in message and "Did you mean 'engine'?" in message
+
     def test_environment_name_in_the_file_gets_a_field_name_hint(self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml("SEXTANT_WS_PORT = 1\n"))
+        message = config_error(config_file=write_toml("[engine]\nSEXTANT_WS_PORT = 1\n"))
         assert "SEXTANT_WS_PORT" in message
         assert "Use 'ws_port'" in message
 
@@ -203,6 +280,11 @@ class TestBadValues:
             ("SEXTANT_CHAIN_RPC", "localhost:8545"),
             ("SEXTANT_VENUE", "binance"),
             ("SEXTANT_SEED", "-1"),
+            ("SEXTANT_ENGINE_SEED", "-1"),
+            ("SEXTANT_BRIDGE_TICK_HZ", "0"),
+            ("SEXTANT_BRIDGE_WIDTH", "100"),
+            ("SEXTANT_BRIDGE_STALE_AFTER_S", "nan"),
+            ("SEXTANT_BRIDGE_FULLSCREEN", "maybe"),
         ],
     )
     def test_bad_value_names_the_variable_the_value_and_the_fix(self, env_name: str, value: str) -> None:
@@ -221,8 +303,8 @@ class TestBadValues:
     def test_valid_chain_settings_load(self) -> None:
         config = load_config(environ={"SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545",
                                       "SEXTANT_CHAIN_KEY": VALID_CHAIN_KEY})
-        assert config.chain_rpc == "http://127.0.0.1:8545"
-        assert config.chain_key.reveal() == VALID_CHAIN_KEY
+        assert config.trust.chain_rpc == "http://127.0.0.1:8545"
+        assert config.secrets.chain_key.reveal() == VALID_CHAIN_KEY
 
     def test_identical_events_and_context_paths_are_refused(self) -> None:
         message = config_error({"SEXTANT_EVENTS_PATH": "same.mmap", "SEXTANT_CONTEXT_PATH": "same.mmap"})
@@ -231,19 +313,24 @@ class TestBadValues:
         assert "same.mmap" in message
         assert "Fix:" in message
 
-    def test_bad_value_in_the_file_names_the_field_and_the_file(self, write_toml: Callable[..., Path]) -> None:
-        path = write_toml('ws_port = "abc"\n')
+    def test_bad_value_in_the_file_names_the_field_the_table_and_the_file(
+            self, write_toml: Callable[..., Path]) -> None:
+        path = write_toml('[engine]\nws_port = "abc"\n')
         message = config_error(config_file=path)
-        assert "ws_port" in message
+        assert "ws_port" in message and "[engine]" in message
         assert str(path) in message
         assert "'abc'" in message
         assert "Fix:" in message
 
     def test_out_of_range_value_in_the_file_is_refused(self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml("leverage = 500\n"))
+        message = config_error(config_file=write_toml("[engine]\nleverage = 500\n"))
         assert "leverage" in message
         assert "500" in message
         assert "Fix:" in message
+
+    def test_a_table_that_is_not_a_table_is_refused(self, write_toml: Callable[..., Path]) -> None:
+        message = config_error(config_file=write_toml("engine = 1\n"))
+        assert "'engine' must be a table" in message
 
     @pytest.mark.parametrize("env_name", ["SEXTANT_LEVERAGE", "SEXTANT_BASE_SIZE", "SEXTANT_COOLDOWN_SECS"])
     def test_nan_is_refused_by_every_number_setting(self, env_name: str) -> None:
@@ -252,40 +339,44 @@ class TestBadValues:
         assert "Fix:" in message
 
     def test_port_zero_means_any_free_port_and_is_accepted(self) -> None:
-        assert load_config(environ={"SEXTANT_WS_PORT": "0"}).ws_port == 0
+        assert load_config(environ={"SEXTANT_WS_PORT": "0"}).engine.ws_port == 0
 
     def test_leverage_at_the_upper_bound_is_accepted(self) -> None:
-        assert load_config(environ={"SEXTANT_LEVERAGE": "125"}).leverage == 125.0
+        assert load_config(environ={"SEXTANT_LEVERAGE": "125"}).engine.leverage == 125.0
 
 
 class TestBooleans:
     @pytest.mark.parametrize("raw", ["1", "true", "TRUE", "True", "yes", "YES", "on", "On"])
     def test_true_spellings(self, raw: str) -> None:
-        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).dry_run is True
+        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).engine.dry_run is True
 
     @pytest.mark.parametrize("raw", ["0", "false", "FALSE", "False", "no", "No", "off", "OFF"])
     def test_false_spellings(self, raw: str) -> None:
-        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).dry_run is False
+        assert load_config(environ={"SEXTANT_DRY_RUN": raw}).engine.dry_run is False
 
     def test_surrounding_whitespace_is_ignored(self) -> None:
-        assert load_config(environ={"SEXTANT_DRY_RUN": " yes "}).dry_run is True
+        assert load_config(environ={"SEXTANT_DRY_RUN": " yes "}).engine.dry_run is True
 
 
 class TestSecrets:
     def test_secret_in_the_file_is_refused_and_points_to_the_variable(self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml('okx_api_key = "filekey-abc"\n'))
+        message = config_error(config_file=write_toml('[engine]\nokx_api_key = "filekey-abc"\n'))
         assert "okx_api_key" in message
         assert "OKX_API_KEY" in message
         assert "filekey-abc" not in message
 
-    @pytest.mark.parametrize("field", sorted(SECRET_FIELDS))
-    def test_every_secret_is_refused_in_the_file(self, field: str, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml(f'{field} = "x"\n'))
-        assert ENV_NAMES[field] in message
+    @pytest.mark.parametrize("key", SECRET_SETTINGS)
+    @pytest.mark.parametrize("table", [*TABLES, None])
+    def test_every_secret_is_refused_anywhere_in_the_file(
+            self, key: str, table: str | None, write_toml: Callable[..., Path]) -> None:
+        field = key.split(".", 1)[1]
+        text = f'[{table}]\n{field} = "x"\n' if table else f'{field} = "x"\n'
+        message = config_error(config_file=write_toml(text))
+        assert env_name(key) in message and "environment only" in message
 
     def test_secret_under_its_environment_name_in_the_file_points_to_the_environment(
             self, write_toml: Callable[..., Path]) -> None:
-        message = config_error(config_file=write_toml('OKX_API_KEY = "filekey-abc"\n'))
+        message = config_error(config_file=write_toml('[engine]\nOKX_API_KEY = "filekey-abc"\n'))
         assert "OKX_API_KEY" in message
         assert "environment only" in message
         assert "Use 'okx_api_key'" not in message  # never steer a secret into the file under its field name
@@ -293,7 +384,7 @@ class TestSecrets:
 
     def test_secret_from_the_environment_is_wrapped_and_masked(self) -> None:
         config = load_config(environ={"OKX_API_KEY": "supersecretvalue123"})
-        key = config.okx_api_key
+        key = config.secrets.okx_api_key
         assert isinstance(key, Secret)
         assert key.reveal() == "supersecretvalue123"
         assert key
@@ -313,19 +404,21 @@ class TestSecrets:
 
     def test_describe_config_masks_secrets(self) -> None:
         config = load_config(environ={"OKX_API_KEY": "supersecretvalue123", "SEXTANT_CHAIN_KEY": VALID_CHAIN_KEY})
-        rows = {field: (shown, env_name) for field, shown, env_name in describe_config(config)}
-        assert rows["okx_api_key"] == ("<set>", "OKX_API_KEY")
-        assert rows["chain_key"] == ("<set>", "SEXTANT_CHAIN_KEY")
-        assert rows["okx_api_secret"] == ("<unset>", "OKX_API_SECRET")
+        rows = {key: (shown, name) for key, shown, name in describe_config(config)}
+        assert rows["secrets.okx_api_key"] == ("<set>", "OKX_API_KEY")
+        assert rows["secrets.chain_key"] == ("<set>", "SEXTANT_CHAIN_KEY")
+        assert rows["secrets.okx_api_secret"] == ("<unset>", "OKX_API_SECRET")
         assert all("supersecretvalue123" not in shown and VALID_CHAIN_KEY not in shown for shown, _ in rows.values())
 
     def test_describe_config_lists_every_setting_with_its_variable(self) -> None:
         rows = describe_config(load_config(environ={}))
-        assert [field for field, _, _ in rows] == list(SextantConfig.__struct_fields__)
-        shown = {field: value for field, value, _ in rows}
-        assert shown["ws_port"] == "8765"
-        assert shown["dry_run"] == "false"
-        assert shown["instrument"] == "'BTC-USDT-SWAP.OKX'"
+        assert [key for key, _, _ in rows] == list(FIELD_TYPES)
+        shown = {key: value for key, value, _ in rows}
+        assert shown["engine.ws_port"] == "8765"
+        assert shown["engine.dry_run"] == "false"
+        assert shown["engine.instrument"] == "'BTC-USDT-SWAP.OKX'"
+        assert shown["engine.ws_allowed_origins"] == "[]"
+        assert {name for _, _, name in rows} == {ENV_NAMES[key][0] for key in FIELD_TYPES}
 
 
 class TestOkxVenue:
@@ -343,13 +436,13 @@ class TestOkxVenue:
 
     def test_okx_with_all_credentials_loads(self) -> None:
         config = load_config(environ={"SEXTANT_VENUE": "okx", **OKX_CREDENTIALS})
-        assert config.venue == "okx"
-        assert config.okx_api_passphrase.reveal() == "p-789"
+        assert config.engine.venue == "okx"
+        assert config.secrets.okx_api_passphrase.reveal() == "p-789"
 
 
 class TestWebSocketOrigins:
     def test_no_web_origin_is_allowed_by_default(self) -> None:
-        assert load_config(environ={}).ws_allowed_origins == ""
+        assert load_config(environ={}).engine.ws_allowed_origins == ()
         assert EngineConfig.from_settings(load_config(environ={})).ws_allowed_origins == ()
 
     def test_comma_separated_exact_origins_reach_the_engine_in_order(self) -> None:
@@ -376,7 +469,7 @@ class TestConfigFile:
         assert "nope.toml" in message
 
     def test_invalid_toml_syntax_names_the_file(self, write_toml: Callable[..., Path]) -> None:
-        path = write_toml("ws_port = = 1\n")
+        path = write_toml("[engine]\nws_port = = 1\n")
         message = config_error(config_file=path)
         assert str(path) in message
         assert "not valid TOML" in message
@@ -387,45 +480,48 @@ class TestCommandLineOverrides:
     the same string in the setting's environment variable, and the message names the flag."""
 
     @pytest.mark.parametrize(
-        ("field", "flag", "value", "env_name"),
+        ("key", "flag", "value", "env_name"),
         [
-            ("seed", "--seed", -5, "SEXTANT_SEED"),
-            ("seed", "--seed", 12345678901234567890123, "SEXTANT_SEED"),
-            ("seed", "--seed", "seven", "SEXTANT_SEED"),
-            ("dry_run", "--dry-run", "maybe", "SEXTANT_DRY_RUN"),
-            ("venue", "--venue", "binance", "SEXTANT_VENUE"),
-            ("context_path", "--mmap", " ", "SEXTANT_CONTEXT_PATH"),
+            ("engine.seed", "--seed", -5, "SEXTANT_ENGINE_SEED"),
+            ("engine.seed", "--seed", 12345678901234567890123, "SEXTANT_ENGINE_SEED"),
+            ("engine.seed", "--seed", "seven", "SEXTANT_ENGINE_SEED"),
+            ("engine.dry_run", "--dry-run", "maybe", "SEXTANT_ENGINE_DRY_RUN"),
+            ("engine.venue", "--venue", "binance", "SEXTANT_ENGINE_VENUE"),
+            ("engine.context_path", "--mmap", " ", "SEXTANT_ENGINE_CONTEXT_PATH"),
+            ("bridge.width", "--size", 100, "SEXTANT_BRIDGE_WIDTH"),
         ],
     )
     def test_a_bad_value_fails_as_in_its_variable_but_names_the_flag(
-            self, field: str, flag: str, value: object, env_name: str) -> None:
+            self, key: str, flag: str, value: object, env_name: str) -> None:
         with pytest.raises(ConfigError) as caught:
-            override(load_config(environ={}), {field: value}, {field: flag})
+            override(load_config(environ={}), {key: value}, {key: flag})
         from_env = config_error({env_name: str(value)})
         assert str(caught.value) == from_env.replace(env_name, flag, 1)
         assert str(caught.value).startswith(f"{flag}=")
 
     def test_a_good_value_replaces_the_setting_and_leaves_the_original_alone(self) -> None:
         original = load_config(environ={"SEXTANT_SEED": "3"})
-        changed = override(original, {"seed": 7, "dry_run": True, "commands_path": "c.mmap"},
-                           {"seed": "--seed", "dry_run": "--dry-run", "commands_path": "--commands"})
-        assert (changed.seed, changed.dry_run, changed.commands_path) == (7, True, "c.mmap")
-        assert (original.seed, original.dry_run) == (3, False)
-        assert msgspec.structs.replace(changed, seed=3, dry_run=False, commands_path=original.commands_path) \
-            == original
+        changed = override(original, {"engine.seed": 7, "engine.dry_run": True, "engine.commands_path": "c.mmap"},
+                           {"engine.seed": "--seed", "engine.dry_run": "--dry-run",
+                            "engine.commands_path": "--commands"})
+        assert (changed.engine.seed, changed.engine.dry_run, changed.engine.commands_path) == (7, True, "c.mmap")
+        assert (original.engine.seed, original.engine.dry_run) == (3, False)
+        engine = msgspec.structs.replace(changed.engine, seed=3, dry_run=False,
+                                         commands_path=original.engine.commands_path)
+        assert msgspec.structs.replace(changed, engine=engine) == original
 
     def test_paths_from_flags_must_still_be_three_different_files(self) -> None:
         with pytest.raises(ConfigError, match="three different files"):
-            override(load_config(environ={}), {"events_path": "x.mmap", "context_path": "x.mmap"},
-                     {"events_path": "--events", "context_path": "--mmap"})
+            override(load_config(environ={}), {"engine.events_path": "x.mmap", "engine.context_path": "x.mmap"},
+                     {"engine.events_path": "--events", "engine.context_path": "--mmap"})
 
     def test_a_value_from_a_file_names_the_file(self) -> None:
-        with pytest.raises(ConfigError, match=r"^seed \(in scene/metadata.json\)='None': not a whole number"):
-            override(load_config(environ={}), {"seed": None}, {"seed": "scene/metadata.json"})
+        with pytest.raises(ConfigError, match=r"^seed \(in \[engine\] of scene/metadata.json\)='None': not a whole"):
+            override(load_config(environ={}), {"engine.seed": None}, {"engine.seed": "scene/metadata.json"})
 
     def test_secrets_are_never_taken_from_a_command_line(self) -> None:
         with pytest.raises(ValueError, match="not a setting a command line may override"):
-            override(load_config(environ={}), {"chain_key": VALID_CHAIN_KEY}, {"chain_key": "--key"})
+            override(load_config(environ={}), {"secrets.chain_key": VALID_CHAIN_KEY}, {"secrets.chain_key": "--key"})
 
 
 # ------------------------------------------------------------------------------------------------------ llm.toml

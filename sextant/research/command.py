@@ -36,7 +36,7 @@ def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = 
 def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str | None, quotes: int | None,
                  ledger_path: str | None, report_dir: str | None, progress: bool = True,
                  market: str = "model") -> int:
-    path = Path(ledger_path or settings.research_ledger or "research/ledger.sqlite")
+    path = Path(ledger_path or settings.research.ledger or "research/ledger.sqlite")
     data, source = load_quotes(scene, quotes, config.seed, market)
     if len(data) < 1_000 * (config.selection_windows + 1):
         raise ConfigError(f"{source}: too few quotes for {config.selection_windows} selection windows and a holdout")
@@ -45,7 +45,7 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     if config.proposer == "llm":
         from sextant.research.llm_proposals import LlmProposer
 
-        proposer = LlmProposer(load_llm_config(settings.llm_config),
+        proposer = LlmProposer(load_llm_config(settings.llm.config),
                                lambda family: getattr(ledger.best(family), "selection_ir", None))
     print(f"sextant research: {source}; ledger {path}; {config.executor} executor, {config.workers} worker(s)",
           flush=True)

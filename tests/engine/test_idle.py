@@ -69,7 +69,7 @@ class TestTheRequest:
 
 class TestTheSetting:
     def test_it_is_off_unless_asked_for(self) -> None:
-        assert load_config(environ={}).low_latency_idle is False
+        assert load_config(environ={}).engine.low_latency_idle is False
         assert EngineConfig().low_latency_idle is False
 
     def test_the_environment_turns_it_on_for_the_engine(self) -> None:
