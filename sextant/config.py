@@ -75,6 +75,10 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     dry_run: bool = False
     low_latency_idle: bool = False  # hold the CPUs' wake-up latency at 0 while the engine runs (engine/idle.py)
     cooldown_secs: float = 30.0
+    # After the captain rejects a trade, the same agent's trades the same way wait this long (0: not at all),
+    # unless the mid moves reject_rearm_bps from the rejected plan's
+    reject_cooldown_secs: float = 120.0
+    reject_rearm_bps: float = 50.0
     sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
     ws_port: int = 8765  # 0 = any free port (tests)
     # Exact origins (http://localhost:3000) whose web pages may read the stream; none by default. A client that
@@ -216,6 +220,8 @@ _HELP: dict[str, str] = {
     "engine.dry_run": "use 1/0, true/false, yes/no or on/off",
     "engine.low_latency_idle": "use 1/0, true/false, yes/no or on/off",
     "engine.cooldown_secs": "use a number of seconds, 0 or more",
+    "engine.reject_cooldown_secs": "use a number of seconds, 0 or more (0: a rejected trade may come back at once)",
+    "engine.reject_rearm_bps": "use a positive number of basis points, e.g. 50",
     "engine.sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
     "engine.ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
     "engine.ws_allowed_origins": "list exact origins (comma-separated in the environment, a list in sextant.toml), "
@@ -477,8 +483,10 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     check("engine.leverage", math.isfinite(engine.leverage) and 0 < engine.leverage <= 125, "out of range")
     positive("engine.base_size")
     check("engine.max_trades", engine.max_trades >= 0, "must not be negative")
-    check("engine.cooldown_secs", math.isfinite(engine.cooldown_secs) and engine.cooldown_secs >= 0,
-          "must be 0 or more seconds")
+    for key in ("engine.cooldown_secs", "engine.reject_cooldown_secs"):
+        seconds = config.value(key)
+        check(key, math.isfinite(seconds) and seconds >= 0, "must be 0 or more seconds")
+    positive("engine.reject_rearm_bps")
     check("engine.ws_port", 0 <= engine.ws_port <= 65535, "not a TCP port")
     not_origins = [origin for origin in engine.ws_allowed_origins if not _ORIGIN.fullmatch(origin)]
     check("engine.ws_allowed_origins", not not_origins, f"{', '.join(map(repr, not_origins))} not an origin")

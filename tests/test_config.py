@@ -285,6 +285,8 @@ class TestBadValues:
             ("SEXTANT_BRIDGE_WIDTH", "100"),
             ("SEXTANT_BRIDGE_STALE_AFTER_S", "nan"),
             ("SEXTANT_BRIDGE_FULLSCREEN", "maybe"),
+            ("SEXTANT_REJECT_COOLDOWN_SECS", "-1"),
+            ("SEXTANT_ENGINE_REJECT_REARM_BPS", "0"),
         ],
     )
     def test_bad_value_names_the_variable_the_value_and_the_fix(self, env_name: str, value: str) -> None:

@@ -211,6 +211,8 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
                             max_notional_usd=config.max_notional_usd, dry_run=config.dry_run,
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
+                            reject_cooldown_secs=config.reject_cooldown_secs,
+                            reject_rearm_bps=config.reject_rearm_bps,
                             assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
                             command_poll_secs=config.command_poll_s,
                             stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK",

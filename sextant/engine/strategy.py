@@ -72,6 +72,8 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     max_notional_usd: float = 50_000.0  # our own per-order cap (execution.py)
     dry_run: bool = False  # orders are logged and published, never submitted
     cooldown_secs: float = 30.0
+    reject_cooldown_secs: float = 120.0  # gate/config.py
+    reject_rearm_bps: float = 50.0
     min_notional_usd: float = 20.0
     approval_ttl_secs: float = 30.0  # the default of docs/gate.md
     consensus: ConsensusMode = "pipeline"  # swarm/consensus.py
@@ -139,7 +141,9 @@ class SwarmStrategy(Strategy):
         self.gate = Gate(GateConfig(
             autonomy=Autonomy[config.autonomy], autonomy_ceiling=Autonomy[config.autonomy_ceiling],
             approval_ttl_ns=int(config.approval_ttl_secs * 1e9),
-            assisted_countdown_ns=int(config.assisted_countdown_secs * 1e9)), venue=self, events=sink, bus=bus)
+            assisted_countdown_ns=int(config.assisted_countdown_secs * 1e9),
+            reject_cooldown_ns=int(config.reject_cooldown_secs * 1e9), reject_rearm_bps=config.reject_rearm_bps),
+            venue=self, events=sink, bus=bus)
         self.agent_scores: dict[str, float] = {}  # from the chain by the trust layer (trust/link.py)
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
         self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (docs/spec.md#the-crew)

@@ -87,6 +87,15 @@ class Refuse:
 Decision = Execute | Wait | Refuse
 
 
+@dataclass(frozen=True, slots=True)
+class RejectedTrade:
+    """A trade the captain rejected: the agent's trades that way wait until `until_ns`, unless the mid leaves the
+    plan's `mid` by the gate's re-arm distance."""
+
+    until_ns: int
+    mid: float
+
+
 @dataclass
 class PendingIntent:
     intent: AgentIntent
@@ -95,6 +104,7 @@ class PendingIntent:
     auto_approve_ns: int | None
     held_remaining_ns: int | None = None  # a held countdown: the time it had left (docs/gate.md: it pauses on hover)
     research: ResearchChange | None = None
+    note: str = ""  # the gate's word on the card, after the plan
 
 
 def recheck(directive: ExecutionDirective, market: MarketView, risk_total: float, risk_veto: float) -> str | None:
@@ -126,6 +136,7 @@ class Gate:
         self.pending: dict[str, PendingIntent] = {}
         self.estop = EStopMachine(venue, events, config.flatten_timeout_ns)
         self._latched_estops: set[str] = set()  # engaged from the ring's latch: their messages are answered
+        self.rejected: dict[tuple[str, str], RejectedTrade] = {}  # (agent, BUY | SELL): the captain's rejections
 
     # ---------------------------------------------------------------------------------------------- levels
 
@@ -159,12 +170,17 @@ class Gate:
             return Refuse(intent.id, str(rejection))
         if directive is None:
             return None
+        held, moved_bps = self._after_rejection(intent.agent, directive, market, now)
+        if held:
+            return None  # the captain said no to this: the agent is not heard on it again yet
         config = self.config
         level = self.level_for(intent.agent)
         confident = intent.confidence >= config.assisted_confidence
         countdown = now + config.assisted_countdown_ns if level == Autonomy.ASSISTED and confident else None
         waits = level == Autonomy.MANUAL or (level == Autonomy.ASSISTED and not confident)
         pending = PendingIntent(intent, directive, now + config.approval_ttl_ns, countdown)
+        if moved_bps is not None:  # the card says why it is back inside the cool-down
+            pending.note = f"again after a reject: the market moved {moved_bps:.0f} bps"
         self._bus.publish(IntentDecided(intent.id))
         auto = level == Autonomy.AUTO
         # An intent approved at once is announced after its order has left (EventSink.publish_later)
@@ -268,6 +284,10 @@ class Gate:
             self._answer(message, refusal is None, refusal or "approved", now)
         elif isinstance(command, messages.Reject):
             self.pending.pop(intent_id)
+            directive = pending.directive
+            if directive is not None and self.config.reject_cooldown_ns:
+                self.rejected[(pending.intent.agent, directive.side)] = RejectedTrade(
+                    now + self.config.reject_cooldown_ns, directive.reference_mid)
             self._events.publish(messages.IntentRejected(intent_id=intent_id, reason=command.reason or
                                                          "rejected by the captain", by="human",
                                                          command_id=command.command_id), now)
@@ -405,9 +425,28 @@ class Gate:
             target_position=intent.target_position, price=directive.price if directive else None,
             style=directive.style if directive else None, confidence=intent.confidence,
             reputation=intent.reputation, title=intent.title, reasoning=intent.reasoning,
-            plan=directive.plan if directive else pending.research.plan if pending.research else "",
+            plan=" · ".join(filter(None, (directive.plan if directive else pending.research.plan
+                                          if pending.research else "", pending.note))),
             risk_score=self._risk_score(), requires_approval=requires_approval,
             auto_approve_at_ns=pending.auto_approve_ns, expires_at_ns=pending.expires_ns), now)
+
+    def _after_rejection(self, agent: str, directive: ExecutionDirective, market: MarketView,
+                         now: int) -> tuple[bool, float | None]:
+        """(whether a trade like one the captain rejected is still held back, how far the mid has moved since the
+        rejected plan when it comes back early because of that move; None when it was never rejected or its
+        cool-down is over)."""
+        key = (agent, directive.side)
+        rejected = self.rejected.get(key)
+        if rejected is None:
+            return False, None
+        if now >= rejected.until_ns:
+            del self.rejected[key]
+            return False, None
+        moved_bps = abs(market.mid - rejected.mid) / rejected.mid * 1e4 if rejected.mid > 0 else math.inf
+        if not moved_bps >= self.config.reject_rearm_bps:  # a NaN book holds it back too
+            return True, None
+        del self.rejected[key]
+        return False, moved_bps
 
     def _risk_score(self) -> float:
         """The hull's total potential as a share of the veto threshold (0 without one), for an intent card."""

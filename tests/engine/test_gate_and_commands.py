@@ -108,6 +108,16 @@ class TestManual:
         assert result(collected, "c-1").applied
         assert not result(collected, "c-2").applied and "no pending intent" in result(collected, "c-2").reason
 
+    def test_a_rejected_trade_is_not_put_to_the_captain_again_inside_the_cool_down(self, tmp_path: Path) -> None:
+        parts, collected = scenario(tmp_path, [
+            (1.0, propose("i-1", style="MARKET")),
+            (1.5, messages.Reject(command_id="c-1", intent_id="i-1")),
+            (2.0, propose("i-2", style="MARKET")),  # the same agent, the same way, at once: held back
+            (2.2, propose("i-3", style="MARKET", offset=-1.0)),  # the other way is heard
+        ], duration_s=3.0, reject_cooldown_secs=60.0)
+        assert [e.intent_id for e in of(collected, messages.IntentGenerated)] == ["i-1", "i-3"]
+        assert list(parts.strategy.pending) == ["i-3"]
+
     def test_modify_changes_quantity_then_approve_uses_it(self, tmp_path: Path) -> None:
         parts, collected = scenario(tmp_path, [
             (1.0, propose("i-1", kind="MeanReversion", offset=2.0)),

@@ -61,6 +61,60 @@ class TestManual:
         assert not gate.pending and not venue.orders and log.results("c1")[0].applied
 
 
+class TestAfterAReject:
+    """A trade the captain rejected is not put to them again by the same agent, the same way, for the cool-down;
+    unless the market has moved past the re-arm distance, and then the card says so."""
+
+    COOL_MS = 120_000
+
+    def rejected(self) -> tuple:
+        gate, venue, log = make_gate(Autonomy.MANUAL, reject_cooldown_ns=self.COOL_MS * MS, reject_rearm_bps=50.0)
+        first = intent(0.05)
+        gate.propose(first, 0)
+        gate.handle_commands([received(messages.Reject(command_id="c-no", intent_id=first.id, reason="no"))],
+                             [], [], MS)
+        return gate, venue, log
+
+    def test_the_same_agent_the_same_way_is_held_back_until_the_cool_down_ends(self) -> None:
+        gate, _, log = self.rejected()
+        assert gate.propose(intent(0.05), 2 * MS) is None
+        assert gate.propose(intent(0.08), (self.COOL_MS + 1) * MS - 1) is None  # a bigger one is the same trade
+        assert not gate.pending and len(log.of(messages.IntentGenerated)) == 1
+        back = intent(0.05)
+        assert gate.propose(back, (self.COOL_MS + 1) * MS) == Wait(back.id, (self.COOL_MS + 1 + TTL_MS) * MS, None)
+        assert "again after a reject" not in log.of(messages.IntentGenerated)[-1].plan
+
+    def test_another_agent_or_the_other_way_is_heard_at_once(self) -> None:
+        gate, _, _ = self.rejected()
+        other_agent, other_way = intent(0.05, agent="mean-reversion-01"), intent(-0.05)
+        assert isinstance(gate.propose(other_agent, 2 * MS), Wait)
+        assert isinstance(gate.propose(other_way, 3 * MS), Wait)
+
+    def test_a_market_that_moved_past_the_re_arm_distance_brings_it_back_and_the_card_says_why(self) -> None:
+        gate, venue, log = self.rejected()
+        venue.bid, venue.ask = venue.bid * 1.004, venue.ask * 1.004  # 40 bps: not yet
+        assert gate.propose(intent(0.05), 2 * MS) is None
+        venue.bid, venue.ask = venue.bid / 1.004 * 1.006, venue.ask / 1.004 * 1.006  # 60 bps
+        back = intent(0.05)
+        assert isinstance(gate.propose(back, 3 * MS), Wait)
+        card = log.of(messages.IntentGenerated)[-1]
+        assert card.intent_id == back.id and "again after a reject: the market moved 60 bps" in card.plan
+
+    def test_an_expired_or_approved_trade_starts_no_cool_down(self) -> None:
+        gate, _, _ = make_gate(Autonomy.MANUAL, reject_cooldown_ns=self.COOL_MS * MS)
+        expired = intent(0.05)
+        gate.propose(expired, 0)
+        gate.tick(TTL_MS * MS)
+        assert isinstance(gate.propose(intent(0.05), TTL_MS * MS + 1), Wait)
+
+    def test_a_zero_cool_down_turns_it_off(self) -> None:
+        gate, _, _ = make_gate(Autonomy.MANUAL, reject_cooldown_ns=0)
+        first = intent(0.05)
+        gate.propose(first, 0)
+        gate.handle_commands([received(messages.Reject(command_id="c-no", intent_id=first.id))], [], [], MS)
+        assert isinstance(gate.propose(intent(0.05), 2 * MS), Wait)
+
+
 class TestAssisted:
     def test_a_confident_intent_approves_itself_when_its_countdown_ends_not_before(self) -> None:
         gate, venue, _ = make_gate(Autonomy.ASSISTED, assisted_countdown_ns=COUNTDOWN_MS * MS)
