@@ -64,6 +64,9 @@ class Tick:
     events: list[RingMessage[messages.Event]]
     heartbeat_age_s: float
     lost: int  # events this bridge will never see (it fell behind the ring), since attaching
+    # The engine these came from: its ContextWindow's created_ns, a new one each time an engine (or a replay)
+    # creates its files; 0 while none is attached.
+    instance: int = 0
 
 
 class StateLink:
@@ -129,7 +132,8 @@ class StateLink:
             status = LinkStatus.REPLAY
         else:
             status = LinkStatus.LIVE
-        return Tick(status, snapshot, [m for m in received if m.message is not None], age_s, self._events.lost)
+        return Tick(status, snapshot, [m for m in received if m.message is not None], age_s, self._events.lost,
+                    self._attached_created[0])
 
     def send(self, command: messages.Command) -> int:
         return self.commands.publish(command, ts_ns=self._clock())

@@ -1,8 +1,10 @@
 """The bridge's state: everything the panels draw, derived only from what the engine published.
 
 State flows down: each tick the view hands the link's `Tick` to `BridgeModel.apply`, and the panels read the model.
-Nothing here pretends: a card leaves only when the engine says the intent was approved, rejected or expired; the
-E-stop and autonomy shown are the ContextWindow's. What the bridge itself did (a command sent, not yet answered)
+Nothing here pretends: a card leaves only when the engine says the intent was approved, rejected or expired, or
+when that engine is gone (another engine's files replaced its own: its intents died with it); while the engine is
+not answering (STALE, WAITING) no card takes a key or a click. The E-stop and autonomy shown are the
+ContextWindow's. What the bridge itself did (a command sent, not yet answered)
 is shown as exactly that: "sent".
 """
 
@@ -127,6 +129,7 @@ class BridgeModel:
         self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
         self.attestor: messages.AttestorDown | messages.AttestorUp | None = None  # the latest trust health
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
+        self.instance = 0  # the engine the cards belong to (Tick.instance)
         self._last_sample_ts = 0
         self._last_sequence = -1
 
@@ -134,6 +137,8 @@ class BridgeModel:
 
     def apply(self, tick: Tick, now_s: float) -> None:
         self.now_s = now_s
+        if tick.instance and tick.instance != self.instance:
+            self._new_engine(tick.instance)
         self.status = tick.status
         self.heartbeat_age_s = tick.heartbeat_age_s
         self.events_lost = tick.lost
@@ -146,6 +151,22 @@ class BridgeModel:
         self._flag_overdue_commands()
         while self.toasts and self.toasts[0].until_s < now_s:
             self.toasts.popleft()
+
+    def _new_engine(self, instance: int) -> None:
+        """Another engine wrote the files: the previous one's cards and unanswered commands died with it."""
+        if self.instance:
+            dropped = sum(1 for card in self.cards.values() if not card.outcome)
+            self.cards.clear()
+            self.pending_commands.clear()
+            if dropped:
+                self.toast(f"a new engine: {dropped} card{'s' if dropped > 1 else ''} of the previous one dropped",
+                           False)
+        self.instance = instance
+
+    @property
+    def answering(self) -> bool:
+        """Whether an engine is there to act on a card now."""
+        return self.status in (LinkStatus.LIVE, LinkStatus.STARTING, LinkStatus.REPLAY)
 
     def command_sent(self, command: messages.Command, number: int = -1) -> None:
         """The view sent `command` as CommandRing message `number`; remember it until the engine answers."""
@@ -257,6 +278,9 @@ class BridgeModel:
         return sorted(self.cards.values(), key=lambda c: (c.arrived_s, c.intent_id))
 
     def top_card(self) -> Card | None:
+        """The card A / R / M act on: the oldest undecided one, while an engine is answering."""
+        if not self.answering:
+            return None
         for card in self.visible_cards():
             if not card.outcome:
                 return card

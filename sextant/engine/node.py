@@ -53,6 +53,7 @@ from sextant.state.bus import Bus, CommandRead, ContextCommitted, EventPublished
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
+from sextant.swarm.agents.base import CrewMember, instance_tag
 from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from sextant.swarm.agents.mean_reversion import MeanReversionAgent, MeanReversionConfig
 from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
@@ -268,6 +269,10 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
     encoder, translator, strategy = build_components(config, crew, context, sink,
                                                      Venue.OKX if config.venue == "okx" else Venue.SIM,
                                                      bus=bus, commands_path=config.commands_path)
+    tag = instance_tag(context.created_ns)  # the engine instance the ContextWindow header names
+    for agent in crew:
+        if isinstance(agent, CrewMember):
+            agent.id_prefix = f"{tag}-"
     node.trader.add_actor(encoder)
     node.trader.add_actor(translator)
     node.trader.add_strategy(strategy)

@@ -111,6 +111,11 @@ class ContextWriter:
         return self._file.path
 
     @property
+    def created_ns(self) -> int:
+        """When this writer made its file: the engine instance readers see in the header (a restart is another)."""
+        return int(self._file.header[0]["created_ns"])
+
+    @property
     def buffer(self) -> np.ndarray:
         """The writable uint8 view of the file, for njit writers (`seqlock.seqlock_publish`)."""
         return self._file.buf

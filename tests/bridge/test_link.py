@@ -32,6 +32,28 @@ def test_an_alive_engine_without_state_is_starting_and_a_silent_one_is_stale(tmp
     context.close()
 
 
+def test_each_tick_names_the_engine_whose_files_it_read_and_a_restart_is_another(tmp_path: Path) -> None:
+    now = [time.time_ns()]
+    link = StateLink(tmp_path / "context.mmap", tmp_path / "events.mmap", tmp_path / "commands.mmap",
+                     reconnect_every_s=0.0, clock=lambda: now[0])
+    assert link.poll().instance == 0  # no engine yet
+    first = ContextWriter(tmp_path / "context.mmap", "BTC-USDT-SWAP.OKX")
+    events = EventRingWriter(tmp_path / "events.mmap")
+    first_instance = link.poll().instance
+    assert first_instance == first.created_ns != 0
+    assert link.poll().instance == first_instance
+    first.close()
+    events.close()
+    (tmp_path / "context.mmap").unlink()  # the engine died; the next one makes its files anew
+    (tmp_path / "events.mmap").unlink()
+    time.sleep(0.001)
+    second = ContextWriter(tmp_path / "context.mmap", "BTC-USDT-SWAP.OKX")
+    events = EventRingWriter(tmp_path / "events.mmap")
+    assert link.poll().instance == second.created_ns != first_instance
+    second.close()
+    events.close()
+
+
 def test_ctrl_c_twice_stops_the_bridge_cleanly(tmp_path: Path) -> None:
     import signal
     import subprocess

@@ -61,3 +61,48 @@ def test_given_up_restarts_say_so() -> None:
 
 def test_the_headless_console_prints_trust_health() -> None:
     assert messages.AttestorDown in NOTABLE and messages.AttestorUp in NOTABLE
+
+
+def card_event(intent_id: str) -> messages.IntentGenerated:
+    return messages.IntentGenerated(intent_id=intent_id, agent="momentum-01", intent_kind="TrendFollow",
+                                    instrument="BTC-USDT-SWAP.OKX", side="BUY", quantity=1.0, requires_approval=True)
+
+
+def engine_tick(status: LinkStatus, instance: int, *events: messages.Event) -> Tick:
+    return Tick(status, None, [RingMessage(n, e.KIND, 0, False, e) for n, e in enumerate(events)], 0.0, 0, instance)
+
+
+class TestCardsBelongToTheirEngine:
+    """A card never outlives what its engine says of it: the previous engine's cards go the moment another engine's
+    files are attached, and while no engine answers, no card takes a key."""
+
+    def test_a_new_engines_files_drop_the_previous_engines_cards_at_once(self) -> None:
+        model = BridgeModel()
+        model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("momentum-01-000001")), now_s=1.0)
+        model.command_sent(messages.Approve(command_id="a", intent_id="momentum-01-000001"), 3)
+        assert model.top_card() is not None
+        model.apply(engine_tick(LinkStatus.STARTING, 222), now_s=2.0)
+        assert not model.cards and model.top_card() is None
+        assert not model.pending_commands, "its answer can never come: the engine that would give it is gone"
+        assert [t.text for t in model.toasts][-1] == "a new engine: 1 card of the previous one dropped"
+
+    def test_the_new_engines_card_with_the_same_id_is_its_own(self) -> None:
+        model = BridgeModel()
+        model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("momentum-01-000001")), now_s=1.0)
+        model.apply(engine_tick(LinkStatus.LIVE, 222, card_event("momentum-01-000001")), now_s=2.0)
+        card = model.top_card()
+        assert card is not None and card.arrived_s == 2.0 and len(model.cards) == 1
+
+    def test_a_card_takes_no_key_while_its_engine_is_not_answering(self) -> None:
+        model = BridgeModel()
+        model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("i-1")), now_s=1.0)
+        model.apply(engine_tick(LinkStatus.STALE, 111), now_s=3.0)
+        assert "i-1" in model.cards and model.top_card() is None and not model.answering
+        model.apply(engine_tick(LinkStatus.LIVE, 111), now_s=3.5)  # the same engine, back from a stall
+        card = model.top_card()
+        assert card is not None and card.intent_id == "i-1"
+
+    def test_the_first_engine_drops_nothing(self) -> None:
+        model = BridgeModel()
+        model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("i-1")), now_s=1.0)
+        assert "i-1" in model.cards and not model.toasts

@@ -36,7 +36,8 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
         slide = 1 - ease_out((model.now_s - card.arrived_s) / SLIDE_S)
         rect = Rect(column.left + p.px(12) + slide * column.width, top - (index + 1) * card_h - index * gap,
                     column.width - p.px(24), card_h)
-        _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, on_approve, on_modify, on_reject)
+        _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, model.answering, on_approve,
+                   on_modify, on_reject)
         shown[card.intent_id] = rect
     if len(cards) > fits:
         p.label("cards:more", f"+{len(cards) - fits} more waiting", column.center_x, column.bottom + p.px(12),
@@ -44,7 +45,7 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
     return shown
 
 
-def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_top: bool,
+def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_top: bool, answering: bool,
                on_approve: Callable[[str], None], on_modify: Callable[[str], None],
                on_reject: Callable[[str], None]) -> None:
     intent = card.intent
@@ -93,6 +94,10 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
     if card.outcome:
         p.label(f"{key}:outcome", p.fit(f"{card.outcome.upper()} · {card.outcome_detail}", width, theme.SIZE_BODY),
                 x, buttons_y + p.tx(12), size=theme.SIZE_BODY, bold=True, color=border)
+        return
+    if not answering:  # no engine to act on it: no button that looks as if it would
+        p.label(f"{key}:no-engine", p.fit("ENGINE NOT ANSWERING · no action possible", width, theme.SIZE_BODY),
+                x, buttons_y + p.tx(12), size=theme.SIZE_BODY, bold=True, color=theme.YELLOW)
         return
     enabled = not card.pending_command
     button_w = (width - 2 * p.tx(8)) / 3
