@@ -199,6 +199,11 @@ class BridgeModel:
         elif isinstance(event, messages.IntentRejected):
             self._resolve(event.intent_id, "rejected", event.reason)
         elif isinstance(event, messages.IntentExpired):
+            card = self.cards.get(event.intent_id)
+            if card is not None and not card.outcome:  # a card that waited on screen and got no answer: say so
+                intent = card.intent
+                title = intent.title or f"{intent.side or ''} {intent.quantity:g}".strip()
+                self.toast(f"card expired unanswered: {intent.agent} · {title}", False)
             self._resolve(event.intent_id, "expired", event.reason)
         elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled | messages.OrderRejected
                         | messages.OrderCanceled):

@@ -106,3 +106,14 @@ class TestCardsBelongToTheirEngine:
         model = BridgeModel()
         model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("i-1")), now_s=1.0)
         assert "i-1" in model.cards and not model.toasts
+
+
+def test_a_card_that_expires_unanswered_is_said_once_and_one_decided_in_time_is_not() -> None:
+    model = BridgeModel()
+    model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("i-1"), card_event("i-2")), now_s=1.0)
+    model.apply(engine_tick(LinkStatus.LIVE, 111, messages.IntentRejected(intent_id="i-2", reason="no",
+                                                                          by="human")), now_s=2.0)
+    model.apply(engine_tick(LinkStatus.LIVE, 111, messages.IntentExpired(intent_id="i-1"),
+                            messages.IntentExpired(intent_id="i-1")), now_s=31.0)
+    assert [t.text for t in model.toasts] == ["card expired unanswered: momentum-01 · BUY 1"]
+    assert model.cards["i-1"].outcome == "expired"
