@@ -62,6 +62,10 @@ class TextLayer:
         self._used.clear()
         self._batch.draw()
 
+    def shown(self) -> dict[str, str]:
+        """The texts the last drawn frame showed, by key (what a test reads back of a frame)."""
+        return {key: text.text for key, text in self._texts.items() if text.visible}
+
     def content_height(self, key: str) -> float:
         text = self._texts.get(key)
         return float(text.content_height) if text is not None else 0.0

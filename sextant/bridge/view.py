@@ -26,6 +26,7 @@ from sextant.bridge.panels.dialogs import (
     EStopConfirm,
     ModifyEditor,
     draw_estop_confirm,
+    draw_help,
     draw_modify_editor,
     draw_toasts,
 )
@@ -63,6 +64,7 @@ class BridgeView(arcade.View):
         self.ticks = 0
         self.tick_s = 1.0 / config.tick_hz
         self.drawer: Drawer | None = None
+        self.help_open = False  # the ? overlay: every key and what it does
         self.estop_confirm: EStopConfirm | None = None
         self.editor: ModifyEditor | None = None
         self.volatile: list[Rect] = []  # live measurements on screen (golden tests mask these)
@@ -110,6 +112,8 @@ class BridgeView(arcade.View):
         if self.drawer is not None:
             draw_drawer(p, self.gpu, model, self.link.stats, self.drawer, self.volatile)
         draw_toasts(p, model)
+        if self.help_open and self.estop_confirm is None and self.editor is None:
+            draw_help(p, on_close=self.close_help)
         if self.estop_confirm is not None:
             draw_estop_confirm(p, self.estop_confirm, on_confirm=self.confirm_estop, on_cancel=self.cancel_dialogs)
         elif self.editor is not None:
@@ -246,6 +250,9 @@ class BridgeView(arcade.View):
         if dialog is not None:
             self._send(messages.EStop(command_id=self.link.next_command_id("estop"), engage=dialog.engage))
 
+    def close_help(self) -> None:
+        self.help_open = False
+
     def cancel_dialogs(self) -> None:
         self.estop_confirm = None
         self.editor = None
@@ -274,6 +281,14 @@ class BridgeView(arcade.View):
         if self.editor is not None:
             self._editor_key(self.editor, symbol)
             return True
+        if symbol == key.QUESTION or (symbol == key.SLASH and modifiers & key.MOD_SHIFT):
+            self.help_open = not self.help_open
+            return True
+        if self.help_open and symbol == key.ESCAPE:
+            self.help_open = False
+            return True
+        if symbol == key.SPACE:
+            self.help_open = False  # the E-stop's dialog is never behind the help
         if self.model.status == LinkStatus.REPLAY and self._replay_key(symbol):
             return True
         top = self.model.top_card()

@@ -202,3 +202,28 @@ def test_a_research_card_approves_like_any_card_but_cannot_be_modified(window, f
     press(window, key.A)
     sent = commands_in(feed.commands)
     assert [type(c) for c in sent] == [messages.Approve] and sent[0].intent_id == "research-momentum-1a2b"
+
+
+def test_question_mark_shows_every_key_and_never_stands_between_the_captain_and_the_estop(
+        window, feed_factory, bridge_factory, tmp_path: Path) -> None:
+    from sextant.bridge.panels.dialogs import KEYS_HELP
+    from tests.bridge.golden import grab
+
+    feed = feed_factory("calm")
+    view = bridge_factory(feed.clock)
+    run_frames(window, view, feed, 10)
+    emit(window, "on_key_press", key.SLASH, key.MOD_SHIFT)  # "?" on a US keyboard
+    frame(window, view)
+    assert view.help_open and view.painter.button_rect("help:close") is not None
+    shown = view.overlay_text.shown()
+    assert [shown[f"help:key{index}"] for index in range(len(KEYS_HELP))] == [keys for keys, _ in KEYS_HELP]
+    from PIL import Image
+
+    Image.fromarray(grab(window)).save(tmp_path / "help.png")  # for a person to look at when it fails
+    press(window, key.ESCAPE)
+    frame(window, view)
+    assert not view.help_open and view.painter.button_rect("help:close") is None
+    press(window, key.QUESTION)
+    press(window, key.SPACE)  # the E-stop goes first: the help closes and the confirm dialog opens
+    frame(window, view)
+    assert not view.help_open and view.estop_confirm is not None

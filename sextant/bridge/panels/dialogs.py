@@ -154,3 +154,31 @@ def draw_toasts(p: Painter, model: BridgeModel) -> None:
         p.rect(Rect(rect.left, rect.bottom, p.px(4), rect.height), color)
         p.label(f"toast{index}", toast.text[:80], rect.left + p.px(14), rect.center_y, size=theme.SIZE_SMALL,
                 color=color, anchor_y="center")
+
+
+# Every key the bridge takes and what it does: the help overlay shows exactly this list (docs/bridge.md too).
+KEYS_HELP: tuple[tuple[str, str], ...] = (
+    ("A  R  M", "approve, reject or modify the top card"),
+    ("Space", "E-STOP, confirmed by Space or Enter; when engaged, RELEASE"),
+    ("1  2  3  4", "drawers: orders, research, memory, hull integrity"),
+    ("Esc", "close a drawer, a dialog or this help"),
+    ("F11", "full screen on or off"),
+    ("?", "this help, on or off"),
+    ("in MODIFY", "type digits and .; Tab: quantity / price; ← →: style; Enter sends"),
+    ("in a replay", "Space: pause / play; ← →: step; [ ]: slower / faster"),
+)
+
+
+def draw_help(p: Painter, *, on_close: Callable[[], None]) -> None:
+    box = _modal(p, 1140, 120 + 44 * len(KEYS_HELP))
+    p.outline(box, theme.CYAN, p.px(2))
+    p.label("help:title", "KEYS", box.left + p.px(30), box.top - p.px(48), size=theme.SIZE_TITLE, bold=True,
+            color=theme.CYAN)
+    y = box.top - p.px(96)
+    for index, (keys, action) in enumerate(KEYS_HELP):
+        p.label(f"help:key{index}", keys, box.left + p.px(30), y, size=theme.SIZE_BODY, bold=True, mono=True)
+        p.label(f"help:action{index}", p.fit(action, box.width - p.px(300), theme.SIZE_BODY), box.left + p.px(250),
+                y, size=theme.SIZE_BODY, color=theme.TEXT_SECONDARY)
+        y -= p.px(44)
+    p.button("help:close", Rect(box.right - p.px(200), box.top - p.px(66), p.px(170), p.px(44)), "CLOSE [Esc]",
+             on_close, color=theme.TEXT_SECONDARY, size=theme.SIZE_SMALL)

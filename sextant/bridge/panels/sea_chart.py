@@ -15,7 +15,8 @@ from sextant.state.layout import FORECAST_POINTS
 FORECAST_SHARE = 0.14  # the right part of the chart, kept for the predicted path
 MIN_SPAN_BPS = 6.0  # a quiet market is not magnified into noise
 MIN_WINDOW_S = 20.0  # a young session fills the chart from the left, but never squeezes a few seconds wide
-DRAWER_HINT = "[1] Orders  [2] Research  [3] Memory  [4] Hull  [A] approve  [R] reject  [M] modify  [Space] E-STOP"
+DRAWER_HINT = ("[1] Orders  [2] Research  [3] Memory  [4] Hull  [A] approve  [R] reject  [M] modify  [Space] E-STOP"
+               "  [?] keys")
 
 
 def sea_name(sea: float) -> str:
