@@ -328,11 +328,16 @@ def _secret_refusal(path: Path, written: str, key: str) -> ConfigError:
                        f"file and set {env_name(key)} in the environment instead.")
 
 
+def _secret_named(name: str) -> str | None:
+    """The secret a file's key names, under its field name or its variable's, or None."""
+    return next((key for key in SECRET_SETTINGS if name in (key.split(".", 1)[1], env_name(key))), None)
+
+
 def _file_values(path: Path) -> dict[str, Any]:
     """The settings of a sextant.toml, by key ("engine.ws_port"), every name checked."""
     values: dict[str, Any] = {}
     for name, content in _read_toml(path).items():
-        secret = next((key for key in SECRET_SETTINGS if name in (key.split(".", 1)[1], env_name(key))), None)
+        secret = _secret_named(name)
         if secret is not None:
             raise _secret_refusal(path, name, secret)
         if name not in TABLES:
@@ -352,7 +357,7 @@ def _file_values(path: Path) -> dict[str, Any]:
                               f"{type(content).__name__}.")
         fields = list(_field_types(TABLES[name]))
         for field, value in content.items():
-            secret = next((key for key in SECRET_SETTINGS if field in (key.split(".", 1)[1], env_name(key))), None)
+            secret = _secret_named(field)
             if secret is not None:
                 raise _secret_refusal(path, field, secret)
             if field not in fields:

@@ -32,8 +32,8 @@ class EStopVenue(Protocol):
         """(flat, how many orders are open, in flight or emulated)."""
 
 
-class Publisher(Protocol):
-    def publish(self, event: messages.Event, ts_ns: int) -> int: ...
+class Publisher(messages.EventPublisher, Protocol):
+    """The event sink as the gate uses it: also the announcements that wait for their order (EventSink)."""
 
     def publish_later(self, event: messages.Event, ts_ns: int) -> None: ...
 

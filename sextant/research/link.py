@@ -48,12 +48,8 @@ class ResearchTarget(Protocol):
     def propose_research(self, change: ResearchChange) -> None: ...
 
 
-class EventPublisher(Protocol):
-    def publish(self, event: messages.Event, ts_ns: int) -> int: ...
-
-
 class ResearchLink:
-    def __init__(self, ledger_path: Path, strategy: ResearchTarget, sink: EventPublisher, bus: Bus) -> None:
+    def __init__(self, ledger_path: Path, strategy: ResearchTarget, sink: messages.EventPublisher, bus: Bus) -> None:
         self._path = ledger_path
         self._strategy = strategy
         self._sink = sink

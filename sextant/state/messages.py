@@ -8,7 +8,7 @@ reuse or renumber one, only add.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import msgspec
 
@@ -426,3 +426,9 @@ def fit_to_capacity(message: Message, capacity: int) -> Fitted:
 def to_wire(message: Message, *, seq: int, ts_ns: int) -> dict[str, Any]:
     """The WebSocket envelope (docs/ws-protocol.md): {"type", "ts_ns", "seq", "data"}."""
     return {"type": type(message).__name__, "ts_ns": ts_ns, "seq": seq, "data": msgspec.to_builtins(message)}
+
+
+class EventPublisher(Protocol):
+    """What publishes engine events: the engine's EventSink (engine/events.py), as the links and the gate use it."""
+
+    def publish(self, event: Event, ts_ns: int) -> int: ...

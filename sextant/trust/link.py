@@ -56,12 +56,6 @@ class TrustTarget(Protocol):
     def apply_reputation(self, scores: dict[str, float | None]) -> None: ...
 
 
-class EventPublisher(Protocol):
-    """What the link uses of the engine's event sink (engine/events.py): a way to publish its own events."""
-
-    def publish(self, event: messages.Event, ts_ns: int) -> int: ...
-
-
 @dataclass(slots=True)
 class _Child:
     process: Any  # a multiprocessing SpawnProcess
@@ -77,8 +71,8 @@ class TrustLink:
     attestor mining). The engine hands each closed decision over through its write-ahead file and never waits."""
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
-                 strategy: TrustTarget, sink: EventPublisher, bus: Bus, agents: list[str], writer: ContextWriter,
-                 restart_policy: RestartPolicy | None = None) -> None:
+                 strategy: TrustTarget, sink: messages.EventPublisher, bus: Bus, agents: list[str],
+                 writer: ContextWriter, restart_policy: RestartPolicy | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
         self._child_args = (str(directory), rpc_url, key, seed, list(agents))
         self._handoff = HandoffWriter(directory / HANDOFF_FILE)
