@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "restarts.")
     for verb in (run, bridge):
         verb.add_argument("--headless", action="store_true",
-                          help="render off screen (EGL, no display); prints a status line per second")
+                          help="no window: the bridge runs in this terminal (a status line per second, keys A R "
+                               "Space 1-4 ? q); with --screenshot, --frames or --script it renders off screen (EGL)")
         verb.add_argument("--windowed", action="store_true", help="a window instead of full screen")
         verb.add_argument("--size", metavar="WxH", help="window size, e.g. 1280x720 (default 1920x1080)")
         verb.add_argument("--script", metavar="FILE", help="drive the bridge's input from a script "
@@ -414,9 +415,14 @@ def main(argv: list[str] | None = None) -> int:
             script = Path(args.script).read_text() if args.script else None
             if not args.headless and sys.platform.startswith("linux") and not has_display():
                 print("sextant bridge: no display (DISPLAY and WAYLAND_DISPLAY are unset), so the bridge runs "
-                      "headless: off screen, with a status line per second. Use --headless to say so.", flush=True)
+                      "in this terminal: a status line per second, keys A R Space 1-4 ? q. Use --headless to say so.",
+                      flush=True)
                 args.headless = True
                 bridge_config = _bridge_config(config, args)
+            if args.headless and not (args.frames or args.screenshot or script):
+                from sextant.bridge.terminal import run_terminal_bridge  # no GL: nothing to draw
+
+                return run_terminal_bridge(bridge_config)
             if args.headless:
                 from sextant.bridge.headless import use_headless_gl
 
@@ -441,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                 _bridge_config(config, args)  # validated before any process starts
                 if args.script and not Path(args.script).is_file():
                     raise ConfigError(f"--script={args.script}: no such file.")
-                return run(_engine_argv(args), _bridge_argv(args), args.config)
+                return run(_engine_argv(args), _bridge_argv(args), args.config,
+                           context_path=engine_config.context_path, restart_limit=config.engine.restart_limit)
             from sextant.engine.config import EngineSecrets
             from sextant.engine.node import run_engine
 

@@ -80,6 +80,7 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     reject_cooldown_secs: float = 120.0
     reject_rearm_bps: float = 50.0
     sl_pct: float = 0.02  # stop-loss distance from the entry price; 0 disables
+    restart_limit: int = 5  # `sextant run` restarts a crashed engine this many times in a row (0: never)
     ws_port: int = 8765  # 0 = any free port (tests)
     # Exact origins (http://localhost:3000) whose web pages may read the stream; none by default. A client that
     # sends no Origin (the bridge, the CLI, scripts) is always accepted.
@@ -107,6 +108,7 @@ class BridgeSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     history_s: float = 300.0  # how much price history the sea chart shows
     reconnect_every_s: float = 0.5  # how often a missing or replaced engine file is looked for again
     antialiasing: bool = False  # MSAA costs +55-140 % on llvmpipe; the shaders anti-alias their own edges
+    sound: bool = True  # a chime when a card arrives (with a window; silent without an audio device)
 
 
 class TrustSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -222,6 +224,7 @@ _HELP: dict[str, str] = {
     "engine.cooldown_secs": "use a number of seconds, 0 or more",
     "engine.reject_cooldown_secs": "use a number of seconds, 0 or more (0: a rejected trade may come back at once)",
     "engine.reject_rearm_bps": "use a positive number of basis points, e.g. 50",
+    "engine.restart_limit": "use a whole number from 0 (never restart) to 100",
     "engine.sl_pct": "use a fraction of the entry price below 0.5, e.g. 0.02 for 2 %, or 0 to disable",
     "engine.ws_port": "use a TCP port between 1 and 65535 (0 picks any free port)",
     "engine.ws_allowed_origins": "list exact origins (comma-separated in the environment, a list in sextant.toml), "
@@ -243,6 +246,7 @@ _HELP: dict[str, str] = {
     "bridge.history_s": "use a positive number of seconds, e.g. 300",
     "bridge.reconnect_every_s": "use a positive number of seconds, e.g. 0.5",
     "bridge.antialiasing": "use 1/0, true/false, yes/no or on/off",
+    "bridge.sound": "use 1/0, true/false, yes/no or on/off",
     "trust.dir": "use a folder path, or leave it empty to attest nothing",
     "trust.chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
     "research.ledger": "use a file path, or leave it empty: the engine then takes no research results",
@@ -488,6 +492,7 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
     check("engine.leverage", math.isfinite(engine.leverage) and 0 < engine.leverage <= 125, "out of range")
     positive("engine.base_size")
     check("engine.max_trades", engine.max_trades >= 0, "must not be negative")
+    check("engine.restart_limit", 0 <= engine.restart_limit <= 100, "out of range")
     for key in ("engine.cooldown_secs", "engine.reject_cooldown_secs"):
         seconds = config.value(key)
         check(key, math.isfinite(seconds) and seconds >= 0, "must be 0 or more seconds")

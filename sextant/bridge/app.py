@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sextant.bridge.config import BridgeConfig
 from sextant.bridge.headless import use_headless_gl
+from sextant.bridge.pacing import FixedRate
 
 SCREENSHOT_FRAMES = 120  # by default, `--screenshot` waits this many frames after the engine is seen
 ATTACH_GRACE_S = 10.0  # and takes the shot anyway (showing WAITING) if no engine appears this long
@@ -69,7 +70,7 @@ class FrameDriver:
                     print(f"  {describe_event(event)}", flush=True)
             if time.monotonic() - self._last_status >= 1.0:
                 self._last_status = time.monotonic()
-                print(status_line(view.model), flush=True)
+                print(status_line(view.model, time.time_ns()), flush=True)
         if self.script is not None:
             try:
                 self.script.tick(view)  # type: ignore[attr-defined]
@@ -92,7 +93,7 @@ class FrameDriver:
             self.stop()
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
+def interrupt_once(signum: int, frame: object) -> None:
     """Ctrl-C stops the bridge; a second one (a double press, or `sextant run` passing the stop on to its child)
     must not cut the cleanup short and turn a requested stop into a failure."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -128,13 +129,13 @@ def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = Non
         driver.script = ScriptRunner(steps, window, driver.stop)
     view.after_draw = driver.after_draw
     window.show_view(view)
-    previous = signal.signal(signal.SIGINT, _interrupt_once) if _main_thread() else None
+    previous = signal.signal(signal.SIGINT, interrupt_once) if _main_thread() else None
     try:
         if not headless:
             arcade.run()
         else:
             pyglet.clock.unschedule(window._dispatch_frame)  # we own the loop; pyglet's clock must not draw too
-            next_frame = time.perf_counter()
+            pacer = FixedRate(tick)
             while not window.closed:
                 window.dispatch_events()
                 EventDispatcher.dispatch_event(window, "on_fixed_update", tick)
@@ -144,19 +145,14 @@ def run_bridge(config: BridgeConfig, *, headless: bool, frames: int | None = Non
                 if window.closed:
                     break
                 window.flip()
-                next_frame += tick
-                slack = next_frame - time.perf_counter()
-                if slack > 0:
-                    time.sleep(slack)
-                else:
-                    next_frame = time.perf_counter()  # an overrun: skip ahead, never try to catch up
+                pacer.wait()
     except KeyboardInterrupt:
         pass
     finally:
         view.link.close()
         if not window.closed:
             window.close()
-        if previous is not None and signal.getsignal(signal.SIGINT) is _interrupt_once:
+        if previous is not None and signal.getsignal(signal.SIGINT) is interrupt_once:
             signal.signal(signal.SIGINT, previous)  # not interrupted; after a Ctrl-C it stays ignored to the end
     if driver.error:
         return 1

@@ -33,12 +33,15 @@ def describe_event(event: messages.Event) -> str:
     return f"{type(event).__name__} {fields}"
 
 
-def status_line(model: BridgeModel) -> str:
+def status_line(model: BridgeModel, now_ns: int) -> str:
+    down = model.engine_down(now_ns)
+    if down:
+        return f"[{model.status.value}] {down}"
     snapshot = model.snapshot
+    if model.status == LinkStatus.STARTING:
+        return f"[{model.status.value}] the engine is starting: no market data yet"
     if snapshot is None or snapshot.sequence == 0:
         return f"[{model.status.value}] waiting for the engine's shared memory"
-    if model.status == LinkStatus.STARTING:
-        return f"[{model.status.value}] the engine is alive; no market data yet"
     record = snapshot.record
     position = float(record["position_size"])
     crew = "; ".join(f"{agent.lower()}: {task}" for agent, _, task in crew_lines(snapshot))

@@ -20,6 +20,7 @@ from sextant.state import messages
 from sextant.state.context import CONTEXT_SPEC, ContextReader, ContextSnapshot
 from sextant.state.ring import EVENT_RING_SPEC, CommandRingWriter, EventRingReader, RingMessage
 from sextant.state.shm import StateFileError, check_usable, read_header
+from sextant.state.supervision import SupervisorReport, read_report, supervisor_path
 
 Clock = Callable[[], int]  # wall clock, ns; tests pass a stepped one so frames are reproducible
 
@@ -33,6 +34,7 @@ class LinkStatus(Enum):
     LIVE = "LIVE"
     STALE = "STALE"  # files present, heartbeat older than stale_after_s
     REPLAY = "REPLAY"  # the writer is a replay process (ContextWindow `replay` flag)
+    DOWN = "DOWN"  # no live engine, and its supervisor (`sextant run`) says it died: why, and whether it comes back
 
 
 @dataclass(slots=True)
@@ -67,6 +69,7 @@ class Tick:
     # The engine these came from: its ContextWindow's created_ns, a new one each time an engine (or a replay)
     # creates its files; 0 while none is attached.
     instance: int = 0
+    supervisor: SupervisorReport | None = None  # what `sextant run` last said of the engine; None without one
 
 
 class StateLink:
@@ -83,6 +86,9 @@ class StateLink:
         self._context: ContextReader | None = None
         self._events: EventRingReader | None = None
         self._attached_created: tuple[int, int] = (0, 0)
+        self._supervisor_path = supervisor_path(self._context_path)
+        self._supervisor_seen: tuple[int, int] = (0, 0)  # (mtime_ns, size) of the report last read
+        self.supervisor: SupervisorReport | None = None
         self._next_check_ns = 0
         self.stats = LinkStats()
         # The bridge is the CommandRing's writer: it exists from the bridge's start, so commands sent before the
@@ -98,9 +104,14 @@ class StateLink:
         now = self._clock()
         if now >= self._next_check_ns:
             self._next_check_ns = now + self._reconnect_every_ns
+            self._read_supervisor()
             self._attach_if_needed()
+        supervisor = self.supervisor
         if self._context is None or self._events is None:
-            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
+            # No engine files, or only a dead engine's: with a supervisor, its word on the engine process
+            status = (LinkStatus.WAITING if supervisor is None else LinkStatus.DOWN if supervisor.down
+                      else LinkStatus.STARTING)
+            return Tick(status, None, [], float("inf"), 0, supervisor=supervisor)
         try:
             # Once per frame, before the seqlock copy: a file cut short under the bridge is a detached link, not
             # a SIGBUS. The drain checks the event ring itself.
@@ -113,7 +124,7 @@ class StateLink:
         except StateFileError as error:
             self.stats.last_error = str(error)
             self._close_readers()  # re-attaches when a whole engine file is back at the path
-            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0)
+            return Tick(LinkStatus.WAITING, None, [], float("inf"), 0, supervisor=supervisor)
         self.stats.events_received += len(received)
         for message in received:
             if message.message is None:
@@ -124,7 +135,9 @@ class StateLink:
         heartbeat_ns = max(snapshot.heartbeat_ns, events_heartbeat_ns)
         age_s = (now - heartbeat_ns) / 1e9
         fresh = now - heartbeat_ns <= self._stale_after_ns
-        if snapshot.sequence == 0 or int(snapshot["quote_count"]) == 0:  # files, but no market state yet
+        if not fresh and supervisor is not None and supervisor.down:
+            status = LinkStatus.DOWN  # the supervisor saw it die: say so, not a guess from the heartbeat
+        elif snapshot.sequence == 0 or int(snapshot["quote_count"]) == 0:  # files, but no market state yet
             status = LinkStatus.STARTING if fresh else LinkStatus.STALE  # alive, or dead before its first state
         elif not fresh:
             status = LinkStatus.STALE
@@ -133,7 +146,7 @@ class StateLink:
         else:
             status = LinkStatus.LIVE
         return Tick(status, snapshot, [m for m in received if m.message is not None], age_s, self._events.lost,
-                    self._attached_created[0])
+                    self._attached_created[0], supervisor)
 
     def send(self, command: messages.Command) -> int:
         return self.commands.publish(command, ts_ns=self._clock())
@@ -144,6 +157,10 @@ class StateLink:
 
     def _attach_if_needed(self) -> None:
         created = (_created_ns(self._context_path), _created_ns(self._events_path))
+        supervisor = self.supervisor
+        if supervisor is not None and min(created) < supervisor.engine_started_ns:
+            self._close_readers()  # a dead engine's files: the engine now starting has not written its own yet
+            return
         if self.attached and created == self._attached_created:
             return
         if 0 in created:
@@ -157,6 +174,19 @@ class StateLink:
         self._close_readers()
         self._context, self._events, self._attached_created = context, events, created
         self.stats.attachments += 1
+
+    def _read_supervisor(self) -> None:
+        """Read the supervisor's report when it changed; None once it is gone (or its writer is)."""
+        try:
+            stat = self._supervisor_path.stat()
+        except OSError:
+            self.supervisor, self._supervisor_seen = None, (0, 0)
+            return
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen != self._supervisor_seen or self.supervisor is not None:
+            # re-read a live one each time too: read_report drops it when its supervisor has died
+            self._supervisor_seen = seen
+            self.supervisor = read_report(self._supervisor_path)
 
     def _close_readers(self) -> None:
         for reader in (self._context, self._events):

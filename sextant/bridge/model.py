@@ -20,6 +20,7 @@ from sextant.bridge.link import LinkStatus, Tick
 from sextant.state import messages
 from sextant.state.context import ContextSnapshot
 from sextant.state.layout import RISK_DIMENSIONS
+from sextant.state.supervision import SupervisorReport
 
 HISTORY_POINTS = 2048
 RESOLVED_CARD_LINGER_S = 0.8  # a decided card stays, re-coloured, this long before it is archived
@@ -130,6 +131,8 @@ class BridgeModel:
         self.attestor: messages.AttestorDown | messages.AttestorUp | None = None  # the latest trust health
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self.instance = 0  # the engine the cards belong to (Tick.instance)
+        self.supervisor: SupervisorReport | None = None  # what `sextant run` says of the engine (DOWN and why)
+        self.card_arrivals = 0  # cards that came, ever: the view announces each (sound, urgency hint, flash)
         self._last_sample_ts = 0
         self._last_sequence = -1
 
@@ -139,7 +142,10 @@ class BridgeModel:
         self.now_s = now_s
         if tick.instance and tick.instance != self.instance:
             self._new_engine(tick.instance)
+        if tick.status == LinkStatus.DOWN and self.status != LinkStatus.DOWN and tick.supervisor is not None:
+            self.toast(f"engine down: {tick.supervisor.reason}", False)
         self.status = tick.status
+        self.supervisor = tick.supervisor
         self.heartbeat_age_s = tick.heartbeat_age_s
         self.events_lost = tick.lost
         if tick.snapshot is not None:
@@ -194,6 +200,7 @@ class BridgeModel:
         if isinstance(event, messages.IntentGenerated):
             if event.requires_approval or event.auto_approve_at_ns is not None:
                 self.cards[event.intent_id] = Card(event, self.now_s, ts_ns)
+                self.card_arrivals += 1
         elif isinstance(event, messages.IntentApproved):
             self._resolve(event.intent_id, "approved", f"approved by {event.by}")
         elif isinstance(event, messages.IntentRejected):
@@ -281,6 +288,15 @@ class BridgeModel:
     def visible_cards(self) -> list[Card]:
         """Oldest first: the top card has the least time left, and it is the one A / R / M act on."""
         return sorted(self.cards.values(), key=lambda c: (c.arrived_s, c.intent_id))
+
+    def engine_down(self, now_ns: int) -> str:
+        """ENGINE DOWN in words (the reason, the restart count), or "" while the engine is not known to be down."""
+        if self.status != LinkStatus.DOWN or self.supervisor is None:
+            return ""
+        return f"ENGINE DOWN · {self.supervisor.describe(now_ns)}"
+
+    def waiting_cards(self) -> int:
+        return sum(1 for card in self.cards.values() if not card.outcome)
 
     def top_card(self) -> Card | None:
         """The card A / R / M act on: the oldest undecided one, while an engine is answering."""

@@ -15,7 +15,9 @@ import arcade
 from arcade import key
 
 from sextant.bridge import theme
+from sextant.bridge.attention import Attention
 from sextant.bridge.config import BridgeConfig
+from sextant.bridge.controller import BridgeController
 from sextant.bridge.draw import Painter, TextLayer
 from sextant.bridge.layout import Layout, Rect
 from sextant.bridge.link import Clock, LinkStatus, StateLink
@@ -43,9 +45,6 @@ DIGIT_KEYS = {getattr(key, f"KEY_{d}"): str(d) for d in range(10)} | {getattr(ke
                                                                        for d in range(10)}
 DRAWER_KEYS = {key.KEY_1: Drawer.ORDERS, key.KEY_2: Drawer.RESEARCH, key.KEY_3: Drawer.MEMORY,
                key.KEY_4: Drawer.HULL}
-# A starting or stale engine reads its CommandRing once it runs: an E-STOP sent then still counts.
-ACCEPTS_COMMANDS = (LinkStatus.LIVE, LinkStatus.STALE, LinkStatus.STARTING)
-REPLAY_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class BridgeView(arcade.View):
@@ -53,35 +52,52 @@ class BridgeView(arcade.View):
         super().__init__()
         self.config = config
         self.clock = clock
-        self.link = link or StateLink(config.context_path, config.events_path, config.commands_path,
-                                      stale_after_s=config.stale_after_s, reconnect_every_s=config.reconnect_every_s,
-                                      clock=clock)
-        self.model = BridgeModel(history_s=config.history_s)
+        self.controller = BridgeController(config, clock=clock, link=link)
+        self.attention = Attention(self.window, sound=config.sound, headless=arcade.headless)
         self.gpu = GpuLayers(self.window)
         self.text = TextLayer()
         self.overlay_text = TextLayer()
         self.painter = Painter(Layout.for_size(*self.window.get_size()), self.text, self.overlay_text, self.gpu)
-        self.ticks = 0
-        self.tick_s = 1.0 / config.tick_hz
         self.drawer: Drawer | None = None
         self.help_open = False  # the ? overlay: every key and what it does
         self.estop_confirm: EStopConfirm | None = None
         self.editor: ModifyEditor | None = None
         self.volatile: list[Rect] = []  # live measurements on screen (golden tests mask these)
-        self.sent: list[messages.Command] = []
-        self.last_events: list[messages.Event] = []  # what the last tick drained, for the console
         self.card_rects: dict[str, Rect] = {}
         self.holding: str | None = None  # the card whose countdown this bridge asked the engine to hold
         self.after_draw: Callable[[], None] | None = None  # the app's frame driver (script, screenshot)
 
     # ------------------------------------------------------------------------------------------------ the tick
 
+    @property
+    def link(self) -> StateLink:
+        return self.controller.link
+
+    @property
+    def model(self) -> BridgeModel:
+        return self.controller.model
+
+    @property
+    def sent(self) -> list[messages.Command]:
+        return list(self.controller.sent)
+
+    @property
+    def last_events(self) -> list[messages.Event]:
+        return self.controller.last_events
+
+    @property
+    def ticks(self) -> int:
+        return self.controller.ticks
+
     def on_fixed_update(self, delta_time: float) -> None:
-        self.ticks += 1
-        tick = self.link.poll()
-        self.last_events = [received.message for received in tick.events if received.message is not None]
-        self.model.apply(tick, self.ticks * self.tick_s)
+        self.controller.tick()
         self._hold_countdown_under_mouse()
+        model = self.model
+        if model.card_arrivals > self.attention.announced:
+            # one chime for a burst of cards; none for a replay's recorded ones
+            self.attention.announce(model.card_arrivals, audible=model.status == LinkStatus.LIVE)
+        elif not model.waiting_cards():
+            self.attention.settle()
 
     def on_draw(self) -> None:
         self.clear(color=theme.BG_DEEP)
@@ -105,7 +121,7 @@ class BridgeView(arcade.View):
             self.card_rects = draw_cards(p, model, layout.cards, self.engine_now_ns(), on_approve=self.approve,
                                          on_modify=self.open_modify, on_reject=self.reject)
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
-        draw_header(p, model)
+        draw_header(p, model, self.clock())
         self.gpu.flush()
         self.text.draw()
         p.overlay = True
@@ -142,66 +158,34 @@ class BridgeView(arcade.View):
         if hovered == self.holding:
             return
         if self.holding is not None and self.holding in self.model.cards:
-            self._send(messages.HoldCountdown(command_id=self.link.next_command_id("resume"),
-                                              intent_id=self.holding, hold=False), quiet=True)
+            self.controller.hold_countdown(self.holding, False)
         self.holding = None
-        if hovered is not None and self._send(messages.HoldCountdown(
-                command_id=self.link.next_command_id("hold"), intent_id=hovered, hold=True), quiet=True):
+        if hovered is not None and self.controller.hold_countdown(hovered, True):
             self.holding = hovered
 
     def engine_now_ns(self) -> int:
-        """'Now' for countdowns: the wall clock live, the scene's clock in a replay."""
-        snapshot = self.model.snapshot
-        if self.model.status == LinkStatus.REPLAY and snapshot is not None:
-            return int(snapshot["ts_ns"])
-        return self.clock()
-
-    def replay_control(self, action: str, value: float = 0.0) -> None:
-        self._send(messages.ReplayControl(command_id=self.link.next_command_id("replay"), action=action,  # type: ignore[arg-type]
-                                          value=value))
+        return self.controller.engine_now_ns()
 
     def seek(self, fraction: float) -> None:
-        self.replay_control("seek", min(max(fraction, 0.0), 1.0))
+        self.controller.seek(fraction)
 
     def _replay_key(self, symbol: int) -> bool:
         """The transport keys while a replay is the writer: Space pause, ←/→ step, [ / ] speed."""
         if symbol == key.SPACE:
-            self.replay_control("toggle")
+            self.controller.replay_control("toggle")
         elif symbol in (key.LEFT, key.RIGHT):
-            self.replay_control("step", -1.0 if symbol == key.LEFT else 1.0)
+            self.controller.replay_control("step", -1.0 if symbol == key.LEFT else 1.0)
         elif symbol in (key.BRACKETLEFT, key.BRACKETRIGHT):
-            current = self.model.replay.speed if self.model.replay is not None else 1.0
-            index = min(range(len(REPLAY_SPEEDS)), key=lambda i: abs(REPLAY_SPEEDS[i] - current))
-            index = max(0, index - 1) if symbol == key.BRACKETLEFT else min(len(REPLAY_SPEEDS) - 1, index + 1)
-            self.replay_control("speed", REPLAY_SPEEDS[index])
+            self.controller.replay_speed(faster=symbol == key.BRACKETRIGHT)
         else:
             return False
         return True
 
-    def _send(self, command: messages.Command, *, quiet: bool = False) -> bool:
-        """Send a command, or say why not (`quiet`: say nothing; a hover is not a decision)."""
-        replaying = self.model.status == LinkStatus.REPLAY
-        refusal = ""
-        if replaying != isinstance(command, messages.ReplayControl):
-            refusal = "this is a replay" if replaying else "no replay is running"
-        elif not replaying and self.model.status not in ACCEPTS_COMMANDS:
-            refusal = f"the bridge is {self.model.status.value}"
-        if refusal:
-            if not quiet:
-                self.model.toast(f"{type(command).__name__} not sent: {refusal}", False)
-            return False
-        number = self.link.send(command)
-        if not quiet:
-            self.model.command_sent(command, number)
-        self.sent.append(command)
-        return True
-
     def approve(self, intent_id: str) -> None:
-        self._send(messages.Approve(command_id=self.link.next_command_id("approve"), intent_id=intent_id))
+        self.controller.approve(intent_id)
 
     def reject(self, intent_id: str) -> None:
-        self._send(messages.Reject(command_id=self.link.next_command_id("reject"), intent_id=intent_id,
-                                   reason="rejected on the bridge"))
+        self.controller.reject(intent_id)
 
     def open_modify(self, intent_id: str) -> None:
         card = self.model.cards.get(intent_id)
@@ -229,16 +213,14 @@ class BridgeView(arcade.View):
         if not changes:
             editor.error = "nothing changed"
             return
-        if self._send(messages.Modify(command_id=self.link.next_command_id("modify"), intent_id=editor.intent_id,
-                                      **changes)):  # type: ignore[arg-type]
+        if self.controller.modify(editor.intent_id, changes):
             self.editor = None
 
     def set_autonomy(self, level: str) -> None:
-        self._send(messages.SetAutonomy(command_id=self.link.next_command_id("autonomy"), level=level))  # type: ignore[arg-type]
+        self.controller.set_autonomy(level)
 
     def request_estop(self) -> None:
-        snapshot = self.model.snapshot
-        state = int(snapshot["estop"]) if snapshot is not None else EStopState.RELEASED
+        state = self.controller.estop_state()
         if state == EStopState.ENGAGING:
             return
         self.editor = None
@@ -248,7 +230,7 @@ class BridgeView(arcade.View):
         dialog = self.estop_confirm
         self.estop_confirm = None
         if dialog is not None:
-            self._send(messages.EStop(command_id=self.link.next_command_id("estop"), engage=dialog.engage))
+            self.controller.estop(dialog.engage)
 
     def close_help(self) -> None:
         self.help_open = False

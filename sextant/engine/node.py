@@ -15,6 +15,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 from sextant.swarm.agents.risk import RiskAgent
 from sextant.swarm.llm import LlmClient
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
-from sextant.trust.link import TrustLink
+from sextant.trust.link import StartCancelled, TrustLink
 
 TRADER_ID = "SEXTANT-001"
 DEFAULT_LLM_CONFIG = "llm.toml"
@@ -349,17 +350,27 @@ async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = No
             # Deploying or replaying the chain takes seconds, off the loop; the node starts after it (reputation
             # ceilings must be in place before the first intent). Meanwhile the heartbeat says the engine is
             # alive, so the bridge shows it starting rather than stale.
+            # A stop asked for meanwhile cancels the setup: `sextant run` must stop within seconds whatever the
+            # engine is doing, and a first deployment on a loaded machine takes longer than that.
             starting = asyncio.create_task(_heartbeat_until_cancelled(parts.context))
+            cancelled = threading.Event()
+            watch = asyncio.create_task(_set_when(stop, cancelled))
             try:
-                ids = await asyncio.to_thread(parts.trust.start)
+                ids = await asyncio.to_thread(parts.trust.start, cancelled=cancelled)
+                print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
+            except StartCancelled:
+                pass
             finally:
                 starting.cancel()
-            print(f"  trust: {len(ids)} agents on {parts.trust.endpoint}", flush=True)
+                watch.cancel()
     except BaseException:
         parts.context.remove()  # a start that failed leaves no state files behind
         parts.events.remove()
         raise
     try:
+        if stop.is_set():  # stopped before it started: nothing to run, nothing to stop but the parts
+            await parts.stream.stop()
+            return parts
         async with running(parts.node, low_latency_idle=config.low_latency_idle) as parts.cpu_latency:
             if callable(on_ready):
                 on_ready(parts)
@@ -407,6 +418,11 @@ async def running(node: TradingNode, low_latency_idle: bool = False) -> AsyncIte
                 await asyncio.wait_for(runner, timeout=2.0)
             except (TimeoutError, asyncio.CancelledError):
                 pass  # run_async's queues do not always return after stop; cancelling it is harmless
+
+
+async def _set_when(stop: asyncio.Event, cancelled: threading.Event) -> None:
+    await stop.wait()
+    cancelled.set()
 
 
 async def _heartbeat_until_cancelled(context: ContextWriter, interval_s: float = 0.25) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sextant.state.layout import HEADER_DTYPE, HEADER_SIZE, LAYOUT_VERSION, MAGIC_NAMES, OFFSET_HEARTBEAT
+from sextant.state.processes import process_alive
 
 
 class StateFileError(Exception):
@@ -101,18 +102,6 @@ class MappedFile:
             pass
 
 
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _os_problem(error: OSError, target: Path) -> str:
     """What the OS said, naming the path it said it about when that is not `target` (a parent, a temporary)."""
     problem = error.strerror or str(error)
@@ -186,7 +175,7 @@ def _create(target: Path, spec: FileSpec, live_writer_grace_s: float) -> MappedF
     if existing is not None:
         pid = int(existing["writer_pid"])
         age_s = (time.time_ns() - int(existing["heartbeat_ns"])) / 1e9
-        if pid != os.getpid() and _process_alive(pid) and age_s < live_writer_grace_s:
+        if pid != os.getpid() and process_alive(pid) and age_s < live_writer_grace_s:
             raise StateFileError(
                 f"{target}: another writer (pid {pid}) is live on this {spec.kind} (heartbeat {age_s:.2f} s ago); "
                 f"stop it or use another path.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sys
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -34,8 +35,13 @@ from sextant.trust.restart import RestartPolicy
 
 MAX_OPEN_DECISIONS = 10_000
 STOP_WAIT_S = 1.5  # a live child gets this long to stop in order; then it is terminated (nothing is lost)
+START_POLL_S = 0.05  # while starting, how often a request to stop is looked for
 AUTO_SCORE = 0.9  # docs/trust.md#reputation--autonomy
 ASSISTED_SCORE = 0.5
+
+
+class StartCancelled(Exception):
+    """The start was given up on request; the child is gone."""
 
 
 def ceiling_for(score: float | None) -> Autonomy:
@@ -108,14 +114,22 @@ class TrustLink:
         """Decisions handed over and not yet on chain: waiting in the write-ahead file or queued in the journal."""
         return len(self._unjournaled) + self._queued_on_chain
 
-    def start(self, timeout_s: float = 120.0) -> dict[str, int]:
+    def start(self, timeout_s: float = 120.0, cancelled: threading.Event | None = None) -> dict[str, int]:
         """Start the attestor process: it registers the crew (once, ever) and reads its reputation. Blocks until
-        it is ready, so the engine trades under the right ceilings from its first quote."""
+        it is ready, so the engine trades under the right ceilings from its first quote; or until `cancelled` is
+        set (the engine is asked to stop while the chain is still being set up), which ends the child and raises
+        StartCancelled. The chain's journal is transactional: an interrupted setup resumes at the next start."""
         child = self._spawn()
         deadline = time.monotonic() + timeout_s
         while not child.ready:
+            if cancelled is not None and cancelled.is_set():
+                self._end(child)
+                raise StartCancelled("the engine was asked to stop while the attestor was starting")
             try:
-                message = child.conn.recv() if child.conn.poll(max(0.0, deadline - time.monotonic())) else None
+                waited = min(START_POLL_S, max(0.0, deadline - time.monotonic()))
+                if not child.conn.poll(waited) and time.monotonic() < deadline:
+                    continue
+                message = child.conn.recv() if child.conn.poll() else None
             except (EOFError, OSError):
                 message = None  # it died before it was ready
             if message is None or message[0] == "error":

@@ -3,6 +3,7 @@ under the link detaches it, never crashes the bridge."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from sextant.bridge.link import LinkStatus, StateLink
 from sextant.state.context import ContextWriter
 from sextant.state.ring import EventRingWriter
+from sextant.state.supervision import SupervisorReport, supervisor_path, write_report
 from tests.conftest import run_isolated
 
 
@@ -28,6 +30,37 @@ def test_an_alive_engine_without_state_is_starting_and_a_silent_one_is_stale(tmp
     context.record["quote_count"] = 1  # the first quote
     context.commit(now[0])
     assert link.poll().status == LinkStatus.LIVE
+    events.close()
+    context.close()
+
+
+def test_a_dead_engine_its_supervisor_reports_is_down_with_the_reason_until_a_new_one_is_alive(
+        tmp_path: Path) -> None:
+    context = ContextWriter(tmp_path / "context.mmap", "BTC-USDT-SWAP.OKX")
+    events = EventRingWriter(tmp_path / "events.mmap")
+    now = [time.time_ns()]
+    link = StateLink(tmp_path / "context.mmap", tmp_path / "events.mmap", tmp_path / "commands.mmap",
+                     reconnect_every_s=0.0, clock=lambda: now[0])
+    context.heartbeat(now[0])
+    context.record["quote_count"] = 1
+    context.commit(now[0])
+    report = supervisor_path(tmp_path / "context.mmap")
+    write_report(report, SupervisorReport(supervisor_pid=os.getpid(), engine="running"))
+    assert link.poll().status == LinkStatus.LIVE
+    # SIGKILL: the files stay, the heartbeat stops, and the supervisor says what it saw
+    write_report(report, SupervisorReport(supervisor_pid=os.getpid(), engine="down", restarts=0, max_restarts=5,
+                                          reason="killed by SIGKILL", restart_at_ns=now[0] + 3_000_000_000))
+    assert link.poll().status == LinkStatus.LIVE, "a fresh heartbeat wins: the engine answered a moment ago"
+    now[0] += 1_500_000_000
+    tick = link.poll()
+    assert tick.status == LinkStatus.DOWN
+    assert tick.supervisor is not None and tick.supervisor.describe(now[0]) == (
+        "killed by SIGKILL; restart 1/5 in 2 s")
+    context.heartbeat(now[0])  # the restarted engine lives
+    assert link.poll().status == LinkStatus.LIVE
+    report.unlink()  # without a supervisor (the engine started by hand), a silent engine is only STALE
+    now[0] += 1_500_000_000
+    assert link.poll().status == LinkStatus.STALE
     events.close()
     context.close()
 

@@ -117,3 +117,22 @@ def test_a_card_that_expires_unanswered_is_said_once_and_one_decided_in_time_is_
                             messages.IntentExpired(intent_id="i-1")), now_s=31.0)
     assert [t.text for t in model.toasts] == ["card expired unanswered: momentum-01 · BUY 1"]
     assert model.cards["i-1"].outcome == "expired"
+
+
+def test_an_engine_its_supervisor_reports_down_is_said_once_with_the_reason_and_takes_no_key() -> None:
+    import os
+
+    from sextant.state.supervision import SupervisorReport
+
+    model = BridgeModel()
+    model.apply(engine_tick(LinkStatus.LIVE, 111, card_event("i-1")), now_s=1.0)
+    report = SupervisorReport(supervisor_pid=os.getpid(), engine="down", restarts=1, max_restarts=5,
+                              reason="killed by SIGKILL", restart_at_ns=4_000_000_000)
+    down = Tick(LinkStatus.DOWN, None, [], 2.0, 0, 111, report)
+    model.apply(down, now_s=2.0)
+    model.apply(down, now_s=2.1)
+    assert [t.text for t in model.toasts] == ["engine down: killed by SIGKILL"]
+    assert model.top_card() is None, "no engine to act on it"
+    assert model.engine_down(now_ns=2_000_000_000) == "ENGINE DOWN · killed by SIGKILL; restart 2/5 in 2 s"
+    model.apply(engine_tick(LinkStatus.STARTING, 222), now_s=3.0)
+    assert model.engine_down(now_ns=3_000_000_000) == "" and not model.cards

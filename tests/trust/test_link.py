@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sextant.state import messages
 from sextant.state.bus import Bus, PositionClosed, TimerTick
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
-from sextant.trust.link import TrustLink
+from sextant.trust.link import StartCancelled, TrustLink
 from tests.conftest import REPO_ROOT, free_port
 from tests.trust.conftest import assert_each_decision_on_chain_once
 
@@ -252,3 +253,21 @@ def test_the_engine_process_exits_within_5_s_of_sigterm_after_its_attestor_was_k
             engine.wait()
     assert engine.returncode == 0, log.read_text()[-3000:]
     assert "stopped after" in log.read_text()
+
+
+def test_a_start_cancelled_while_the_chain_is_set_up_ends_the_attestor_and_the_next_start_completes(
+        tmp_path: Path) -> None:
+    directory = tmp_path / "trust"
+    link, _, _ = new_link(directory)
+    cancelled = threading.Event()
+    timer = threading.Timer(0.3, cancelled.set)  # the engine asked to stop, mid-setup
+    timer.start()
+    with pytest.raises(StartCancelled):
+        link.start(cancelled=cancelled)
+    assert not [p for p in multiprocessing.active_children() if p.name == "sextant-attestor"]
+    link.stop()
+    again, _, _ = new_link(directory)
+    try:
+        assert sorted(again.start()) == sorted(AGENTS), "an interrupted setup resumes at the next start"
+    finally:
+        again.stop()

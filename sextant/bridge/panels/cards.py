@@ -3,6 +3,7 @@ confidence, title, reasoning, risk bar, execution plan and a countdown, with APP
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from sextant.bridge import theme
@@ -11,6 +12,8 @@ from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
 from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card
 
 SLIDE_S = 0.3
+FLASH_S = 1.5  # after the slide-in, a new card's glow fades over this long
+EXPIRING_S = 10.0  # in its last seconds, a card waiting for the captain pulses red
 REASONING_CHARS = 150
 OUTCOME_COLORS = {"approved": theme.GREEN, "rejected": theme.RED, "expired": theme.TEXT_MUTED}
 
@@ -38,6 +41,8 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
                     column.width - p.px(24), card_h)
         _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, model.answering, on_approve,
                    on_modify, on_reject)
+        if not card.outcome and model.answering:
+            _draw_attention(p, card, rect, model.now_s, now_ns)
         shown[card.intent_id] = rect
     if len(cards) > fits:
         p.label("cards:more", f"+{len(cards) - fits} more waiting", column.center_x, column.bottom + p.px(12),
@@ -117,6 +122,19 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
         p.label(f"{key}:pending", p.fit(f"{card.pending_command} sent, waiting for the engine…", width,
                                         theme.SIZE_SMALL), x, buttons_y + height + p.tx(6), size=theme.SIZE_SMALL,
                 color=theme.YELLOW)
+
+
+def _draw_attention(p: Painter, card: Card, rect: Rect, now_s: float, now_ns: int) -> None:
+    """A glow round a card that has just come, and a red pulse round one about to expire unanswered."""
+    age = now_s - card.arrived_s - SLIDE_S
+    if 0 <= age < FLASH_S:
+        p.outline(rect.inset(-p.px(4)), theme.with_alpha(theme.CYAN, int(220 * (1 - age / FLASH_S))), p.px(3))
+        return
+    expires = card.intent.expires_at_ns
+    if expires is not None and card.intent.auto_approve_at_ns is None and card.held_remaining_ns is None \
+            and 0 < expires - now_ns < EXPIRING_S * 1e9:
+        pulse = 0.5 + 0.5 * math.cos(2 * math.pi * now_s)  # once a second, on the view's clock
+        p.outline(rect.inset(-p.px(4)), theme.with_alpha(theme.RED, int(60 + 160 * pulse)), p.px(3))
 
 
 def _countdown(p: Painter, key: str, card: Card, bar: Rect, now_ns: int) -> None:

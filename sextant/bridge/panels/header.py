@@ -10,7 +10,7 @@ from sextant.bridge.model import BridgeModel
 from sextant.state.layout import EStopState, TradingState, Venue
 
 BADGE_COLORS = {LinkStatus.LIVE: theme.GREEN, LinkStatus.STALE: theme.RED, LinkStatus.WAITING: theme.YELLOW,
-                LinkStatus.STARTING: theme.YELLOW, LinkStatus.REPLAY: theme.MAGENTA}
+                LinkStatus.STARTING: theme.YELLOW, LinkStatus.REPLAY: theme.MAGENTA, LinkStatus.DOWN: theme.RED}
 
 
 def _enum_name(enum: type, value: int) -> str:
@@ -20,7 +20,7 @@ def _enum_name(enum: type, value: int) -> str:
         return f"#{value}"
 
 
-def draw_header(p: Painter, model: BridgeModel) -> None:
+def draw_header(p: Painter, model: BridgeModel, now_ns: int) -> None:
     rect = p.layout.header
     p.rect(rect, theme.BG_BASE)
     p.rect(Rect(rect.left, rect.bottom, rect.width, p.px(1)), theme.BORDER)
@@ -36,9 +36,15 @@ def draw_header(p: Painter, model: BridgeModel) -> None:
     p.outline(badge_rect, color, p.px(1.5))
     p.label("header:badge", badge.value, badge_rect.center_x, badge_rect.center_y, size=theme.SIZE_BODY, bold=True,
             color=color, anchor_x="center", anchor_y="center")
-    if snapshot is None or snapshot.sequence == 0:
-        p.label("header:waiting", "waiting for the engine's shared memory…", x, baseline, size=theme.SIZE_BODY,
-                color=theme.TEXT_SECONDARY)
+    down = model.engine_down(now_ns)
+    if down:  # what the supervisor says replaces the last numbers of a dead engine
+        p.label("header:down", p.fit(down, badge_rect.left - x - gap, theme.SIZE_TITLE), x, baseline,
+                size=theme.SIZE_TITLE, bold=True, color=theme.RED)
+        return
+    if badge == LinkStatus.STARTING or snapshot is None or snapshot.sequence == 0:
+        waiting = ("the engine is starting: no market data yet…" if badge == LinkStatus.STARTING
+                   else "waiting for the engine's shared memory…")
+        p.label("header:waiting", waiting, x, baseline, size=theme.SIZE_BODY, color=theme.TEXT_SECONDARY)
         return
     record = snapshot.record
     x += p.label("header:instrument", snapshot.instrument, x, baseline, size=theme.SIZE_BODY,

@@ -1,0 +1,168 @@
+"""The bridge in a terminal (sextant/bridge/terminal.py): no GL, the captain's keys from the terminal, each card
+announced once with the bell. The engine is stood in for by its two files, written here; what the bridge sends
+is read back from the CommandRing the engine would read."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sextant.bridge.config import BridgeConfig
+from sextant.bridge.terminal import TerminalBridge, TerminalKeys
+from sextant.state import messages
+from sextant.state.context import ContextWriter
+from sextant.state.layout import EStopState
+from sextant.state.ring import CommandRingReader, EventRingWriter
+
+
+class Engine:
+    """The engine's side of the files: a live heartbeat, one quote, and the events a test publishes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.context = ContextWriter(directory / "c.mmap", "BTC-USDT-SWAP.OKX")
+        self.events = EventRingWriter(directory / "e.mmap")
+        self.commands_path = directory / "cmd.mmap"
+        self.context.record["quote_count"] = 1
+        self.context.record["mid"] = 60_000.0
+        self.beat()
+
+    def beat(self) -> None:
+        now = time.time_ns()
+        self.context.heartbeat(now)
+        self.context.commit(now)
+
+    def card(self, intent_id: str) -> None:
+        self.events.publish(messages.IntentGenerated(
+            intent_id=intent_id, agent="momentum-01", intent_kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
+            side="BUY", quantity=1.0, title="Ride the trend", plan="BUY 1 at market", requires_approval=True,
+            expires_at_ns=time.time_ns() + 30_000_000_000))
+
+    def commands(self) -> list[messages.Command]:
+        reader = CommandRingReader(self.commands_path)
+        try:
+            return [m.message for m in reader.drain() if m.message is not None]
+        finally:
+            reader.close()
+
+    def close(self) -> None:
+        self.events.close()
+        self.context.close()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = Engine(tmp_path)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, engine: Engine) -> Iterator[tuple[TerminalBridge, io.StringIO]]:
+    config = BridgeConfig(context_path=str(tmp_path / "c.mmap"), events_path=str(tmp_path / "e.mmap"),
+                          commands_path=str(tmp_path / "cmd.mmap"), reconnect_every_s=0.0)
+    out = io.StringIO()
+    terminal = TerminalBridge(config, out=out)
+    yield terminal, out
+    terminal.controller.close()
+
+
+def test_a_card_is_announced_once_with_the_bell_and_a_approves_it(engine: Engine, bridge) -> None:
+    terminal, out = bridge
+    engine.card("momentum-01-x-000001")
+    terminal.step()
+    terminal.step()
+    announced = [line for line in out.getvalue().splitlines() if "CARD " in line]
+    assert len(announced) == 1 and announced[0].startswith("\aCARD momentum-01: Ride the trend — BUY 1 at market")
+    assert "expires in 30 s" in announced[0] or "expires in 29 s" in announced[0]
+    terminal.on_key("a")
+    sent = engine.commands()
+    assert [type(c).__name__ for c in sent] == ["Approve"] and sent[0].intent_id == "momentum-01-x-000001"  # type: ignore[attr-defined]
+    terminal.on_key("a")  # the same card, its Approve unanswered: not sent twice
+    assert len(engine.commands()) == 1
+
+
+def test_r_rejects_the_top_card(engine: Engine, bridge) -> None:
+    terminal, _ = bridge
+    engine.card("momentum-01-x-000001")
+    terminal.step()
+    terminal.on_key("R")
+    sent = engine.commands()
+    assert [type(c).__name__ for c in sent] == ["Reject"]
+
+
+def test_the_estop_takes_space_twice_and_any_other_key_between_disarms_it(engine: Engine, bridge) -> None:
+    terminal, out = bridge
+    terminal.step()
+    terminal.on_key(" ")
+    assert engine.commands() == [] and "press Space again" in out.getvalue()
+    terminal.on_key("1")
+    terminal.on_key(" ")
+    assert engine.commands() == [], "the drawer key in between cancelled the first Space"
+    terminal.on_key(" ")
+    sent = engine.commands()
+    assert len(sent) == 1 and isinstance(sent[0], messages.EStop) and sent[0].engage
+    engine.context.record["estop"] = EStopState.ENGAGED
+    engine.beat()
+    terminal.step()
+    terminal.on_key(" ")
+    terminal.on_key(" ")
+    released = engine.commands()[-1]
+    assert isinstance(released, messages.EStop) and not released.engage
+
+
+def test_no_card_takes_a_key_while_the_engine_is_silent(engine: Engine, bridge) -> None:
+    terminal, out = bridge
+    engine.card("momentum-01-x-000001")
+    terminal.step()
+    engine.context.heartbeat(time.time_ns() - 5_000_000_000)  # silent for 5 s
+    engine.events.heartbeat(time.time_ns() - 5_000_000_000)
+    terminal.step()
+    terminal.on_key("a")
+    assert engine.commands() == []
+    assert "no card to approve (the bridge is STALE)" in out.getvalue()
+
+
+def test_the_drawers_print_as_text_and_q_quits(engine: Engine, bridge) -> None:
+    terminal, _ = bridge
+    terminal.step()
+    assert terminal.drawer_lines(1) == ["ORDERS", "no orders yet"]
+    assert terminal.drawer_lines(3)[0] == "MEMORY" and "reads" in terminal.drawer_lines(3)[1]
+    hull = terminal.drawer_lines(4)
+    assert hull[0] == "HULL INTEGRITY" and hull[1].startswith("delta") and len(hull) == 8
+    terminal.on_key("q")
+    assert terminal.quit
+
+
+def test_keys_come_from_a_terminal_one_press_at_a_time_and_its_modes_are_restored() -> None:
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        with os.fdopen(os.dup(slave), "r") as stream:
+            keys = TerminalKeys(stream)
+            assert keys.available
+            assert not termios.tcgetattr(slave)[3] & termios.ICANON, "no Enter needed"
+            os.write(master, b"a")
+            deadline = time.monotonic() + 5
+            pressed = ""
+            while not pressed and time.monotonic() < deadline:
+                pressed = keys.read()
+            assert pressed == "a"
+            keys.close()
+        assert termios.tcgetattr(slave) == before
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_without_a_terminal_there_are_no_keys_and_no_error(tmp_path: Path) -> None:
+    with open(tmp_path / "stdin", "w+") as stream:
+        keys = TerminalKeys(stream)
+        assert not keys.available and keys.read() == ""
