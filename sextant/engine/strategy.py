@@ -56,6 +56,7 @@ COMMAND_REOPEN_NS = 1_000_000_000
 # Commands handled per poll: bounds the loop's time on a flood; the rest wait in the ring for the next poll.
 MAX_COMMANDS_PER_POLL = 1024
 _IDLE = int(CrewState.IDLE)
+_SUGGESTING = int(CrewState.SUGGESTING)
 
 
 class Agent(Protocol):
@@ -160,7 +161,8 @@ class SwarmStrategy(Strategy):
         self._measure_latency = measure_latency
         self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
         self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
-        self._blocked_task: CrewTask | None = None  # the reason the crew bar shows the whole crew idle for, if any
+        # the reason the crew bar shows the crew idle for, if any, and whose card it waits on
+        self._blocked_task: tuple[CrewTask, frozenset[str]] | None = None
         self._instrument_terms: tuple[float, float, float] | None = None  # lot, tick, multiplier: fixed per instrument
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.gate.autonomy), int(self.gate.ceiling)
@@ -220,11 +222,19 @@ class SwarmStrategy(Strategy):
                 blocked = CrewTask.WAITING_APPROVAL, (deadline - now) / 1e9
         if blocked is not None:  # the whole crew idles, with the reason: states and tasks only when it changes
             task, value = blocked
-            if task is not self._blocked_task:
+            # While a card waits, its proposer awaits the captain and the rest hold for it (not all "awaiting").
+            proposers = frozenset(p.intent.agent for p in self.gate.pending.values() if p.research is None) \
+                if task is CrewTask.WAITING_APPROVAL else frozenset()
+            if (task, proposers) != self._blocked_task:
                 crew, fields = len(self._agents), self._fields
                 fields.crew_state[:crew] = _IDLE
                 fields.crew_task[:crew] = task
-                self._blocked_task = task
+                for slot, agent in enumerate(self._agents):
+                    if proposers and agent.agent_id not in proposers:
+                        fields.crew_task[slot] = CrewTask.HOLDING_FOR_CARD
+                    elif proposers:
+                        fields.crew_state[slot] = _SUGGESTING
+                self._blocked_task = (task, proposers)
             self._crew_values.fill(value)  # a third of a slice assignment's cost, on most of a sim's quotes
             return
         self._blocked_task = None

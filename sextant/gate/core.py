@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 LOST_REASON = "overwritten in the CommandRing before the engine read them (a flood); not executed"
 STALE_REASON = "sent before this engine started; not executed"
+MAX_TRAILING_OFFSET_BPS = 1000.0  # 10 %: a wider trail is no stop; the bridge's editor refuses the same
 
 
 class GateVenue(EStopVenue, Protocol):
@@ -370,9 +371,12 @@ class Gate:
         changes; a quantity beyond what the field allows now is refused, never passed through."""
         if pending.directive is None:
             return "a research change cannot be modified: approve or reject it"
-        for name, value in (("quantity", command.quantity), ("price", command.price)):
+        for name, value in (("quantity", command.quantity), ("price", command.price),
+                            ("trailing offset", command.trailing_offset_bps)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 return f"{name} must be a positive finite number, got {value}"
+        if command.trailing_offset_bps is not None and command.trailing_offset_bps > MAX_TRAILING_OFFSET_BPS:
+            return f"a trailing offset of {command.trailing_offset_bps:g} bps is above {MAX_TRAILING_OFFSET_BPS:g}"
         intent = pending.intent
         if command.style is not None:
             intent = msgspec.structs.replace(intent, style=command.style)
@@ -400,6 +404,10 @@ class Gate:
             if directive.style not in ("LIMIT", "IOC", "FOK"):
                 return f"a {directive.style} order takes no price"
             changes["price"] = command.price
+        if command.trailing_offset_bps is not None:
+            if directive.style != "TRAILING_STOP":
+                return f"a {directive.style} order takes no trailing offset"
+            changes["trailing_offset_bps"] = command.trailing_offset_bps
         pending.intent = intent
         pending.directive = msgspec.structs.replace(directive, **changes)
         self._announce(pending, requires_approval=True, now=now)
@@ -428,7 +436,8 @@ class Gate:
             plan=" · ".join(filter(None, (directive.plan if directive else pending.research.plan
                                           if pending.research else "", pending.note))),
             risk_score=self._risk_score(), requires_approval=requires_approval,
-            auto_approve_at_ns=pending.auto_approve_ns, expires_at_ns=pending.expires_ns), now)
+            auto_approve_at_ns=pending.auto_approve_ns, expires_at_ns=pending.expires_ns,
+            trailing_offset_bps=directive.trailing_offset_bps if directive else None), now)
 
     def _after_rejection(self, agent: str, directive: ExecutionDirective, market: MarketView,
                          now: int) -> tuple[bool, float | None]:

@@ -357,6 +357,7 @@ _TASK_TEXT: dict[CrewTask, str] = {
     CrewTask.TRADE_LIMIT: "trade limit reached ({value:.0f})",
     CrewTask.HALTED: "halted",
     CrewTask.WAITING_APPROVAL: "awaiting approval {value:.0f}s",
+    CrewTask.HOLDING_FOR_CARD: "holds: a card waits {value:.0f}s",
     CrewTask.MOMENTUM_Z: "momentum z {value:+.2f}",
 }
 

@@ -141,6 +141,7 @@ class CrewTask(IntEnum):
     HALTED = 12  # value: unused
     WAITING_APPROVAL = 13  # value: seconds left
     MOMENTUM_Z = 14  # value: momentum as a z-score against realised volatility
+    HOLDING_FOR_CARD = 15  # value: seconds left on the card another crew member raised
 
 
 class TraceKind(IntEnum):

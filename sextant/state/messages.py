@@ -59,6 +59,7 @@ class IntentGenerated(Event, frozen=True, kw_only=True):
     requires_approval: bool = False
     auto_approve_at_ns: int | None = None  # Assisted: when the countdown approves it
     expires_at_ns: int | None = None
+    trailing_offset_bps: float | None = None  # a trailing stop's distance from the best price
 
 
 class IntentApproved(Event, frozen=True, kw_only=True):
@@ -320,6 +321,7 @@ class Modify(Command, frozen=True, kw_only=True):
     quantity: float | None = None
     price: float | None = None
     style: ExecutionStyleName | None = None
+    trailing_offset_bps: float | None = None  # a trailing stop's offset, basis points
 
 
 class EStop(Command, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from sextant.state import messages
@@ -95,6 +96,29 @@ class TestManual:
         assert of(collected, messages.IntentApproved)[0].by == "human"
         assert result(collected, "c-1").applied
         assert of(collected, messages.OrderFilled)[0].intent_id == "i-1"
+
+    def test_while_a_card_waits_its_proposer_awaits_the_captain_and_the_rest_of_the_crew_holds(
+            self, tmp_path: Path) -> None:
+        from sextant.state.layout import CrewState, CrewTask
+        from sextant.swarm.agents.mean_reversion import MeanReversionAgent, MeanReversionConfig
+        from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
+
+        # a mean reversion that never sees a z-score high enough to trade: only momentum's card waits
+        crew = [MomentumAgent(MomentumConfig()), MeanReversionAgent(MeanReversionConfig(entry_z=1e9))]
+        seen: list[tuple[list[int], list[int]]] = []
+
+        def look(parts: Any) -> None:
+            fields = parts.context.fields
+            seen.append((list(fields.crew_task[:2]), list(fields.crew_state[:2])))
+
+        def from_momentum(parts: Any) -> None:
+            strategy = parts.strategy
+            strategy.propose(msgspec.structs.replace(intent("i-1", "TrendFollow", 1.0, style="MARKET"),
+                                                     agent=crew[0].agent_id))
+
+        scenario(tmp_path, [(1.0, from_momentum), (2.0, look)], agents=crew, duration_s=2.5)
+        assert seen == [([CrewTask.WAITING_APPROVAL, CrewTask.HOLDING_FOR_CARD],
+                         [CrewState.SUGGESTING, CrewState.IDLE])]
 
     def test_reject_discards_the_intent(self, tmp_path: Path) -> None:
         parts, collected = scenario(tmp_path, [

@@ -216,6 +216,33 @@ class TestModify:
                              [], [], MS)
         assert not log.results("m")[0].applied and "positive finite" in log.results("m")[0].reason
 
+    def test_a_trailing_stop_takes_a_new_offset_and_the_card_says_it(self) -> None:
+        gate, _, log = make_gate(Autonomy.MANUAL)
+        proposal = intent(0.1)
+        gate.propose(proposal, 0)
+        gate.handle_commands([received(messages.Modify(command_id="m", intent_id=proposal.id, style="TRAILING_STOP",
+                                                       trailing_offset_bps=35.0))], [], [], MS)
+        assert log.results("m")[0].applied
+        directive = gate.pending[proposal.id].directive
+        assert directive is not None and directive.trailing_offset_bps == 35.0
+        card = log.of(messages.IntentGenerated)[-1]
+        assert card.style == "TRAILING_STOP" and card.trailing_offset_bps == 35.0 and "35 bps" in card.plan
+
+    @pytest.mark.parametrize(("style", "field", "refusal"), [
+        ("MARKET", {"trailing_offset_bps": 20.0}, "a MARKET order takes no trailing offset"),
+        ("TRAILING_STOP", {"price": 99_000.0}, "a TRAILING_STOP order takes no price"),
+        ("TRAILING_STOP", {"trailing_offset_bps": 5_000.0}, "above 1000"),
+    ])
+    def test_a_field_the_style_does_not_have_is_refused_with_the_reason(self, style: str, field: dict,
+                                                                       refusal: str) -> None:
+        gate, _, log = make_gate(Autonomy.MANUAL)
+        proposal = intent(0.1)
+        gate.propose(proposal, 0)
+        gate.handle_commands([received(messages.Modify(command_id="m", intent_id=proposal.id, style=style,  # type: ignore[arg-type]
+                                                       **field))], [], [], MS)
+        result = log.results("m")[0]
+        assert not result.applied and refusal in result.reason
+
 
 class TestEStop:
     def test_engaging_drops_every_pending_intent_and_nothing_executes_until_released(self) -> None:
