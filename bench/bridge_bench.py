@@ -6,6 +6,9 @@ drain), the draw, `ctx.finish()` (so the rasteriser's work is counted, not just 
 runs in its own process (arcade allows one window per process). Also reports CPU ms per frame: the main thread
 plus the rasteriser's threads, which is what a busy machine inflates least.
 
+Each size is measured twice in one run: the chart without its trader layers (orders, fills, E-STOP marks, legend,
+equity strip; what it drew before them) as the baseline, then with them; the ratio is what the layers cost.
+
 Target (docs/spec.md#performance-targets, issue #5): median ≤ 16.7 ms at 1280×720, i.e. 60 Hz.
 """
 
@@ -48,7 +51,7 @@ def time_to_first_frame(runs: int = 3) -> list[float]:
     return times
 
 
-def measure(width: int, height: int, frames: int, warmup: int) -> dict[str, float | str]:
+def measure(width: int, height: int, frames: int, warmup: int, trader_layers: bool = True) -> dict[str, float | str]:
     sys.path.insert(0, str(REPO_ROOT))
     from sextant.bridge.headless import use_headless_gl
 
@@ -67,6 +70,7 @@ def measure(width: int, height: int, frames: int, warmup: int) -> dict[str, floa
                           commands_path=str(directory / "cmd.mmap"), width=width, height=height, fullscreen=False,
                           history_s=120.0)
     view = BridgeView(config, clock=lambda: clock_at(feed.base_ns, feed.step_number))
+    view.trader_layers = trader_layers
     window.show_view(view)
 
     def one_frame() -> None:
@@ -89,9 +93,10 @@ def measure(width: int, height: int, frames: int, warmup: int) -> dict[str, floa
     renderer = window.ctx.info.RENDERER
     view.link.close()
     feed.close()
-    return {"size": f"{width}x{height}", "renderer": renderer, "median_ms": float(np.median(wall_ms)),
-            "p95_ms": float(np.percentile(wall_ms, 95)), "p99_ms": float(np.percentile(wall_ms, 99)),
-            "cpu_median_ms": float(np.median(cpu_ms)), "frames": frames, "load1": os.getloadavg()[0]}
+    return {"size": f"{width}x{height}", "layers": "trader" if trader_layers else "baseline", "renderer": renderer,
+            "median_ms": float(np.median(wall_ms)), "p95_ms": float(np.percentile(wall_ms, 95)),
+            "p99_ms": float(np.percentile(wall_ms, 99)), "cpu_median_ms": float(np.median(cpu_ms)), "frames": frames,
+            "load1": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -99,35 +104,42 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--size", help="one size, WxH, measured in this process (used by the parent run)")
+    parser.add_argument("--baseline", action="store_true", help="with --size: the chart without its trader layers")
     parser.add_argument("--sizes", help="sizes to measure, WxH[,WxH...] (default 1280x720,1920x1080)")
     args = parser.parse_args()
     if args.size:
         width, height = (int(part) for part in args.size.split("x"))
-        print(json.dumps(measure(width, height, args.frames, args.warmup)))
+        print(json.dumps(measure(width, height, args.frames, args.warmup, trader_layers=not args.baseline)))
         return 0
     sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes.split(",")] if args.sizes else SIZES
     results = []
+    # Each size twice, alternating: the chart as it was before its trader layers (the baseline), then with them.
     for width, height in sizes:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEXTANT_")}
-        completed = subprocess.run([sys.executable, __file__, "--size", f"{width}x{height}", "--frames",
-                                    str(args.frames), "--warmup", str(args.warmup)], capture_output=True, text=True,
-                                   env=env, cwd=REPO_ROOT, check=False)
-        if completed.returncode != 0:
-            print(completed.stdout + completed.stderr, file=sys.stderr)
-            return 1
-        results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+        for baseline in (True, False):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SEXTANT_")}
+            completed = subprocess.run([sys.executable, __file__, "--size", f"{width}x{height}", "--frames",
+                                        str(args.frames), "--warmup", str(args.warmup),
+                                        *(["--baseline"] if baseline else [])], capture_output=True, text=True,
+                                       env=env, cwd=REPO_ROOT, check=False)
+            if completed.returncode != 0:
+                print(completed.stdout + completed.stderr, file=sys.stderr)
+                return 1
+            results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
     print(f"\nbridge frame time: calm scene with an intent card, {args.frames} frames after {args.warmup} warm-up, "
           f"headless EGL ({results[0]['renderer']}), load {results[0]['load1']:.1f}")
-    print(f"{'size':<11}{'median ms':>11}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms':>9}   target")
+    print("baseline: the chart without its trader layers (orders, fills, E-STOP marks, legend, equity strip)")
+    print(f"{'size':<11}{'layers':<10}{'median ms':>11}{'p95 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'× base':>8}   target")
     status = 0
+    base_median = {r["size"]: r["median_ms"] for r in results if r["layers"] == "baseline"}
     for result in results:
         target = ""
-        if result["size"] == "1280x720":
+        ratio = result["median_ms"] / base_median[result["size"]] if base_median.get(result["size"]) else 1.0
+        if result["size"] == "1280x720" and result["layers"] == "trader":
             met = result["median_ms"] <= TARGET_720P_MS
             target = f"median ≤ {TARGET_720P_MS:.1f} ms: {'met' if met else 'MISSED'}"
             status = 0 if met else 1
-        print(f"{result['size']:<11}{result['median_ms']:>11.1f}{result['p95_ms']:>9.1f}{result['p99_ms']:>9.1f}"
-              f"{result['cpu_median_ms']:>9.1f}   {target}")
+        print(f"{result['size']:<11}{result['layers']:<10}{result['median_ms']:>11.1f}{result['p95_ms']:>9.1f}"
+              f"{result['p99_ms']:>9.1f}{result['cpu_median_ms']:>9.1f}{ratio:>8.2f}   {target}")
     starts = time_to_first_frame()
     met = max(starts) <= TARGET_START_S
     print(f"start → first frame (1920x1080, headless, {len(starts)} runs): median {np.median(starts):.2f} s, max "

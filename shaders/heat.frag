@@ -31,9 +31,6 @@ void main() {
         float depth = clamp((line - v_uv.y) * 4.0, 0.0, 1.0);
         color += heat * 0.10 * (1.0 - depth) + vec3(0.02, 0.03, 0.05);
     }
-    // Grid: faint horizontal and vertical rules every 1/8 and 1/12 of the chart.
-    vec2 grid = abs(fract(v_uv * vec2(12.0, 8.0) + 0.5) - 0.5) / fwidth(v_uv * vec2(12.0, 8.0));
-    float rule = 1.0 - clamp(min(grid.x, grid.y), 0.0, 1.0);
-    color += vec3(0.035) * rule;
+    // The grid is drawn over this at the axes' round values (panels/sea_chart.py), not at fixed fractions.
     frag_color = vec4(color, 1.0);
 }

@@ -4,6 +4,7 @@
 // kind 1 light:   value.x = breathing phase 0..1, value.y = 1 to spin (thinking); colour = status colour
 // kind 2 avatar:  value.x = which emblem (CrewAgent code), value.y = breathing phase; colour = the agent's hue
 // kind 3 dot:     value.x = blink phase 0..1; colour = dot colour
+// kind 4 fill:    value.x = +1 a buy (a triangle pointing up), -1 a sell (pointing down); colour = the side's colour
 #define PI 3.14159265
 in vec2 v_local;
 flat in vec4 v_value;
@@ -124,12 +125,30 @@ vec4 dot_marker(vec2 p) {
     return over(color, vec4(v_color.rgb, halo));
 }
 
+// Signed distance to an equilateral triangle pointing up, centred on the origin (Inigo Quilez's formula).
+float triangle(vec2 p, float r) {
+    const float k = 1.7320508;
+    p.x = abs(p.x) - r;
+    p.y = p.y + r / k;
+    if (p.x + k * p.y > 0.0) p = vec2(p.x - k * p.y, -k * p.x - p.y) / 2.0;
+    p.x -= clamp(p.x, -2.0 * r, 0.0);
+    return -length(p) * sign(p.y);
+}
+
+vec4 fill_marker(vec2 p) {
+    p.y *= v_value.x >= 0.0 ? 1.0 : -1.0;
+    float d = triangle(p + vec2(0.0, 0.12), 0.62);
+    vec4 color = vec4(0.06, 0.07, 0.09, fill(d - 0.14));  // a dark rim: the marker reads on the price line too
+    return over(vec4(v_color.rgb, fill(d)), color);
+}
+
 void main() {
     vec4 color;
     if (v_kind < 0.5) color = gauge(v_local);
     else if (v_kind < 1.5) color = light(v_local);
     else if (v_kind < 2.5) color = avatar(v_local);
-    else color = dot_marker(v_local);
+    else if (v_kind < 3.5) color = dot_marker(v_local);
+    else color = fill_marker(v_local);
     if (color.a <= 0.003) discard;
     frag_color = vec4(color.rgb, color.a * v_color.a);
 }

@@ -73,7 +73,7 @@ class TestSupervisorReport:
                                   max_restarts=5, reason="killed by SIGKILL", restart_at_ns=5_000_000_000)
         write_report(path, report)
         assert read_report(path) == report
-        assert report.describe(now_ns=3_000_000_000) == "killed by SIGKILL; restart 2/5 in 2 s"
+        assert report.describe(now_ns=3_000_000_000) == "restart 2/5 in 2 s · killed by SIGKILL"
 
     def test_a_report_whose_supervisor_is_gone_says_nothing(self, tmp_path: Path) -> None:
         import subprocess

@@ -17,6 +17,37 @@ from sextant.bridge import theme
 from sextant.bridge.layout import Layout, Rect
 from sextant.bridge.render.gl import GpuLayers
 
+_ADVANCES: dict[tuple[str, float, bool], dict[str, float]] = {}
+
+
+def text_width(text: str, font_size: float, *, mono: bool = False, bold: bool = False) -> float:
+    """How wide, in pixels, `text` is drawn at `font_size` (what TextLayer passes arcade), from the font's glyph
+    advances, cached per font and size."""
+    font_name = theme.FONT_MONO if mono else theme.FONT_SANS
+    key = (font_name, round(font_size, 2), bold)
+    advances = _ADVANCES.get(key)
+    if advances is None:
+        advances = _ADVANCES[key] = {}
+    missing = [c for c in set(text) if c not in advances]
+    if missing:
+        font = pyglet.font.load(font_name, font_size, weight="bold" if bold else "normal")
+        glyphs, _ = font.get_glyphs("".join(missing))
+        for character, glyph in zip(missing, glyphs, strict=False):
+            advances[character] = float(glyph.advance)
+    return sum(advances.get(c, 0.0) for c in text)
+
+
+Region = tuple[str, Rect]  # a panel: its name and where it is
+
+
+@dataclass(frozen=True, slots=True)
+class TextBox:
+    key: str
+    text: str
+    box: Rect
+    region: str
+    region_rect: Rect | None
+
 
 class TextLayer:
     """Texts drawn together, over everything drawn before the layer's `draw()`."""
@@ -26,15 +57,18 @@ class TextLayer:
         self._texts: dict[str, arcade.Text] = {}
         self._params: dict[str, tuple] = {}
         self._used: set[str] = set()
+        self._regions: dict[str, Region] = {}  # the panel each text was drawn for (the layout test checks it)
 
     def put(self, key: str, text: str, x: float, y: float, *, size: float, color: theme.Color = theme.TEXT,
             mono: bool = False, bold: bool = False, anchor_x: str = "left", anchor_y: str = "baseline",
-            width: float | None = None) -> float:
+            width: float | None = None, region: Region | None = None) -> float:
         """Show `text` this frame under a stable `key`; returns its width in pixels. `width` wraps it."""
         font = theme.FONT_MONO if mono else theme.FONT_SANS
         params = (text, round(x, 1), round(y, 1), round(size, 2), color, font, bold, anchor_x, anchor_y,
                   None if width is None else int(width))
         self._used.add(key)
+        if region is not None:
+            self._regions[key] = region
         current = self._texts.get(key)
         if current is not None and self._params[key] == params:
             current.visible = True
@@ -66,6 +100,19 @@ class TextLayer:
         """The texts the last drawn frame showed, by key (what a test reads back of a frame)."""
         return {key: text.text for key, text in self._texts.items() if text.visible}
 
+    def boxes(self) -> list[TextBox]:
+        """Each text the last drawn frame showed, with the box its glyphs take (the line's leading trimmed) and
+        the panel it was drawn for."""
+        out = []
+        for key, text in self._texts.items():
+            if not text.visible or not text.text.strip():
+                continue
+            leading = (text.top - text.bottom) * 0.12
+            name, rect = self._regions.get(key, ("window", None))
+            out.append(TextBox(key, text.text, Rect(text.left, text.bottom + leading, text.right - text.left,
+                                                    max(0.0, text.top - text.bottom - 2 * leading)), name, rect))
+        return out
+
     def content_height(self, key: str) -> float:
         text = self._texts.get(key)
         return float(text.content_height) if text is not None else 0.0
@@ -90,6 +137,7 @@ class Painter:
     mouse: tuple[float, float] = (-1.0, -1.0)
     buttons: list[Button] = field(default_factory=list)
     overlay: bool = False  # while True, texts and buttons go to the overlay (drawers, dialogs)
+    region: Region | None = None  # the panel being drawn: each text is meant to stay inside it
 
     def px(self, value: float) -> float:
         return self.layout.px(value)
@@ -100,11 +148,26 @@ class Painter:
     def tx(self, value: float) -> float:
         return self.layout.tx(value)
 
-    def fit(self, text: str, width: float, size: float, mono: bool = False) -> str:
-        """`text`, cut with an ellipsis to about `width` pixels at `size` (average glyph widths of DejaVu)."""
-        per_char = self.font(size) * (0.61 if mono else 0.58)
-        limit = max(2, int(width / per_char))
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+    def measure(self, text: str, size: float, *, mono: bool = False, bold: bool = False) -> float:
+        """The width `text` takes at `size` (1080p), in pixels: the font's own glyph advances."""
+        return text_width(text, self.font(size), mono=mono, bold=bold)
+
+    def fit(self, text: str, width: float, size: float, mono: bool = False, bold: bool = False) -> str:
+        """`text`, cut at a word where it can (else mid-word) with an ellipsis, to fit `width` pixels at `size`."""
+        if self.measure(text, size, mono=mono, bold=bold) <= width:
+            return text
+        low, high = 0, len(text)  # the longest prefix that fits with its ellipsis
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.measure(text[:middle].rstrip() + "…", size, mono=mono, bold=bold) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        cut = text[:low]
+        space = cut.rfind(" ")
+        if space >= max(1, low * 2 // 3):  # a word boundary not far back reads better than a cut word
+            cut = cut[:space]
+        return cut.rstrip(" ·,;:-") + "…" if cut else "…"
 
     def rect(self, rect: Rect, color: theme.Color) -> None:
         if rect.width > 0 and rect.height > 0:
@@ -127,7 +190,7 @@ class Painter:
         """Show a text this frame; returns its width in pixels, so a row can be laid out by what it holds."""
         layer = self.overlay_text if self.overlay else self.text
         return layer.put(key, text, x, y, size=self.font(size), color=color, mono=mono, bold=bold, anchor_x=anchor_x,
-                  anchor_y=anchor_y, width=width)
+                         anchor_y=anchor_y, width=width, region=self.region)
 
     def hovered(self, rect: Rect) -> bool:
         return rect.contains(*self.mouse)
@@ -146,8 +209,10 @@ class Painter:
             self.rect(rect, theme.with_alpha(color, 48) if hover else theme.BG_ELEVATED)
             self.outline(rect, color if enabled else theme.BORDER, self.px(1.5))
             text_color = color if enabled else theme.TEXT_DISABLED
+        panel, self.region = self.region, (f"button {key}", rect)  # its label must stay inside the button
         self.label(f"button:{key}", label, rect.center_x, rect.center_y, size=size, color=text_color, bold=True,
                    anchor_x="center", anchor_y="center")
+        self.region = panel
         self.buttons.append(Button(key, rect, action, enabled))
 
     def click(self, x: float, y: float) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 
+from sextant.bridge.blotter import Blotter
 from sextant.bridge.link import LinkStatus, Tick
 from sextant.state import messages
 from sextant.state.context import ContextSnapshot
@@ -24,7 +25,6 @@ from sextant.state.supervision import SupervisorReport
 
 HISTORY_POINTS = 2048
 RESOLVED_CARD_LINGER_S = 0.8  # a decided card stays, re-coloured, this long before it is archived
-MAX_ORDERS = 200
 MAX_RESEARCH = 200
 RESEARCH_KIND = "Research"  # a card that changes a crew member's parameters (research/link.py)
 MAX_TOASTS = 4
@@ -74,13 +74,20 @@ class History:
     mid: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
     sea: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
     hull: np.ndarray = field(default_factory=lambda: np.zeros((HISTORY_POINTS, RISK_DIMENSIONS), np.float64))
+    equity: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
     count: int = 0
 
-    def append(self, ts_ns: int, mid: float, sea: float, hull: np.ndarray) -> None:
+    def append(self, ts_ns: int, mid: float, sea: float, hull: np.ndarray, equity: float = 0.0) -> None:
         slot = self.count % HISTORY_POINTS
-        self.ts_ns[slot], self.mid[slot], self.sea[slot] = ts_ns, mid, sea
+        self.ts_ns[slot], self.mid[slot], self.sea[slot], self.equity[slot] = ts_ns, mid, sea, equity
         self.hull[slot] = hull
         self.count += 1
+
+    def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ts_ns, equity), oldest first: the session's equity strip."""
+        n = min(self.count, HISTORY_POINTS)
+        order = (np.arange(self.count - n, self.count) % HISTORY_POINTS)
+        return self.ts_ns[order], self.equity[order]
 
     def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(ts_ns, mid, sea, hull), oldest first."""
@@ -120,7 +127,8 @@ class BridgeModel:
         self.events_lost = 0
         self.history = History()
         self.cards: dict[str, Card] = {}
-        self.orders: deque[messages.Event] = deque(maxlen=MAX_ORDERS)
+        self.blotter = Blotter()  # the orders as they stand, fills and E-STOP moments (bridge/blotter.py)
+        self.session_start_equity = 0.0  # the first equity this engine reported: the PnL strip's zero
         self.research: deque[messages.AutoresearchResult] = deque(maxlen=MAX_RESEARCH)
         self.alerts: deque[messages.Event] = deque(maxlen=50)
         self.toasts: deque[Toast] = deque(maxlen=MAX_TOASTS)
@@ -164,6 +172,8 @@ class BridgeModel:
             dropped = sum(1 for card in self.cards.values() if not card.outcome)
             self.cards.clear()
             self.pending_commands.clear()
+            self.blotter.clear()  # its orders are the venue's to report again, to the new engine
+            self.session_start_equity = 0.0
             if dropped:
                 self.toast(f"a new engine: {dropped} card{'s' if dropped > 1 else ''} of the previous one dropped",
                            False)
@@ -193,7 +203,10 @@ class BridgeModel:
         mid = float(snapshot["mid"])
         if mid > 0 and ts > 0 and ts - self._last_sample_ts >= self.history_s * 1e9 / HISTORY_POINTS:
             self._last_sample_ts = ts
-            self.history.append(ts, mid, float(snapshot["sea_state"]), hull_fractions(snapshot))
+            equity = float(snapshot["equity"])
+            if not self.session_start_equity and equity > 0:
+                self.session_start_equity = equity
+            self.history.append(ts, mid, float(snapshot["sea_state"]), hull_fractions(snapshot), equity)
 
     def _apply_event(self, event: messages.Event, ts_ns: int = 0) -> None:
         self.event_counts[type(event).__name__] += 1
@@ -214,7 +227,7 @@ class BridgeModel:
             self._resolve(event.intent_id, "expired", event.reason)
         elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled | messages.OrderRejected
                         | messages.OrderCanceled):
-            self.orders.append(event)
+            self.blotter.apply(event, ts_ns)
         elif isinstance(event, messages.CountdownChanged):
             card = self.cards.get(event.intent_id)
             if card is not None:
@@ -224,7 +237,7 @@ class BridgeModel:
             self.replay = event
             if event.seeked:  # what was on screen is no longer the past of the new position
                 self.cards.clear()
-                self.orders.clear()
+                self.blotter.clear()
                 self.alerts.clear()
         elif isinstance(event, messages.AutoresearchResult):
             # one line per hypothesis: "applied to …" follows the hypothesis' own accepted result
@@ -235,6 +248,7 @@ class BridgeModel:
             self.alerts.append(event)
         elif isinstance(event, messages.EStopChanged):
             self.estop_reason = event.reason
+            self.blotter.apply(event, ts_ns)
             self.toast(f"E-STOP {event.state}: {event.reason}" if event.reason else f"E-STOP {event.state}",
                         event.state == "RELEASED")
         elif isinstance(event, messages.CommandsLost):

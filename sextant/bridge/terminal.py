@@ -25,6 +25,7 @@ from sextant.bridge.controller import BridgeController
 from sextant.bridge.link import LinkStatus
 from sextant.bridge.model import Card, Toast
 from sextant.bridge.pacing import FixedRate
+from sextant.bridge.positions import order_cells, position_lines
 from sextant.state.layout import EStopState, HullDimension
 
 STATUS_EVERY_S = 1.0
@@ -235,8 +236,11 @@ class TerminalBridge:
         """A drawer's content as text: 1 orders, 2 research, 3 memory, 4 hull integrity."""
         model, stats = self.controller.model, self.controller.link.stats
         if number == 1:
-            lines = [describe_event(event) for event in list(model.orders)[-DRAWER_LINES:]]
-            return ["ORDERS", *(lines or ["no orders yet"])]
+            working = [" ".join(order_cells(order)) for order in model.blotter.working()]
+            recent = [" ".join(order_cells(order)) for order in model.blotter.recent(DRAWER_LINES)
+                      if not order.working]
+            return ["POSITION", *(text for text, _ in position_lines(model)), "WORKING", *(working or ["none"]),
+                    "RECENT", *(recent or ["no orders yet"])]
         if number == 2:
             lines = [describe_event(result) for result in list(model.research)[-DRAWER_LINES:]]
             return ["RESEARCH", *(lines or ["no research results yet"])]

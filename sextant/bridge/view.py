@@ -66,6 +66,7 @@ class BridgeView(arcade.View):
         self.card_rects: dict[str, Rect] = {}
         self.holding: str | None = None  # the card whose countdown this bridge asked the engine to hold
         self.after_draw: Callable[[], None] | None = None  # the app's frame driver (script, screenshot)
+        self.trader_layers = True  # the chart's orders, fills, E-STOP marks and equity strip (off: bench baseline)
 
     # ------------------------------------------------------------------------------------------------ the tick
 
@@ -112,22 +113,30 @@ class BridgeView(arcade.View):
         model = self.model
         cards_shown = bool(model.cards)
         chart = layout.chart(cards_shown)
-        draw_sea_chart(p, self.gpu, model, chart)
+        window = Rect(0, 0, layout.width, layout.height)
+        p.region = ("chart", chart)
+        draw_sea_chart(p, self.gpu, model, chart, trader_layers=self.trader_layers)
         draw_hull_strip(p, self.gpu, model, chart)
         if model.status == LinkStatus.REPLAY:
             draw_timeline(p, model, chart, on_seek=self.seek)
         self.card_rects = {}
         if cards_shown:
+            p.region = ("cards", layout.cards)
             self.card_rects = draw_cards(p, model, layout.cards, self.engine_now_ns(), on_approve=self.approve,
                                          on_modify=self.open_modify, on_reject=self.reject)
+        p.region = ("crew bar", layout.crew_bar)
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
+        p.region = ("header", layout.header)
         draw_header(p, model, self.clock())
         self.gpu.flush()
         self.text.draw()
         p.overlay = True
         if self.drawer is not None:
+            p.region = ("drawer", layout.drawer)
             draw_drawer(p, self.gpu, model, self.link.stats, self.drawer, self.volatile)
-        draw_toasts(p, model)
+        p.region = ("toasts", chart)
+        draw_toasts(p, model, chart)
+        p.region = ("dialog", window)
         if self.help_open and self.estop_confirm is None and self.editor is None:
             draw_help(p, on_close=self.close_help)
         if self.estop_confirm is not None:
@@ -198,8 +207,9 @@ class BridgeView(arcade.View):
         quantity = f"{intent.quantity:g}"
         price = "" if intent.price is None else f"{intent.price:.1f}"
         style = intent.style or "MARKET"
-        self.editor = ModifyEditor(intent_id, intent.title or intent.intent_kind, quantity, price, style,
-                                   original=(quantity, price, style))
+        offset = "" if intent.trailing_offset_bps is None else f"{intent.trailing_offset_bps:g}"
+        self.editor = ModifyEditor(intent_id, intent.title or intent.intent_kind, quantity, price, style, offset,
+                                   original=(quantity, price, style, offset))
 
     def send_modify(self) -> None:
         editor = self.editor
@@ -245,7 +255,7 @@ class BridgeView(arcade.View):
 
     def _pick_style(self, style: str) -> None:
         if self.editor is not None:
-            self.editor.style = style
+            self.editor.set_style(style)
 
     # ------------------------------------------------------------------------------------------------ input
 

@@ -40,13 +40,14 @@ class SupervisorReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
     def describe(self, now_ns: int) -> str:
         """The report in words, for the header and the console: "" while the engine runs."""
+        # The count first: a long reason is cut at the end of the line, never the restart
         if self.engine == "gave up":
-            return f"gave up after {self.restarts} restarts: {self.reason}"
+            return f"gave up after {self.restarts} restarts · {self.reason}"
         if self.engine == "down":
             wait_s = max(0.0, (self.restart_at_ns - now_ns) / 1e9)
-            return f"{self.reason}; restart {self.restarts + 1}/{self.max_restarts} in {wait_s:.0f} s"
+            return f"restart {self.restarts + 1}/{self.max_restarts} in {wait_s:.0f} s · {self.reason}"
         if self.engine == "restarting":
-            return f"{self.reason}; restart {self.restarts}/{self.max_restarts} starting"
+            return f"restart {self.restarts}/{self.max_restarts} starting · {self.reason}"
         return ""
 
 

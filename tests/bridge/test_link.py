@@ -55,7 +55,7 @@ def test_a_dead_engine_its_supervisor_reports_is_down_with_the_reason_until_a_ne
     tick = link.poll()
     assert tick.status == LinkStatus.DOWN
     assert tick.supervisor is not None and tick.supervisor.describe(now[0]) == (
-        "killed by SIGKILL; restart 1/5 in 2 s")
+        "restart 1/5 in 2 s · killed by SIGKILL")
     context.heartbeat(now[0])  # the restarted engine lives
     assert link.poll().status == LinkStatus.LIVE
     report.unlink()  # without a supervisor (the engine started by hand), a silent engine is only STALE

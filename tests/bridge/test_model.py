@@ -133,6 +133,6 @@ def test_an_engine_its_supervisor_reports_down_is_said_once_with_the_reason_and_
     model.apply(down, now_s=2.1)
     assert [t.text for t in model.toasts] == ["engine down: killed by SIGKILL"]
     assert model.top_card() is None, "no engine to act on it"
-    assert model.engine_down(now_ns=2_000_000_000) == "ENGINE DOWN · killed by SIGKILL; restart 2/5 in 2 s"
+    assert model.engine_down(now_ns=2_000_000_000) == "ENGINE DOWN · restart 2/5 in 2 s · killed by SIGKILL"
     model.apply(engine_tick(LinkStatus.STARTING, 222), now_s=3.0)
     assert model.engine_down(now_ns=3_000_000_000) == "" and not model.cards

@@ -131,7 +131,19 @@ def test_no_card_takes_a_key_while_the_engine_is_silent(engine: Engine, bridge) 
 def test_the_drawers_print_as_text_and_q_quits(engine: Engine, bridge) -> None:
     terminal, _ = bridge
     terminal.step()
-    assert terminal.drawer_lines(1) == ["ORDERS", "no orders yet"]
+    assert terminal.drawer_lines(1) == ["POSITION", "FLAT · realised +0.00", "WORKING", "none", "RECENT",
+                                        "no orders yet"]
+    engine.events.publish(messages.OrderSubmitted(client_order_id="O-1", instrument="BTC-USDT-SWAP.OKX", side="SELL",
+                                                  order_type="LIMIT", time_in_force="GTC", quantity=1.0,
+                                                  price=60_010.0, post_only=True))
+    engine.events.publish(messages.OrderSubmitted(client_order_id="O-2", instrument="BTC-USDT-SWAP.OKX", side="BUY",
+                                                  order_type="MARKET", time_in_force="GTC", quantity=2.0))
+    engine.events.publish(messages.OrderFilled(client_order_id="O-2", instrument="BTC-USDT-SWAP.OKX", side="BUY",
+                                               fill_price=60_001.5, fill_quantity=2.0))
+    terminal.step()
+    orders = terminal.drawer_lines(1)
+    assert orders[orders.index("WORKING") + 1] == "SELL 1 post-only limit 60,010.0 WORKING GTC", orders
+    assert orders[orders.index("RECENT") + 1] == "BUY 2 market 60,001.5 FILLED GTC", "a filled order says FILLED"
     assert terminal.drawer_lines(3)[0] == "MEMORY" and "reads" in terminal.drawer_lines(3)[1]
     hull = terminal.drawer_lines(4)
     assert hull[0] == "HULL INTEGRITY" and hull[1].startswith("delta") and len(hull) == 8

@@ -130,7 +130,7 @@ def test_an_engine_killed_outright_is_restarted_under_the_same_bridge_which_appr
     _, engine_line = run.wait_for(lambda line: "sextant run: engine started" in line, 60)
     first_card, _ = run.wait_for(lambda line: line.startswith("\aCARD "), START_S)
     os.kill(_pid(engine_line), signal.SIGKILL)
-    down, _ = run.wait_for(lambda line: line.startswith("[DOWN] ENGINE DOWN · killed by SIGKILL"), 30, first_card)
+    down, _ = run.wait_for(lambda line: line.startswith("[DOWN] ENGINE DOWN · restart 1/5") and "killed by SIGKILL" in line, 30, first_card)
     restarted, restart_line = run.wait_for(lambda line: "sextant run: engine started" in line, 30, first_card)
     assert _pid(restart_line) != _pid(engine_line)
     card_index, card = run.wait_for(lambda line: line.startswith("\aCARD "), START_S, restarted)

@@ -10,6 +10,7 @@ from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
 from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card
+from sextant.state import messages
 
 SLIDE_S = 0.3
 FLASH_S = 1.5  # after the slide-in, a new card's glow fades over this long
@@ -68,11 +69,11 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
             size=theme.SIZE_SMALL, color=theme.TEXT_SECONDARY)
     y -= p.tx(28)
     title = intent.title or f"{intent.side or ''} {intent.quantity:g}".strip()
-    p.label(f"{key}:title", p.fit(title, width, theme.SIZE_TITLE), x, y, size=theme.SIZE_TITLE, bold=True)
+    p.label(f"{key}:title", p.fit(title, width, theme.SIZE_TITLE, bold=True), x, y, size=theme.SIZE_TITLE, bold=True)
     y -= p.tx(12)
     # Three lines of reasoning at most; the whole text is in the event and on the WebSocket stream.
-    chars = int(width / (p.font(theme.SIZE_SMALL) * 0.56)) * 3
-    reasoning = intent.reasoning if len(intent.reasoning) <= chars else intent.reasoning[: chars - 1] + "…"
+    # (wrapping loses part of each line's end: 2.7 lines' worth fills three)
+    reasoning = p.fit(intent.reasoning, width * 2.7, theme.SIZE_SMALL)
     p.label(f"{key}:reasoning", reasoning, x, y, size=theme.SIZE_SMALL, color=theme.TEXT_SECONDARY, width=width,
             anchor_y="top")
     y -= p.tx(76)
@@ -84,11 +85,10 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
     p.label(f"{key}:risk", f"{risk:.0%}", right, y, size=theme.SIZE_SMALL, mono=True, color=theme.zone_color(risk),
             anchor_x="right")
     y -= p.tx(26)
-    price = f" @ {intent.price:,.1f}" if intent.price is not None else ""
     research = intent.intent_kind == RESEARCH_KIND  # a change of the agent's parameters: no order, no MODIFY
-    order = "PARAMETER CHANGE · no order" if research else \
-        f"{intent.side or ''} {intent.quantity:g}{price} {intent.style or ''}".strip()
-    p.label(f"{key}:order", p.fit(order, width, theme.SIZE_BODY, mono=True), x, y, size=theme.SIZE_BODY, mono=True,
+    order = "PARAMETER CHANGE · no order" if research else order_words(intent)
+    p.label(f"{key}:order", p.fit(order, width, theme.SIZE_BODY, mono=True, bold=True), x, y, size=theme.SIZE_BODY,
+            mono=True,
             bold=True, color=theme.side_color(intent.side))
     y -= p.tx(20)
     p.label(f"{key}:plan", p.fit(intent.plan or "—", width, theme.SIZE_SMALL), x, y, size=theme.SIZE_SMALL,
@@ -97,11 +97,13 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
     _countdown(p, key, card, Rect(x, y, width, p.tx(6)), now_ns)
     buttons_y = rect.bottom + p.tx(12)
     if card.outcome:
-        p.label(f"{key}:outcome", p.fit(f"{card.outcome.upper()} · {card.outcome_detail}", width, theme.SIZE_BODY),
+        p.label(f"{key}:outcome", p.fit(f"{card.outcome.upper()} · {card.outcome_detail}", width, theme.SIZE_BODY,
+                                        bold=True),
                 x, buttons_y + p.tx(12), size=theme.SIZE_BODY, bold=True, color=border)
         return
     if not answering:  # no engine to act on it: no button that looks as if it would
-        p.label(f"{key}:no-engine", p.fit("ENGINE NOT ANSWERING · no action possible", width, theme.SIZE_BODY),
+        p.label(f"{key}:no-engine", p.fit("ENGINE NOT ANSWERING", width, theme.SIZE_BODY,
+                                          bold=True),
                 x, buttons_y + p.tx(12), size=theme.SIZE_BODY, bold=True, color=theme.YELLOW)
         return
     enabled = not card.pending_command
@@ -122,6 +124,21 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
         p.label(f"{key}:pending", p.fit(f"{card.pending_command} sent, waiting for the engine…", width,
                                         theme.SIZE_SMALL), x, buttons_y + height + p.tx(6), size=theme.SIZE_SMALL,
                 color=theme.YELLOW)
+
+
+def position_words(position: float) -> str:
+    return "FLAT" if not position else f"{'LONG' if position > 0 else 'SHORT'} {abs(position):g}"
+
+
+def order_words(intent: messages.IntentGenerated) -> str:
+    """The order in a trader's words, and the position it leads to: "SELL 2 TRAIL 50 bps → SHORT 1" says why a
+    short of 1 sells 2 (it closes a long of 1 first)."""
+    style: str = intent.style or ""
+    if style == "TRAILING_STOP":
+        style = f"TRAIL {intent.trailing_offset_bps:g} bps" if intent.trailing_offset_bps is not None else "TRAIL"
+    price = f" @ {intent.price:,.1f}" if intent.price is not None else ""
+    target = f" → {position_words(intent.target_position)}" if intent.target_position is not None else ""
+    return f"{intent.side or ''} {intent.quantity:g}{price} {style}".strip() + target
 
 
 def _draw_attention(p: Painter, card: Card, rect: Rect, now_s: float, now_ns: int) -> None:

@@ -69,18 +69,20 @@ def draw_crew_bar(p: Painter, gpu: GpuLayers, model: BridgeModel, *, on_autonomy
                                                                          else 0.0, 0, 0), color))
         text_x = avatar_x + radius + p.px(10)
         text_w = max(10.0, cell.right - text_x - p.px(6))
+        panel = p.region
+        p.region = (f"crew cell {slot}", Rect(text_x, cell.bottom, cell.right - text_x, cell.height))
         name = _name(CrewAgent, agent).lower().replace("_", " ")
-        p.label(f"crew:name{slot}", name, text_x, cell.top - p.px(24), size=theme.SIZE_BODY - 1, bold=True)
+        name_w = max(10.0, light_x - p.px(9) * 1.3 - text_x - p.px(4))  # clear of the status light
+        p.label(f"crew:name{slot}", p.fit(name, name_w, theme.SIZE_BODY - 1, bold=True), text_x, cell.top - p.px(24),
+                size=theme.SIZE_BODY - 1, bold=True)
         reputation = float(snapshot["crew_reputation"][slot])
         role_line = f"{role} · {_name(CrewState, state).lower()}" + (f" · ★{reputation:.2f}" if reputation > 0 else "")
         p.label(f"crew:role{slot}", p.fit(role_line, text_w, theme.SIZE_SMALL - 1), text_x, cell.top - p.px(46),
                 size=theme.SIZE_SMALL - 1, color=color)
         task = render_crew_task(int(snapshot["crew_task"][slot]), float(snapshot["crew_task_value"][slot]))
-        max_chars = max(4, int(text_w / (p.font(theme.SIZE_SMALL - 1) * 0.8)))
-        if len(task) > max_chars:
-            task = task[: max_chars - 1] + "…"
-        p.label(f"crew:task{slot}", task, text_x, cell.bottom + p.px(12), size=theme.SIZE_SMALL - 1, mono=True,
-                color=theme.TEXT_SECONDARY)
+        p.label(f"crew:task{slot}", p.fit(task, text_w, theme.SIZE_SMALL - 1, mono=True), text_x,
+                cell.bottom + p.px(12), size=theme.SIZE_SMALL - 1, mono=True, color=theme.TEXT_SECONDARY)
+        p.region = panel
         confidence = float(snapshot["crew_confidence"][slot])
         bar_rect = Rect(cell.left, cell.bottom, cell.width * float(np.clip(confidence, 0, 1)), p.px(3))
         p.rect(bar_rect, color)
@@ -99,17 +101,21 @@ def _draw_controls(p: Painter, model: BridgeModel, rect: Rect, on_autonomy: Call
     live = snapshot is not None and model.status.value in ("LIVE", "STALE")
     level = int(snapshot["autonomy"]) if snapshot is not None else -1
     ceiling = int(snapshot["autonomy_ceiling"]) if snapshot is not None else -1
+    stop = Rect(rect.right - p.px(172), rect.bottom + p.px(14), p.px(156), rect.height - p.px(28))
+    panel = p.region
+    p.region = ("autonomy", Rect(rect.left, rect.bottom, stop.left - p.px(8) - rect.left, rect.height))
     title_w = p.label("controls:autonomy", "AUTONOMY", rect.left, rect.top - p.px(26), size=theme.SIZE_SMALL,
                       bold=True, color=theme.TEXT_MUTED)
     if snapshot is not None and ceiling >= 0:
         reputation = float(snapshot["reputation"])
         attestor = attestor_status(model.attestor)
         down = isinstance(model.attestor, AttestorDown)
-        p.label("controls:ceiling", f"ceiling {_name(Autonomy, ceiling)} · reputation "
-                f"{f'{reputation:.2f}' if reputation > 0 else 'not rated'}"
-                + (f" · attestor {attestor}" if attestor else ""), rect.left + title_w + p.px(10),
-                rect.top - p.px(26),
-                size=theme.SIZE_SMALL, color=theme.RED if down else theme.TEXT_MUTED)
+        rated = f"{reputation:.2f}" if reputation > 0 else "not rated"
+        text = f"ceiling {_name(Autonomy, ceiling)} · reputation {rated}"
+        text += f" · attestor {attestor}" if attestor else ""
+        left = rect.left + title_w + p.px(10)
+        p.label("controls:ceiling", p.fit(text, stop.left - p.px(12) - left, theme.SIZE_SMALL), left,
+                rect.top - p.px(26), size=theme.SIZE_SMALL, color=theme.RED if down else theme.TEXT_MUTED)
     button_w, button_h = p.px(112), p.px(40)
     y = rect.bottom + p.px(16)
     for index, autonomy in enumerate(Autonomy):
@@ -117,9 +123,9 @@ def _draw_controls(p: Painter, model: BridgeModel, rect: Rect, on_autonomy: Call
         p.button(f"autonomy:{autonomy.name}", button, autonomy.name,
                  partial(on_autonomy, autonomy.name), color=theme.CYAN, active=index == level,
                  enabled=live and index <= ceiling and index != level, size=theme.SIZE_SMALL)
+    p.region = panel
     estop = int(snapshot["estop"]) if snapshot is not None else EStopState.RELEASED
     engaged = estop != EStopState.RELEASED
-    stop = Rect(rect.right - p.px(172), rect.bottom + p.px(14), p.px(156), rect.height - p.px(28))
     label = "RELEASE" if estop == EStopState.ENGAGED else "STOPPING…" if estop == EStopState.ENGAGING else "E-STOP"
     p.button("estop", stop, label, on_estop, color=theme.RED, filled=not engaged, enabled=live and
              estop != EStopState.ENGAGING, size=theme.SIZE_TITLE)

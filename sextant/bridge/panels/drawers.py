@@ -12,8 +12,8 @@ from sextant.bridge.layout import Rect
 from sextant.bridge.link import LinkStats
 from sextant.bridge.model import BridgeModel
 from sextant.bridge.panels.hull import draw_hull_drawer
+from sextant.bridge.positions import STATUS_COLORS, order_cells, position_lines
 from sextant.bridge.render.gl import GpuLayers
-from sextant.state import messages
 from sextant.state.layout import CONTEXT_FILE_SIZE, CONTEXT_RECORD_SIZE, LAYOUT_VERSION
 
 
@@ -24,7 +24,7 @@ class Drawer(IntEnum):
     HULL = 4
 
 
-TITLES = {Drawer.ORDERS: "ORDERS", Drawer.RESEARCH: "RESEARCH", Drawer.MEMORY: "MEMORY",
+TITLES = {Drawer.ORDERS: "POSITION & ORDERS", Drawer.RESEARCH: "RESEARCH", Drawer.MEMORY: "MEMORY",
           Drawer.HULL: "HULL INTEGRITY"}
 
 
@@ -53,45 +53,47 @@ def draw_drawer(p: Painter, gpu: GpuLayers, model: BridgeModel, stats: LinkStats
     return area
 
 
-ORDER_COLUMNS = (("SIDE", 0.0), ("QTY", 0.09), ("TYPE / TIF", 0.17), ("PRICE", 0.44), ("STATUS", 0.6),
-                 ("DETAIL", 0.75))
-
-
-def _order_row(event: messages.Event) -> tuple[str, str, str, str, str, str, theme.Color]:
-    if isinstance(event, messages.OrderSubmitted):
-        price = event.price if event.price is not None else event.trigger_price
-        return (event.side, f"{event.quantity:g}", f"{event.order_type} {event.time_in_force}",
-                f"{price:,.1f}" if price is not None else "market", "DRY RUN" if event.dry_run else "SENT",
-                event.exec_algorithm or ("post-only" if event.post_only else ""), theme.CYAN)
-    if isinstance(event, messages.OrderFilled):
-        slip_color = theme.GREEN if abs(event.slippage_bps) < 2 else theme.YELLOW if abs(event.slippage_bps) < 5 \
-            else theme.RED
-        return (event.side, f"{event.fill_quantity:g}", event.liquidity, f"{event.fill_price:,.1f}", "FILLED",
-                f"{event.slippage_bps:+.1f} bps", slip_color)
-    if isinstance(event, messages.OrderRejected):
-        return ("", "", "", "", "DENIED" if event.denied else "REJECTED", event.reason, theme.RED)
-    assert isinstance(event, messages.OrderCanceled)
-    return ("", "", "", "", "CANCELED", event.reason, theme.TEXT_MUTED)
+ORDER_COLUMNS = (("SIDE", 0.0), ("QTY", 0.09), ("WHAT", 0.19), ("PRICE", 0.45), ("STATUS", 0.62),
+                 ("DETAIL", 0.79))
 
 
 def _orders(p: Painter, model: BridgeModel, area: Rect) -> None:
-    y = area.top - p.px(10)
-    for column, (name, at) in enumerate(ORDER_COLUMNS):
-        p.label(f"orders:head{column}", name, area.left + at * area.width, y, size=theme.SIZE_SMALL, bold=True,
-                color=theme.TEXT_MUTED)
     row_h = p.tx(24)
-    rows = list(reversed(model.orders))[: max(0, int((area.height - p.tx(90)) // row_h))]
-    if not rows:
-        p.label("orders:empty", "No orders yet this session.", area.left, y - p.px(34), size=theme.SIZE_BODY,
-                color=theme.TEXT_MUTED)
-    for index, event in enumerate(rows):
-        y_row = y - p.tx(28) - index * row_h
-        *cells, color = _order_row(event)
-        for column, (text, (_, at)) in enumerate(zip(cells, ORDER_COLUMNS, strict=True)):
-            cell_color = theme.side_color(text) if column == 0 else color if column >= 4 else theme.TEXT
-            limit = 22 if column == 5 else 16
-            p.label(f"orders:r{index}c{column}", text if len(text) <= limit else text[: limit - 1] + "…",
-                    area.left + at * area.width, y_row, size=theme.SIZE_SMALL, mono=True, color=cell_color)
+    y = area.top - p.px(10)
+    p.label("orders:position-title", "POSITION", area.left, y, size=theme.SIZE_SMALL, bold=True,
+            color=theme.TEXT_MUTED)
+    for index, (text, color) in enumerate(position_lines(model)[:4]):
+        y -= row_h
+        p.label(f"orders:position{index}", p.fit(text, area.width, theme.SIZE_SMALL, mono=True), area.left, y,
+                size=theme.SIZE_SMALL, mono=True, color=color)
+    working = model.blotter.working()
+    sections = (("WORKING", working), ("RECENT", [o for o in model.blotter.recent(40) if not o.working]))
+    footer_h = p.tx(52)
+    for name, orders in sections:
+        y -= row_h * 1.6
+        if y < area.bottom + footer_h + 2 * row_h:
+            break
+        p.label(f"orders:{name}:title", name, area.left, y, size=theme.SIZE_SMALL, bold=True, color=theme.CYAN)
+        y -= row_h
+        for column, (heading, at) in enumerate(ORDER_COLUMNS):
+            p.label(f"orders:{name}:head{column}", heading, area.left + at * area.width, y, size=theme.SIZE_SMALL - 1,
+                    bold=True, color=theme.TEXT_MUTED)
+        if not orders:
+            y -= row_h
+            p.label(f"orders:{name}:none", "none" if name == "WORKING" else "No orders yet this session.", area.left,
+                    y, size=theme.SIZE_SMALL, color=theme.TEXT_MUTED)
+        for index, order in enumerate(orders):
+            if y - row_h < area.bottom + footer_h:
+                break
+            y -= row_h
+            cells = order_cells(order)
+            for column, (text, (_, at)) in enumerate(zip(cells, ORDER_COLUMNS, strict=True)):
+                width = (ORDER_COLUMNS[column + 1][1] - at) * area.width - p.px(8) if column < 5 else \
+                    (1 - at) * area.width
+                color = theme.side_color(text) if column == 0 else STATUS_COLORS.get(order.status, theme.TEXT) \
+                    if column == 4 else theme.TEXT if column < 4 else theme.TEXT_SECONDARY
+                p.label(f"orders:{name}:r{index}c{column}", p.fit(text, width, theme.SIZE_SMALL, mono=True),
+                        area.left + at * area.width, y, size=theme.SIZE_SMALL, mono=True, color=color)
     counts = model.event_counts
     snapshot = model.snapshot
     footer = (f"submitted {counts['OrderSubmitted']} · filled {counts['OrderFilled']} · rejected "

@@ -38,7 +38,7 @@ def draw_header(p: Painter, model: BridgeModel, now_ns: int) -> None:
             color=color, anchor_x="center", anchor_y="center")
     down = model.engine_down(now_ns)
     if down:  # what the supervisor says replaces the last numbers of a dead engine
-        p.label("header:down", p.fit(down, badge_rect.left - x - gap, theme.SIZE_TITLE), x, baseline,
+        p.label("header:down", p.fit(down, badge_rect.left - x - gap, theme.SIZE_TITLE, bold=True), x, baseline,
                 size=theme.SIZE_TITLE, bold=True, color=theme.RED)
         return
     if badge == LinkStatus.STARTING or snapshot is None or snapshot.sequence == 0:

@@ -38,6 +38,16 @@ def gauge_sprites(readings: list[tuple[str, float, bool]], centres: list[tuple[f
     return out
 
 
+def hull_strip_plate(p: Painter, rect: Rect) -> Rect:
+    """Where the strip sits in the chart `rect` (the chart keeps its labels out of it)."""
+    radius, spacing = p.px(20), p.px(62)
+    right = rect.right - p.px(20) - radius
+    y = rect.top - p.px(34)
+    left = right - (len(GAUGES) - 1) * spacing
+    return Rect(left - radius - p.px(12), y - radius - p.px(22), (len(GAUGES) - 1) * spacing + 2 * radius + p.px(24),
+                2 * radius + p.px(30))
+
+
 def draw_hull_strip(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) -> None:
     """Six small gauges across the top right of the sea chart: the hull at a glance."""
     readings = gauge_readings(model)
@@ -46,8 +56,7 @@ def draw_hull_strip(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) 
     right = rect.right - p.px(20) - radius
     y = rect.top - p.px(34)
     centres = [(right - (len(readings) - 1 - i) * spacing, y) for i in range(len(readings))]
-    plate = Rect(centres[0][0] - radius - p.px(12), y - radius - p.px(22), (len(readings) - 1) * spacing +
-                 2 * radius + p.px(24), 2 * radius + p.px(30))
+    plate = hull_strip_plate(p, rect)
     p.rect(plate, theme.with_alpha(theme.BG_BASE, 200))
     with gpu.drawing():
         gpu.sprites(gauge_sprites(readings, centres, radius))
@@ -62,21 +71,27 @@ def draw_hull_drawer(p: Painter, gpu: GpuLayers, model: BridgeModel, area: Rect)
     readings = gauge_readings(model)
     snapshot = model.snapshot
     columns, rows = 3, 2
-    cell_w, cell_h = area.width / columns, area.height / rows
-    radius = min(cell_w, cell_h) * 0.26
+    footer = p.tx(44)  # the field's total, under the grid
+    grid = Rect(area.left, area.bottom + footer, area.width, area.height - footer)
+    cell_w, cell_h = grid.width / columns, grid.height / rows
+    # Each cell, top down: the gauge, its name and two lines of numbers, then its trend line.
+    text_h = p.tx(18 + 38 + 17) + p.font(theme.SIZE_SMALL)
+    trend_h = max(p.px(12), cell_h * 0.10)
+    radius = max(p.px(16), min(cell_w * 0.26, (cell_h - text_h - trend_h - p.px(28)) / 2.2))
     centres = []
     for index in range(len(readings)):
         column, row = index % columns, index // columns
-        centres.append((area.left + cell_w * (column + 0.5), area.top - cell_h * row - cell_h * 0.40))
+        centres.append((grid.left + cell_w * (column + 0.5), grid.top - cell_h * row - p.px(10) - radius * 1.1))
     _, _, _, hull = model.history.ordered()
     with gpu.drawing():
         gpu.sprites(gauge_sprites(readings, centres, radius))
         for index, dimension in enumerate(GAUGES):
             trend = hull[-TREND_WINDOW:, dimension]
             if len(trend) >= 2:
-                x0, y0 = centres[index][0] - cell_w * 0.38, centres[index][1] - radius - cell_h * 0.42
+                x0 = centres[index][0] - cell_w * 0.38
+                y0 = centres[index][1] - radius - text_h - p.px(8) - trend_h
                 xs = x0 + np.linspace(0, cell_w * 0.76, len(trend))
-                ys = y0 + np.clip(trend, 0, 1) * cell_h * 0.12
+                ys = y0 + np.clip(trend, 0, 1) * trend_h
                 gpu.polyline(np.stack([xs, ys], axis=1), p.px(1.5), theme.zone_color(float(trend[-1])))
     for index, (name, fraction, applicable) in enumerate(readings):
         x, y = centres[index]

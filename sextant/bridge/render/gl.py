@@ -31,6 +31,7 @@ SPRITE_GAUGE = 0.0
 SPRITE_LIGHT = 1.0
 SPRITE_AVATAR = 2.0
 SPRITE_DOT = 3.0
+SPRITE_FILL = 4.0
 
 SPRITE_DTYPE = np.dtype([("geometry", "f4", 4), ("value", "f4", 4), ("color", "f4", 4)])
 LINE_VERTEX_DTYPE = np.dtype([("pos", "f4", 2), ("across", "f4"), ("along", "f4")])

@@ -1,0 +1,47 @@
+"""The Position & Orders view as rows of text, from the model's order state (bridge/blotter.py): the window's
+Orders drawer draws them, the terminal prints them. No GL here."""
+
+from __future__ import annotations
+
+from sextant.bridge import theme
+from sextant.bridge.blotter import OrderState
+from sextant.bridge.model import BridgeModel
+
+STATUS_COLORS = {"WORKING": theme.CYAN, "PARTIAL": theme.CYAN, "FILLED": theme.GREEN, "CANCELED": theme.TEXT_MUTED,
+                 "REJECTED": theme.RED, "DENIED": theme.RED, "DRY RUN": theme.YELLOW}
+
+
+def order_cells(order: OrderState) -> tuple[str, str, str, str, str, str]:
+    """One order's row: side, filled / quantity, what it is, its price, its status, and the detail."""
+    quantity = f"{order.filled:g}/{order.quantity:g}" if order.status == "PARTIAL" else f"{order.quantity:g}"
+    if order.filled and order.status in ("FILLED", "PARTIAL"):
+        price = f"{order.average_price:,.1f}"  # the average fill price
+    elif order.level is not None:
+        price = f"{order.level:,.1f}"
+    else:
+        price = "market"
+    what = order.role if order.order_type != "UNKNOWN" else "order"
+    return (order.side, quantity, what, price, order.status, order.detail or order.time_in_force)
+
+
+def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
+    """The position as the engine states it, and the stop that protects it (from the working orders)."""
+    snapshot = model.snapshot
+    if snapshot is None or snapshot.sequence == 0:
+        return [("no engine state yet", theme.TEXT_MUTED)]
+    record = snapshot.record
+    size, entry = float(record["position_size"]), float(record["entry_price"])
+    unrealized, realized = float(record["unrealized_pnl"]), float(record["realized_pnl"])
+    if not size:
+        lines = [(f"FLAT · realised {realized:+,.2f}", theme.TEXT_SECONDARY)]
+    else:
+        side, color = ("LONG", theme.GREEN) if size > 0 else ("SHORT", theme.RED)
+        lines = [(f"{side} {abs(size):g} @ {entry:,.2f} · mark {float(record['mid']):,.2f} · uPnL {unrealized:+,.2f}"
+                  f" · rPnL {realized:+,.2f}", color)]
+    stops = [order for order in model.blotter.working() if order.role in ("stop-loss", "trailing stop", "stop")]
+    for order in stops:
+        level = f" at {order.level:,.1f}" if order.level is not None else ""
+        lines.append((f"{order.role} {order.side} {order.quantity:g}{level}", theme.RED))
+    if size and not stops:
+        lines.append(("no stop working", theme.YELLOW))
+    return lines
