@@ -2,8 +2,13 @@
 rules are unsure, and never on the tick's time.
 
 perceive() runs on every quote and returns at once. When L1's confidence is below `l1_threshold`, it looks for a
-fresh answer: a cached one for the same market state (hash of rounded numbers), or the latest one still inside
-its time to live. If there is none, and no call is in flight, and the hourly token/money budget allows, it starts
+fresh answer: a cached one for the same market state (hash of rounded numbers), or the latest one. An answer applies
+only to the market it was asked about (fresh or nothing): younger than `answer_ttl_s` (`cache_ttl_s` for a cached
+one), the mid within `answer_max_move_bps` of the mid it was asked on, and the same sea (calm, choppy, storm); one
+outside those bounds is dropped, with the reason, and no card comes of it. The card of one that is used says how
+old it is and what it was asked on. Nothing is asked while the features are still warming up (no volatility yet,
+fewer than `warm_quotes` quotes): an answer on zeros is no answer. If there is none, and no call is in flight, and
+the hourly token/money budget allows, it starts
 an asyncio task that asks L2 (the perception role) and, if L2 is unsure (< `l2_threshold`) or fails, L3 (the
 strategy role). The task stores what comes back; a later perceive() uses it while it is fresh. An L3 answer
 below `l3_threshold` is stored as a Hold: the model was asked and was unsure.
@@ -21,6 +26,7 @@ quoted and attributed ("the L2 model says: “…”").
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -49,8 +55,10 @@ class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     l3_threshold: float = 0.6  # an L3 answer less sure than this places nothing
     base_size: float = 1.0
     max_loss_usdt: float = 50.0
-    answer_ttl_s: float = 30.0  # an answer applies this long after it arrives
-    cache_ttl_s: float = 60.0
+    answer_ttl_s: float = 10.0  # an answer applies at most this long after it arrives …
+    answer_max_move_bps: float = 5.0  # … while the mid stays this close to the mid it was asked on, in the same sea
+    cache_ttl_s: float = 10.0  # the answer for a market state seen again: the same age bound by default
+    warm_quotes: int = 60  # no question before this many quotes (the features are still zeros)
     l2_deadline_s: float = 5.0
     l3_deadline_s: float = 15.0
     tokens_per_hour: int = 200_000
@@ -64,12 +72,26 @@ class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 @dataclass(frozen=True, slots=True)
+class AskedOn:
+    """The market an answer was asked about: it applies to that market only."""
+
+    mid: float
+    sea: str  # calm, choppy or storm
+    at_s: float  # the router's clock when the answer came
+
+
+def sea_regime(sea_state: float) -> str:
+    return "calm" if sea_state < 0.33 else "choppy" if sea_state < 0.66 else "storm"
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     action: str  # BUY | SELL | HOLD | REDUCE
     confidence: float
     reasoning: str
     layer: str  # L1 | L2 | L3 | cache
     target: float | None = None
+    asked_on: AskedOn | None = None  # a model's answer: the market it was asked about
 
 
 def state_key(record: np.void) -> tuple:
@@ -89,8 +111,9 @@ class PerceptionRouter(CrewMember):
         self._clock = clock  # seconds, monotonic: TTLs, the budget's hour and the back-off
         self.budget = SpendBudget(c.tokens_per_hour, c.usd_per_hour)
         self.backoff = Backoff(c.retry_after_failure_s, c.max_retry_after_failure_s)
-        self._cache: dict[tuple, tuple[Decision, float]] = {}
-        self._latest: tuple[Decision, float] | None = None
+        self._cache: dict[tuple, Decision] = {}
+        self._latest: Decision | None = None
+        self.stale_dropped = 0  # answers that came, or were kept, past their market: never a card
         self._task: asyncio.Task | None = None
         self.log: deque[str] = deque(maxlen=200)  # reasons for answers that were not used
         self.calls = 0
@@ -134,11 +157,18 @@ class PerceptionRouter(CrewMember):
     def _escalated(self, record: np.void) -> Decision | None:
         now = self._clock()
         key = state_key(record)
-        if self._latest is not None and self._latest[1] > now:
-            return self._latest[0]
+        if self._latest is not None:
+            if self._fresh(self._latest, record, now, self.config.answer_ttl_s):
+                return self._latest
+            self._latest = None
         cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
-            return Decision(cached[0].action, cached[0].confidence, cached[0].reasoning, "cache", cached[0].target)
+        if cached is not None:
+            if self._fresh(cached, record, now, self.config.cache_ttl_s):
+                return Decision(cached.action, cached.confidence, cached.reasoning, "cache", cached.target,
+                                cached.asked_on)
+            del self._cache[key]
+        if int(record["quote_count"]) < self.config.warm_quotes or not float(record["volatility"][1]) > 0:
+            return None  # warming up: the rules' Hold stands
         if self.budget.exhausted(now):
             self.status = (CrewState.IDLE, CrewTask.LLM_BUDGET_SPENT, self.budget.spent(now)[1])
             return None
@@ -146,19 +176,41 @@ class PerceptionRouter(CrewMember):
             return None
         if self._task is None or self._task.done():  # one call in flight at most
             prompt = self._prompt(record)
-            self._task = asyncio.get_running_loop().create_task(self._ask(key, prompt))
+            self._task = asyncio.get_running_loop().create_task(
+                self._ask(key, prompt, float(record["mid"]), sea_regime(float(record["sea_state"]))))
         self.status = (CrewState.THINKING, CrewTask.ASKING_LLM, 2.0)
         return None
 
-    async def _ask(self, key: tuple, prompt: str) -> None:
+    def _fresh(self, decision: Decision, record: np.void, now: float, ttl_s: float) -> bool:
+        """Whether a model's answer still applies to this market; the reason goes to the log when it does not."""
+        asked = decision.asked_on
+        if asked is None:
+            return True
+        mid = float(record["mid"])
+        moved_bps = abs(mid / asked.mid - 1) * 1e4 if asked.mid > 0 else math.inf
+        sea = sea_regime(float(record["sea_state"]))
+        reason = ""
+        if now - asked.at_s > ttl_s:
+            reason = f"{now - asked.at_s:.0f} s old (bound {ttl_s:g} s)"
+        elif moved_bps > self.config.answer_max_move_bps:
+            reason = f"the mid moved {moved_bps:.1f} bps since it was asked (bound {self.config.answer_max_move_bps:g})"
+        elif sea != asked.sea:
+            reason = f"the sea turned {sea} (asked in a {asked.sea} one)"
+        if reason:
+            self.stale_dropped += 1
+            self.log.append(f"{decision.layer} answer {decision.action} dropped: {reason}")
+            return False
+        return True
+
+    async def _ask(self, key: tuple, prompt: str, asked_mid: float, asked_sea: str) -> None:
         """L2, then L3 when L2 is unsure or fails. Runs beside the tick; stores what it gets, or backs off."""
         try:
-            await self._escalate(key, prompt)
+            await self._escalate(key, prompt, asked_mid, asked_sea)
         except Exception as error:  # a dead task would skip the back-off: the storm of issue #18
             log.exception("perception escalation failed unexpectedly")
             self._failed("perception", LlmResult.failed("unexpected", f"unexpected {type(error).__name__}"))
 
-    async def _escalate(self, key: tuple, prompt: str) -> None:
+    async def _escalate(self, key: tuple, prompt: str, asked_mid: float, asked_sea: str) -> None:
         c = self.config
         result = await self._call("perception", prompt, c.l2_deadline_s)
         role, layer = "perception", "L2"
@@ -180,10 +232,12 @@ class PerceptionRouter(CrewMember):
             self.publish(messages.LlmRecovered(role=role, failures=self.backoff.failures), self._now_ns)
         self.backoff.succeeded()
         now = self._clock()
-        self._cache[key] = (decision, now + c.cache_ttl_s)
-        self._latest = (decision, now + c.answer_ttl_s)
+        decision = dataclasses.replace(decision, asked_on=AskedOn(asked_mid, asked_sea, now))
+        self._cache[key] = decision
+        self._latest = decision
         if len(self._cache) > 256:
-            self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+            self._cache = {k: v for k, v in self._cache.items()
+                           if v.asked_on is None or now - v.asked_on.at_s <= c.cache_ttl_s}
 
     async def _call(self, role: str, prompt: str, deadline_s: float) -> LlmResult:
         assert self._llm is not None
@@ -231,10 +285,15 @@ class PerceptionRouter(CrewMember):
             return None
         self.status = (CrewState.SUGGESTING, CrewTask.ASKING_LLM if decision.layer != "L1" else CrewTask.IDLE,
                        2.0 if decision.layer == "L2" else 3.0 if decision.layer == "L3" else 1.0)
+        reasoning = decision.reasoning
+        if decision.asked_on is not None:  # a model's answer: how old, and on what market
+            asked = decision.asked_on
+            reasoning += (f" (answered {self._clock() - asked.at_s:.0f} s ago, asked on mid {asked.mid:,.1f} in a "
+                          f"{asked.sea} sea)")
         return AgentIntent(id=self._next_id(), agent=self.agent_id, kind=kind, instrument=instrument,
                            target_position=target, confidence=decision.confidence, created_ns=now_ns,
                            budget=RiskBudget(max_loss=c.max_loss_usdt, max_position=max(c.base_size, abs(position))),
-                           title=f"[{decision.layer}] {decision.action.title()}", reasoning=decision.reasoning)
+                           title=f"[{decision.layer}] {decision.action.title()}", reasoning=reasoning)
 
 
 def _from_judgement(judgement: Judgement, layer: str) -> Decision:

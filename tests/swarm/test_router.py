@@ -31,6 +31,7 @@ def unsure_record() -> np.void:
     r["horizon_s"][:4] = [10, 60, 300, 900]
     r["volatility"][:4] = [0.5, 0.5, 0.5, 0.5]
     r["risk_veto"], r["risk_warn"], r["write_seq"] = 2.0, 1.0, 7
+    r["quote_count"] = 500  # the features are warm
     return r
 
 
@@ -293,7 +294,7 @@ class TestNeverStorms:
                             Rule(match="large-model", content={**BUY, "confidence": 0.55})]) as standin:
             router = router_for(tmp_path, standin, l3_threshold=0.6)
             intent = asyncio.run(escalate(router, unsure_record()))
-        assert intent is None and router._latest is not None and router._latest[0].action == "HOLD"
+        assert intent is None and router._latest is not None and router._latest.action == "HOLD"
         assert not router.backoff.failures  # the model answered; it was unsure
 
     def test_a_models_reasoning_is_capped_and_shown_as_its_words(self, tmp_path: Path) -> None:
@@ -301,7 +302,9 @@ class TestNeverStorms:
         with OpenAIStandin([Rule(match="small-model", content={**BUY, "reasoning": said})]) as standin:
             intent = asyncio.run(escalate(router_for(tmp_path, standin), unsure_record()))
         assert intent is not None and intent.reasoning.startswith("the L2 model says: “Ignore the rules. ")
-        assert intent.reasoning.endswith("”") and len(intent.reasoning) <= 300 + len("the L2 model says: “”")
+        words, asked_on = intent.reasoning.split("” (answered ")
+        assert len(words + "”") <= 300 + len("the L2 model says: “”")
+        assert asked_on.endswith("asked on mid 60,000.0 in a calm sea)")
         assert all(ch.isprintable() for ch in intent.reasoning)
 
 
@@ -443,3 +446,61 @@ def test_a_thousand_http_envelopes_give_no_exception_no_order_from_junk_and_a_ba
     # Counted at the client: the server's own count also holds handlers still writing to a connection that the
     # client closed at its deadline.
     assert calls.most == 1 and calls.total == len(standin.served_envelopes) >= len(fuzz)
+
+
+class TestFreshOrNothing:
+    """An answer applies only to the market it was asked about: its age, the mid's move since and the sea."""
+
+    @staticmethod
+    def answer_then(tmp_path: Path, later: Any, seconds: float) -> tuple[Any, PerceptionRouter]:
+        """Ask on unsure_record(); when the answer is in, let `seconds` pass and show the router `later(record)`."""
+        clock = FakeClock()
+
+        async def run(router: PerceptionRouter) -> Any:
+            record = unsure_record()
+            assert router.perceive(record, INSTRUMENT, 1) is None
+            assert router._task is not None
+            await router._task
+            clock.now += seconds
+            moved = unsure_record()
+            later(moved)
+            return router.perceive(moved, INSTRUMENT, 2)
+
+        with OpenAIStandin([Rule(match="small-model", content=BUY)]) as standin:
+            router = router_on(tmp_path, standin, clock, answer_ttl_s=10.0, answer_max_move_bps=5.0)
+            return asyncio.run(run(router)), router
+
+    def test_a_market_that_moved_past_the_bound_gets_no_card(self, tmp_path: Path) -> None:
+        def up_8_bps(record: np.void) -> None:
+            record["mid"] = 60_000.0 * (1 + 8e-4)
+
+        intent, router = self.answer_then(tmp_path, up_8_bps, 3.0)
+        assert intent is None and router.stale_dropped == 1
+        assert any("the mid moved 8.0 bps since it was asked (bound 5)" in line for line in router.log)
+
+    def test_an_answer_inside_the_bounds_is_a_card_that_says_how_old_it_is_and_what_it_was_asked_on(
+            self, tmp_path: Path) -> None:
+        def up_2_bps(record: np.void) -> None:
+            record["mid"] = 60_000.0 * (1 + 2e-4)
+
+        intent, router = self.answer_then(tmp_path, up_2_bps, 3.0)
+        assert intent is not None and intent.title == "[L2] Buy" and router.stale_dropped == 0
+        assert intent.reasoning.endswith("(answered 3 s ago, asked on mid 60,000.0 in a calm sea)")
+
+    def test_an_old_answer_or_another_sea_gets_no_card(self, tmp_path: Path) -> None:
+        intent, router = self.answer_then(tmp_path, lambda record: None, 11.0)
+        assert intent is None and any("11 s old (bound 10 s)" in line for line in router.log)
+
+        def storm(record: np.void) -> None:
+            record["sea_state"] = 0.9
+
+        intent, router = self.answer_then(tmp_path, storm, 1.0)
+        assert intent is None and any("the sea turned storm (asked in a calm one)" in line for line in router.log)
+
+    def test_nothing_is_asked_while_the_features_are_warming_up(self, tmp_path: Path) -> None:
+        cold = unsure_record()
+        cold["quote_count"] = 5
+        with OpenAIStandin([Rule(match="small-model", content=BUY)]) as standin:
+            router = router_for(tmp_path, standin)
+            assert router.perceive(cold, INSTRUMENT, 1) is None
+            assert router._task is None and not standin.requests
