@@ -1,11 +1,12 @@
-"""The Position & Orders view as rows of text, from the model's order state (bridge/blotter.py): the window's
-Orders drawer draws them, the terminal prints them. No GL here."""
+"""Drawer rows as text, for the window's drawers and the terminal alike: the Position & Orders view from the model's
+order state (bridge/blotter.py), and the crew's model spend. No GL here."""
 
 from __future__ import annotations
 
 from sextant.bridge import theme
 from sextant.bridge.blotter import OrderState
 from sextant.bridge.model import BridgeModel
+from sextant.state.context import ContextSnapshot
 
 STATUS_COLORS = {"WORKING": theme.CYAN, "PARTIAL": theme.CYAN, "FILLED": theme.GREEN, "CANCELED": theme.TEXT_MUTED,
                  "REJECTED": theme.RED, "DENIED": theme.RED, "DRY RUN": theme.YELLOW}
@@ -45,3 +46,10 @@ def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
     if size and not stops:
         lines.append(("no stop working", theme.YELLOW))
     return lines
+
+
+def llm_spend_text(snapshot: ContextSnapshot) -> str:
+    """What the crew's models cost over the last hour, as the engine wrote it."""
+    tokens, cost = float(snapshot["llm_tokens_hour"]), float(snapshot["llm_cost_hour"])
+    spent = " · budget spent: rules only" if int(snapshot["llm_budget_exhausted"]) else ""
+    return f"{tokens:,.0f} tokens · ${cost:,.4f}{spent}"

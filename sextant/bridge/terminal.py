@@ -25,7 +25,7 @@ from sextant.bridge.controller import BridgeController
 from sextant.bridge.link import LinkStatus
 from sextant.bridge.model import Card, Toast
 from sextant.bridge.pacing import FixedRate
-from sextant.bridge.positions import order_cells, position_lines
+from sextant.bridge.positions import llm_spend_text, order_cells, position_lines
 from sextant.state.layout import EStopState, HullDimension
 
 STATUS_EVERY_S = 1.0
@@ -251,7 +251,8 @@ class TerminalBridge:
             return ["MEMORY", f"{read} over {len(latencies)} reads", f"events received {stats.events_received}, "
                     f"lost {model.events_lost}, undecodable {stats.events_undecodable}, truncated "
                     f"{stats.events_truncated}", f"attachments {stats.attachments}"
-                    + (f", last error: {stats.last_error}" if stats.last_error else "")]
+                    + (f", last error: {stats.last_error}" if stats.last_error else ""),
+                    *([f"LLM, last hour: {llm_spend_text(model.snapshot)}"] if model.snapshot is not None else [])]
         snapshot = model.snapshot
         if snapshot is None or model.status == LinkStatus.WAITING:
             return ["HULL INTEGRITY", "no engine state yet"]

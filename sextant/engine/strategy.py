@@ -17,7 +17,7 @@ import math
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import msgspec
 import numpy as np
@@ -63,6 +63,12 @@ class Agent(Protocol):
     agent_id: str
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None: ...
+
+
+class LlmSpender(Protocol):
+    """A crew member that asks models: what it spent over the last hour."""
+
+    def llm_spend(self) -> tuple[int, float, bool]: ...
 
 
 class SwarmStrategyConfig(StrategyConfig, frozen=True):
@@ -130,6 +136,7 @@ class SwarmStrategy(Strategy):
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._agents = agents
+        self._spenders = [cast("LlmSpender", agent) for agent in agents if callable(getattr(agent, "llm_spend", None))]
         self._writer = writer
         self._sink = sink
         # TimerTick, CommandRead and PositionClosed out; the gate's IntentDecided and ResearchCardClosed too
@@ -430,6 +437,11 @@ class SwarmStrategy(Strategy):
         fields.pending_intents[0] = len(gate.pending)
         fields.estop[0] = gate.estop.state
         fields.autonomy[0] = gate.autonomy
+        if self._spenders:  # the crew's model spend over the last hour, for the bridge (not a gauge left at zero)
+            spends = [spender.llm_spend() for spender in self._spenders]
+            fields.llm_tokens_hour[0] = sum(tokens for tokens, _, _ in spends)
+            fields.llm_cost_hour[0] = sum(cost for _, cost, _ in spends)
+            fields.llm_budget_exhausted[0] = any(spent for _, _, spent in spends)
 
     def _take_estop_latch(self, now: int) -> None:
         latch = self._inbox.estop_latched()  # type: ignore[union-attr]

@@ -121,6 +121,12 @@ class PerceptionRouter(CrewMember):
         self.publish: Callable[[messages.Event, int], object] | None = None
         self._now_ns = 0
 
+    def llm_spend(self) -> tuple[int, float, bool]:
+        """(tokens, USD, whether the budget is spent) over the last hour: what the ContextWindow shows."""
+        now = self._clock()
+        tokens, cost = self.budget.spent(now)
+        return tokens, cost, self.budget.exhausted(now)
+
     # ------------------------------------------------------------------------------------------------ L1
 
     def rules(self, record: np.void) -> Decision:

@@ -504,3 +504,21 @@ class TestFreshOrNothing:
             router = router_for(tmp_path, standin)
             assert router.perceive(cold, INSTRUMENT, 1) is None
             assert router._task is None and not standin.requests
+
+
+def test_what_the_models_cost_is_reported_for_the_last_hour(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with OpenAIStandin([Rule(match="small-model", content=BUY)]) as standin:
+        router = router_on(tmp_path, standin, clock)
+        assert router.llm_spend() == (0, 0.0, False)
+
+        async def ask() -> None:
+            router.perceive(unsure_record(), INSTRUMENT, 1)
+            assert router._task is not None
+            await router._task
+
+        asyncio.run(ask())
+    tokens, _, exhausted = router.llm_spend()
+    assert tokens > 0 and not exhausted
+    clock.now += 3601
+    assert router.llm_spend() == (0, 0.0, False), "an hour later it is out of the window"
