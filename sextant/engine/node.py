@@ -189,6 +189,9 @@ def perception_llm(config: EngineConfig) -> LlmClient | None:
     if not provider.api_key and not local:
         print(f"perception: {provider.api_base} has no API key; the router runs on rules only", flush=True)
         return None
+    l2, l3 = llm.model_for("perception"), llm.model_for("strategy")
+    roles = f"L2 perception = {l2.provider}/{l2.model}, L3 strategy = {l3.provider}/{l3.model}"
+    print(f"perception: rules first, then {roles} ({config.llm_config})", flush=True)
     return LlmClient(llm, deadline_s=provider.timeout_secs, max_retries=1)
 
 

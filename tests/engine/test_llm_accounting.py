@@ -1,5 +1,6 @@
-"""The crew's model spend reaches the ContextWindow (llm_tokens_hour, llm_cost_hour, llm_budget_exhausted): the
-strategy writes what each crew member that asks models says it spent over the last hour, at every timer tick."""
+"""What the crew's models are and cost: the engine says at start which model answers each layer, and the spend
+reaches the ContextWindow (llm_tokens_hour, llm_cost_hour, llm_budget_exhausted): the strategy writes what each crew
+member that asks models says it spent over the last hour, at every timer tick."""
 
 from __future__ import annotations
 
@@ -40,3 +41,14 @@ def test_the_crews_spend_over_the_last_hour_is_in_the_context_window(tmp_path: P
 
     run_engine(engine_config(tmp_path, duration_s=2.0), schedule, crew)
     assert seen == [(1_500.0, pytest.approx(0.005), 1)]
+
+
+def test_the_engine_says_at_start_which_model_answers_each_layer(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from sextant.engine.node import perception_llm
+    from tests.fixtures.llm_toml import local_llm_config
+
+    local_llm_config(tmp_path, "http://127.0.0.1:9/v1")  # writes tmp_path/llm.toml
+    assert perception_llm(engine_config(tmp_path, llm_config=str(tmp_path / "llm.toml"))) is not None
+    assert ("perception: rules first, then L2 perception = local/small-model, L3 strategy = local/large-model"
+            in capsys.readouterr().out)
