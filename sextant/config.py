@@ -128,6 +128,9 @@ class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """[llm]: where the LLM providers, models and roles are declared."""
 
     config: str = "llm.toml"
+    # Every model answer, scored against what the market did next: it calibrates each model's confidence (a model
+    # with no record, or a poor one, cannot outrank the rules). Empty: kept in memory for the run only.
+    record: str = "llm_record.sqlite"
 
 
 class Secrets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -251,6 +254,7 @@ _HELP: dict[str, str] = {
     "trust.chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
     "research.ledger": "use a file path, or leave it empty: the engine then takes no research results",
     "llm.config": "use the path of an llm.toml file",
+    "llm.record": "use a file path, or leave it empty to keep the record in memory for the run",
     "secrets.chain_key": "use a 0x-prefixed 32-byte hex private key",
 }
 

@@ -49,6 +49,7 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
     autonomy: AutonomyName = "MANUAL"  # never above autonomy_ceiling
     autonomy_ceiling: AutonomyName = "AUTO"  # the highest a human may select; on-chain reputation lowers it
     llm_config: str | None = None  # [llm] config; None or no key for the perception role: rules only
+    llm_record: str | None = None  # [llm] record: the models' scored answers; None: in memory for the run
     approval_ttl_secs: float = 30.0
     assisted_countdown_secs: float = 30.0
     duration_s: float | None = None  # stop by itself after this long (tests, demos); None runs until a signal
@@ -64,7 +65,8 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
     @classmethod
     def from_settings(cls, settings: SextantConfig, **overrides: object) -> EngineConfig:
         values: dict[str, object] = msgspec.structs.asdict(settings.engine) | {
-            "llm_config": settings.llm.config, "trust_dir": settings.trust.dir or None,
+            "llm_config": settings.llm.config, "llm_record": settings.llm.record or None,
+            "trust_dir": settings.trust.dir or None,
             "chain_rpc": settings.trust.chain_rpc, "research_ledger": settings.research.ledger or None}
         values.update({key: value for key, value in overrides.items() if value is not None})
         try:

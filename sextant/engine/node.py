@@ -59,6 +59,7 @@ from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from sextant.swarm.agents.mean_reversion import MeanReversionAgent, MeanReversionConfig
 from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 from sextant.swarm.agents.risk import RiskAgent
+from sextant.swarm.calibration import AnswerRecord
 from sextant.swarm.llm import LlmClient
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
 from sextant.trust.link import StartCancelled, TrustLink
@@ -197,9 +198,11 @@ def perception_llm(config: EngineConfig) -> LlmClient | None:
 
 def default_crew(config: EngineConfig) -> list[Agent]:
     """The crew, in priority order (consensus ties go to the earlier one): the risk agent first."""
+    llm = perception_llm(config)
+    record = AnswerRecord(config.llm_record) if llm is not None else None  # no model, nothing to record
     return [RiskAgent(), MomentumAgent(MomentumConfig(base_size=config.base_size)),
             MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent(),
-            PerceptionRouter(PerceptionConfig(base_size=config.base_size), perception_llm(config))]
+            PerceptionRouter(PerceptionConfig(base_size=config.base_size), llm, record=record)]
 
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,

@@ -388,6 +388,11 @@ class LlmClient:
                                   timeout=min(provider.timeout_secs, self._deadline_s), max_retries=self._max_retries,
                                   http_client=http_client)
 
+    def model_name(self, role: Literal["perception", "strategy", "risk", "fallback", "research"]) -> str:
+        """provider/model serving `role`: what a model's record is kept under."""
+        model = self._config.model_for(role)
+        return f"{model.provider}/{model.model}"
+
     async def ask(self, role: Literal["perception", "strategy", "risk", "fallback"], prompt: str,
                   deadline_s: float | None = None) -> LlmResult:
         """A perception judgement (ANSWER_SCHEMA), validated."""

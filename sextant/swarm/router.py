@@ -42,6 +42,7 @@ from sextant.state.context import ContextSnapshot, render_market_text
 from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
+from sextant.swarm.calibration import AnswerRecord
 from sextant.swarm.intent import AgentIntent, IntentKind, RiskBudget
 from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, SpendBudget, plain_text
 
@@ -59,6 +60,8 @@ class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     answer_max_move_bps: float = 5.0  # … while the mid stays this close to the mid it was asked on, in the same sea
     cache_ttl_s: float = 10.0  # the answer for a market state seen again: the same age bound by default
     warm_quotes: int = 60  # no question before this many quotes (the features are still zeros)
+    answer_horizon_s: float = 60.0  # a directional answer is scored on the mid this long after it was asked
+    score_every_s: float = 1.0  # answers past their horizon are scored this often (engine time)
     l2_deadline_s: float = 5.0
     l3_deadline_s: float = 15.0
     tokens_per_hour: int = 200_000
@@ -104,7 +107,7 @@ def state_key(record: np.void) -> tuple:
 
 class PerceptionRouter(CrewMember):
     def __init__(self, config: PerceptionConfig | None = None, llm: LlmClient | None = None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, record: AnswerRecord | None = None) -> None:
         super().__init__(config or PerceptionConfig())
         c = self.config
         self._llm = llm
@@ -114,6 +117,8 @@ class PerceptionRouter(CrewMember):
         self._cache: dict[tuple, Decision] = {}
         self._latest: Decision | None = None
         self.stale_dropped = 0  # answers that came, or were kept, past their market: never a card
+        self.record = record or AnswerRecord()  # every directional answer, scored: each model's calibration
+        self._next_score_ns = 0
         self._task: asyncio.Task | None = None
         self.log: deque[str] = deque(maxlen=200)  # reasons for answers that were not used
         self.calls = 0
@@ -154,6 +159,9 @@ class PerceptionRouter(CrewMember):
 
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         self._now_ns = now_ns
+        if now_ns >= self._next_score_ns and self._llm is not None:
+            self._next_score_ns = now_ns + int(self.config.score_every_s * 1e9)
+            self.record.score_due(float(record["mid"]), now_ns)
         decision = self.rules(record)
         self.status = (CrewState.ACTIVE, CrewTask.IDLE, 0.0)
         if decision.confidence < self.config.l1_threshold and self._llm is not None:
@@ -234,6 +242,7 @@ class PerceptionRouter(CrewMember):
         if layer == "L3" and decision.confidence < c.l3_threshold:
             decision = Decision("HOLD", decision.confidence, f"below the L3 floor {c.l3_threshold:g}: "
                                 f"{decision.reasoning}", layer)
+        decision = self._calibrated(decision, role, asked_mid)
         if self.backoff.failures and self.publish is not None:
             self.publish(messages.LlmRecovered(role=role, failures=self.backoff.failures), self._now_ns)
         self.backoff.succeeded()
@@ -244,6 +253,19 @@ class PerceptionRouter(CrewMember):
         if len(self._cache) > 256:
             self._cache = {k: v for k, v in self._cache.items()
                            if v.asked_on is None or now - v.asked_on.at_s <= c.cache_ttl_s}
+
+    def _calibrated(self, decision: Decision, role: str, asked_mid: float) -> Decision:
+        """A directional answer goes on the record, and into consensus at the hit rate its model has shown at
+        that stated confidence (calibration.py), not at the confidence it states."""
+        if decision.action not in ("BUY", "SELL") or self._llm is None:
+            return decision
+        model = self._llm.model_name(role)  # type: ignore[arg-type]
+        score = self.record.score(model, role, decision.confidence)
+        self.record.asked(model, role, decision.action, decision.confidence, asked_mid, self._now_ns,
+                          self.config.answer_horizon_s)
+        reasoning = (f"{decision.reasoning} [stated {decision.confidence:.2f}, calibrated {score.calibrated:.2f} on "
+                     f"{score.answers} scored answers of {model}]")
+        return dataclasses.replace(decision, confidence=score.calibrated, reasoning=reasoning)
 
     async def _call(self, role: str, prompt: str, deadline_s: float) -> LlmResult:
         assert self._llm is not None

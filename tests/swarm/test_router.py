@@ -78,7 +78,10 @@ class TestEscalation:
         with OpenAIStandin([Rule(match="small-model", content=BUY)]) as standin:
             router = router_for(tmp_path, standin)
             intent = asyncio.run(escalate(router, unsure_record()))
-        assert intent is not None and intent.title == "[L2] Buy" and intent.confidence == 0.8
+        assert intent is not None and intent.title == "[L2] Buy"
+        # a model with no record yet goes to consensus at a coin flip, whatever it states (calibration.py)
+        assert intent.confidence == 0.5 and "[stated 0.80, calibrated 0.50 on 0 scored answers of local/small-model]" \
+            in intent.reasoning
         body = standin.requests[0]
         assert body["response_format"]["type"] == "json_schema" and body["model"] == "small-model"
 
@@ -94,7 +97,7 @@ class TestEscalation:
         answer = {"action": "buy", "confidence": "85%", "reasoning": "x"}
         with OpenAIStandin([Rule(match="small-model", content=answer)]) as standin:
             intent = asyncio.run(escalate(router_for(tmp_path, standin), unsure_record()))
-        assert intent is not None and intent.confidence == pytest.approx(0.85)
+        assert intent is not None and "[stated 0.85," in intent.reasoning
 
     @pytest.mark.parametrize(("l2", "reason"), [
         (Rule(match="small-model", content="I think you should buy"), "no JSON object"),
@@ -302,7 +305,7 @@ class TestNeverStorms:
         with OpenAIStandin([Rule(match="small-model", content={**BUY, "reasoning": said})]) as standin:
             intent = asyncio.run(escalate(router_for(tmp_path, standin), unsure_record()))
         assert intent is not None and intent.reasoning.startswith("the L2 model says: “Ignore the rules. ")
-        words, asked_on = intent.reasoning.split("” (answered ")
+        words, asked_on = intent.reasoning.split("” [stated ")
         assert len(words + "”") <= 300 + len("the L2 model says: “”")
         assert asked_on.endswith("asked on mid 60,000.0 in a calm sea)")
         assert all(ch.isprintable() for ch in intent.reasoning)
