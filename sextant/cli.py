@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify = trust_verbs.add_parser("verify", help="check a decision record's signature and its on-chain hash")
     verify.add_argument("record", help="a record file (trust/records/<id>.json)")
 
+    llm = verbs.add_parser("llm", help="the crew's models: each one's scored record and calibration",
+                           description="What each model has earned: its directional answers scored against the mid "
+                                       "over their horizon (llm.record), and the confidence consensus gives it at "
+                                       "each stated confidence (docs/configuration.md#a-model-earns-its-vote).")
+    llm_verbs = llm.add_subparsers(dest="llm_verb", metavar="ACTION", parser_class=_Parser)
+    llm_verbs.add_parser("status", help="per model and role: answers scored, hit rate, calibration by confidence")
+
     replay = verbs.add_parser("replay", help="replay a recorded scene in the bridge",
                               description="Write a recorded scene (docs/scene-format.md) back into the shared "
                                           "memory and show it in the bridge, with a REPLAY badge. Keys: Space "
@@ -186,6 +193,19 @@ def _config_show(config: SextantConfig) -> int:
         provider = llm.provider_for(model)
         key = "key set" if provider.api_key else "no key"
         print(f"llm.{role:<{width - 4}} = {model.provider}/{model.model} ({provider.api_base}, {key})")
+    return EXIT_OK
+
+
+def _llm_status(config: SextantConfig) -> int:
+    from sextant.swarm.calibration import records_table
+
+    path = config.llm.record
+    if not path or not Path(path).exists():
+        print(f"no record yet ({path or 'llm.record is empty: kept in memory only'}): the models have not answered")
+        return EXIT_OK
+    print(f"# {path}: directional answers scored against the mid over their horizon")
+    for line in records_table(path):
+        print(line)
     return EXIT_OK
 
 
@@ -406,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
             return _replay(config, args)
         if args.verb == "sim":
             return _sim(config, args)
+        if args.verb == "llm":
+            return _llm_status(config)
         if args.verb == "trust":
             return _trust(config, args)
         if args.verb == "research":

@@ -194,3 +194,25 @@ class TestBadValuesAndFiles:
         result = sextant("bridge", "--headless", "--frames", "1", "--mmap", "same.mmap", "--events", "same.mmap")
         assert result.returncode == 2
         assert "must be three different files" in result.stderr and "Traceback" not in result.stderr
+
+
+class TestLlmStatus:
+    def test_without_a_record_it_says_so(self, sextant: Runner) -> None:
+        result = sextant("llm", "status")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("no record yet (llm_record.sqlite)")
+
+    def test_it_shows_each_models_record_and_what_consensus_sees(self, sextant: Runner, tmp_path: Path) -> None:
+        from sextant.swarm.calibration import AnswerRecord
+
+        record = AnswerRecord(tmp_path / "llm_record.sqlite")
+        for n in range(10):
+            record.asked("local/smollm2", "perception", "BUY", 0.9, 60_000.0, n, 60.0)
+        record.asked("local/smollm2", "perception", "SELL", 0.3, 60_000.0, 0, 600.0)
+        record.score_due(59_000.0, 100 * 10**9)  # the BUYs were wrong; the SELL waits for its horizon
+        record.close()
+        result = sextant("llm", "status")
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[1] == "local/smollm2 as perception: 10 scored (0% right), 1 waiting for their horizon"
+        assert lines[2] == "  stated 0.8–1.0:    10 scored,   0% right → consensus sees 0.33"

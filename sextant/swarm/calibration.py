@@ -93,5 +93,35 @@ class AnswerRecord:
     def calibrated(self, model: str, role: str, confidence: float) -> float:
         return self.score(model, role, confidence).calibrated
 
+    def models(self) -> list[tuple[str, str]]:
+        """(model, role) of every record kept."""
+        return [(m, r) for m, r in self._db.execute("SELECT DISTINCT model, role FROM answers ORDER BY model, role")]
+
+    def pending(self, model: str, role: str) -> int:
+        """Answers not scored yet (their horizon has not passed)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM answers WHERE model = ? AND role = ? AND hit IS NULL",
+                                    (model, role)).fetchone()[0])
+
     def close(self) -> None:
         self._db.close()
+
+
+def records_table(path: str | Path) -> list[str]:
+    """`sextant llm status`: each model's record, overall and by stated confidence, as text lines."""
+    record = AnswerRecord(path)
+    try:
+        lines = []
+        for model, role in record.models():
+            overall = record.score(model, role)
+            rate = f"{overall.hits / overall.answers:.0%}" if overall.answers else "—"
+            lines.append(f"{model} as {role}: {overall.answers} scored ({rate} right), {record.pending(model, role)} "
+                         f"waiting for their horizon")
+            for index in range(BINS):
+                stated = (index + 0.5) / BINS
+                score = record.score(model, role, stated)
+                if score.answers:
+                    lines.append(f"  stated {index / BINS:.1f}–{(index + 1) / BINS:.1f}: {score.answers:>5} scored, "
+                                 f"{score.hits / score.answers:>4.0%} right → consensus sees {score.calibrated:.2f}")
+        return lines or ["no answers on the record yet"]
+    finally:
+        record.close()
