@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import msgspec
 import tomli
@@ -586,10 +586,33 @@ class RolesConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     research: str | None = None  # research proposals (`sextant research --proposer llm`); defaults to strategy
 
 
+class PerceptionSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """llm.toml's [perception]: when the router asks a model, how long it waits, what an answer is worth and for how
+    long, and what it may spend (sextant/swarm/router.py, docs/configuration.md#the-perception-router)."""
+
+    l1_threshold: float = 0.5  # the rules less sure than this: ask L2
+    l2_threshold: float = 0.6  # L2 less sure than this: ask L3
+    l3_threshold: float = 0.6  # an L3 answer less sure than this places nothing
+    l2_deadline_s: float = 5.0
+    l3_deadline_s: float = 15.0
+    answer_ttl_s: float = 10.0  # an answer applies at most this long after it arrives …
+    answer_max_move_bps: float = 5.0  # … while the mid stays this close to the mid it was asked on, in the same sea
+    cache_ttl_s: float = 10.0  # the answer for a market state seen again: the same age bound by default
+    warm_quotes: int = 60  # no question before this many quotes (the features are still zeros)
+    answer_horizon_s: float = 60.0  # a directional answer is scored on the mid this long after it was asked
+    tokens_per_hour: int = 200_000
+    usd_per_hour: float = 1.0
+    retry_after_failure_s: float = 30.0  # after an escalation that got nothing usable, rules only for this long
+    max_retry_after_failure_s: float = 300.0  # the back-off doubles up to this while failures repeat
+    failed_call_tokens: int = 1_000  # the least a failed call is charged (it reports no usage, or none to trust)
+    failed_call_usd: float = 0.001
+
+
 class LlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     roles: RolesConfig
+    perception: PerceptionSettings = msgspec.field(default_factory=PerceptionSettings)
 
     def model_for(self, role: Literal["perception", "strategy", "risk", "fallback", "research"]) -> ModelConfig:
         name = getattr(self.roles, role)
@@ -652,7 +675,32 @@ def load_llm_config(path: str | os.PathLike[str], environ: Mapping[str, str] | N
         if name is not None and name not in config.models:
             raise ConfigError(f"{source}: roles.{role}={name!r} names no model.{_suggest(name, list(config.models))} "
                               f"Known models: {', '.join(config.models) or 'none'}.")
+    _check_perception(source, config.perception)
     return config
+
+
+def _check_perception(source: Path, settings: PerceptionSettings) -> None:
+    def fail(name: str, problem: str) -> NoReturn:
+        raise ConfigError(f"{source}: perception.{name}={getattr(settings, name)!r} {problem}.")
+
+    for name in ("l1_threshold", "l2_threshold", "l3_threshold"):
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            fail(name, "must be a confidence between 0 and 1")
+    for name in ("l2_deadline_s", "l3_deadline_s", "answer_ttl_s", "cache_ttl_s", "answer_horizon_s",
+                 "answer_max_move_bps", "usd_per_hour", "retry_after_failure_s", "max_retry_after_failure_s"):
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and value > 0):
+            fail(name, "must be a positive number")
+    for name in ("warm_quotes", "failed_call_tokens"):
+        if getattr(settings, name) < 0:
+            fail(name, "must not be negative")
+    if settings.tokens_per_hour <= 0:
+        fail("tokens_per_hour", "must be positive")
+    if not (math.isfinite(settings.failed_call_usd) and settings.failed_call_usd >= 0):
+        fail("failed_call_usd", "must be 0 or more")
+    if settings.max_retry_after_failure_s < settings.retry_after_failure_s:
+        fail("max_retry_after_failure_s", f"must be at least retry_after_failure_s ({settings.retry_after_failure_s})")
 
 
 def has_display(environ: Mapping[str, str] | None = None) -> bool:

@@ -631,3 +631,33 @@ class TestLlmTomlValidation:
         assert "absent.toml" in message
         assert "SEXTANT_LLM_CONFIG" in message
 
+
+
+class TestPerceptionTable:
+    """llm.toml's [perception]: the router's thresholds, deadlines, answer bounds and budget, validated here."""
+
+    def test_without_the_table_the_router_gets_its_defaults(self, write_toml: Callable[..., Path]) -> None:
+        from sextant.config import PerceptionSettings
+
+        llm = load_llm_config(write_toml(PROVIDER + MODEL + ROLES, name="llm.toml"), environ={})
+        assert llm.perception == PerceptionSettings()
+
+    def test_its_values_reach_the_router(self, write_toml: Callable[..., Path]) -> None:
+        from sextant.swarm.router import PerceptionConfig
+
+        table = "[perception]\nl1_threshold = 0.4\nanswer_ttl_s = 5\nanswer_max_move_bps = 3\nusd_per_hour = 0.25\n"
+        llm = load_llm_config(write_toml(PROVIDER + MODEL + ROLES + table, name="llm.toml"), environ={})
+        config = PerceptionConfig.from_settings(llm.perception, base_size=2.0)
+        assert (config.l1_threshold, config.answer_ttl_s, config.answer_max_move_bps, config.usd_per_hour,
+                config.base_size) == (0.4, 5.0, 3.0, 0.25, 2.0)
+
+    @pytest.mark.parametrize(("line", "message"), [
+        ("l2_threshold = 1.5", "perception.l2_threshold=1.5 must be a confidence between 0 and 1"),
+        ("answer_ttl_s = 0", "perception.answer_ttl_s=0.0 must be a positive number"),
+        ("tokens_per_hour = -5", "perception.tokens_per_hour=-5 must be positive"),
+        ("max_retry_after_failure_s = 10", "must be at least retry_after_failure_s (30.0)"),
+        ("answer_ttl = 5", "Object contains unknown field `answer_ttl`"),
+    ])
+    def test_a_bad_value_is_refused_by_name(self, write_toml: Callable[..., Path], line: str, message: str) -> None:
+        path = write_toml(PROVIDER + MODEL + ROLES + f"[perception]\n{line}\n", name="llm.toml")
+        assert message in llm_error(path)

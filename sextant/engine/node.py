@@ -37,7 +37,7 @@ from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
 
-from sextant.config import ConfigError, load_llm_config
+from sextant.config import ConfigError, PerceptionSettings, load_llm_config
 from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
@@ -177,32 +177,34 @@ def _node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeCon
     )
 
 
-def perception_llm(config: EngineConfig) -> LlmClient | None:
-    """The LLM client for the perception router, or None (rules only) when no usable provider is configured."""
+def perception_llm(config: EngineConfig) -> tuple[LlmClient | None, PerceptionSettings]:
+    """The LLM client for the perception router, or None (rules only) when no usable provider is configured; and
+    llm.toml's [perception] settings (the defaults without an llm.toml)."""
     if config.llm_config is None:
-        return None
+        return None, PerceptionSettings()
     if config.llm_config == DEFAULT_LLM_CONFIG and not os.path.exists(config.llm_config):
         print(f"perception: no {DEFAULT_LLM_CONFIG} here; the router runs on rules only", flush=True)
-        return None
+        return None, PerceptionSettings()
     llm = load_llm_config(config.llm_config)  # a broken llm.toml (or a missing one named explicitly) fails at start
     provider = llm.provider_for(llm.model_for("perception"))
     local = provider.api_base.startswith(("http://127.0.0.1", "http://localhost"))
     if not provider.api_key and not local:
         print(f"perception: {provider.api_base} has no API key; the router runs on rules only", flush=True)
-        return None
+        return None, llm.perception
     l2, l3 = llm.model_for("perception"), llm.model_for("strategy")
     roles = f"L2 perception = {l2.provider}/{l2.model}, L3 strategy = {l3.provider}/{l3.model}"
     print(f"perception: rules first, then {roles} ({config.llm_config})", flush=True)
-    return LlmClient(llm, deadline_s=provider.timeout_secs, max_retries=1)
+    return LlmClient(llm, deadline_s=provider.timeout_secs, max_retries=1), llm.perception
 
 
 def default_crew(config: EngineConfig) -> list[Agent]:
     """The crew, in priority order (consensus ties go to the earlier one): the risk agent first."""
-    llm = perception_llm(config)
+    llm, settings = perception_llm(config)
     record = AnswerRecord(config.llm_record) if llm is not None else None  # no model, nothing to record
+    perception = PerceptionConfig.from_settings(settings, base_size=config.base_size)
     return [RiskAgent(), MomentumAgent(MomentumConfig(base_size=config.base_size)),
             MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent(),
-            PerceptionRouter(PerceptionConfig(base_size=config.base_size), llm, record=record)]
+            PerceptionRouter(perception, llm, record=record)]
 
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,

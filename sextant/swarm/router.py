@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
+from sextant.config import PerceptionSettings
 from sextant.state import messages
 from sextant.state.context import ContextSnapshot, render_market_text
 from sextant.state.layout import CrewState, CrewTask
@@ -49,29 +50,20 @@ from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, SpendBud
 log = logging.getLogger("sextant.perception")
 
 
-class PerceptionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PerceptionConfig(PerceptionSettings, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The router's settings: llm.toml's [perception] (inherited: checked once, in sextant/config.py), and the crew
+    member's own."""
+
     agent_id: str = "perception-01"
-    l1_threshold: float = 0.5
-    l2_threshold: float = 0.6
-    l3_threshold: float = 0.6  # an L3 answer less sure than this places nothing
     base_size: float = 1.0
     max_loss_usdt: float = 50.0
-    answer_ttl_s: float = 10.0  # an answer applies at most this long after it arrives …
-    answer_max_move_bps: float = 5.0  # … while the mid stays this close to the mid it was asked on, in the same sea
-    cache_ttl_s: float = 10.0  # the answer for a market state seen again: the same age bound by default
-    warm_quotes: int = 60  # no question before this many quotes (the features are still zeros)
-    answer_horizon_s: float = 60.0  # a directional answer is scored on the mid this long after it was asked
-    score_every_s: float = 1.0  # answers past their horizon are scored this often (engine time)
-    l2_deadline_s: float = 5.0
-    l3_deadline_s: float = 15.0
-    tokens_per_hour: int = 200_000
-    usd_per_hour: float = 1.0
     wide_spread_bps: float = 50.0
-    retry_after_failure_s: float = 30.0  # after an escalation that got nothing usable, rules only for this long
-    max_retry_after_failure_s: float = 300.0  # the back-off doubles up to this while failures repeat
-    failed_call_tokens: int = 1_000  # the least a failed call is charged (it reports no usage, or none to trust)
-    failed_call_usd: float = 0.001
     momentum_z: float = 1.5
+    score_every_s: float = 1.0  # answers past their horizon are scored this often (engine time)
+
+    @classmethod
+    def from_settings(cls, settings: PerceptionSettings, **crew: object) -> PerceptionConfig:
+        return cls(**msgspec.structs.asdict(settings), **crew)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ def test_the_engine_says_at_start_which_model_answers_each_layer(tmp_path: Path,
     from tests.fixtures.llm_toml import local_llm_config
 
     local_llm_config(tmp_path, "http://127.0.0.1:9/v1")  # writes tmp_path/llm.toml
-    assert perception_llm(engine_config(tmp_path, llm_config=str(tmp_path / "llm.toml"))) is not None
+    client, _ = perception_llm(engine_config(tmp_path, llm_config=str(tmp_path / "llm.toml")))
+    assert client is not None
     assert ("perception: rules first, then L2 perception = local/small-model, L3 strategy = local/large-model"
             in capsys.readouterr().out)
