@@ -197,6 +197,8 @@ def _config_show(config: SextantConfig) -> int:
 
 
 def _llm_status(config: SextantConfig) -> int:
+    import time
+
     from sextant.swarm.calibration import records_table
 
     path = config.llm.record
@@ -204,7 +206,7 @@ def _llm_status(config: SextantConfig) -> int:
         print(f"no record yet ({path or 'llm.record is empty: kept in memory only'}): the models have not answered")
         return EXIT_OK
     print(f"# {path}: directional answers scored against the mid over their horizon")
-    for line in records_table(path):
+    for line in records_table(path, time.time_ns()):
         print(line)
     return EXIT_OK
 

@@ -33,6 +33,22 @@ class Score:
         return (self.hits + PRIOR_WEIGHT * PRIOR_HIT_RATE) / (self.answers + PRIOR_WEIGHT)
 
 
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    calls: int
+    answered: int  # with a usable answer (the rest failed: transport, deadline, invalid answer …)
+    tokens: int
+    cost_usd: float
+    latency_median_s: float | None  # of the answered calls
+    latency_p99_s: float | None
+
+
+def _quantile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
 def confidence_bin(confidence: float) -> int:
     return min(BINS - 1, max(0, int(confidence * BINS)))
 
@@ -44,11 +60,33 @@ class AnswerRecord:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path) if path is not None else ":memory:")
+        # Written from the engine's loop: WAL with NORMAL sync commits without an fsync each time (a crash may lose
+        # the last answers, never corrupt the record).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("""CREATE TABLE IF NOT EXISTS answers (
             model TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, confidence REAL NOT NULL,
             asked_mid REAL NOT NULL, due_ns INTEGER NOT NULL, hit INTEGER)""")
         self._db.execute("CREATE INDEX IF NOT EXISTS due ON answers (hit, due_ns)")
+        self._db.execute("""CREATE TABLE IF NOT EXISTS calls (
+            model TEXT NOT NULL, role TEXT NOT NULL, at_ns INTEGER NOT NULL, tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL, latency_s REAL NOT NULL, failure TEXT)""")
         self._db.commit()
+
+    def called(self, model: str, role: str, at_ns: int, tokens: int, cost_usd: float, latency_s: float,
+               failure: str | None) -> None:
+        """One call to a model: what it cost, how long it took, and the kind of failure if it failed."""
+        self._db.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (model, role, at_ns, int(tokens), float(cost_usd), float(latency_s), failure))
+        self._db.commit()
+
+    def calls(self, model: str, role: str, since_ns: int) -> CallStats:
+        """The calls of `model` in `role` from `since_ns` on."""
+        rows = self._db.execute("SELECT tokens, cost_usd, latency_s, failure FROM calls WHERE model = ? AND role = ? "
+                                "AND at_ns >= ?", (model, role, since_ns)).fetchall()
+        latencies = sorted(latency for _, _, latency, failure in rows if failure is None)
+        return CallStats(len(rows), sum(1 for *_, failure in rows if failure is None), sum(r[0] for r in rows),
+                         sum(r[1] for r in rows), _quantile(latencies, 0.5), _quantile(latencies, 0.99))
 
     def asked(self, model: str, role: str, action: str, confidence: float, mid: float, now_ns: int,
               horizon_s: float) -> None:
@@ -94,8 +132,9 @@ class AnswerRecord:
         return self.score(model, role, confidence).calibrated
 
     def models(self) -> list[tuple[str, str]]:
-        """(model, role) of every record kept."""
-        return [(m, r) for m, r in self._db.execute("SELECT DISTINCT model, role FROM answers ORDER BY model, role")]
+        """(model, role) of every record kept: asked or scored."""
+        return [(m, r) for m, r in self._db.execute(
+            "SELECT model, role FROM answers UNION SELECT model, role FROM calls ORDER BY 1, 2")]
 
     def pending(self, model: str, role: str) -> int:
         """Answers not scored yet (their horizon has not passed)."""
@@ -106,12 +145,19 @@ class AnswerRecord:
         self._db.close()
 
 
-def records_table(path: str | Path) -> list[str]:
-    """`sextant llm status`: each model's record, overall and by stated confidence, as text lines."""
+def records_table(path: str | Path, now_ns: int) -> list[str]:
+    """`sextant llm status`: each model's calls over the last hour and its record, overall and by stated
+    confidence, as text lines."""
     record = AnswerRecord(path)
     try:
         lines = []
         for model, role in record.models():
+            hour = record.calls(model, role, now_ns - 3600 * 10**9)
+            if hour.calls:
+                latency = (f", latency median {hour.latency_median_s:.2f} s, p99 {hour.latency_p99_s:.2f} s"
+                           if hour.latency_median_s is not None else "")
+                lines.append(f"{model} as {role}, last hour: {hour.calls} calls, {hour.answered} answered, "
+                             f"{hour.tokens:,} tokens, ${hour.cost_usd:,.4f}{latency}")
             overall = record.score(model, role)
             rate = f"{overall.hits / overall.answers:.0%}" if overall.answers else "—"
             lines.append(f"{model} as {role}: {overall.answers} scored ({rate} right), {record.pending(model, role)} "

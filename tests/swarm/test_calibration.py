@@ -114,3 +114,28 @@ def test_every_directional_answer_goes_on_the_record(tmp_path: Path) -> None:
     model_intent(tmp_path, record)
     record.score_due(60_100.0, 61 * S)
     assert record.score(MODEL, "perception").answers == 1
+
+
+def test_each_call_is_kept_with_its_cost_latency_and_failure(tmp_path: Path) -> None:
+    from sextant.swarm.calibration import records_table
+
+    path = tmp_path / "record.sqlite"
+    record = AnswerRecord(path)
+    now = 10_000 * S
+    for latency in (0.2, 0.3, 0.4):
+        record.called(MODEL, "perception", now - S, 120, 0.0001, latency, None)
+    record.called(MODEL, "perception", now - S, 1_000, 0.001, 5.0, "timeout")
+    record.called(MODEL, "perception", now - 7_200 * S, 99, 1.0, 0.1, None)  # two hours ago: not in the hour
+    stats = record.calls(MODEL, "perception", now - 3_600 * S)
+    assert (stats.calls, stats.answered, stats.tokens) == (4, 3, 1_360)
+    assert stats.cost_usd == pytest.approx(0.0013) and stats.latency_median_s == 0.3
+    record.close()
+    assert records_table(path, now)[0] == ("local/small-model as perception, last hour: 4 calls, 3 answered, 1,360 "
+                                           "tokens, $0.0013, latency median 0.30 s, p99 0.40 s")
+
+
+def test_the_router_keeps_every_call(tmp_path: Path) -> None:
+    record = AnswerRecord()
+    model_intent(tmp_path, record)
+    stats = record.calls(MODEL, "perception", 0)
+    assert stats.calls == 1 and stats.answered == 1
