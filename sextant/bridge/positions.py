@@ -8,6 +8,12 @@ from sextant.bridge.blotter import OrderState
 from sextant.bridge.model import BridgeModel
 from sextant.state.context import ContextSnapshot
 
+
+def position_words(position: float) -> str:
+    """LONG 2, SHORT 1 or FLAT: a signed size as a trader says it."""
+    return "FLAT" if not position else f"{'LONG' if position > 0 else 'SHORT'} {abs(position):g}"
+
+
 STATUS_COLORS = {"WORKING": theme.CYAN, "PARTIAL": theme.CYAN, "FILLED": theme.GREEN, "CANCELED": theme.TEXT_MUTED,
                  "REJECTED": theme.RED, "DENIED": theme.RED, "DRY RUN": theme.YELLOW}
 
@@ -36,8 +42,8 @@ def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
     if not size:
         lines = [(f"FLAT · realised {realized:+,.2f}", theme.TEXT_SECONDARY)]
     else:
-        side, color = ("LONG", theme.GREEN) if size > 0 else ("SHORT", theme.RED)
-        lines = [(f"{side} {abs(size):g} @ {entry:,.2f} · mark {float(record['mid']):,.2f} · uPnL {unrealized:+,.2f}"
+        color = theme.GREEN if size > 0 else theme.RED
+        lines = [(f"{position_words(size)} @ {entry:,.2f} · mark {float(record['mid']):,.2f} · uPnL {unrealized:+,.2f}"
                   f" · rPnL {realized:+,.2f}", color)]
     stops = [order for order in model.blotter.working() if order.role in ("stop-loss", "trailing stop", "stop")]
     for order in stops:

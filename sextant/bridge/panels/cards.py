@@ -10,6 +10,7 @@ from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
 from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card
+from sextant.bridge.positions import position_words
 from sextant.state import messages
 
 SLIDE_S = 0.3
@@ -124,10 +125,6 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
         p.label(f"{key}:pending", p.fit(f"{card.pending_command} sent, waiting for the engine…", width,
                                         theme.SIZE_SMALL), x, buttons_y + height + p.tx(6), size=theme.SIZE_SMALL,
                 color=theme.YELLOW)
-
-
-def position_words(position: float) -> str:
-    return "FLAT" if not position else f"{'LONG' if position > 0 else 'SHORT'} {abs(position):g}"
 
 
 def order_words(intent: messages.IntentGenerated) -> str:

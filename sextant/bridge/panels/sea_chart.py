@@ -19,6 +19,7 @@ from sextant.bridge.draw import Painter
 from sextant.bridge.layout import Rect
 from sextant.bridge.model import BridgeModel
 from sextant.bridge.panels.hull import hull_strip_plate
+from sextant.bridge.positions import position_words
 from sextant.bridge.render.gl import HEAT_COLUMNS, SPRITE_DOT, SPRITE_FILL, GpuLayers, sprite
 from sextant.state.layout import FORECAST_POINTS
 
@@ -206,7 +207,7 @@ def _levels(model: BridgeModel, mid: float) -> list[Level]:
     levels = []
     size, entry = float(snapshot["position_size"]), float(snapshot["entry_price"])
     if size and entry > 0:
-        levels.append(Level("entry", entry, f"ENTRY {'LONG' if size > 0 else 'SHORT'} {abs(size):g} @ {entry:,.2f}",
+        levels.append(Level("entry", entry, f"ENTRY {position_words(size)} @ {entry:,.2f}",
                             ENTRY_COLOR, "entry"))
     for order in model.blotter.working():
         level = order.level
