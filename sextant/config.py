@@ -568,6 +568,9 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
     # A response body larger than this is dropped unread (a failed call); an answer needs a few hundred bytes.
     max_response_bytes: int = 262_144
+    # Ask for a streamed answer, so that a call given up at its deadline stops the generation (a server stops
+    # generating for a client that has gone); false only for a server that cannot stream.
+    stream: bool = True
 
 
 class ModelConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

