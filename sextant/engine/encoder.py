@@ -34,6 +34,7 @@ from sextant.state import messages
 from sextant.state.bus import Bus, EventPublished, QuoteEncoded
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
+from sextant.state.memory import drop_jit_cache_of_another_layout
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
 _TRACE_QUOTE = 0  # TraceKind.QUOTE, a literal for the kernel (numba's cache keeps the globals it compiled with)
@@ -341,3 +342,6 @@ def encode_quote(storage: np.ndarray, ts_ns: int, bid: float, ask: float, bid_si
     if size > peaks[2]:
         peaks[2] = size
     return total
+
+
+drop_jit_cache_of_another_layout(encode_quote)

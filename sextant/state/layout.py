@@ -305,3 +305,15 @@ RING_LAYOUT_HASH: int = int.from_bytes(
 
 def ring_file_size(slot_count: int, slot_size: int) -> int:
     return HEADER_SIZE + slot_count * slot_size
+
+
+def _fingerprint() -> str:
+    """Every constant of this module (sizes, offsets, dtypes with their fields), hashed."""
+    constants = sorted((name, repr(value)) for name, value in globals().items()
+                       if name.isupper() and isinstance(value, (int, np.dtype, tuple)))
+    return hashlib.blake2b(repr(constants).encode(), digest_size=8).hexdigest()
+
+
+# numba compiles the sizes and offsets above into the machine code it caches on disk, and keys that cache by the
+# source file of each function only: memory.drop_jit_cache_of_another_layout drops code compiled for another one.
+LAYOUT_FINGERPRINT: str = _fingerprint()

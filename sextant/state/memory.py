@@ -21,6 +21,7 @@ not cached in that mode, so an unfenced build can never leak into the on-disk nu
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from llvmlite import ir
@@ -28,7 +29,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from sextant.state.layout import OFFSET_HEARTBEAT
+from sextant.state.layout import LAYOUT_FINGERPRINT, OFFSET_HEARTBEAT
 
 UNFENCED: bool = os.environ.get("SEXTANT_SEQLOCK_UNFENCED", "") == "1"
 
@@ -126,3 +127,28 @@ def cycle_counter(typingctx: Any) -> Any:
 def store_heartbeat(buf: Any, now_ns: int) -> None:
     """Refresh a state file's header heartbeat (every file kind has it at the same offset)."""
     store_relaxed_u64(buf, OFFSET_HEARTBEAT, now_ns)
+
+
+def drop_jit_cache_of_another_layout(dispatcher: Any, fingerprint: str = LAYOUT_FINGERPRINT) -> None:
+    """Drop the on-disk numba cache of `dispatcher`'s module when it was compiled for another layout. numba keys
+    that cache by the function's source file alone, not by the globals it reads, so after a layout change in
+    layout.py the old sizes and offsets would run from the cache. Called at import, before any first call."""
+    cache_dir = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
+    if cache_dir is None:  # not cached (UNFENCED)
+        return
+    module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
+    stamp = Path(cache_dir) / f"{module}.layout"
+    try:
+        if stamp.read_text() == fingerprint:
+            return
+    except OSError:
+        pass
+    for compiled in Path(cache_dir).glob(f"{module}.*.nb[ic]"):
+        compiled.unlink(missing_ok=True)
+    try:
+        stamp.write_text(fingerprint)
+    except OSError:
+        pass  # a read-only cache directory: numba does not write there either
+
+
+drop_jit_cache_of_another_layout(store_heartbeat)

@@ -43,6 +43,7 @@ from sextant.state.layout import (
 )
 from sextant.state.memory import (
     JIT_OPTIONS,
+    drop_jit_cache_of_another_layout,
     fence_acquire,
     fence_release,
     load_acquire_u64,
@@ -147,6 +148,9 @@ def estop_latch_read(buf: np.ndarray, command_id: np.ndarray) -> tuple[int, int]
             fence_acquire()
             if np.int64(load_relaxed_u64(buf, OFFSET_ESTOP_REQUESTS)) == before:
                 return before // 2, ts_ns  # type: ignore[return-value]  # numba returns an int64 as a Python int
+
+
+drop_jit_cache_of_another_layout(estop_latch_read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from sextant.state.layout import (
 )
 from sextant.state.memory import (
     JIT_OPTIONS,
+    drop_jit_cache_of_another_layout,
     fence_acquire,
     fence_release,
     load_acquire_u64,
@@ -164,3 +165,6 @@ def seqlock_verify_in_place(buf: np.ndarray) -> tuple[int, bool]:
         fence_acquire()
         if np.int64(load_relaxed_u64(buf, OFFSET_SEQUENCE)) - 2 * completed < 3:
             return completed, computed == stored  # type: ignore[return-value]  # numba returns an int64 as a Python int
+
+
+drop_jit_cache_of_another_layout(seqlock_verify_in_place)

@@ -19,7 +19,7 @@ from numba import njit
 
 from sextant.state.context import ContextReader, ContextWriter
 from sextant.state.layout import CONTEXT_RECORD_SIZE, OFFSET_SEQUENCE
-from sextant.state.memory import JIT_OPTIONS, cycle_counter, load_u64, store_u64
+from sextant.state.memory import JIT_OPTIONS, cycle_counter, drop_jit_cache_of_another_layout, load_u64, store_u64
 from sextant.state.seqlock import (
     OFFSET_CHECKSUM,
     OFFSET_WRITE_SEQ,
@@ -90,6 +90,9 @@ def verify_snapshots(buf: np.ndarray, count: int, out: np.ndarray) -> tuple[int,
             distinct += 1
         previous = sequence
     return torn, empty, backwards, distinct
+
+
+drop_jit_cache_of_another_layout(verify_snapshots)
 
 
 @njit(**JIT_OPTIONS)
