@@ -7,6 +7,7 @@ from sextant.bridge import theme
 from sextant.bridge.blotter import OrderState
 from sextant.bridge.model import BridgeModel
 from sextant.state.context import ContextSnapshot
+from sextant.state.layout import LLM_ROLES
 
 
 def position_words(position: float) -> str:
@@ -59,3 +60,19 @@ def llm_spend_text(snapshot: ContextSnapshot) -> str:
     tokens, cost = float(snapshot["llm_tokens_hour"]), float(snapshot["llm_cost_hour"])
     spent = " · budget spent: rules only" if int(snapshot["llm_budget_exhausted"]) else ""
     return f"{tokens:,.0f} tokens · ${cost:,.4f}{spent}"
+
+
+def llm_role_spend(snapshot: ContextSnapshot) -> list[tuple[str, str]]:
+    """The same hour per llm.toml role that spent anything: [("perception", "18.4k tokens · $0.0184"), …]."""
+    tokens, costs = snapshot["llm_role_tokens_hour"], snapshot["llm_role_cost_hour"]
+    return [(role, f"{_count(float(tokens[index]))} tokens · ${float(costs[index]):,.4f}")
+            for index, role in enumerate(LLM_ROLES) if tokens[index] > 0 or costs[index] > 0]
+
+
+def llm_calls_text(snapshot: ContextSnapshot) -> str:
+    """The crew's model calls now: being answered, and waiting for their provider."""
+    return f"{int(snapshot['llm_in_flight'])} asking · {int(snapshot['llm_queue_depth'])} waiting"
+
+
+def _count(value: float) -> str:
+    return f"{value / 1e6:.1f}M" if value >= 1e6 else f"{value / 1e3:.1f}k" if value >= 1e4 else f"{value:,.0f}"

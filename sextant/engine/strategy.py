@@ -44,12 +44,13 @@ from sextant.risk.field import DIMENSIONS
 from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
 from sextant.state.bus import Bus, CommandRead, PositionClosed, QuoteEncoded, TimerTick
-from sextant.state.context import ContextWriter
-from sextant.state.layout import Autonomy, CrewAgent, CrewState, CrewTask
+from sextant.state.context import ContextWriter, RecordFields
+from sextant.state.layout import LLM_ROLES, Autonomy, CrewAgent, CrewState, CrewTask
 from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
 from sextant.swarm.compiler import MarketView, scaled_quantity
 from sextant.swarm.consensus import ConsensusMode, resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
+from sextant.swarm.llm import LlmSpend
 
 VETO_REPORT_INTERVAL_NS = 5_000_000_000
 COMMAND_REOPEN_NS = 1_000_000_000
@@ -66,9 +67,9 @@ class Agent(Protocol):
 
 
 class LlmSpender(Protocol):
-    """A crew member that asks models: what it spent over the last hour."""
+    """A crew member that asks models: what it spent over the last hour, and its calls now."""
 
-    def llm_spend(self) -> tuple[int, float, bool]: ...
+    def llm_spend(self) -> LlmSpend: ...
 
 
 class SwarmStrategyConfig(StrategyConfig, frozen=True):
@@ -438,10 +439,7 @@ class SwarmStrategy(Strategy):
         fields.estop[0] = gate.estop.state
         fields.autonomy[0] = gate.autonomy
         if self._spenders:  # the crew's model spend over the last hour, for the bridge (not a gauge left at zero)
-            spends = [spender.llm_spend() for spender in self._spenders]
-            fields.llm_tokens_hour[0] = sum(tokens for tokens, _, _ in spends)
-            fields.llm_cost_hour[0] = sum(cost for _, cost, _ in spends)
-            fields.llm_budget_exhausted[0] = any(spent for _, _, spent in spends)
+            write_llm_spend(fields, [spender.llm_spend() for spender in self._spenders])
 
     def _take_estop_latch(self, now: int) -> None:
         latch = self._inbox.estop_latched()  # type: ignore[union-attr]
@@ -494,6 +492,28 @@ class SwarmStrategy(Strategy):
             fields.crew_confidence[slot] = confidence
         if now is not None:
             fields.crew_last_decision_ns[slot] = now
+
+
+def write_llm_spend(fields: RecordFields, spends: list[LlmSpend]) -> None:
+    """The crew's model spend over the last hour into the ContextWindow: in all, per role (LLM_ROLES' order; a role
+    llm.toml does not know is counted in the totals only), and the calls in flight and queued now."""
+    role_tokens = np.zeros(len(LLM_ROLES))
+    role_cost = np.zeros(len(LLM_ROLES))
+    tokens = cost = 0.0
+    for spend in spends:
+        for role, (role_spent_tokens, role_spent_cost) in spend.by_role.items():
+            tokens += role_spent_tokens
+            cost += role_spent_cost
+            if role in LLM_ROLES:
+                role_tokens[LLM_ROLES.index(role)] += role_spent_tokens
+                role_cost[LLM_ROLES.index(role)] += role_spent_cost
+    fields.llm_tokens_hour[0] = tokens
+    fields.llm_cost_hour[0] = cost
+    fields.llm_role_tokens_hour[:] = role_tokens
+    fields.llm_role_cost_hour[:] = role_cost
+    fields.llm_budget_exhausted[0] = any(spend.exhausted for spend in spends)
+    fields.llm_in_flight[0] = min(255, sum(spend.in_flight for spend in spends))
+    fields.llm_queue_depth[0] = min(65_535, sum(spend.queued for spend in spends))
 
 
 def _crew_code(agent_id: str) -> CrewAgent:

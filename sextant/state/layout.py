@@ -29,7 +29,7 @@ from typing import cast
 
 import numpy as np
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 HEADER_SIZE = 128
 CACHE_LINE = 64
 
@@ -167,6 +167,8 @@ class HullDimension(IntEnum):
 
 INSTRUMENT_BYTES = 32
 HORIZONS = 4  # momentum / volatility horizons, defined per file by `horizon_s`
+# The roles of llm.toml ([roles]), in the order of the ContextWindow's per-role LLM fields.
+LLM_ROLES = ("perception", "strategy", "risk", "fallback", "research")
 FORECAST_POINTS = 8
 RISK_DIMENSIONS = len(HullDimension)
 MAX_CREW = 8
@@ -246,6 +248,10 @@ _CONTEXT_FIELDS: list[tuple] = [
     ("llm_tokens_hour", "<f8"),
     ("llm_cost_hour", "<f8"),
     ("llm_budget_exhausted", "u1"),
+    ("llm_role_tokens_hour", "<f8", (len(LLM_ROLES),)),  # the same hour, per role of llm.toml (LLM_ROLES' order)
+    ("llm_role_cost_hour", "<f8", (len(LLM_ROLES),)),
+    ("llm_in_flight", "u1"),  # calls being answered now
+    ("llm_queue_depth", "<u2"),  # calls waiting for their provider's one slot
     # the last 64 market events, a ring: slot i holds event number n where n % 64 == i
     ("trace_kind", "u1", (TRACE_SLOTS,)),
     ("trace_count", "<u8"),  # events ever pushed

@@ -177,29 +177,48 @@ class LlmResult:
 
 
 class SpendBudget:
-    """Tokens and money spent over a rolling hour."""
+    """Tokens and money spent over a rolling hour, in all and per role."""
 
     def __init__(self, tokens_per_hour: int, usd_per_hour: float) -> None:
         self.tokens_per_hour = tokens_per_hour
         self.usd_per_hour = usd_per_hour
-        self._spend: deque[tuple[float, int, float]] = deque()
+        self._spend: deque[tuple[float, int, float, str]] = deque()
         self.records = 0  # calls charged since the start
 
     def _trim(self, now: float) -> None:
         while self._spend and now - self._spend[0][0] > 3600.0:
             self._spend.popleft()
 
-    def record(self, tokens: int, cost_usd: float, now: float | None = None) -> None:
-        self._spend.append((time.monotonic() if now is None else now, tokens, cost_usd))
+    def record(self, tokens: int, cost_usd: float, now: float | None = None, role: str = "") -> None:
+        self._spend.append((time.monotonic() if now is None else now, tokens, cost_usd, role))
         self.records += 1
 
     def spent(self, now: float | None = None) -> tuple[int, float]:
         self._trim(time.monotonic() if now is None else now)
-        return sum(t for _, t, _ in self._spend), sum(c for _, _, c in self._spend)
+        return sum(t for _, t, _, _ in self._spend), sum(c for _, _, c, _ in self._spend)
+
+    def spent_by_role(self, now: float | None = None) -> dict[str, tuple[int, float]]:
+        """(tokens, USD) over the last hour for each role that spent anything."""
+        self._trim(time.monotonic() if now is None else now)
+        by_role: dict[str, tuple[int, float]] = {}
+        for _, tokens, cost, role in self._spend:
+            spent_tokens, spent_cost = by_role.get(role, (0, 0.0))
+            by_role[role] = (spent_tokens + tokens, spent_cost + cost)
+        return by_role
 
     def exhausted(self, now: float | None = None) -> bool:
         tokens, cost = self.spent(now)
         return tokens >= self.tokens_per_hour or cost >= self.usd_per_hour
+
+
+@dataclass(frozen=True, slots=True)
+class LlmSpend:
+    """What a crew member's models cost over the last hour, and its calls now: what the ContextWindow shows."""
+
+    by_role: dict[str, tuple[int, float]]  # role → (tokens, USD)
+    exhausted: bool  # the hour's budget is spent: rules only
+    in_flight: int = 0
+    queued: int = 0
 
 
 class Backoff:
@@ -496,6 +515,10 @@ class ProviderGate:
     async def __aexit__(self, *exc: object) -> None:
         self._lock.release()
 
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
 
 class LlmClient:
     """One AsyncOpenAI client per provider, made here (at startup: making one is slow work that must not land on a
@@ -523,6 +546,10 @@ class LlmClient:
     def queue_depth(self) -> int:
         """Calls waiting for their provider's one slot, all providers together."""
         return sum(gate.waiting for gate in self._gates.values())
+
+    def in_flight(self) -> int:
+        """Calls being answered now (one per provider at most)."""
+        return sum(gate.busy for gate in self._gates.values())
 
     async def _fetch(self, gate: ProviderGate, client: openai.AsyncOpenAI, request: dict[str, Any],
                      max_chunks: int | None, served: list[bool]) -> tuple[bytes | list[str], str]:

@@ -45,7 +45,7 @@ from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
 from sextant.swarm.calibration import AnswerRecord
 from sextant.swarm.intent import AgentIntent, IntentKind, RiskBudget
-from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, SpendBudget, plain_text
+from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, LlmSpend, SpendBudget, plain_text
 
 log = logging.getLogger("sextant.perception")
 
@@ -104,7 +104,8 @@ class PerceptionRouter(CrewMember):
         c = self.config
         self._llm = llm
         self._clock = clock  # seconds, monotonic: TTLs, the budget's hour and the back-off
-        self.budget = SpendBudget(c.tokens_per_hour, c.usd_per_hour)
+        self.budget = SpendBudget(c.tokens_per_hour, c.usd_per_hour)  # charges: a failed call costs at least the floor
+        self.spend = SpendBudget(c.tokens_per_hour, c.usd_per_hour)  # what the responses reported: what is shown
         self.backoff = Backoff(c.retry_after_failure_s, c.max_retry_after_failure_s)
         self._cache: dict[tuple, Decision] = {}
         self._latest: Decision | None = None
@@ -118,11 +119,14 @@ class PerceptionRouter(CrewMember):
         self.publish: Callable[[messages.Event, int], object] | None = None
         self._now_ns = 0
 
-    def llm_spend(self) -> tuple[int, float, bool]:
-        """(tokens, USD, whether the budget is spent) over the last hour: what the ContextWindow shows."""
+    def llm_spend(self) -> LlmSpend:
+        """Tokens and USD per role over the last hour as the responses reported them (not the budget's floor
+        charges for failed calls), whether the budget is spent, and the calls in flight and queued: what the
+        ContextWindow shows."""
         now = self._clock()
-        tokens, cost = self.budget.spent(now)
-        return tokens, cost, self.budget.exhausted(now)
+        llm = self._llm
+        return LlmSpend(self.spend.spent_by_role(now), self.budget.exhausted(now),
+                        llm.in_flight() if llm is not None else 0, llm.queue_depth() if llm is not None else 0)
 
     # ------------------------------------------------------------------------------------------------ L1
 
@@ -269,7 +273,8 @@ class PerceptionRouter(CrewMember):
             cost = result.cost_usd
         else:
             tokens, cost = max(result.tokens, c.failed_call_tokens), max(result.cost_usd, c.failed_call_usd)
-        self.budget.record(tokens, cost, self._clock())
+        self.budget.record(tokens, cost, self._clock(), role)
+        self.spend.record(result.tokens, result.cost_usd, self._clock(), role)
         self.record.called(self._llm.model_name(role), role, time.time_ns(), tokens, cost,  # type: ignore[arg-type]
                            result.latency_s, result.failure.kind if result.failure is not None else None)
         if result.judgement is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +123,61 @@ def test_a_call_given_up_at_its_deadline_stops_the_real_servers_generation_and_t
     assert abandoned.failure is not None and abandoned.failure.kind == "timeout", abandoned.reason
     assert idle_cpu_s < 0.5, f"the server went on generating: {idle_cpu_s:.2f} CPU-s in 2 s"
     assert after.failure is None and after.text, after.reason
+
+
+@pytest.mark.slow
+def test_a_run_with_the_local_model_moves_the_spend_in_the_context_window_and_the_bridge_shows_it(
+        tmp_path: Path, model_server: ModelServer) -> None:
+    """The engine (sim venue, ten times real time) with the perception router asking SmolLM2: the ContextWindow's
+    spend per role climbs while the run goes on, and a terminal bridge on the same files prints it."""
+    from sextant.bridge.config import BridgeConfig
+    from sextant.bridge.terminal import TerminalBridge
+    from sextant.state.layout import LLM_ROLES
+    from sextant.swarm.agents.risk import RiskAgent
+    from sextant.swarm.router import PerceptionConfig, PerceptionRouter
+    from tests.engine.conftest import engine_config, run_engine
+
+    config = local_llm_config(tmp_path, model_server.url, small="smollm2", large="smollm2",
+                              provider_extra='structured_output = "json_object"',
+                              model_extra="temperature = 0.0\nmax_tokens = 64")
+    # Rules never sure (momentum_z), no back-off after a failed call (an answer SmolLM2 garbles) and answers good for
+    # 2 s: the run keeps asking.
+    router = PerceptionRouter(PerceptionConfig(momentum_z=1e9, retry_after_failure_s=0.0, answer_ttl_s=2.0,
+                                               cache_ttl_s=2.0),
+                              LlmClient(config, deadline_s=30.0, max_retries=0))
+    engine = engine_config(tmp_path, autonomy="AUTO", duration_s=14.0, speed=10.0)  # no card waits for a human
+    seen: list[tuple[float, float, int]] = []
+    shown: list[str] = []
+
+    def schedule(parts: Any, loop: Any) -> None:
+        fields = parts.context.fields
+
+        def sample() -> None:
+            perception = fields.llm_role_tokens_hour[LLM_ROLES.index("perception")]
+            seen.append((fields.llm_tokens_hour.item(), float(perception), int(fields.llm_in_flight.item())))
+
+        def look() -> None:
+            bridge = TerminalBridge(BridgeConfig(context_path=engine.context_path, events_path=engine.events_path,
+                                                 commands_path=engine.commands_path, reconnect_every_s=0.0),
+                                    out=io.StringIO())
+            try:
+                bridge.step()
+                shown.extend(bridge.drawer_lines(3))
+            finally:
+                bridge.controller.close()
+
+        for at_s in (2.0, 5.0, 8.0, 11.0):
+            loop.call_later(at_s, sample)
+        loop.call_later(12.0, look)
+
+    run_engine(engine, schedule, agents=[RiskAgent(), router])
+    print("tokens in the last hour (all, perception, in flight) at 2, 5, 8, 11 s:", seen)
+    print("\n".join(shown))
+    print(f"calls {router.calls}; stale {router.stale_dropped}; log:", list(router.log)[-8:])
+    totals = [total for total, _, _ in seen]
+    assert router.calls >= 2 and totals == sorted(totals) and totals[-1] > max(totals[0], 0), seen
+    assert seen[-1][1] > 0, "L2 (the perception role) was asked and charged"
+    hour = next(line for line in shown if line.startswith("LLM, last hour: "))
+    assert int(hour.split(": ")[1].split(" tokens")[0].replace(",", "")) >= totals[-1], shown
+    assert any(line.startswith("  perception: ") for line in shown), shown
+    assert any(line.startswith("  calls: ") and "asking" in line for line in shown), shown

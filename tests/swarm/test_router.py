@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from sextant.state.layout import CONTEXT_DTYPE, CrewTask
-from sextant.swarm.llm import InvalidAnswer, LlmClient, parse_answer
+from sextant.swarm.llm import InvalidAnswer, LlmClient, LlmSpend, parse_answer
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
 from tests.fixtures.llm_toml import local_llm_config
 from tests.fixtures.openai_standin import Envelope, OpenAIStandin, Rule
@@ -513,7 +513,7 @@ def test_what_the_models_cost_is_reported_for_the_last_hour(tmp_path: Path) -> N
     clock = FakeClock()
     with OpenAIStandin([Rule(match="small-model", content=BUY)]) as standin:
         router = router_on(tmp_path, standin, clock)
-        assert router.llm_spend() == (0, 0.0, False)
+        assert router.llm_spend() == LlmSpend({}, False, 0, 0)
 
         async def ask() -> None:
             router.perceive(unsure_record(), INSTRUMENT, 1)
@@ -521,7 +521,8 @@ def test_what_the_models_cost_is_reported_for_the_last_hour(tmp_path: Path) -> N
             await router._task
 
         asyncio.run(ask())
-    tokens, _, exhausted = router.llm_spend()
-    assert tokens > 0 and not exhausted
+    spend = router.llm_spend()
+    assert set(spend.by_role) == {"perception"} and spend.by_role["perception"][0] > 0 and not spend.exhausted
+    assert spend.in_flight == 0 and spend.queued == 0
     clock.now += 3601
-    assert router.llm_spend() == (0, 0.0, False), "an hour later it is out of the window"
+    assert router.llm_spend() == LlmSpend({}, False, 0, 0), "an hour later it is out of the window"

@@ -12,7 +12,14 @@ from sextant.bridge.layout import Rect
 from sextant.bridge.link import LinkStats
 from sextant.bridge.model import BridgeModel
 from sextant.bridge.panels.hull import draw_hull_drawer
-from sextant.bridge.positions import STATUS_COLORS, llm_spend_text, order_cells, position_lines
+from sextant.bridge.positions import (
+    STATUS_COLORS,
+    llm_calls_text,
+    llm_role_spend,
+    llm_spend_text,
+    order_cells,
+    position_lines,
+)
 from sextant.bridge.render.gl import GpuLayers
 from sextant.state.layout import CONTEXT_FILE_SIZE, CONTEXT_RECORD_SIZE, LAYOUT_VERSION
 
@@ -171,7 +178,9 @@ def _memory(p: Painter, gpu: GpuLayers, model: BridgeModel, stats: LinkStats, ar
         ("attached", f"{stats.attachments}×" + (f" · {stats.last_error}" if stats.last_error else ""), False),
     ]
     if snapshot is not None:
-        rows.append(("LLM, last hour", llm_spend_text(snapshot), False))
+        rows += [("LLM, last hour", llm_spend_text(snapshot), False),
+                 *((f"  {role}", spend, False) for role, spend in llm_role_spend(snapshot)),
+                 ("LLM calls", llm_calls_text(snapshot), False)]
     y = area.top - p.px(10)
     for index, (name, value, is_volatile) in enumerate(rows):
         row_y = y - index * p.px(30)

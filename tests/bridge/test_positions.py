@@ -1,0 +1,27 @@
+"""What the bridge says of the crew's models: the last hour's spend per role, and the calls now
+(sextant/bridge/positions.py, shown in the Memory drawer and the terminal's [3])."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sextant.bridge.positions import llm_calls_text, llm_role_spend
+from sextant.state.context import ContextSnapshot
+from sextant.state.layout import CONTEXT_DTYPE
+
+
+def snapshot(**fields: object) -> ContextSnapshot:
+    record = np.zeros(1, CONTEXT_DTYPE)[0]
+    for name, value in fields.items():
+        record[name] = value
+    return ContextSnapshot(1, record, 0)
+
+
+def test_each_role_that_spent_has_a_line_and_the_others_none() -> None:
+    shown = snapshot(llm_role_tokens_hour=(18_400, 0, 0, 0, 120), llm_role_cost_hour=(0.0184, 0, 0, 0, 0.0))
+    assert llm_role_spend(shown) == [("perception", "18.4k tokens · $0.0184"), ("research", "120 tokens · $0.0000")]
+    assert llm_role_spend(snapshot()) == []
+
+
+def test_the_calls_being_answered_and_waiting_are_counted() -> None:
+    assert llm_calls_text(snapshot(llm_in_flight=1, llm_queue_depth=2)) == "1 asking · 2 waiting"
