@@ -9,7 +9,7 @@ import argparse
 import runpy
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sextant.config import (
     ENV_NAMES,
@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
                                        "each stated confidence (docs/configuration.md#a-model-earns-its-vote).")
     llm_verbs = llm.add_subparsers(dest="llm_verb", metavar="ACTION", parser_class=_Parser)
     llm_verbs.add_parser("status", help="per model and role: answers scored, hit rate, calibration by confidence")
+    evaluate = llm_verbs.add_parser(
+        "eval", help="put recorded market states to a role's model and to the rules; score both",
+        description="Replay recorded market states (scenes' ContextWindow snapshots) through the model of a role, "
+                    "with the router's prompt and deadline, and through the rules as the baseline: validity, "
+                    "latency, agreement with the rules, directional skill over the scoring horizon, and a "
+                    "reliability diagram (docs/llm.md#measuring-a-model).")
+    evaluate.add_argument("scenes", nargs="*", metavar="SCENE", help="scene folders (default: every one in scenes/)")
+    evaluate.add_argument("--role", choices=("perception", "strategy"), default="perception",
+                          help="perception: L2, with l2_deadline_s; strategy: L3, with l3_deadline_s")
+    evaluate.add_argument("--every", type=float, default=10.0, metavar="S",
+                          help="one state every S seconds of the scene's engine time (default 10)")
+    evaluate.add_argument("--limit", type=int, default=0, metavar="N", help="at most N states per scene (0: all)")
+    evaluate.add_argument("--out", default="llm-eval", metavar="DIR",
+                          help="where report.json and reliability.png go (default llm-eval/)")
 
     replay = verbs.add_parser("replay", help="replay a recorded scene in the bridge",
                               description="Write a recorded scene (docs/scene-format.md) back into the shared "
@@ -208,6 +222,94 @@ def _llm_status(config: SextantConfig) -> int:
     print(f"# {path}: directional answers scored against the mid over their horizon")
     for line in records_table(path, time.time_ns()):
         print(line)
+    return EXIT_OK
+
+
+def _llm_eval(config: SextantConfig, args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from tqdm import tqdm
+
+    from sextant.replay.format import SceneError, read_context, read_metadata
+    from sextant.swarm.evaluation import (
+        answers_json,
+        market_states,
+        model_answers,
+        reliability_png,
+        report_json,
+        report_lines,
+        rising_share,
+        rules_answers,
+        scene_lines,
+        summarize,
+    )
+    from sextant.swarm.llm import LlmClient
+    from sextant.swarm.router import PerceptionConfig, PerceptionRouter, perception_prompt
+
+    llm = load_llm_config(config.llm.config)
+    keyless = llm.keyless(args.role)
+    if keyless is not None:
+        print(f"sextant llm eval: the {args.role} role's model cannot be asked: {keyless}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.every <= 0 or args.limit < 0:
+        print("sextant llm eval: --every must be positive and --limit at least 0", file=sys.stderr)
+        return EXIT_USAGE
+    settings = llm.perception
+    scenes = [Path(scene) for scene in args.scenes] or sorted(
+        path for path in Path("scenes").glob("*") if (path / "metadata.json").exists())
+    if not scenes:
+        print("sextant llm eval: no scene given and none in scenes/", file=sys.stderr)
+        return EXIT_USAGE
+    states = []
+    try:
+        for scene in scenes:
+            read_metadata(scene)  # a scene of another format or layout is refused, by name
+            rows = read_context(scene)
+            found = market_states(scene.name, rows.ts_ns, rows.records, every_s=args.every,
+                                  horizon_s=settings.answer_horizon_s, warm_quotes=settings.warm_quotes)
+            states += found[:args.limit] if args.limit else found
+    except SceneError as error:
+        print(f"sextant llm eval: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    router = PerceptionRouter(PerceptionConfig.from_settings(settings))
+
+    def rules(record: Any) -> tuple[str, float]:
+        decision = router.rules(record)
+        return decision.action, decision.confidence
+
+    baseline = rules_answers(states, rules)
+    deadline = settings.l2_deadline_s if args.role == "perception" else settings.l3_deadline_s
+    client = LlmClient(llm, deadline_s=deadline, max_retries=1)  # as the engine makes it
+    model = client.model_name(args.role)
+    print(f"# {len(states)} states from {', '.join(scene.name for scene in scenes)}, one every {args.every:g} s; "
+          f"{model} as {args.role} with a {deadline:g} s deadline; scored over {settings.answer_horizon_s:g} s")
+    with tqdm(total=len(states), unit="state", disable=None, leave=False) as bar:
+        answers = asyncio.run(model_answers(states, lambda record: client.ask(args.role, perception_prompt(record),
+                                                                                deadline),
+                                            progress=lambda done: bar.update(done - bar.n)))
+    reports = [summarize(f"{model} as {args.role}", answers, baseline), summarize("rules (L1)", baseline)]
+    for line in report_lines(reports, settings.answer_horizon_s):
+        print(line)
+    rose, decided = rising_share(states)
+    rising = rose / decided if decided else None
+    if rising is not None:
+        print(f"the mid rose after {rose} of the {decided} states it moved on ({rising:.0%}): what always saying "
+              f"BUY scores, the bar for skill")
+    print()
+    for line in scene_lines(states, [(reports[0].name, answers), ("rules (L1)", baseline)]):
+        print(line)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps({
+        "scenes": [str(scene) for scene in scenes], "role": args.role, "model": model, "every_s": args.every,
+        "horizon_s": settings.answer_horizon_s, "deadline_s": deadline, "rising": {"rose": rose, "decided": decided},
+        "sources": report_json(reports), "answers": {"model": answers_json(states, answers),
+                                                     "rules": answers_json(states, baseline)}}, indent=2))
+    reliability_png(reports, out / "reliability.png",
+                    f"{model} as {args.role} vs the rules: {len(states)} states, {settings.answer_horizon_s:g} s",
+                    rising)
+    print(f"# {out / 'report.json'}, {out / 'reliability.png'}")
     return EXIT_OK
 
 
@@ -300,13 +402,18 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
               f"{attestor.journal.get_meta('reputation')}")
         print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
               f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
-        print(f"{'agent':<22}{'id':>4}{'feedback':>10}{'avg bps':>10}{'score':>8}  ceiling")
+        from sextant.swarm.calibration import is_model_agent
         from sextant.trust.link import ceiling_for
 
-        for reputation in attestor.reputations():
+        reputations = attestor.reputations()
+        width = max([22, *(len(reputation.name) + 2 for reputation in reputations)])
+        print(f"{'agent':<{width}}{'id':>4}{'feedback':>10}{'avg bps':>10}{'score':>8}  ceiling")
+        for reputation in reputations:
             score = "—" if reputation.score is None else f"{reputation.score:.3f}"
-            print(f"{reputation.name:<22}{reputation.agent_id:>4}{reputation.count:>10}{reputation.average_bps:>10.2f}"
-                  f"{score:>8}  {ceiling_for(reputation.score).name}")
+            ceiling = "none: a model, it places no orders" if is_model_agent(reputation.name) else \
+                ceiling_for(reputation.score).name
+            print(f"{reputation.name:<{width}}{reputation.agent_id:>4}{reputation.count:>10}"
+                  f"{reputation.average_bps:>10.2f}{score:>8}  {ceiling}")
         return EXIT_OK
     except RecordError as error:
         print(f"sextant trust verify: FAILED: {error}", file=sys.stderr)
@@ -429,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "sim":
             return _sim(config, args)
         if args.verb == "llm":
-            return _llm_status(config)
+            return _llm_eval(config, args) if args.llm_verb == "eval" else _llm_status(config)
         if args.verb == "trust":
             return _trust(config, args)
         if args.verb == "research":

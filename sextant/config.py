@@ -626,6 +626,13 @@ class LlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     def provider_for(self, model: ModelConfig) -> ProviderConfig:
         return self.providers[model.provider]
 
+    def keyless(self, role: Literal["perception", "strategy", "risk", "fallback", "research"]) -> str | None:
+        """Why `role` cannot be asked (a remote provider without an API key; a server on this machine needs none),
+        or None when it can."""
+        provider = self.provider_for(self.model_for(role))
+        local = provider.api_base.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]"))
+        return None if provider.api_key or local else f"{provider.api_base} has no API key"
+
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

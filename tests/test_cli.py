@@ -216,3 +216,41 @@ class TestLlmStatus:
         lines = result.stdout.splitlines()
         assert lines[1] == "local/smollm2 as perception: 10 scored (0% right), 1 waiting for their horizon"
         assert lines[2] == "  stated 0.8–1.0:    10 scored,   0% right → consensus sees 0.33"
+
+
+class TestLlmEval:
+    """`sextant llm eval` against a scripted OpenAI-compatible server: the shipped scenes' states are put to the
+    model with the router's prompt, and the report, its JSON and its reliability diagram come out."""
+
+    def test_two_shipped_scenes_give_a_report_for_the_model_and_the_rules(self, sextant: Runner,
+                                                                          tmp_path: Path) -> None:
+        import json
+
+        from tests.fixtures.llm_toml import local_llm_config
+        from tests.fixtures.openai_standin import OpenAIStandin, Rule
+
+        answer = {"action": "BUY", "confidence": 0.9, "reasoning": "up"}
+        with OpenAIStandin([Rule(match="Should the crew BUY, SELL or HOLD now?", content=answer)]) as standin:
+            local_llm_config(tmp_path, standin.url)
+            result = sextant("llm", "eval", str(REPO_ROOT / "scenes/calm-trend"), str(REPO_ROOT / "scenes/chop"),
+                             "--limit", "3", "--out", str(tmp_path / "eval"),
+                             SEXTANT_LLM_CONFIG=str(tmp_path / "llm.toml"))
+        assert result.returncode == 0, result.stderr
+        assert len(standin.requests) == 6 and "Market state: " in standin.requests[0]["messages"][1]["content"]
+        assert "local/small-model as perception" in result.stdout and "rules (L1)" in result.stdout
+        assert "what always saying BUY scores" in result.stdout
+        report = json.loads((tmp_path / "eval/report.json").read_text())
+        model, rules = report["sources"]
+        assert model["states"] == rules["states"] == 6 and model["valid"] == 6 and model["actions"] == {"BUY": 6}
+        assert (tmp_path / "eval/reliability.png").stat().st_size > 10_000
+
+    def test_a_remote_model_without_a_key_is_refused_with_the_reason(self, sextant: Runner) -> None:
+        result = sextant("llm", "eval", str(REPO_ROOT / "scenes/chop"))  # the shipped llm.toml: OpenRouter, no key
+        assert result.returncode == 2 and "has no API key" in result.stderr and "Traceback" not in result.stderr
+
+    def test_a_folder_that_is_not_a_scene_is_refused_by_name(self, sextant: Runner, tmp_path: Path) -> None:
+        from tests.fixtures.llm_toml import local_llm_config
+
+        local_llm_config(tmp_path, "http://127.0.0.1:9/v1")
+        result = sextant("llm", "eval", str(tmp_path), SEXTANT_LLM_CONFIG=str(tmp_path / "llm.toml"))
+        assert result.returncode == 2 and "metadata.json" in result.stderr and "Traceback" not in result.stderr

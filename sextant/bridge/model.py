@@ -137,6 +137,8 @@ class BridgeModel:
         self.pending_commands: dict[str, SentCommand] = {}  # by command_id, until its CommandResult
         self.replay: messages.ReplayStatus | None = None  # the replay's timeline, while a replay is the writer
         self.attestor: messages.AttestorDown | messages.AttestorUp | None = None  # the latest trust health
+        # each model's record in its role, as its latest scored answer said: (provider/model, role) → (scored, right)
+        self.model_records: dict[tuple[str, str], tuple[int, int]] = {}
         self.now_s = 0.0  # view time (ticks × dt): animations, never the wall clock
         self.instance = 0  # the engine the cards belong to (Tick.instance)
         self.supervisor: SupervisorReport | None = None  # what `sextant run` says of the engine (DOWN and why)
@@ -264,6 +266,8 @@ class BridgeModel:
             if isinstance(self.attestor, messages.AttestorDown):
                 self.toast(f"attestor back: {attestor_status(event) or 'caught up'}", True)
             self.attestor = event
+        elif isinstance(event, messages.LlmAnswerScored):
+            self.model_records[event.model, event.role] = (event.answers, event.hits)
         elif isinstance(event, messages.CommandResult):
             answered = self._answered(event.command_id)
             what = answered.what if answered is not None else None

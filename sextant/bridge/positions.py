@@ -69,6 +69,15 @@ def llm_role_spend(snapshot: ContextSnapshot) -> list[tuple[str, str]]:
             for index, role in enumerate(LLM_ROLES) if tokens[index] > 0 or costs[index] > 0]
 
 
+def model_record_lines(model: BridgeModel) -> list[tuple[str, str]]:
+    """Each model's record in its role, as its latest scored answer said, the role as the router's layer:
+    [("L2", "local/small 11/13 right (85%)"), …]."""
+    layers = {"perception": "L2", "strategy": "L3"}
+    return [(layers.get(role, role), f"{name} {hits}/{answers} right ({hits / answers:.0%})" if answers
+             else f"{name} none scored")
+            for (name, role), (answers, hits) in sorted(model.model_records.items())]
+
+
 def llm_calls_text(snapshot: ContextSnapshot) -> str:
     """The crew's model calls now: being answered, and waiting for their provider."""
     return f"{int(snapshot['llm_in_flight'])} asking · {int(snapshot['llm_queue_depth'])} waiting"

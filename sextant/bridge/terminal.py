@@ -25,7 +25,14 @@ from sextant.bridge.controller import BridgeController
 from sextant.bridge.link import LinkStatus
 from sextant.bridge.model import Card, Toast
 from sextant.bridge.pacing import FixedRate
-from sextant.bridge.positions import llm_calls_text, llm_role_spend, llm_spend_text, order_cells, position_lines
+from sextant.bridge.positions import (
+    llm_calls_text,
+    llm_role_spend,
+    llm_spend_text,
+    model_record_lines,
+    order_cells,
+    position_lines,
+)
 from sextant.state.layout import EStopState, HullDimension
 
 STATUS_EVERY_S = 1.0
@@ -254,7 +261,8 @@ class TerminalBridge:
                     + (f", last error: {stats.last_error}" if stats.last_error else ""),
                     *([f"LLM, last hour: {llm_spend_text(model.snapshot)}",
                        *(f"  {role}: {spend}" for role, spend in llm_role_spend(model.snapshot)),
-                       f"  calls: {llm_calls_text(model.snapshot)}"] if model.snapshot is not None else [])]
+                       f"  calls: {llm_calls_text(model.snapshot)}"] if model.snapshot is not None else []),
+                    *(f"  {layer} record: {record}" for layer, record in model_record_lines(model))]
         snapshot = model.snapshot
         if snapshot is None or model.status == LinkStatus.WAITING:
             return ["HULL INTEGRITY", "no engine state yet"]

@@ -187,14 +187,20 @@ def perception_llm(config: EngineConfig) -> tuple[LlmClient | None, PerceptionSe
         return None, PerceptionSettings()
     llm = load_llm_config(config.llm_config)  # a broken llm.toml (or a missing one named explicitly) fails at start
     provider = llm.provider_for(llm.model_for("perception"))
-    local = provider.api_base.startswith(("http://127.0.0.1", "http://localhost"))
-    if not provider.api_key and not local:
-        print(f"perception: {provider.api_base} has no API key; the router runs on rules only", flush=True)
+    keyless = llm.keyless("perception")
+    if keyless is not None:
+        print(f"perception: {keyless}; the router runs on rules only", flush=True)
         return None, llm.perception
     l2, l3 = llm.model_for("perception"), llm.model_for("strategy")
     roles = f"L2 perception = {l2.provider}/{l2.model}, L3 strategy = {l3.provider}/{l3.model}"
     print(f"perception: rules first, then {roles} ({config.llm_config})", flush=True)
     return LlmClient(llm, deadline_s=provider.timeout_secs, max_retries=1), llm.perception
+
+
+def trust_agents(crew: list[Agent]) -> list[str]:
+    """Who gets an ERC-8004 identity: each crew member, and each model a crew member asks (its record attested)."""
+    models = [name for agent in crew for name in getattr(agent, "model_agents", list)()]
+    return [agent.agent_id for agent in crew] + sorted(set(models))
 
 
 def default_crew(config: EngineConfig) -> list[Agent]:
@@ -300,8 +306,7 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
                           seed=config.seed,
                           instrument=config.instrument,
                           multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
-                          strategy=strategy, sink=sink, bus=bus, agents=[agent.agent_id for agent in crew],
-                          writer=context)
+                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(crew), writer=context)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
     encoder.loop_monitor = parts.loop_monitor

@@ -47,6 +47,7 @@ from sextant.state.bus import Bus, CommandRead, PositionClosed, QuoteEncoded, Ti
 from sextant.state.context import ContextWriter, RecordFields
 from sextant.state.layout import LLM_ROLES, Autonomy, CrewAgent, CrewState, CrewTask
 from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
+from sextant.swarm.calibration import is_model_agent
 from sextant.swarm.compiler import MarketView, scaled_quantity
 from sextant.swarm.consensus import ConsensusMode, resolve
 from sextant.swarm.intent import AgentIntent, ExecutionDirective
@@ -308,9 +309,11 @@ class SwarmStrategy(Strategy):
 
     def apply_reputation(self, scores: dict[str, float | None]) -> None:
         """New scores from the chain (engine thread). Each agent's ceiling follows its own score; the crew's
-        ceiling, which bounds what the human may select, is the highest any agent has earned."""
+        ceiling, which bounds what the human may select, is the highest any agent has earned. The models' own
+        identities (their answers' record) place no orders: their scores set no ceiling and no crew reputation."""
         from sextant.trust.link import ceiling_for
 
+        scores = {agent: score for agent, score in scores.items() if not is_model_agent(agent)}
         self.agent_scores = {agent: score for agent, score in scores.items() if score is not None}
         rated = list(self.agent_scores.values())
         record = self._writer.record

@@ -301,6 +301,23 @@ class LlmRecovered(Event, frozen=True, kw_only=True):
     failures: int
 
 
+class LlmAnswerScored(Event, frozen=True, kw_only=True):
+    """A model's directional answer, scored once its horizon passed: right when the mid moved the way it said.
+    `answers` and `hits` are the model's record in its role after this one (llm.record); the trust layer attests it
+    as the model's own feedback (docs/llm.md#a-model-as-an-agent)."""
+
+    KIND: ClassVar[int] = 26
+    model: str  # provider/model
+    role: str  # perception (L2) or strategy (L3)
+    action: str  # BUY or SELL
+    confidence: float  # as stated
+    asked_mid: float
+    mid: float  # at the horizon
+    hit: int  # 1 right, 0 wrong
+    answers: int
+    hits: int
+
+
 # --------------------------------------------------------------------------------------------------- commands
 
 
@@ -355,7 +372,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     IntentGenerated, IntentApproved, IntentRejected, IntentExpired, OrderSubmitted, OrderFilled, OrderRejected,
     OrderCanceled, RiskAlert, Veto, AutoresearchResult, AttestationQueued, AttestationMined, AutonomyChanged,
     EStopChanged, CommandResult, CrewStatus, Heartbeat, ReplayStatus, CountdownChanged,
-    AttestorDown, AttestorUp, CommandsLost, LlmFailed, LlmRecovered,
+    AttestorDown, AttestorUp, CommandsLost, LlmFailed, LlmRecovered, LlmAnswerScored,
 )
 COMMAND_TYPES: tuple[type[Command], ...] = (Approve, Reject, Modify, EStop, SetAutonomy, ReplayControl,
                                             HoldCountdown)

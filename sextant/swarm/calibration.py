@@ -34,6 +34,35 @@ class Score:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoredAnswer:
+    """A directional answer its horizon decided."""
+
+    model: str
+    role: str
+    action: str
+    confidence: float
+    asked_mid: float
+    mid: float  # at its horizon
+    hit: int  # 1 right, 0 wrong
+
+    @property
+    def move_bps(self) -> float:
+        """The mid's move in the direction the answer called, in bps: what it was worth."""
+        move = (self.mid / self.asked_mid - 1) * 1e4
+        return move if self.action == "BUY" else -move
+
+
+def model_agent(model: str, role: str) -> str:
+    """The name a model serving a role goes by as an agent of its own (its ERC-8004 identity): `local/small@perception`.
+    Crew members are `name-NN`; a model's name has its provider's slash and the role after an @."""
+    return f"{model}@{role}"
+
+
+def is_model_agent(name: str) -> bool:
+    return "@" in name and "/" in name
+
+
+@dataclass(frozen=True, slots=True)
 class CallStats:
     calls: int
     answered: int  # with a usable answer (the rest failed: transport, deadline, invalid answer …)
@@ -47,6 +76,15 @@ def _quantile(sorted_values: list[float], q: float) -> float | None:
     if not sorted_values:
         return None
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def direction_hit(action: str, asked_mid: float, mid: float) -> int | None:
+    """1 when the mid moved from `asked_mid` to `mid` the way a BUY or SELL said, 0 when the other way, None when it
+    moved less than MIN_MOVE_BPS (no direction to be right on)."""
+    move_bps = (mid / asked_mid - 1) * 1e4
+    if abs(move_bps) < MIN_MOVE_BPS:
+        return None
+    return int((move_bps > 0) == (action == "BUY"))
 
 
 def confidence_bin(confidence: float) -> int:
@@ -97,21 +135,19 @@ class AnswerRecord:
                          (model, role, action, float(confidence), float(mid), now_ns + int(horizon_s * 1e9)))
         self._db.commit()
 
-    def score_due(self, mid: float, now_ns: int) -> int:
-        """Score every answer whose horizon has passed against `mid` now; returns how many were scored."""
+    def score_due(self, mid: float, now_ns: int) -> list[ScoredAnswer]:
+        """Score every answer whose horizon has passed against `mid` now; returns those the mid decided."""
         if not mid > 0:
-            return 0
-        due = self._db.execute("SELECT rowid, action, asked_mid FROM answers WHERE hit IS NULL AND due_ns <= ?",
-                               (now_ns,)).fetchall()
-        scored = 0
-        for rowid, action, asked_mid in due:
-            move_bps = (mid / asked_mid - 1) * 1e4
-            if abs(move_bps) < MIN_MOVE_BPS:
-                hit = -1  # no direction to be right on: kept, never counted
-            else:
-                hit = int((move_bps > 0) == (action == "BUY"))
-                scored += 1
-            self._db.execute("UPDATE answers SET hit = ? WHERE rowid = ?", (hit, rowid))
+            return []
+        due = self._db.execute("SELECT rowid, model, role, action, confidence, asked_mid FROM answers "
+                               "WHERE hit IS NULL AND due_ns <= ?", (now_ns,)).fetchall()
+        scored = []
+        for rowid, model, role, action, confidence, asked_mid in due:
+            hit = direction_hit(action, asked_mid, mid)
+            # -1: no direction to be right on, kept but never counted
+            self._db.execute("UPDATE answers SET hit = ? WHERE rowid = ?", (-1 if hit is None else hit, rowid))
+            if hit is not None:
+                scored.append(ScoredAnswer(model, role, action, confidence, asked_mid, mid, hit))
         if due:
             self._db.commit()
         return scored

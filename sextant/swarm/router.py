@@ -43,7 +43,7 @@ from sextant.state.context import ContextSnapshot, render_market_text
 from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.agents.momentum import SECONDS_PER_YEAR
-from sextant.swarm.calibration import AnswerRecord
+from sextant.swarm.calibration import AnswerRecord, ScoredAnswer, model_agent
 from sextant.swarm.intent import AgentIntent, IntentKind, RiskBudget
 from sextant.swarm.llm import Backoff, Judgement, LlmClient, LlmResult, LlmSpend, SpendBudget, plain_text
 
@@ -73,6 +73,12 @@ class AskedOn:
     mid: float
     sea: str  # calm, choppy or storm
     at_s: float  # the router's clock when the answer came
+
+
+def perception_prompt(record: np.void) -> str:
+    """What the router asks a model about a market state (`sextant llm eval` asks the same)."""
+    text = render_market_text(ContextSnapshot(max(1, int(record["write_seq"])), record, 0))
+    return f"Market state: {text}\nShould the crew BUY, SELL or HOLD now?"
 
 
 def sea_regime(sea_state: float) -> str:
@@ -157,12 +163,30 @@ class PerceptionRouter(CrewMember):
         self._now_ns = now_ns
         if now_ns >= self._next_score_ns and self._llm is not None:
             self._next_score_ns = now_ns + int(self.config.score_every_s * 1e9)
-            self.record.score_due(float(record["mid"]), now_ns)
+            for scored in self.record.score_due(float(record["mid"]), now_ns):
+                self._announce(scored, now_ns)
         decision = self.rules(record)
         self.status = (CrewState.ACTIVE, CrewTask.IDLE, 0.0)
         if decision.confidence < self.config.l1_threshold and self._llm is not None:
             decision = self._escalated(record) or decision
         return self._intent(decision, record, instrument, now_ns)
+
+    def model_agents(self) -> list[str]:
+        """The agent names of the models this router asks (L2's and L3's): each has its record attested."""
+        if self._llm is None:
+            return []
+        return sorted({model_agent(self._llm.model_name(role), role) for role in ("perception", "strategy")})
+
+    def _announce(self, scored: ScoredAnswer, now_ns: int) -> None:
+        """A scored answer goes on the stream with the model's record after it (the bridge shows it, the trust
+        layer attests it)."""
+        if self.publish is None:
+            return
+        record = self.record.score(scored.model, scored.role)
+        self.publish(messages.LlmAnswerScored(
+            model=scored.model, role=scored.role, action=scored.action, confidence=scored.confidence,
+            asked_mid=scored.asked_mid, mid=scored.mid, hit=scored.hit, answers=record.answers, hits=record.hits),
+            now_ns)
 
     def _escalated(self, record: np.void) -> Decision | None:
         now = self._clock()
@@ -185,7 +209,7 @@ class PerceptionRouter(CrewMember):
         if self.backoff.quiet(now):
             return None
         if self._task is None or self._task.done():  # one call in flight at most
-            prompt = self._prompt(record)
+            prompt = perception_prompt(record)
             self._task = asyncio.get_running_loop().create_task(
                 self._ask(key, prompt, float(record["mid"]), sea_regime(float(record["sea_state"]))))
         self.status = (CrewState.THINKING, CrewTask.ASKING_LLM, 2.0)
@@ -293,10 +317,6 @@ class PerceptionRouter(CrewMember):
             self.publish(messages.LlmFailed(role=role, kind=result.failure.kind, reason=result.failure.reason,
                                             retry_in_s=retry_in_s, failures=self.backoff.failures), self._now_ns)
 
-    @staticmethod
-    def _prompt(record: np.void) -> str:
-        text = render_market_text(ContextSnapshot(max(1, int(record["write_seq"])), record, 0))
-        return f"Market state: {text}\nShould the crew BUY, SELL or HOLD now?"
 
     def _intent(self, decision: Decision, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         c = self.config

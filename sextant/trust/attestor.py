@@ -13,6 +13,7 @@ the registries at the same addresses, register the agents with the same ids, and
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sextant.state import messages
+from sextant.swarm.calibration import is_model_agent
 from sextant.trust.chain import Chain, ChainError
 from sextant.trust.journal import Journal
 from sextant.trust.records import (
@@ -103,7 +105,8 @@ class Attestor:
         self._agents = {name: agent_id for name, agent_id, _ in known}
         for name in agent_names:
             if name not in self._agents:
-                uri = f"data:application/json,{{\"name\":\"{name}\",\"type\":\"sextant-crew\"}}"
+                kind = "sextant-model" if is_model_agent(name) else "sextant-crew"
+                uri = f"data:application/json,{{\"name\":\"{name}\",\"type\":\"{kind}\"}}"
                 agent_id = registry.register(chain.operator, uri)
                 self.journal.add_agent(name, agent_id, uri)
                 self._agents[name] = agent_id
@@ -136,23 +139,41 @@ class Attestor:
                intent: dict[str, Any] | None = None, orders: list[dict[str, Any]] | None = None,
                fills: list[dict[str, Any]] | None = None) -> str:
         """Record, sign and journal one closed decision; the worker puts it on chain. Returns the record id."""
+        entry_notional = abs(float(outcome["quantity"])) * float(outcome["entry_price"]) * float(
+            outcome.get("multiplier", 1.0))
+        closed_at_ns = int(outcome["closed_at_ns"])
+        return self._journaled(agent, f"{agent}-{closed_at_ns}-{outcome.get('intent_id') or 'position'}", outcome,
+                               outcome_value(float(outcome["realized_pnl"]), entry_notional), closed_at_ns,
+                               instrument=instrument, strategy=strategy,
+                               context_hash=context_hash, intent=intent or {}, orders=orders or [], fills=fills or [])
+
+    def attest_answer(self, agent: str, answer: dict[str, Any], *, instrument: str, strategy: str) -> str:
+        """Record, sign and journal one scored answer of a model (an LlmAnswerScored event's fields and `ts_ns`):
+        its value is the mid's move over the horizon in the direction it called, as a unit position's return."""
+        direction = 1.0 if answer["action"] == "BUY" else -1.0
+        asked_mid = float(answer["asked_mid"])
+        value = outcome_value(direction * (float(answer["mid"]) - asked_mid), asked_mid)
+        scored_ns = int(answer["ts_ns"])
+        file_safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", agent)  # the record id names its file: no slash, no colon
+        return self._journaled(agent, f"{file_safe}-{scored_ns}-answer", answer, value, scored_ns,
+                               instrument=instrument, strategy=strategy, context_hash="", intent={}, orders=[],
+                               fills=[])
+
+    def _journaled(self, agent: str, record_id: str, outcome: dict[str, Any], value: int, closed_at_ns: int, *,
+                   instrument: str, strategy: str, context_hash: str, intent: dict[str, Any],
+                   orders: list[dict[str, Any]], fills: list[dict[str, Any]]) -> str:
         agent_id = self._agents.get(agent)
         if agent_id is None:
             raise KeyError(f"agent {agent!r} is not registered; known: {sorted(self._agents)}")
-        identity = self.journal.get_meta("identity") or ""
-        chain_id = int(self.journal.get_meta("chain_id") or 0)
-        entry_notional = abs(float(outcome["quantity"])) * float(outcome["entry_price"]) * float(
-            outcome.get("multiplier", 1.0))
-        value = outcome_value(float(outcome["realized_pnl"]), entry_notional)
-        record_id = f"{agent}-{int(outcome['closed_at_ns'])}-{outcome.get('intent_id') or 'position'}"
-        record = {"version": 1, "record_id": record_id, "agent": agent, "agent_id": agent_id,
-                  "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
-                  "intent": intent or {}, "orders": orders or [], "fills": fills or [], "outcome": outcome,
-                  "value": value,
-                  "value_decimals": VALUE_DECIMALS, "closed_at_ns": int(outcome["closed_at_ns"])}
         existing = self.journal.by_record(record_id)
         if existing is not None:
             return record_id  # already journaled: attesting the same decision twice changes nothing
+        record = {"version": 1, "record_id": record_id, "agent": agent, "agent_id": agent_id,
+                  "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
+                  "intent": intent, "orders": orders, "fills": fills, "outcome": outcome, "value": value,
+                  "value_decimals": VALUE_DECIMALS, "closed_at_ns": closed_at_ns}
+        identity = self.journal.get_meta("identity") or ""
+        chain_id = int(self.journal.get_meta("chain_id") or 0)
         assert self.chain is not None
         envelope = sign_record(record, self.chain.operator, chain_id, identity)
         path = write_envelope(self.records_dir, envelope)

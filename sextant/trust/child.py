@@ -80,6 +80,10 @@ def _attest(attestor: Attestor, line: HandoffLine, send: Any) -> None:
         if line.entry is None:
             raise ValueError(line.error)
         entry = line.entry
+        if entry.get("kind") == "answer":
+            attestor.attest_answer(entry["agent"], entry["answer"], instrument=entry["instrument"],
+                                   strategy=entry["strategy"])
+            return
         decision = entry.get("decision") or {}
         attestor.attest(entry["agent"], entry["outcome"], instrument=entry["instrument"], strategy=entry["strategy"],
                         context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),

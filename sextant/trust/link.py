@@ -29,6 +29,7 @@ from sextant.state import messages
 from sextant.state.bus import Bus, EventPublished, IntentDecided, PositionClosed, TimerTick
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Autonomy
+from sextant.swarm.calibration import model_agent
 from sextant.trust.child import run_child
 from sextant.trust.handoff import HANDOFF_FILE, HandoffWriter
 from sextant.trust.restart import RestartPolicy
@@ -160,6 +161,12 @@ class TrustLink:
                                                 "orders": [], "fills": []}
             while len(self._decisions) > MAX_OPEN_DECISIONS:
                 self._decisions.popitem(last=False)
+        elif isinstance(event, messages.LlmAnswerScored):
+            # a model's scored answer: its own feedback, as a crew member's closed decision is theirs
+            self._unjournaled.append(self._handoff.append({
+                "kind": "answer", "agent": model_agent(event.model, event.role),
+                "answer": msgspec.to_builtins(event) | {"ts_ns": ts_ns}, "instrument": self._instrument,
+                "strategy": f"llm-{event.role}"}))
         elif isinstance(event, messages.OrderSubmitted | messages.OrderFilled) and event.intent_id:
             decision = self._decisions.get(event.intent_id)
             if decision is not None:

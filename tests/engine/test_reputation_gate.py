@@ -198,3 +198,17 @@ def test_the_attestor_process_does_not_outlive_a_killed_engine(tmp_path: Path) -
         time.sleep(0.2)
         alive = [pid for pid in alive if _running(pid)]
     assert not alive, f"left behind: {alive}"
+
+
+def test_each_model_the_crew_asks_gets_an_identity_beside_the_crew_and_sets_no_ceiling(tmp_path: Path) -> None:
+    from sextant.engine.node import trust_agents
+    from sextant.swarm.agents.risk import RiskAgent
+    from sextant.swarm.llm import LlmClient
+    from sextant.swarm.router import PerceptionRouter
+    from tests.fixtures.llm_toml import local_llm_config
+
+    client = LlmClient(local_llm_config(tmp_path, "http://127.0.0.1:9/v1"), deadline_s=1.0)
+    crew = [RiskAgent(), PerceptionRouter(llm=client)]
+    assert trust_agents(crew) == ["risk-01", "perception-01", "local/large-model@strategy",
+                                  "local/small-model@perception"]
+    assert trust_agents([RiskAgent(), PerceptionRouter()]) == ["risk-01", "perception-01"]  # rules only: no model

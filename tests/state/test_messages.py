@@ -15,7 +15,8 @@ SPEC_EVENTS = ["IntentGenerated", "IntentApproved", "IntentRejected", "IntentExp
                "AttestationQueued", "AttestationMined", "AutonomyChanged", "EStopChanged", "CommandResult",
                "CrewStatus", "Heartbeat", "ReplayStatus", "CountdownChanged",  # replay, the held countdown
                "AttestorDown", "AttestorUp", "CommandsLost",  # trust health, a flood's answer (docs/ws-protocol.md)
-               "LlmFailed", "LlmRecovered"]  # the LLM path's health
+               "LlmFailed", "LlmRecovered",  # the LLM path's health
+               "LlmAnswerScored"]  # a model's record (docs/llm.md#a-model-as-an-agent)
 SPEC_COMMANDS = ["Approve", "Reject", "Modify", "EStop", "SetAutonomy", "ReplayControl", "HoldCountdown"]
 
 SAMPLES: list[messages.Message] = [
@@ -57,6 +58,8 @@ SAMPLES: list[messages.Message] = [
     messages.CommandsLost(first=3, last=70, reason="overwritten"),
     messages.LlmFailed(role="perception", kind="not_json", reason="response body is not JSON", retry_in_s=30.0),
     messages.LlmRecovered(role="strategy", failures=3),
+    messages.LlmAnswerScored(model="local/small", role="perception", action="BUY", confidence=0.9, asked_mid=60_000.0,
+                             mid=60_030.0, hit=1, answers=12, hits=7),
 ]
 
 
@@ -66,7 +69,7 @@ def test_every_spec_kind_has_a_type() -> None:
 
 
 def test_kinds_are_unique_and_stable() -> None:
-    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 23), 25, 23, 24]
+    assert [t.KIND for t in messages.EVENT_TYPES] == [*range(1, 23), 25, 23, 24, 26]
     assert [t.KIND for t in messages.COMMAND_TYPES] == list(range(101, 108))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sextant.state import messages
 from sextant.swarm.calibration import PRIOR_HIT_RATE, AnswerRecord
 from sextant.swarm.consensus import resolve
 from sextant.swarm.intent import AgentIntent, RiskBudget
@@ -25,15 +26,16 @@ class TestTheRecord:
         record.asked(MODEL, "perception", "BUY", 0.9, 60_000.0, 0, 60.0)
         record.asked(MODEL, "perception", "SELL", 0.9, 60_000.0, 0, 60.0)
         record.asked(MODEL, "perception", "HOLD", 0.9, 60_000.0, 0, 60.0)  # no direction: never on the record
-        assert record.score_due(60_060.0, 59 * S) == 0, "not before its horizon"
-        assert record.score_due(60_060.0, 60 * S) == 2
+        assert record.score_due(60_060.0, 59 * S) == [], "not before its horizon"
+        scored = record.score_due(60_060.0, 60 * S)
+        assert [(a.action, a.hit, round(a.move_bps, 2)) for a in scored] == [("BUY", 1, 10.0), ("SELL", 0, -10.0)]
         score = record.score(MODEL, "perception")
         assert (score.answers, score.hits) == (2, 1)
 
     def test_a_mid_that_did_not_move_scores_nothing(self) -> None:
         record = AnswerRecord()
         record.asked(MODEL, "perception", "BUY", 0.9, 60_000.0, 0, 60.0)
-        assert record.score_due(60_000.5, 60 * S) == 0
+        assert record.score_due(60_000.5, 60 * S) == []
         assert record.score(MODEL, "perception").answers == 0
 
     def test_no_record_is_a_coin_flip_and_each_stated_confidence_has_its_own(self) -> None:
@@ -139,3 +141,35 @@ def test_the_router_keeps_every_call(tmp_path: Path) -> None:
     model_intent(tmp_path, record)
     stats = record.calls(MODEL, "perception", 0)
     assert stats.calls == 1 and stats.answered == 1
+
+
+def test_a_scored_answer_goes_on_the_stream_with_the_models_record_after_it(tmp_path: Path) -> None:
+    """What the bridge shows of a model's record and what the trust layer attests as its feedback."""
+    record = AnswerRecord()
+    published: list[tuple[object, int]] = []
+    clock = FakeClock()
+    with OpenAIStandin([Rule(match="small-model", content={"action": "BUY", "confidence": 1.0,
+                                                             "reasoning": "certain"})]) as standin:
+        router = router_on(tmp_path, standin, clock)
+        router.record = record
+        router.publish = lambda event, ts_ns: published.append((event, ts_ns))
+
+        async def ask() -> None:
+            router.perceive(unsure_record(), INSTRUMENT, 1)
+            assert router._task is not None
+            await router._task
+            router.perceive(unsure_record(), INSTRUMENT, 2)
+            risen = unsure_record()
+            risen["mid"] = 60_060.0
+            router.perceive(risen, INSTRUMENT, 61 * S)  # past the 60 s horizon: scored (and asked again)
+            if router._task is not None:
+                router._task.cancel()
+
+        asyncio.run(ask())
+    scored = [(event, ts) for event, ts in published if isinstance(event, messages.LlmAnswerScored)]
+    assert len(scored) == 1
+    event, ts_ns = scored[0]
+    assert (event.model, event.role, event.action, event.hit, event.answers, event.hits) == (
+        MODEL, "perception", "BUY", 1, 1, 1)
+    assert event.asked_mid == 60_000.0 and event.mid == 60_060.0 and ts_ns == 61 * S
+    assert router.model_agents() == ["local/large-model@strategy", "local/small-model@perception"]

@@ -181,3 +181,24 @@ def test_a_run_with_the_local_model_moves_the_spend_in_the_context_window_and_th
     assert int(hour.split(": ")[1].split(" tokens")[0].replace(",", "")) >= totals[-1], shown
     assert any(line.startswith("  perception: ") for line in shown), shown
     assert any(line.startswith("  calls: ") and "asking" in line for line in shown), shown
+
+
+@pytest.mark.slow
+def test_sextant_llm_eval_puts_two_shipped_scenes_to_the_local_model_and_the_rules(
+        tmp_path: Path, model_server: ModelServer) -> None:
+    import json
+
+    from tests.test_cli import COMMAND, REPO_ROOT, clean_environment
+
+    local_llm_config(tmp_path, model_server.url, small="smollm2", large="smollm2",
+                     provider_extra='structured_output = "json_object"', model_extra="temperature = 0.0")
+    result = subprocess.run([*COMMAND, "llm", "eval", str(REPO_ROOT / "scenes/calm-trend"),
+                             str(REPO_ROOT / "scenes/chop"), "--limit", "4", "--out", str(tmp_path / "eval")],
+                            cwd=tmp_path, env=clean_environment(SEXTANT_LLM_CONFIG=str(tmp_path / "llm.toml")),
+                            capture_output=True, text=True, timeout=300, check=False)
+    print(result.stdout)
+    assert result.returncode == 0, result.stderr
+    model, rules = json.loads((tmp_path / "eval/report.json").read_text())["sources"]
+    assert model["name"] == "local/smollm2 as perception" and model["states"] == rules["states"] == 8
+    assert model["valid"] > 0 and model["latency_median_s"] > 0 and model["tokens"] > 0
+    assert (tmp_path / "eval/reliability.png").exists()

@@ -121,3 +121,29 @@ def test_the_embedded_chain_is_rebuilt_from_the_journal_after_a_restart(tmp_path
     record = next((tmp_path / "records").iterdir())
     assert second.verify(record)
     second.close()
+
+
+def test_a_model_is_an_agent_of_its_own_and_its_scored_answers_are_its_feedback(tmp_path: Path) -> None:
+    """Issue #24: each model can be an ERC-8004 agent with its record attested like any crew member's. Its identity
+    says it is a model; each scored answer is feedback worth the mid's move in the direction it called."""
+    attestor = Attestor(tmp_path, lambda: Chain.embedded_chain(7))
+    model = "local/smollm2@perception"
+    ids = attestor.setup(["momentum-01", model])
+    attestor.start()
+    answer = {"model": "local/smollm2", "role": "perception", "action": "SELL", "confidence": 0.9,
+              "asked_mid": 60_000.0, "mid": 59_940.0, "hit": 1, "answers": 1, "hits": 1, "ts_ns": 1_000}
+    record_id = attestor.attest_answer(model, answer, instrument="BTC-USDT-SWAP.OKX", strategy="llm-perception")
+    wrong = attestor.attest_answer(model, {**answer, "mid": 60_030.0, "hit": 0, "ts_ns": 2_000},
+                                   instrument="BTC-USDT-SWAP.OKX", strategy="llm-perception")
+    assert attestor.attest_answer(model, answer, instrument="BTC-USDT-SWAP.OKX",
+                                  strategy="llm-perception") == record_id, "the same answer is attested once"
+    assert attestor.flush(30)
+    assert record_id == "local_smollm2@perception-1000-answer"
+    assert attestor.verify(tmp_path / "records" / f"{record_id}.json").record_id == record_id
+    values = {row.record_id: row.value for row in attestor.journal.mined()}
+    assert values == {record_id: 1_000, wrong: -500}  # +10 bps its way, then -5 bps: bps × 100
+    uri = attestor.registry.identity.functions.tokenURI(ids[model]).call()
+    assert '"type":"sextant-model"' in uri and model in uri
+    reputation = {r.name: r for r in attestor.reputations()}
+    assert reputation[model].count == 2 and reputation["momentum-01"].count == 0
+    attestor.close()

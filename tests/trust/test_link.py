@@ -271,3 +271,31 @@ def test_a_start_cancelled_while_the_chain_is_set_up_ends_the_attestor_and_the_n
         assert sorted(again.start()) == sorted(AGENTS), "an interrupted setup resumes at the next start"
     finally:
         again.stop()
+
+
+@pytest.mark.slow
+def test_a_models_scored_answers_on_the_stream_reach_the_chain_as_its_own_feedback(tmp_path: Path) -> None:
+    from sextant.state.bus import EventPublished
+
+    directory = tmp_path / "trust"
+    strategy, sink = StandInStrategy(), CollectingSink()
+    model = "local/small-model@perception"
+    link = TrustLink(directory, rpc_url="", key="", seed=SEED, instrument="BTC-USDT-SWAP.OKX", multiplier=0.01,
+                     strategy=strategy, sink=sink, bus=strategy.bus, agents=[*AGENTS, model],
+                     writer=StandInWriter())  # type: ignore[arg-type]
+    ids = link.start()
+    assert model in ids
+    for index, (mid, hit) in enumerate([(60_060.0, 1), (59_970.0, 0), (60_012.0, 1)]):
+        scored = messages.LlmAnswerScored(model="local/small-model", role="perception", action="BUY", confidence=0.9,
+                                          asked_mid=60_000.0, mid=mid, hit=hit, answers=index + 1, hits=1 + index // 2)
+        strategy.bus.publish(EventPublished(scored, index, 1_767_225_600_000_000_000 + index))
+    tick_until(strategy, lambda: mined_rows(directory) == 3, 120, "the model's 3 answers mined",
+               lambda: mined_rows(directory))
+    tick_until(strategy, lambda: any(model in scores and scores[model] is not None
+                                     for scores in strategy.reputations), 60, "the model's score read back")
+    link.stop()
+    check = Attestor(directory, lambda: Chain.embedded_chain(SEED))
+    check.setup([])
+    assert {r.name: r.count for r in check.reputations()}[model] == 3
+    assert sorted(row.value for row in check.journal.mined()) == [-500, 200, 1_000]  # bps × 100, its way
+    check.close()

@@ -17,6 +17,7 @@ from sextant.bridge.positions import (
     llm_calls_text,
     llm_role_spend,
     llm_spend_text,
+    model_record_lines,
     order_cells,
     position_lines,
 )
@@ -180,7 +181,8 @@ def _memory(p: Painter, gpu: GpuLayers, model: BridgeModel, stats: LinkStats, ar
     if snapshot is not None:
         rows += [("LLM, last hour", llm_spend_text(snapshot), False),
                  *((f"  {role}", spend, False) for role, spend in llm_role_spend(snapshot)),
-                 ("LLM calls", llm_calls_text(snapshot), False)]
+                 ("LLM calls", llm_calls_text(snapshot), False),
+                 *((f"  {layer} record", record, False) for layer, record in model_record_lines(model))]
     y = area.top - p.px(10)
     for index, (name, value, is_volatile) in enumerate(rows):
         row_y = y - index * p.px(30)
