@@ -317,8 +317,6 @@ class CappedTransport(httpx2.AsyncBaseTransport):
         return httpx2.Response(response.status_code, headers=headers, content=content)
 
     def _inflated(self, body: bytes, encoding: str) -> bytes:
-        if encoding in ("", "identity"):
-            return body
         if encoding not in ("gzip", "x-gzip", "deflate"):
             raise ResponseRefused("not_json", f"response in an encoding we did not ask for ({encoding[:20]!r})")
         inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib framing, whichever it is

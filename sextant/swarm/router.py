@@ -299,8 +299,9 @@ class PerceptionRouter(CrewMember):
             tokens, cost = max(result.tokens, c.failed_call_tokens), max(result.cost_usd, c.failed_call_usd)
         self.budget.record(tokens, cost, self._clock(), role)
         self.spend.record(result.tokens, result.cost_usd, self._clock(), role)
-        self.record.called(self._llm.model_name(role), role, time.time_ns(), tokens, cost,  # type: ignore[arg-type]
-                           result.latency_s, result.failure.kind if result.failure is not None else None)
+        self.record.called(self._llm.model_name(role), role, time.time_ns(),  # type: ignore[arg-type]
+                           result.tokens, result.cost_usd, result.latency_s,
+                           result.failure.kind if result.failure is not None else None)
         if result.judgement is None:
             self._note(role, result)
         return result

@@ -100,8 +100,8 @@ def test_a_real_small_model_answers_through_the_perception_plumbing(tmp_path: Pa
 def test_a_call_given_up_at_its_deadline_stops_the_real_servers_generation_and_the_next_is_answered(
         tmp_path: Path, model_server: ModelServer) -> None:
     """Issue #24: a plain request abandoned at its deadline kept llama.cpp generating, and the next call waited
-    behind it. Streamed, the server stops when the client goes: its CPU falls silent at once, where the abandoned
-    story had some 10 s of generation left (600 tokens at 50–80 a second)."""
+    behind it. Streamed, the server stops when the client goes: its CPU falls quiet within a token or two, where the
+    abandoned story had some 10 s of generation left (600 tokens at 50–80 a second)."""
     config = local_llm_config(tmp_path, model_server.url, small="smollm2", large="smollm2",
                               provider_extra='structured_output = "none"',
                               model_extra="temperature = 0.0\nmax_tokens = 600")
@@ -110,18 +110,24 @@ def test_a_call_given_up_at_its_deadline_stops_the_real_servers_generation_and_t
     async def run() -> tuple[LlmResult, float, LlmResult]:
         abandoned = await client.complete("research", "You are a storyteller.", "Write a very long story about the "
                                           "sea, with many chapters.", {}, "story", deadline_s=1.0)
-        await asyncio.sleep(0.5)  # the server notices at its next token
-        before = model_server.cpu_s()
-        await asyncio.sleep(2.0)
-        idle_cpu_s = model_server.cpu_s() - before
+        given_up = time.monotonic()
+        # The server notices at its next token; a busy machine may still be evaluating the prompt. Quiet means a
+        # half second in which it used under 0.05 CPU-s.
+        while True:
+            before = model_server.cpu_s()
+            await asyncio.sleep(0.5)
+            if model_server.cpu_s() - before < 0.05 or time.monotonic() - given_up > 30:
+                break
+        quiet_after_s = time.monotonic() - given_up
         after = await client.complete("research", "Answer in one word.", "Say hello.", {}, "hello", deadline_s=30.0)
-        return abandoned, idle_cpu_s, after
+        return abandoned, quiet_after_s, after
 
-    abandoned, idle_cpu_s, after = asyncio.run(run())
-    print(f"abandoned: {abandoned.reason}; server CPU in the 2 s after: {idle_cpu_s:.2f} s; next call: "
+    abandoned, quiet_after_s, after = asyncio.run(run())
+    print(f"abandoned: {abandoned.reason}; the server was quiet {quiet_after_s:.1f} s after; next call: "
           f"{after.reason} in {after.latency_s:.2f} s")
     assert abandoned.failure is not None and abandoned.failure.kind == "timeout", abandoned.reason
-    assert idle_cpu_s < 0.5, f"the server went on generating: {idle_cpu_s:.2f} CPU-s in 2 s"
+    # The story had 600 tokens to go (10 s and more at 50-80 a second): quiet within 5 s means it stopped.
+    assert quiet_after_s < 5.0, f"the server went on generating for {quiet_after_s:.1f} s"
     assert after.failure is None and after.text, after.reason
 
 
