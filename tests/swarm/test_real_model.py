@@ -151,7 +151,10 @@ def test_a_run_with_the_local_model_moves_the_spend_in_the_context_window_and_th
     router = PerceptionRouter(PerceptionConfig(momentum_z=1e9, retry_after_failure_s=0.0, answer_ttl_s=2.0,
                                                cache_ttl_s=2.0),
                               LlmClient(config, deadline_s=30.0, max_retries=0))
-    engine = engine_config(tmp_path, autonomy="AUTO", duration_s=14.0, speed=10.0)  # no card waits for a human
+    # AUTO and a dry run: no card waits for a human and the crew stays flat, so the rules stay unsure and the router
+    # keeps asking (with a position open, or a cool-down after a rejected intent, it may rightly stop)
+    engine = engine_config(tmp_path, autonomy="AUTO", duration_s=14.0, speed=10.0, reject_cooldown_secs=0.0,
+                           dry_run=True)
     seen: list[tuple[float, float, int]] = []
     shown: list[str] = []
 
