@@ -86,10 +86,6 @@ class BridgeView(arcade.View):
     def last_events(self) -> list[messages.Event]:
         return self.controller.last_events
 
-    @property
-    def ticks(self) -> int:
-        return self.controller.ticks
-
     def on_fixed_update(self, delta_time: float) -> None:
         self.controller.tick()
         self._hold_countdown_under_mouse()

@@ -48,7 +48,7 @@ class ScoredAnswer:
     @property
     def move_bps(self) -> float:
         """The mid's move in the direction the answer called, in bps: what it was worth."""
-        move = (self.mid / self.asked_mid - 1) * 1e4
+        move = move_bps(self.asked_mid, self.mid)
         return move if self.action == "BUY" else -move
 
 
@@ -78,13 +78,18 @@ def _quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
+def move_bps(asked_mid: float, mid: float) -> float:
+    """The mid's move from `asked_mid` to `mid`, in bps (signed)."""
+    return (mid / asked_mid - 1) * 1e4
+
+
 def direction_hit(action: str, asked_mid: float, mid: float) -> int | None:
     """1 when the mid moved from `asked_mid` to `mid` the way a BUY or SELL said, 0 when the other way, None when it
     moved less than MIN_MOVE_BPS (no direction to be right on)."""
-    move_bps = (mid / asked_mid - 1) * 1e4
-    if abs(move_bps) < MIN_MOVE_BPS:
+    move = move_bps(asked_mid, mid)
+    if abs(move) < MIN_MOVE_BPS:
         return None
-    return int((move_bps > 0) == (action == "BUY"))
+    return int((move > 0) == (action == "BUY"))
 
 
 def confidence_bin(confidence: float) -> int:

@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from sextant.swarm.calibration import BINS, PRIOR_HIT_RATE, PRIOR_WEIGHT, confidence_bin, direction_hit
+from sextant.swarm.calibration import (
+    BINS,
+    PRIOR_HIT_RATE,
+    PRIOR_WEIGHT,
+    confidence_bin,
+    direction_hit,
+    move_bps,
+)
 from sextant.swarm.llm import LlmResult
 
 
@@ -120,10 +127,10 @@ def market_states(scene: str, ts_ns: np.ndarray, records: np.ndarray, *, every_s
 def score(action: str | None, state: MarketState) -> tuple[int | None, float]:
     """(hit, move in bps) of an action on a state, as the router's record would score it."""
     asked = float(state.record["mid"])
-    move_bps = (state.mid_after / asked - 1) * 1e4
+    move = move_bps(asked, state.mid_after)
     if action not in ("BUY", "SELL"):
-        return None, move_bps
-    return direction_hit(action, asked, state.mid_after), move_bps
+        return None, move
+    return direction_hit(action, asked, state.mid_after), move
 
 
 def rising_share(states: Sequence[MarketState]) -> tuple[int, int]:
