@@ -18,14 +18,14 @@ import numpy as np
 from sextant.engine.config import EngineConfig
 from sextant.engine.sim import model_quotes, run_sim
 from sextant.market.instrument import okx_linear_swap
-from sextant.market.simulated_venue import okx_backtest_engine
+from sextant.market.simulated_venue import backtest_engine
 
 TARGET = 100_000
 
 
 def nautilus_only(config: EngineConfig, quotes: list) -> float:
-    engine = okx_backtest_engine(okx_linear_swap(config.instrument), quotes, trader_id="BENCH-001",
-                                 starting_balance_usdt=100_000, leverage=2)
+    engine = backtest_engine(okx_linear_swap(config.instrument), quotes, trader_id="BENCH-001",
+                                 starting_balance=100_000, leverage=2)
     started = time.process_time()
     engine.run()
     elapsed = time.process_time() - started

@@ -26,7 +26,7 @@ from nautilus_trader.trading.strategy import Strategy
 from sextant.engine.config import EngineConfig
 from sextant.engine.sim import model_quotes
 from sextant.market.instrument import okx_linear_swap
-from sextant.market.simulated_venue import okx_backtest_engine
+from sextant.market.simulated_venue import backtest_engine
 
 MODES = ("alone", "subscriber", "native", "emulated")
 
@@ -62,7 +62,7 @@ class FloorStrategy(Strategy):
 
 def microseconds_per_quote(config: EngineConfig, quotes: list[QuoteTick], mode: str) -> float:
     instrument = okx_linear_swap(config.instrument)
-    engine = okx_backtest_engine(instrument, quotes, trader_id="FLOOR-001", starting_balance_usdt=100_000, leverage=2)
+    engine = backtest_engine(instrument, quotes, trader_id="FLOOR-001", starting_balance=100_000, leverage=2)
     if mode != "alone":
         engine.add_strategy(FloorStrategy(FloorConfig(mode=mode, instrument_id=str(instrument.id))))
     started = time.process_time()

@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "escalation off, on a simulated clock. Prints a summary and writes the event "
                                        "log (events.jsonl, its SHA-256 in the summary), summary.json and a "
                                        "replayable scene into --out.")
-    sim.add_argument("scene", nargs="?", help="a scene folder (scenes/flash-crash, recordings/…); omit for the model")
+    sim.add_argument("scene", nargs="?", help="a scene folder (scenes/flash-crash, recordings/…) or a catalog "
+                                              "(sextant data import); omit for the model")
+    sim.add_argument("--instrument", metavar="SYMBOL.VENUE", help="with a catalog of several: which instrument")
     sim.add_argument("--seed", type=int, help="the crew's seed, and the model's (default: the scene's, or "
                                               "$SEXTANT_SEED)")
     sim.add_argument("--quotes", type=int, default=36_000, help="without a scene: model quotes (0.1 s each)")
@@ -163,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "resumes with the same command. Writes a Markdown report with plots. Accepted changes to live "
                     "crew members reach the engine as research cards (docs/research.md).")
     research.add_argument("--budget", type=int, default=100, help="hypotheses in the ledger to reach (default 100)")
-    research.add_argument("--scene", metavar="DIR", help="a recorded scene's quotes (default: the seeded model)")
+    research.add_argument("--scene", metavar="DIR", help="a recorded scene's quotes, or a catalog's quotes or bars "
+                                                         "(sextant data import) (default: the seeded model)")
+    research.add_argument("--instrument", metavar="SYMBOL.VENUE", help="with a catalog of several: which instrument")
     research.add_argument("--quotes", type=int, help="how many quotes (default: 400000 model quotes; a scene's all)")
     research.add_argument("--market", choices=("model", "noise", "planted"), default="model",
                           help="without --scene: the engine's seeded model (default), or a market with a known "
@@ -180,6 +184,50 @@ def build_parser() -> argparse.ArgumentParser:
     research.add_argument("--ledger", metavar="PATH", help="the ledger (default: $SEXTANT_RESEARCH_LEDGER)")
     research.add_argument("--report", metavar="DIR", help="where the report goes (default: beside the ledger)")
     research.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    data = verbs.add_parser("data", help="bring your own market: import quotes, trades or bars into a catalog",
+                            description="Import market data into a NautilusTrader ParquetDataCatalog, which sim, "
+                                        "research, replay and the engine's catalog venue read (docs/markets.md).")
+    data_verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", parser_class=_Parser, required=True)
+    data_import = data_verbs.add_parser(
+        "import", help="a CSV, a Parquet file or a NautilusTrader catalog into a catalog",
+        description="Read quotes, trades or OHLCV bars (CSV, Parquet, or a NautilusTrader catalog), check every row "
+                    "(an error names the first bad one) and write them, with their instrument, into a "
+                    "NautilusTrader catalog. Columns are found by their usual names; --columns names the others.")
+    data_import.add_argument("path", help="the file (.csv, .csv.gz, .parquet) or a catalog folder")
+    data_import.add_argument("--catalog", default="catalog", metavar="DIR", help="the catalog to write (default "
+                                                                                  "catalog/)")
+    data_import.add_argument("--format", choices=("csv", "parquet", "catalog"), help="default: from the path")
+    data_import.add_argument("--data", choices=("quotes", "trades", "bars"), help="default: from the columns")
+    data_import.add_argument("--columns", metavar="F=COL,…", help="which column holds which field, e.g. "
+                                                                   "ts=Time,bid=BidPrice,ask=AskPrice")
+    data_import.add_argument("--tz", default="UTC", help="the time zone of times written without one (default UTC)")
+    data_import.add_argument("--epoch-unit", choices=("s", "ms", "us", "ns"),
+                             help="the unit of epoch-number times (default: from their size)")
+    data_import.add_argument("--bar", metavar="STEP-UNIT", help="bar length, e.g. 1-HOUR (default: the usual step)")
+    data_import.add_argument("--bar-time", choices=("open", "close"), default="open",
+                             help="what a bar's time marks (default open)")
+    data_import.add_argument("--price-type", choices=("MID", "LAST", "BID", "ASK"),
+                             help="what bar prices are (default MID for fx, LAST otherwise)")
+    data_import.add_argument("--gaps", choices=("report", "fail"), default="report",
+                             help="a step over --gap-factor usual steps: list it (default) or refuse the file")
+    data_import.add_argument("--gap-factor", type=float, default=5.0, help="default 5")
+    data_import.add_argument("--replace", action="store_true", help="replace this instrument's data in the catalog")
+    data_import.add_argument("--instrument", metavar="SYMBOL.VENUE",
+                             help="the instrument id (default: the file's name on venue SIM, e.g. EURUSD.SIM)")
+    data_import.add_argument("--kind", choices=("fx", "equity", "spot", "perp"),
+                             help="the instrument's kind (default fx for a six-letter currency pair)")
+    data_import.add_argument("--tick", type=float, help="price increment (default: from the prices' decimals)")
+    data_import.add_argument("--lot", type=float, help="size increment (default 1 for fx and equities)")
+    data_import.add_argument("--multiplier", type=float, default=1.0, help="base units per unit of size (default 1)")
+    data_import.add_argument("--maker-fee", type=float, default=0.0, help="fraction of notional (0.0002 = 2 bps)")
+    data_import.add_argument("--taker-fee", type=float, default=0.0, help="fraction of notional")
+    data_import.add_argument("--base", default="", help="base currency (default: from the symbol)")
+    data_import.add_argument("--quote", default="", help="quote currency (default: from the symbol; equities USD)")
+    data_import.add_argument("--no-progress", action="store_true", help="no progress bar")
+    data_show = data_verbs.add_parser("show", help="a catalog's instruments and data",
+                                      description="List a catalog's instruments, each with its terms and data.")
+    data_show.add_argument("catalog", nargs="?", default="catalog", help="the catalog (default catalog/)")
 
     bench = verbs.add_parser("bench", help="run benchmarks (medians and p99)",
                              description="Run a benchmark suite from bench/ and print its table.")
@@ -425,13 +473,36 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         attestor.close()
 
 
-def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
+def _sim_out(config: SextantConfig, name: str) -> Path:
     import time
 
+    return Path(config.engine.record_dir or ".") / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-sim-{name}"
+
+
+def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.engine.config import EngineConfig
-    from sextant.engine.sim import model_quotes, run_sim, scene_quotes
+    from sextant.engine.sim import catalog_data, model_quotes, run_sim, scene_quotes
+    from sextant.market.catalog import is_catalog
+    from sextant.market.columns import DataError
     from sextant.replay.format import SceneError
 
+    if args.scene and is_catalog(Path(args.scene)):
+        engine_config = EngineConfig.from_settings(config)
+        try:
+            instrument, data, bar_type = catalog_data(Path(args.scene), args.instrument)
+        except DataError as error:
+            print(f"sextant sim: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        name = f"{Path(args.scene).name}-{instrument.id.symbol}"
+        out = Path(args.out) if args.out else _sim_out(config, name)
+        summary = run_sim(engine_config, data, out, record=not args.no_record, source=args.scene,
+                          instrument=instrument, bar_type=bar_type)
+        print(f"sextant sim: {instrument.id} {bar_type or 'quotes'} from catalog {args.scene}, seed "
+              f"{engine_config.seed} → {out}")
+        print(summary.table())
+        return EXIT_OK
+    if args.instrument:
+        raise ConfigError("--instrument chooses among a catalog's instruments; give a catalog folder")
     if args.seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
         from sextant.replay.format import METADATA_FILE, read_metadata
 
@@ -445,8 +516,7 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     if args.quotes <= 1:
         raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
     name = Path(args.scene).name if args.scene else f"model-seed{engine_config.seed}"
-    out = Path(args.out) if args.out else (Path(config.engine.record_dir or ".") /
-                                           f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-sim-{name}")
+    out = Path(args.out) if args.out else _sim_out(config, name)
     try:
         quotes = scene_quotes(engine_config, Path(args.scene)) if args.scene else model_quotes(engine_config,
                                                                                                args.quotes)
@@ -456,6 +526,53 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     summary = run_sim(engine_config, quotes, out, record=not args.no_record, source=args.scene or "model")
     print(f"sextant sim: {name}, seed {engine_config.seed} → {out}")
     print(summary.table())
+    return EXIT_OK
+
+
+def _data_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sextant.market.columns import DataError, parse_mapping
+    from sextant.market.importer import ImportOptions, InstrumentTerms, import_data, source_format
+    from sextant.market.instrument import InstrumentError
+
+    path = Path(args.path)
+    try:
+        terms = InstrumentTerms(instrument_id=args.instrument, kind=args.kind, tick=args.tick, lot=args.lot,
+                                multiplier=args.multiplier, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
+                                base=args.base, quote=args.quote)
+        options = ImportOptions(source_format=args.format, kind=args.data, columns=parse_mapping(args.columns),
+                                tz=args.tz, epoch_unit=args.epoch_unit, bar=args.bar, bar_time=args.bar_time,
+                                price_type=args.price_type, gaps=args.gaps, gap_factor=args.gap_factor,
+                                replace=args.replace)
+        fmt = args.format or source_format(path)
+        with tqdm(unit="B" if fmt == "csv" else "row" if fmt == "parquet" else "file", unit_scale=fmt == "csv",
+                  disable=True if args.no_progress else None, file=sys.stderr, desc="import") as bar:
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            report = import_data(path, Path(args.catalog), terms, options, advance)
+    except (DataError, InstrumentError) as error:
+        print(f"sextant data import: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in report.lines():
+        print(line)
+    print(f"next: sextant sim {args.catalog} --instrument {report.instrument.id}")
+    return EXIT_OK
+
+
+def _data_show(args: argparse.Namespace) -> int:
+    from sextant.market.catalog import catalog_lines
+    from sextant.market.columns import DataError
+
+    try:
+        lines = catalog_lines(Path(args.catalog))
+    except DataError as error:
+        print(f"sextant data show: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 
@@ -473,7 +590,8 @@ def _research(config: SextantConfig, args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise ConfigError(f"sextant research: {error}") from None
     return run_research(config, research, scene=args.scene, quotes=args.quotes, ledger_path=args.ledger,
-                        report_dir=args.report, progress=not args.no_progress, market=args.market)
+                        report_dir=args.report, progress=not args.no_progress, market=args.market,
+                        instrument=args.instrument)
 
 
 def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
@@ -541,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
             return _trust(config, args)
         if args.verb == "research":
             return _research(config, args)
+        if args.verb == "data":
+            return _data_import(args) if args.data_verb == "import" else _data_show(args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None

@@ -254,3 +254,43 @@ class TestLlmEval:
         local_llm_config(tmp_path, "http://127.0.0.1:9/v1")
         result = sextant("llm", "eval", str(tmp_path), SEXTANT_LLM_CONFIG=str(tmp_path / "llm.toml"))
         assert result.returncode == 2 and "metadata.json" in result.stderr and "Traceback" not in result.stderr
+
+
+class TestBringYourOwnMarket:
+    """`sextant data import` → a catalog that `sextant sim` and `sextant research` run on, as a new user would."""
+
+    def test_import_show_sim_and_research_on_real_equity_bars(self, sextant: Runner, tmp_path: Path) -> None:
+        from tests.fixtures.public_data import public_csv
+
+        result = sextant("data", "import", str(public_csv("GOOG.csv")), "--kind", "equity", "--instrument",
+                         "GOOG.NASDAQ", "--taker-fee", "0.0005", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        assert "imported 2,148 bars" in result.stdout and "GOOG.NASDAQ (Equity): tick 0.01" in result.stdout
+        assert "next: sextant sim catalog --instrument GOOG.NASDAQ" in result.stdout
+        shown = sextant("data", "show")
+        assert shown.returncode == 0 and "bars   GOOG.NASDAQ-1-DAY-LAST-EXTERNAL: 1 file(s)" in shown.stdout
+        sim = sextant("sim", "catalog", "--out", "sim", "--no-record")
+        assert sim.returncode == 0, sim.stderr
+        assert "2,148 bars" in sim.stdout and "GOOG.NASDAQ, base size 10" in sim.stdout and " USD" in sim.stdout
+        research = sextant("research", "--scene", "catalog", "--budget", "5", "--workers", "1", "--no-progress",
+                           "--ledger", "research/ledger.sqlite")
+        assert research.returncode == 0, research.stderr
+        assert "catalog catalog: GOOG.NASDAQ (2,148 GOOG.NASDAQ-1-DAY-LAST-EXTERNAL bars), base size 10" in \
+            research.stdout
+        assert (tmp_path / "research/report/report.md").exists()
+
+    def test_a_bad_row_is_named_and_exits_2(self, sextant: Runner, tmp_path: Path) -> None:
+        (tmp_path / "EURUSD.csv").write_text("time,bid,ask\n2024-01-01T00:00:00Z,1.1,1.2\n"
+                                             "2024-01-01T00:00:01Z,1.3,1.2\n")
+        result = sextant("data", "import", "EURUSD.csv", "--no-progress")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "EURUSD.csv line 3: crossed book, bid 1.3 above ask 1.2" in result.stderr
+        assert not (tmp_path / "catalog" / "data" / "quote_tick").exists()
+
+    def test_a_catalog_of_several_instruments_asks_which(self, sextant: Runner, tmp_path: Path) -> None:
+        for name in ("EURUSD", "GBPUSD"):
+            (tmp_path / f"{name}.csv").write_text("time,bid,ask\n2024-01-01T00:00:00Z,1.1,1.2\n"
+                                                  "2024-01-01T00:00:01Z,1.1,1.3\n")
+            assert sextant("data", "import", f"{name}.csv", "--no-progress").returncode == 0
+        result = sextant("sim", "catalog")
+        assert result.returncode == 2 and "holds 2 instruments (EURUSD.SIM, GBPUSD.SIM)" in result.stderr

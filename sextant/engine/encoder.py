@@ -18,15 +18,17 @@ import numpy as np
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.events import OrderInitialized
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Price, Quantity
 from numba import njit
 
 from sextant.engine.events import EventSink
 from sextant.engine.latency import LatencySamples
 from sextant.engine.loop_monitor import LoopMonitor
 from sextant.engine.timers import on_engine_thread
+from sextant.market.book import DEFAULT_DEPTH, HALF_SPREAD_TICKS
 from sextant.market.features import FORECAST_STEP_S, STATE_ROWS, MarketFeatures, state_views, update_features
 from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import LINEAR_PERP_APPLICABLE, RiskLimits, readings
@@ -54,6 +56,7 @@ _POSITION, _ENTRY, _BALANCE, _BASE_SIZE = range(4)
 class StateEncoderConfig(ActorConfig, frozen=True):
     component_id: str = "StateEncoder"
     instrument_id: str = "BTC-USDT-SWAP.OKX"
+    bar_type: str | None = None  # read bars of this type instead of quotes (a backtest on bars)
     heartbeat_interval_s: float = 0.25
 
 
@@ -63,6 +66,9 @@ class StateEncoder(Actor):
                  base_size: float = 1.0, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._bar_type = BarType.from_str(config.bar_type) if config.bar_type else None
+        self._half_spread = 0.0  # a bar's synthesised book: HALF_SPREAD_TICKS of the instrument's tick
+        self._price_precision = self._size_precision = 0
         self._interval_s = config.heartbeat_interval_s
         self._writer = writer
         # Each quote goes on to the crew from here, as QuoteEncoded, rather than through the strategy's own
@@ -140,7 +146,12 @@ class StateEncoder(Actor):
             record["price_increment"] = instrument.price_increment.as_double()
             record["size_increment"] = instrument.size_increment.as_double()
             record["multiplier"] = instrument.multiplier.as_double()
-        self.subscribe_quote_ticks(self._instrument_id)
+            self._half_spread = HALF_SPREAD_TICKS * instrument.price_increment.as_double()
+            self._price_precision, self._size_precision = instrument.price_precision, instrument.size_precision
+        if self._bar_type is not None:
+            self.subscribe_bars(self._bar_type)
+        else:
+            self.subscribe_quote_ticks(self._instrument_id)
         self.msgbus.subscribe(topic="events.risk", handler=self._on_risk_event)
         self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
         for topic in ("events.position.*", "events.account.*"):
@@ -166,6 +177,14 @@ class StateEncoder(Actor):
         if self._measure_latency:
             self.latencies.add(self.clock.timestamp_ns() - tick.ts_init)
         self._bus.publish(QuoteEncoded(tick, ts_ns, tick.ts_init, bid, ask, bid_size, ask_size))
+
+    def on_bar(self, bar: Bar) -> None:
+        """A bar, at its close, as the book market/book.py synthesises: centred on the close."""
+        close = bar.close.as_double()
+        depth = Quantity(DEFAULT_DEPTH, self._size_precision)
+        self.on_quote_tick(QuoteTick(self._instrument_id, Price(close - self._half_spread, self._price_precision),
+                                     Price(close + self._half_spread, self._price_precision), depth, depth,
+                                     bar.ts_event, bar.ts_init))
 
     def flush(self) -> None:
         """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""

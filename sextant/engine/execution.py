@@ -39,8 +39,13 @@ class ExecutionResult:
 
 
 class DirectiveExecutor:
-    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool) -> None:
+    def __init__(self, strategy: Any, sink: EventSink, *, max_notional_usd: float, dry_run: bool,
+                 emulate_trailing_stops: bool = True) -> None:
         self._strategy = strategy
+        # Nautilus' OrderEmulator trails a stop on quotes; a backtest on bars has none, and its venue trails the
+        # stop on each bar's path itself (on the last price).
+        self._trail_on = TriggerType.BID_ASK if emulate_trailing_stops else TriggerType.LAST_PRICE
+        self._emulation = TriggerType.BID_ASK if emulate_trailing_stops else TriggerType.NO_TRIGGER
         self._sink = sink
         self._max_notional = max_notional_usd
         self._dry_run = dry_run
@@ -89,8 +94,8 @@ class DirectiveExecutor:
         if style == "TRAILING_STOP":
             return factory.trailing_stop_market(
                 instrument.id, side, quantity, trailing_offset=Decimal(str(directive.trailing_offset_bps)),
-                trailing_offset_type=TrailingOffsetType.BASIS_POINTS, trigger_type=TriggerType.BID_ASK,
-                emulation_trigger=TriggerType.BID_ASK, tags=tags)
+                trailing_offset_type=TrailingOffsetType.BASIS_POINTS, trigger_type=self._trail_on,
+                emulation_trigger=self._emulation, tags=tags)
         if style == "TWAP":
             return factory.market(instrument.id, side, quantity, exec_algorithm_id=TWAP,
                                   exec_algorithm_params={"horizon_secs": directive.twap_horizon_s,

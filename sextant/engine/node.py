@@ -50,6 +50,7 @@ from sextant.market.instrument import okx_linear_swap
 from sextant.market.trade_record import install_linear_trade_record
 from sextant.replay.recorder import SceneRecorder
 from sextant.research.link import ResearchLink
+from sextant.risk.hull import RiskLimits
 from sextant.state.bus import Bus, CommandRead, ContextCommitted, EventPublished, QuoteEncoded
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
@@ -214,13 +215,16 @@ def default_crew(config: EngineConfig) -> list[Agent]:
 
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
-                     *, bus: Bus, commands_path: str | None, measure_latency: bool = True,
-                     ) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
+                     *, bus: Bus, commands_path: str | None, measure_latency: bool = True, multiplier: float,
+                     bar_type: str | None = None) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
     """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`, which turns
-    `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`."""
-    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument,
+    `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`. The hull's
+    limits scale with the crew's base size and the instrument's `multiplier`; with `bar_type`, the crew reads bars
+    (market/catalog.py's book at each close) instead of quotes."""
+    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument, bar_type=bar_type,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
                            context, sink, bus=bus, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
+                           risk_limits=RiskLimits.for_base_size(config.base_size, multiplier),
                            base_size=config.base_size, measure_latency=measure_latency)
     strategy = SwarmStrategy(
         SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
@@ -231,7 +235,8 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             reject_rearm_bps=config.reject_rearm_bps,
                             assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
                             command_poll_secs=config.command_poll_s,
-                            stop_trigger="LAST_PRICE" if config.venue == "okx" else "BID_ASK",
+                            stop_trigger="LAST_PRICE" if config.venue == "okx" or bar_type else "BID_ASK",
+                            emulate_trailing_stops=bar_type is None,
                             # Nautilus formats every order command and event into an INFO line before the logger
                             # drops it (the node logs at WARNING): string work on the path from a quote to its
                             # order. Our EventRing is the record of orders.
@@ -281,9 +286,11 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
                      bus: Bus, context: ContextWriter, events: EventRingWriter) -> EngineParts:
     sink = EventSink(events, bus)
     node = venue_node(config, node_config)
+    multiplier = okx_linear_swap(config.instrument).multiplier.as_double()
     encoder, translator, strategy = build_components(config, crew, context, sink,
                                                      Venue.OKX if config.venue == "okx" else Venue.SIM,
-                                                     bus=bus, commands_path=config.commands_path)
+                                                     bus=bus, commands_path=config.commands_path,
+                                                     multiplier=multiplier)
     tag = instance_tag(context.created_ns)  # the engine instance the ContextWindow header names
     for agent in crew:
         if isinstance(agent, CrewMember):
@@ -305,7 +312,7 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
                           seed=config.seed,
                           instrument=config.instrument,
-                          multiplier=okx_linear_swap(config.instrument).multiplier.as_double(),
+                          multiplier=multiplier,
                           strategy=strategy, sink=sink, bus=bus, agents=trust_agents(crew), writer=context)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)

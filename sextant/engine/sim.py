@@ -25,15 +25,19 @@ from pathlib import Path
 import msgspec
 import numpy as np
 from nautilus_trader.config import RiskEngineConfig
+from nautilus_trader.core.data import Data
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.instruments import Instrument
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
 from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
+from sextant.market.catalog import open_market
+from sextant.market.columns import DataError
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
-from sextant.market.simulated_venue import okx_backtest_engine, quote_ticks
+from sextant.market.simulated_venue import backtest_engine, quote_ticks
 from sextant.replay.format import read_metadata, read_table
 from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished
@@ -46,7 +50,8 @@ EXCLUDED_FROM_LOG = (messages.Heartbeat,)
 
 @dataclass(slots=True)
 class SimSummary:
-    quotes: int = 0
+    quotes: int = 0  # rows of data: quotes, or bars
+    data_kind: str = "quotes"
     sim_seconds: float = 0.0
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -57,6 +62,9 @@ class SimSummary:
     vetoes: int = 0
     risk_alerts: int = 0
     risk_vetoes: int = 0
+    currency: str = "USDT"  # the account's: the instrument's settlement currency
+    instrument: str = ""
+    base_size: float = 0.0
     realized_pnl: float = 0.0
     unrealized_pnl: float = 0.0
     final_position: float = 0.0
@@ -74,16 +82,19 @@ class SimSummary:
 
     def table(self) -> str:
         rows = [
-            ("quotes", f"{self.quotes:,} ({self.sim_seconds:,.0f} s simulated)"),
-            ("speed", f"{self.quotes_per_cpu_second:,.0f} quotes per CPU-second ({self.wall_seconds:.1f} s wall)"),
-            ("PnL", f"realised {self.realized_pnl:+,.2f} USDT, unrealised {self.unrealized_pnl:+,.2f} USDT"),
+            ("data", f"{self.quotes:,} {self.data_kind} ({self.sim_seconds:,.0f} s simulated)"),
+            ("speed", f"{self.quotes_per_cpu_second:,.0f} {self.data_kind} per CPU-second ({self.wall_seconds:.1f} s "
+                      f"wall)"),
+            ("instrument", f"{self.instrument}, base size {self.base_size:g}"),
+            ("PnL", f"realised {self.realized_pnl:+,.2f} {self.currency}, unrealised {self.unrealized_pnl:+,.2f} "
+                    f"{self.currency}"),
             ("trades",
              f"{self.trades} executed ({self.approvals} approvals), {self.orders} orders, {self.fills} fills"),
             ("vetoes", f"{self.vetoes} (risk alerts {self.risk_alerts}, of which VETO {self.risk_vetoes})"),
             ("max drawdown", f"{self.max_drawdown:.2%}"),
             ("risk excursion", f"peak field U = {self.max_risk_total:.2f}" if np.isfinite(self.max_risk_total)
              else "peak field U = ∞ (a reading reached its limit)"),
-            ("position", f"final {self.final_position:+g}, largest {self.max_position:g} contracts"),
+            ("position", f"final {self.final_position:+g}, largest {self.max_position:g} (in the instrument's units)"),
             ("event log", f"{self.events} events, sha256 {self.event_log_sha256}"),
         ]
         width = max(len(name) for name, _ in rows)
@@ -107,29 +118,61 @@ def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     return quote_ticks(okx_linear_swap(config.instrument), bid, ask, bid_size, ask_size, ts)
 
 
-def run_sim(config: EngineConfig, quotes: list[QuoteTick], out: Path, *, record: bool = True,
-            source: str = "model", context_interval_s: float = 0.25) -> SimSummary:
-    """Run the crew over `quotes`; write the event log (and, with `record`, a replayable scene) into `out`."""
+def catalog_data(path: Path, instrument_id: str | None = None) -> tuple[Instrument, list[Data], str | None]:
+    """An imported market (market/catalog.py): its instrument, its quotes or bars in time order, the bar type."""
+    market = open_market(path, instrument_id)
+    if market.kind == "trades":
+        raise DataError(f"{market.describe()}: the sim runs on quotes or bars; import quotes or bars of "
+                        f"{market.instrument.id}")
+    return market.instrument, market.data(), market.identifier if market.kind == "bars" else None
+
+
+def first_price(data: list[Data]) -> float:
+    first = data[0]
+    if isinstance(first, QuoteTick):
+        return (first.bid_price.as_double() + first.ask_price.as_double()) / 2
+    return first.close.as_double()
+
+
+def usual_step_s(data: list[Data]) -> float:
+    """The median time between the data's rows (of the first 1,000), in seconds."""
+    ts = np.fromiter((row.ts_event for row in data[:1_000]), np.int64)
+    return float(np.median(np.diff(ts))) / 1e9 if len(ts) > 1 else 0.0
+
+
+def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool = True,
+            source: str = "model", context_interval_s: float = 0.25, instrument: Instrument | None = None,
+            bar_type: str | None = None) -> SimSummary:
+    """Run the crew over `quotes` (or, with `bar_type`, bars) of `instrument` (default: `config.instrument`, the OKX
+    swap); write the event log (and, with `record`, a replayable scene) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
+    instrument = instrument or okx_linear_swap(config.instrument)
+    multiplier = instrument.multiplier.as_double()
+    config = config.for_instrument(str(instrument.id), instrument.size_increment.as_double(), multiplier,
+                                   first_price(quotes))
     # No human and no bridge: AUTO, and the command poll (expiries only, without a CommandRing) and the heartbeat
-    # (not in the event log) once a simulated second instead of 20 and 4 times.
-    config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False, command_poll_s=1.0,
-                                     heartbeat_interval_s=1.0)
-    engine = okx_backtest_engine(
-        okx_linear_swap(config.instrument), quotes, trader_id=TRADER_ID,
-        starting_balance_usdt=config.starting_balance_usdt, leverage=config.leverage,
-        risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate))
+    # (not in the event log) once a simulated second instead of 20 and 4 times, or once a bar where the data's
+    # usual step is longer (hourly bars would otherwise wake both timers 3,600 times a bar).
+    interval_s = max(1.0, usual_step_s(quotes))
+    config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False,
+                                     command_poll_s=interval_s, heartbeat_interval_s=interval_s)
+    engine = backtest_engine(
+        instrument, quotes, trader_id=TRADER_ID, starting_balance=config.starting_balance_usdt,
+        leverage=config.leverage, risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate))
     shm = Path(tempfile.mkdtemp(prefix="sextant-sim-"))  # the ContextWindow the crew reads; nobody else needs it
     bus = Bus()
     context = ContextWriter(shm / "context.mmap", config.instrument, bus=bus)
     sink = EventSink(None, bus)
     encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
-                                                     bus=bus, commands_path=None, measure_latency=False)
+                                                     bus=bus, commands_path=None, measure_latency=False,
+                                                     multiplier=multiplier, bar_type=bar_type)
     # The crew reads the pending record and no other process reads this file: publish it only as often as the
     # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
     # (the heartbeat's pace), and at the end.
     context.throttle(int((context_interval_s if record else 1.0) * 1e9))
-    summary = SimSummary(quotes=len(quotes))
+    summary = SimSummary(quotes=len(quotes), currency=instrument.get_settlement_currency().code,
+                         instrument=str(instrument.id), base_size=config.base_size,
+                         data_kind="bars" if bar_type else "quotes")
     log_path = out / "events.jsonl"
     digest = hashlib.sha256()
     with open(log_path, "w") as log:

@@ -87,8 +87,9 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
     approval_ttl_secs: float = 30.0  # the default of docs/gate.md
     consensus: ConsensusMode = "pipeline"  # swarm/consensus.py
     sl_pct: float = 0.02  # stop-loss distance from the entry; 0 disables (engine/protection.py)
-    # the sim venue has quotes only; OKX stops trigger on the last price
+    # the sim venue has quotes only; OKX stops trigger on the last price, as a backtest on bars does
     stop_trigger: Literal["BID_ASK", "LAST_PRICE"] = "BID_ASK"
+    emulate_trailing_stops: bool = True  # off on bars: no quotes to trail on, the backtest venue trails them
     assisted_countdown_secs: float = 30.0
     # How often the timer reads the CommandRing and runs countdowns and expiries: 50 ms live, so a command acts
     # within a frame or three; `sextant sim` has no CommandRing and runs it once a simulated second.
@@ -143,7 +144,8 @@ class SwarmStrategy(Strategy):
         self._sink = sink
         # TimerTick, CommandRead and PositionClosed out; the gate's IntentDecided and ResearchCardClosed too
         self._bus = bus
-        self.executor = DirectiveExecutor(self, sink, max_notional_usd=config.max_notional_usd, dry_run=config.dry_run)
+        self.executor = DirectiveExecutor(self, sink, max_notional_usd=config.max_notional_usd, dry_run=config.dry_run,
+                                          emulate_trailing_stops=config.emulate_trailing_stops)
         self.outcomes = OutcomeBook(self)
         self._agent_of_intent: dict[str, str] = {}
         self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])

@@ -1,50 +1,145 @@
-"""BTC-USDT-SWAP.OKX exactly as OKX defines it (and as Nautilus' OKX adapter builds it from /public/instruments)."""
+"""Instruments: what an order's size and price mean, and what a fill costs.
+
+`InstrumentSpec` describes any instrument Sextant trades in the terms a user knows (kind, tick, lot, contract
+multiplier, fees, currencies) and `build_instrument` makes the NautilusTrader instrument of it: a CurrencyPair for
+FX and crypto spot, an Equity, or a CryptoPerpetual. The catalog an import writes (market/importer.py) holds the
+Nautilus instrument itself, so a catalog's user never restates it. `okx_linear_swap` is OKX's BTC-USDT-SWAP
+exactly as OKX defines it (and as Nautilus' OKX adapter builds it from /public/instruments): the default market.
+"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from typing import Literal
 
-from nautilus_trader.model.currencies import BTC, USDT
-from nautilus_trader.model.identifiers import InstrumentId, Symbol, Venue
-from nautilus_trader.model.instruments import CryptoPerpetual
-from nautilus_trader.model.objects import Price, Quantity
+import msgspec
+from nautilus_trader.model.enums import CurrencyType
+from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity, Instrument
+from nautilus_trader.model.objects import Currency, Price, Quantity
+
+InstrumentKind = Literal["fx", "equity", "spot", "perp"]
+INSTRUMENT_KINDS: tuple[InstrumentKind, ...] = ("fx", "equity", "spot", "perp")
+_CURRENCY_CODE = re.compile(r"^[A-Z0-9]{2,10}$")
 
 
-def okx_linear_swap(instrument_id: str, ts_ns: int = 0) -> CryptoPerpetual:
-    """An OKX USDT-margined BTC swap: sizes in contracts, 1 contract = 0.01 BTC (ctVal), tick 0.1, lot 0.01.
+class InstrumentError(ValueError):
+    """An instrument that cannot be built as described (the message says which term and why)."""
 
-    Margin: Nautilus' default margin model computes notional / leverage * margin_init, so margin_init = 1 makes
-    the account's leverage alone set the margin (OKX semantics); maintenance is half of it.
-    """
-    parsed = InstrumentId.from_str(instrument_id)
-    if not parsed.symbol.value.startswith("BTC-USDT"):
+
+class InstrumentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    instrument_id: str  # SYMBOL.VENUE, e.g. EURUSD.SIM, GOOG.NASDAQ, BTC-USDT-SWAP.OKX
+    kind: InstrumentKind
+    tick: float  # price increment
+    lot: float = 1.0  # size increment: the smallest step of an order's quantity
+    multiplier: float = 1.0  # units of the base asset per unit of quantity (OKX ctVal)
+    maker_fee: float = 0.0  # fraction of notional, e.g. 0.0002 = 2 bps
+    taker_fee: float = 0.0
+    base: str = ""  # currency codes; empty: read from the symbol (EURUSD, EUR/USD, BTC-USDT-SWAP)
+    quote: str = ""  # for an equity, its currency (default USD)
+    max_quantity: float = 0.0  # the venue's largest order (0: none)
+
+    def __post_init__(self) -> None:
+        try:
+            InstrumentId.from_str(self.instrument_id)
+        except ValueError:
+            raise InstrumentError(f"instrument id {self.instrument_id!r} is not SYMBOL.VENUE (e.g. EURUSD.SIM)") \
+                from None
+        for name in ("tick", "lot", "multiplier"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise InstrumentError(f"{name} must be positive, not {value}")
+        for name in ("maker_fee", "taker_fee"):
+            if not -0.01 <= getattr(self, name) <= 0.01:  # a rebate is a negative fee; 1 % is already absurd
+                raise InstrumentError(f"{name} {getattr(self, name)} is a fraction of notional (0.0005 = 5 bps)")
+        if self.kind == "equity" and self.lot != int(self.lot):
+            raise InstrumentError(f"an equity trades whole shares: lot {self.lot} is not a whole number")
+
+
+def decimals(step: float) -> int:
+    """The decimal places of a price or size increment: 0.00001 → 5, 0.25 → 2, 100 → 0."""
+    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def currencies(spec: InstrumentSpec) -> tuple[str, str]:
+    """The base and quote currency codes: given, or read from the symbol (EURUSD, EUR/USD, BTC-USDT-SWAP)."""
+    symbol = InstrumentId.from_str(spec.instrument_id).symbol.value.upper()
+    if spec.kind == "equity":
+        return symbol, spec.quote or "USD"
+    base, quote = spec.base.upper(), spec.quote.upper()
+    if not (base and quote):
+        parts = [part for part in re.split(r"[-/_:.]", symbol) if part]
+        if len(parts) >= 2:
+            base, quote = base or parts[0], quote or parts[1]
+        elif len(symbol) == 6 and symbol.isalpha():  # EURUSD: the ISO convention of six letters
+            base, quote = base or symbol[:3], quote or symbol[3:]
+        else:
+            raise InstrumentError(f"cannot tell the currencies of {symbol!r}: give --base and --quote")
+    return base, quote
+
+
+def currency(code: str, kind: InstrumentKind) -> Currency:
+    """A currency Nautilus knows (ISO 4217 and the common crypto codes), or a new one of 8 decimals."""
+    known = Currency.from_internal_map(code)
+    if known is not None:
+        return known
+    if not _CURRENCY_CODE.match(code):
+        raise InstrumentError(f"currency code {code!r}: use 2 to 10 letters or digits")
+    made = Currency(code, 8 if kind in ("spot", "perp") else 2, 0, code, CurrencyType.CRYPTO
+                    if kind in ("spot", "perp") else CurrencyType.FIAT)
+    Currency.register(made, overwrite=False)
+    return made
+
+
+def base_size_worth(notional: float, price: float, lot: float, multiplier: float) -> float:
+    """The order size worth `notional` at `price`, in whole lots, at least one: how the crew and research size an
+    instrument whose contracts they do not know."""
+    return max(1, round(notional / (price * multiplier * lot))) * lot
+
+
+def build_instrument(spec: InstrumentSpec, ts_ns: int = 0) -> Instrument:
+    """The Nautilus instrument `spec` describes. Margin: notional / leverage × margin_init, so margin_init = 1 makes
+    the account's leverage alone set the margin (OKX semantics); maintenance is half of it."""
+    instrument_id = InstrumentId.from_str(spec.instrument_id)
+    price_precision, size_precision = decimals(spec.tick), decimals(spec.lot)
+    terms = {
+        "price_increment": Price(spec.tick, price_precision),
+        "margin_init": Decimal(1), "margin_maint": Decimal("0.5"),
+        "maker_fee": Decimal(repr(spec.maker_fee)), "taker_fee": Decimal(repr(spec.taker_fee)),
+        "ts_event": ts_ns, "ts_init": ts_ns,
+    }
+    base_code, quote_code = currencies(spec)
+    quote = currency(quote_code, spec.kind)
+    if spec.kind == "equity":
+        return Equity(instrument_id=instrument_id, raw_symbol=instrument_id.symbol, currency=quote,
+                      price_precision=price_precision, lot_size=Quantity(spec.lot, 0), **terms)
+    base = currency(base_code, spec.kind)
+    sizes = {"size_precision": size_precision, "size_increment": Quantity(spec.lot, size_precision),
+             "lot_size": Quantity(spec.lot, size_precision), "min_quantity": Quantity(spec.lot, size_precision)}
+    if spec.kind == "perp":
+        largest = Quantity(spec.max_quantity, size_precision) if spec.max_quantity else None
+        return CryptoPerpetual(instrument_id=instrument_id, raw_symbol=instrument_id.symbol, base_currency=base,
+                               quote_currency=quote, settlement_currency=quote, is_inverse=False,
+                               price_precision=price_precision, multiplier=Quantity.from_str(repr(spec.multiplier)),
+                               max_quantity=largest, max_notional=None, min_notional=None, max_price=None,
+                               min_price=None, **sizes, **terms)
+    return CurrencyPair(instrument_id=instrument_id, raw_symbol=instrument_id.symbol, base_currency=base,
+                        quote_currency=quote, price_precision=price_precision,
+                        multiplier=Quantity.from_str(repr(spec.multiplier)), **sizes, **terms)
+
+
+OKX_BTC_USDT_SWAP = InstrumentSpec(
+    instrument_id="BTC-USDT-SWAP.OKX", kind="perp", tick=0.1, lot=0.01, multiplier=0.01,  # ctVal 0.01 BTC
+    maker_fee=0.0002, taker_fee=0.0005, max_quantity=12_000)  # OKX VIP0 swap maker and taker; maxMktSz
+
+
+def okx_linear_swap(instrument_id: str, ts_ns: int = 0) -> Instrument:
+    """An OKX USDT-margined BTC swap: sizes in contracts, 1 contract = 0.01 BTC (ctVal), tick 0.1, lot 0.01."""
+    if not InstrumentId.from_str(instrument_id).symbol.value.startswith("BTC-USDT"):
         raise ValueError(f"the sim venue models BTC-USDT swaps only, not {instrument_id}")
-    return CryptoPerpetual(
-        instrument_id=parsed,
-        raw_symbol=Symbol(parsed.symbol.value),
-        base_currency=BTC,
-        quote_currency=USDT,
-        settlement_currency=USDT,
-        is_inverse=False,
-        price_precision=1,
-        size_precision=2,
-        price_increment=Price.from_str("0.1"),
-        size_increment=Quantity.from_str("0.01"),
-        multiplier=Quantity.from_str("0.01"),
-        lot_size=Quantity.from_str("0.01"),
-        max_quantity=Quantity.from_str("12000"),
-        min_quantity=Quantity.from_str("0.01"),
-        max_notional=None,
-        min_notional=None,
-        max_price=None,
-        min_price=None,
-        margin_init=Decimal("1"),
-        margin_maint=Decimal("0.5"),
-        maker_fee=Decimal("0.0002"),  # OKX VIP0 swap maker
-        taker_fee=Decimal("0.0005"),  # OKX VIP0 swap taker
-        ts_event=ts_ns,
-        ts_init=ts_ns,
-    )
+    return build_instrument(msgspec.structs.replace(OKX_BTC_USDT_SWAP, instrument_id=instrument_id), ts_ns)
 
 
 OKX_VENUE = Venue("OKX")

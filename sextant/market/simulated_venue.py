@@ -1,6 +1,7 @@
-"""Nautilus' simulated exchange as our OKX account, for backtests: one BacktestEngine with the OKX venue (netting,
-margin, USDT), the instrument and its quotes. Shared by `sextant sim`, the research backtests and the sim
-benchmarks, so they all trade the same venue."""
+"""Nautilus' simulated exchange as our account, for backtests: one BacktestEngine with the instrument's venue
+(netting, margin, in the instrument's settlement currency: USDT on OKX), the instrument and its data (quotes, or bars
+with Nautilus' bar execution). Shared by `sextant sim`, the research backtests and the sim benchmarks, so they all
+trade the same venue."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig, RiskEngineConfig
-from nautilus_trader.model.currencies import USDT
+from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import TraderId
@@ -34,18 +35,20 @@ def quote_ticks(instrument: Instrument, bid: np.ndarray, ask: np.ndarray, bid_si
                                              *prices, times, times.copy())
 
 
-def okx_backtest_engine(instrument: Instrument, quotes: list[QuoteTick], *, trader_id: str,
-                        starting_balance_usdt: float, leverage: float,
-                        risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
-    """A BacktestEngine, logging off, with the OKX venue, `instrument` and `quotes` added: add actors and run.
-    Its portfolio records closed trades in O(1) (market/trade_record.py)."""
+def backtest_engine(instrument: Instrument, data: list[Data], *, trader_id: str, starting_balance: float,
+                    leverage: float, risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
+    """A BacktestEngine, logging off, with `instrument`'s venue, `instrument` and `data` (quotes or bars) added: add
+    actors and run. The account holds `starting_balance` of the settlement currency. Bars are executed as Nautilus
+    does, open, high and low in the order nearer the open first, then close (market/catalog.py synthesises the
+    crew's quotes from bars in the same order). Its portfolio records closed trades in O(1) (trade_record.py)."""
+    currency = instrument.get_settlement_currency()
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId(trader_id), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
         run_analysis=False, risk_engine=risk_engine or RiskEngineConfig()))
     engine.add_venue(venue=instrument.id.venue, oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
-                     base_currency=USDT, starting_balances=[Money(starting_balance_usdt, USDT)],
-                     default_leverage=Decimal(str(leverage)))
+                     base_currency=currency, starting_balances=[Money(starting_balance, currency)],
+                     default_leverage=Decimal(str(leverage)), bar_adaptive_high_low_ordering=True)
     engine.add_instrument(instrument)
-    engine.add_data(quotes)
+    engine.add_data(data)
     install_linear_trade_record(engine.portfolio.analyzer)  # a long sim closes thousands of positions
     return engine

@@ -3,7 +3,8 @@
 A family's kernel (research/families.py) decides, causally, the target position after each one-second bucket. A
 ScheduleStrategy inside a BacktestEngine turns each change into a market order at the bucket's last quote (a time
 alert at that quote's timestamp): Nautilus' simulated exchange fills it against the book at that moment, with the
-instrument's taker fee, on the same OKX instrument the engine trades. The fills come back as events; the equity
+instrument's taker fee, on the market's instrument (the engine's OKX swap, or an imported one), its bars executed
+as Nautilus executes bars. The fills come back as events; the equity
 curve is marked from them and the window's mids.
 
 An engine per window is built once per worker and reset between hypotheses (Nautilus keeps the data and the
@@ -18,18 +19,16 @@ from typing import Any
 import numpy as np
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.config import StrategyConfig
+from nautilus_trader.core.data import Data
+from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.trading.strategy import Strategy
 
-from sextant.market.instrument import okx_linear_swap
-from sextant.market.simulated_venue import okx_backtest_engine, quote_ticks
-from sextant.research.data import Quotes
+from sextant.market.simulated_venue import backtest_engine, quote_ticks
+from sextant.research.data import ENGINE_INSTRUMENT, Quotes
 from sextant.research.families import WindowFeatures, window_features
-
-INSTRUMENT = "BTC-USDT-SWAP.OKX"
-MULTIPLIER = 0.01  # BTC per contract (market/instrument.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,8 @@ class Fills:
 
 
 class ScheduleStrategyConfig(StrategyConfig, frozen=True):
-    instrument_id: str = INSTRUMENT
+    instrument_id: str = ENGINE_INSTRUMENT
+    size_precision: int = 2
 
 
 class ScheduleStrategy(Strategy):
@@ -56,6 +56,7 @@ class ScheduleStrategy(Strategy):
     def __init__(self, config: ScheduleStrategyConfig, times_ns: np.ndarray, targets: np.ndarray) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._size_precision = config.size_precision
         self._times = times_ns
         self._targets = targets
         self._next = 0
@@ -68,10 +69,11 @@ class ScheduleStrategy(Strategy):
     def _on_alert(self, event: Any) -> None:
         target = float(self._targets[self._next])
         position = float(self.portfolio.net_position(self._instrument_id) or 0)
-        change = round(target - position, 2)
+        change = round(target - position, self._size_precision)
         if change != 0:
             side = OrderSide.BUY if change > 0 else OrderSide.SELL
-            self.submit_order(self.order_factory.market(self._instrument_id, side, Quantity(abs(change), 2)))
+            self.submit_order(self.order_factory.market(self._instrument_id, side,
+                                                        Quantity(abs(change), self._size_precision)))
         self._next += 1
         if self._next < len(self._times):
             self.clock.set_time_alert_ns("schedule", int(self._times[self._next]), self._on_alert)
@@ -87,15 +89,24 @@ class WindowBacktester:
 
     def __init__(self, quotes: Quotes, *, starting_balance: float = 100_000.0) -> None:
         self.quotes = quotes
+        self.instrument = quotes.market_instrument()
         self.features: WindowFeatures = window_features(quotes.ts_ns, quotes.bid, quotes.ask)
         self._starting_balance = starting_balance
         self._engine: BacktestEngine | None = None
 
     def _build(self) -> BacktestEngine:
-        instrument = okx_linear_swap(INSTRUMENT)
+        instrument = self.instrument
         q = self.quotes
-        return okx_backtest_engine(instrument, quote_ticks(instrument, q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ns),
-                                   trader_id="RESEARCH-001", starting_balance_usdt=self._starting_balance, leverage=10)
+        data: list[Data]
+        if q.bars is not None and q.bar_type is not None:  # the bars themselves, for Nautilus' bar execution
+            ts = np.array(q.ts_ns, np.uint64)
+            data = Bar.from_raw_arrays_to_list(BarType.from_str(q.bar_type), instrument.price_precision,
+                                               instrument.size_precision, *(np.array(c, np.float64) for c in q.bars),
+                                               ts, ts.copy())
+        else:
+            data = quote_ticks(instrument, q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ns)
+        return backtest_engine(instrument, data, trader_id="RESEARCH-001", starting_balance=self._starting_balance,
+                               leverage=10)
 
     def run(self, targets: np.ndarray, base_size: float) -> Fills:
         """Execute a per-bucket target path (in base sizes) on Nautilus; the fills it produced."""
@@ -107,8 +118,10 @@ class WindowBacktester:
         else:
             self._engine.reset()
             self._engine.clear_strategies()
-        strategy = ScheduleStrategy(ScheduleStrategyConfig(), self.features.end_ns[changes],
-                                    np.round(targets[changes] * base_size, 2))
+        precision = self.instrument.size_precision
+        strategy = ScheduleStrategy(ScheduleStrategyConfig(instrument_id=str(self.instrument.id),
+                                                           size_precision=precision),
+                                    self.features.end_ns[changes], np.round(targets[changes] * base_size, precision))
         self._engine.add_strategy(strategy)
         self._engine.run()
         if not strategy.fills:

@@ -6,11 +6,15 @@ import os
 import sys
 from pathlib import Path
 
+import msgspec
 from tqdm import tqdm
 
 from sextant.config import ConfigError, SextantConfig, load_llm_config
+from sextant.market.catalog import is_catalog
+from sextant.market.columns import DataError
+from sextant.market.instrument import base_size_worth
 from sextant.research.config import ResearchConfig
-from sextant.research.data import Quotes, model_quotes, planted_momentum, random_walk, scene_quotes
+from sextant.research.data import Quotes, catalog_quotes, model_quotes, planted_momentum, random_walk, scene_quotes
 from sextant.research.ledger import Ledger, LedgerMismatch, Row
 from sextant.research.ratchet import Ratchet, describe
 from sextant.research.report import write_report
@@ -18,9 +22,20 @@ from sextant.research.report import write_report
 DEFAULT_MODEL_QUOTES = 400_000  # three 100 k-quote selection windows and a 100 k-quote holdout
 
 
-def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = "model") -> tuple[Quotes, str]:
-    """A scene's quotes, or a seeded market: the engine's model, or one of the two markets with a known answer
-    (noise: nothing to find; planted: a momentum edge to find) that show what the ratchet does."""
+def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = "model", *,
+                instrument: str | None = None) -> tuple[Quotes, str]:
+    """A scene's quotes, an imported market (a catalog), or a seeded market: the engine's model, or one of the two
+    markets with a known answer (noise: nothing to find; planted: a momentum edge to find) that show what the
+    ratchet does."""
+    if scene and is_catalog(Path(scene)):
+        try:
+            data = catalog_quotes(Path(scene), instrument, quotes)
+        except DataError as error:
+            raise ConfigError(str(error)) from None
+        what = f"{data.bar_type} bars" if data.bar_type else "quotes"
+        return data, f"catalog {scene}: {data.market_instrument().id} ({len(data):,} {what})"
+    if instrument:
+        raise ConfigError("--instrument chooses among a catalog's instruments: give --scene a catalog folder")
     if scene:
         data = scene_quotes(Path(scene), quotes)
         return data, f"scene {scene} ({len(data):,} quotes)"
@@ -35,10 +50,17 @@ def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = 
 
 def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str | None, quotes: int | None,
                  ledger_path: str | None, report_dir: str | None, progress: bool = True,
-                 market: str = "model") -> int:
+                 market: str = "model", instrument: str | None = None) -> int:
     path = Path(ledger_path or settings.research.ledger or "research/ledger.sqlite")
-    data, source = load_quotes(scene, quotes, config.seed, market)
-    if len(data) < 1_000 * (config.selection_windows + 1):
+    data, source = load_quotes(scene, quotes, config.seed, market, instrument=instrument)
+    if data.instrument is not None:  # an imported instrument: sized by notional (ResearchConfig.base_notional)
+        i = data.instrument
+        size = base_size_worth(config.base_notional, float(data.bid[0] + data.ask[0]) / 2,
+                               i.size_increment.as_double(), i.multiplier.as_double())
+        config = msgspec.structs.replace(config, base_size=size)
+        source += f", base size {size:g}"
+    # a window needs enough rows to rank on: a thousand quotes, or a year of daily bars
+    if len(data) < (250 if data.bars is not None else 1_000) * (config.selection_windows + 1):
         raise ConfigError(f"{source}: too few quotes for {config.selection_windows} selection windows and a holdout")
     ledger = Ledger(path)
     proposer = None

@@ -20,6 +20,9 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     holdout_fraction: float = 0.25
     period_s: float = 60.0  # return period of the information ratio
     base_size: float = 1.0  # contracts, as the crew trades
+    # on an imported instrument, the base size is the lots worth this at the data's first price (as the engine's
+    # base_notional_share of its starting balance: 1 % of 100,000)
+    base_notional: float = 1_000.0
     cooldown_secs: float = 30.0  # the live gate's pause between executions
     # the ratchet
     # selection IR must beat the best's by this many standard errors of an IR estimate on the selection windows

@@ -17,36 +17,67 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from nautilus_trader.model.instruments import Instrument
+
+from sextant.market.book import centred_book
+from sextant.market.instrument import okx_linear_swap
 
 TICK = 0.1
+ENGINE_INSTRUMENT = "BTC-USDT-SWAP.OKX"
 STEP_NS = 1_000_000_000
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z, as `sextant sim`
 
 
 @dataclass(frozen=True, slots=True)
 class Quotes:
-    """Top-of-book quotes as arrays of one length: ts_ns (uint64), bid, ask, bid_size, ask_size (float64)."""
+    """Top-of-book quotes as arrays of one length: ts_ns (uint64), bid, ask, bid_size, ask_size (float64), of
+    `instrument` (None: the engine's BTC-USDT-SWAP.OKX). A market of bars has a row per bar, at its close (the book
+    market/book.py centres on the close), with the bars themselves in `bars` (open, high, low, close, volume) for
+    Nautilus' bar execution."""
 
     ts_ns: np.ndarray
     bid: np.ndarray
     ask: np.ndarray
     bid_size: np.ndarray
     ask_size: np.ndarray
+    instrument: Instrument | None = None
+    bars: tuple[np.ndarray, ...] | None = None
+    bar_type: str | None = None
 
     def __len__(self) -> int:
         return len(self.ts_ns)
 
     def slice(self, start: int, stop: int) -> Quotes:
-        return Quotes(*(np.ascontiguousarray(column[start:stop]) for column in self.columns()))
+        def cut(columns: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+            return tuple(np.ascontiguousarray(column[start:stop]) for column in columns)
+
+        ts_ns, bid, ask, bid_size, ask_size = cut(self.columns())
+        return Quotes(ts_ns, bid, ask, bid_size, ask_size, instrument=self.instrument,
+                      bars=cut(self.bars) if self.bars is not None else None, bar_type=self.bar_type)
 
     def columns(self) -> tuple[np.ndarray, ...]:
         return self.ts_ns, self.bid, self.ask, self.bid_size, self.ask_size
 
+    def market_instrument(self) -> Instrument:
+        return self.instrument or okx_linear_swap(ENGINE_INSTRUMENT)
+
+    @property
+    def multiplier(self) -> float:
+        return self.market_instrument().multiplier.as_double()
+
+    @property
+    def taker_fee(self) -> float:
+        return float(self.market_instrument().taker_fee)
+
     def fingerprint(self) -> str:
-        """What the ledger checks on resume: the same data, or a refusal."""
+        """What the ledger checks on resume: the same data of the same instrument, or a refusal."""
         digest = hashlib.sha256()
-        for column in self.columns():
+        for column in (*self.columns(), *(self.bars or ())):
             digest.update(np.ascontiguousarray(column).tobytes())
+        if self.instrument is not None:
+            i = self.instrument
+            digest.update(f"{i.id} {i.price_increment} {i.size_increment} {i.multiplier} {i.maker_fee} "
+                          f"{i.taker_fee} {self.bar_type}".encode())
         return digest.hexdigest()[:16]
 
 
@@ -117,5 +148,26 @@ def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
     table = read_table(scene, "quotes")
     columns = [table.column(name).to_numpy() for name in ("ts_event", "bid", "ask", "bid_size", "ask_size")]
     stop = len(columns[0]) if count is None else min(count, len(columns[0]))
-    return Quotes(np.asarray(columns[0][:stop], np.uint64),
-                  *(np.asarray(column[:stop], np.float64) for column in columns[1:]))
+    bid, ask, bid_size, ask_size = (np.asarray(column[:stop], np.float64) for column in columns[1:])
+    return Quotes(np.asarray(columns[0][:stop], np.uint64), bid, ask, bid_size, ask_size)
+
+
+def catalog_quotes(path: Path, instrument_id: str | None = None, count: int | None = None) -> Quotes:
+    """An imported market (market/catalog.py), the first `count` rows if given: its quotes, or its bars (a row per
+    bar at its close, the bars kept for Nautilus' bar execution)."""
+    from sextant.market.catalog import open_market
+    from sextant.market.columns import DataError
+
+    market = open_market(path, instrument_id)
+    if market.kind == "trades":
+        raise DataError(f"{market.describe()}: research runs on quotes or bars")
+    rows = market.data()[:count] if count else market.data()
+    if market.kind == "quotes":
+        book = market.book(rows)
+        return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument)
+    bars = tuple(np.fromiter((getattr(bar, name).as_double() for bar in rows), np.float64, len(rows))
+                 for name in ("open", "high", "low", "close", "volume"))
+    ts = np.fromiter((bar.ts_event for bar in rows), np.uint64, len(rows))
+    book = centred_book(ts, bars[3], market.instrument.price_increment.as_double())
+    return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument,
+                  bars=bars, bar_type=market.identifier)

@@ -46,8 +46,10 @@ class Evaluator:
         for window in self._windows[task.phase]:
             targets = family.targets(window.features, task.params, config.cooldown_secs)
             fills = window.run(targets, config.base_size)
-            equity = equity_curve(window.features, fills, config.base_size)
-            results.append(measure(window.features, equity, config.base_size, config.period_s, fills).as_dict())
+            multiplier = window.quotes.multiplier
+            equity = equity_curve(window.features, fills, multiplier)
+            results.append(measure(window.features, equity, config.base_size, config.period_s, multiplier,
+                                   fills).as_dict())
         return results
 
     def dispose(self) -> None:

@@ -2,10 +2,10 @@
 Sharpe ratio that corrects a holdout result for the number of hypotheses tried.
 
 Equity is marked every bucket from the fills (cash flows and commissions as Nautilus charged them) and the
-window's mids, in USDT, on a capital of one base size's notional at the window's first mid: returns are what the
-position earned on the money it moved. The information ratio is the mean over the standard deviation of
-`period_s` returns, annualised; against cash, so "hold" is a benchmark of its own (a long base size held through
-the window, bought at the first ask with the taker fee).
+window's mids, in the settlement currency, on a capital of one base size's notional at the window's first mid:
+returns are what the position earned on the money it moved. The information ratio is the mean over the standard
+deviation of `period_s` returns, annualised; against cash, so "hold" is a benchmark of its own (a long base size
+held through the window, bought at the first ask with the instrument's taker fee).
 
 Deflated Sharpe ratio (Bailey and López de Prado, 2014): the probability that the true Sharpe ratio exceeds the
 best one N trials of pure noise would be expected to show,
@@ -28,12 +28,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from sextant.research.backtest import MULTIPLIER, Fills
+from sextant.research.backtest import Fills
 from sextant.research.families import WindowFeatures
 
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
 EULER_GAMMA = 0.5772156649015329
-TAKER_FEE = 0.0005
 _NORMAL = NormalDist()
 
 
@@ -53,8 +52,8 @@ class WindowMetrics:
         return {name: float(getattr(self, name)) for name in WindowMetrics.__slots__}
 
 
-def equity_curve(features: WindowFeatures, fills: Fills, base_size: float) -> np.ndarray:
-    """Equity (USDT, starting at 0) after each bucket."""
+def equity_curve(features: WindowFeatures, fills: Fills, multiplier: float) -> np.ndarray:
+    """Equity (in the settlement currency, starting at 0) after each bucket."""
     bucket_ns = features.end_ns
     position = np.zeros(len(bucket_ns))
     cash = np.zeros(len(bucket_ns))
@@ -63,19 +62,20 @@ def equity_curve(features: WindowFeatures, fills: Fills, base_size: float) -> np
         where = np.searchsorted(bucket_ns, fills.ts_ns, side="left")
         where = np.minimum(where, len(bucket_ns) - 1)
         np.add.at(position, where, fills.quantity)
-        np.add.at(cash, where, -fills.quantity * fills.price * MULTIPLIER - fills.commission)
-    return np.cumsum(cash) + np.cumsum(position) * features.close * MULTIPLIER
+        np.add.at(cash, where, -fills.quantity * fills.price * multiplier - fills.commission)
+    return np.cumsum(cash) + np.cumsum(position) * features.close * multiplier
 
 
-def hold_curve(features: WindowFeatures, first_ask: float, base_size: float) -> np.ndarray:
-    """A long base size bought at the first ask (taker fee paid) and held."""
-    notional = base_size * MULTIPLIER
-    return (features.close - first_ask) * notional - first_ask * notional * TAKER_FEE
+def hold_curve(features: WindowFeatures, first_ask: float, base_size: float, multiplier: float,
+               taker_fee: float) -> np.ndarray:
+    """A long base size bought at the first ask (the instrument's taker fee paid) and held."""
+    notional = base_size * multiplier
+    return (features.close - first_ask) * notional - first_ask * notional * taker_fee
 
 
-def measure(features: WindowFeatures, equity: np.ndarray, base_size: float, period_s: float,
+def measure(features: WindowFeatures, equity: np.ndarray, base_size: float, period_s: float, multiplier: float,
             fills: Fills | None = None) -> WindowMetrics:
-    capital = base_size * MULTIPLIER * float(features.close[0])
+    capital = base_size * multiplier * float(features.close[0])
     period = (features.t_s // period_s).astype(np.int64)
     ends = np.flatnonzero(np.diff(period) != 0)
     marks = np.concatenate(([0.0], equity[ends], [equity[-1]]))
@@ -84,7 +84,7 @@ def measure(features: WindowFeatures, equity: np.ndarray, base_size: float, peri
     drawdown = float(np.max(peak[1:] - equity)) / capital if len(equity) else 0.0
     sharpe, skew, kurtosis = _moments(returns)
     periods_per_year = SECONDS_PER_YEAR / period_s
-    traded = float(np.sum(np.abs(fills.quantity) * fills.price) * MULTIPLIER) if fills is not None else 0.0
+    traded = float(np.sum(np.abs(fills.quantity) * fills.price) * multiplier) if fills is not None else 0.0
     return WindowMetrics(ir=sharpe * math.sqrt(periods_per_year), sharpe=sharpe, periods=len(returns),
                          total_return=float(equity[-1]) / capital if len(equity) else 0.0,
                          max_drawdown=max(drawdown, 0.0), turnover=traded / capital,

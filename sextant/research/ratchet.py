@@ -71,8 +71,9 @@ class Ratchet:
 
     def _hold(self, quotes: Quotes) -> WindowMetrics:
         features = window_features(quotes.ts_ns, quotes.bid, quotes.ask)
-        equity = hold_curve(features, float(quotes.ask[0]), self.config.base_size)
-        return measure(features, equity, self.config.base_size, self.config.period_s)
+        equity = hold_curve(features, float(quotes.ask[0]), self.config.base_size, quotes.multiplier,
+                            quotes.taker_fee)
+        return measure(features, equity, self.config.base_size, self.config.period_s, quotes.multiplier)
 
     # ------------------------------------------------------------------------------------------------ the run
 

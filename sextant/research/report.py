@@ -78,14 +78,16 @@ def _plot_equity(ledger: Ledger, families: list[str], split: Split, config: Rese
                                          ("baseline", base.params, "--")):
                 curve = _concatenated(windows, lambda w, p=params, f=FAMILIES[family]: equity_curve(
                     w.features, w.run(f.targets(w.features, p, config.cooldown_secs), config.base_size),
-                    config.base_size))
+                    w.quotes.multiplier))
                 axes.plot(curve, style, label=label, color=COLOURS.get(family, "#333333"))
-            hold = _concatenated(windows, lambda w: hold_curve(w.features, float(w.quotes.ask[0]), config.base_size))
+            hold = _concatenated(windows, lambda w: hold_curve(w.features, float(w.quotes.ask[0]), config.base_size,
+                                                               w.quotes.multiplier, w.quotes.taker_fee))
             axes.plot(hold, ":", color="#777777", label="hold")
             holdout_start = sum(len(w.features.close) for w in windows[:-1])
             axes.axvspan(holdout_start, holdout_start + len(windows[-1].features.close), color="#f2c94c", alpha=0.15,
                          label="holdout")
-            axes.set_title(f"{family}: equity (USDT), windows end to end", fontsize=9)
+            currency = split.holdout.market_instrument().get_settlement_currency().code
+            axes.set_title(f"{family}: equity ({currency}), windows end to end", fontsize=9)
             axes.grid(alpha=0.3)
             axes.legend(fontsize=7, loc="upper left")
         all_axes[-1, 0].set_xlabel("seconds")

@@ -1,6 +1,6 @@
 """The hull readings: the risk field's inputs, computed from the ContextWindow's position, book and account numbers.
 
-    DELTA          signed BTC exposure: position (contracts) × contract multiplier
+    DELTA          signed exposure in the base asset (BTC, EUR, shares): position × contract multiplier
     GAMMA, VEGA    zero for a linear perpetual: flagged not applicable, never shown as a fake reading
     LIQUIDITY      estimated cost in bps to trade out: half the spread, scaled up by the size against the depth at
                    the touch on the exit side (the base size when flat, so the gauge shows the market's liquidity)
@@ -31,8 +31,11 @@ if {d.name: int(d) for d in HullDimension} != {"DELTA": _DELTA, "GAMMA": _GAMMA,
     raise ImportError("HullDimension changed: update the literals in sextant/risk/hull.py")
 
 
+DELTA_BASE_SIZES = 10.0
+
+
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    delta_btc: float = 0.1  # 10 contracts of BTC-USDT-SWAP
+    delta: float = 0.1  # in the base asset: 10 contracts of BTC-USDT-SWAP (for_base_size scales it)
     gamma: float = 1.0  # (not applicable to a linear perp; a limit is still required by the field)
     vega: float = 1.0
     liquidity_bps: float = 25.0
@@ -42,12 +45,18 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     warn: float = 1.0  # docs/spec.md#risk-field: warn at U ≥ 1
     veto: float = 2.0  # and veto at U ≥ 2
 
+    @classmethod
+    def for_base_size(cls, base_size: float, multiplier: float) -> RiskLimits:
+        """The limits for a crew trading `base_size` of an instrument of `multiplier`: a delta of DELTA_BASE_SIZES
+        base sizes, whatever the instrument (BTC-USDT-SWAP's 1 contract of 0.01 BTC: 0.1 BTC)."""
+        return cls(delta=DELTA_BASE_SIZES * base_size * multiplier)
+
     def as_array(self) -> np.ndarray:
-        return np.array([self.delta_btc, self.gamma, self.vega, self.liquidity_bps, self.concentration,
+        return np.array([self.delta, self.gamma, self.vega, self.liquidity_bps, self.concentration,
                          self.leverage, self.drawdown])
 
     def __post_init__(self) -> None:
-        for name in ("delta_btc", "gamma", "vega", "liquidity_bps", "concentration", "leverage", "drawdown", "warn",
+        for name in ("delta", "gamma", "vega", "liquidity_bps", "concentration", "leverage", "drawdown", "warn",
                      "veto"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

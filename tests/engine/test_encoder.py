@@ -54,7 +54,7 @@ def test_tightened_limits_raise_a_risk_alert_and_the_risk_agent_vetoes(tmp_path:
     def schedule(parts: Any, loop: Any) -> None:
         def tighten() -> None:
             held = float(parts.context.record["position_size"]) * 0.01
-            parts.encoder.set_risk_limits(RiskLimits(delta_btc=held / 0.95))  # |x|/L = 0.95: U ≈ 3
+            parts.encoder.set_risk_limits(RiskLimits(delta=held / 0.95))  # |x|/L = 0.95: U ≈ 3
         loop.call_later(1.0, tighten)
 
     parts, collected = run_engine(engine_config(tmp_path, autonomy="AUTO", duration_s=3.0), schedule,

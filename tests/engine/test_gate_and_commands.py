@@ -159,7 +159,7 @@ class TestManual:
 
         def tighten(parts: Any) -> None:  # a delta limit the position already uses most of
             held = float(parts.context.record["position_size"]) * 0.01
-            parts.encoder.set_risk_limits(RiskLimits(delta_btc=held * 1.6, veto=100.0))
+            parts.encoder.set_risk_limits(RiskLimits(delta=held * 1.6, veto=100.0))
 
         parts, collected = scenario(tmp_path, [
             (0.5, propose("first", style="MARKET", offset=4.0)),
@@ -344,7 +344,7 @@ def test_an_approval_is_refused_when_risk_has_risen_past_the_veto_meanwhile(tmp_
 
     def tighten(parts: Any) -> None:
         held = float(parts.context.record["position_size"]) * 0.01
-        parts.encoder.set_risk_limits(RiskLimits(delta_btc=held / 0.95))
+        parts.encoder.set_risk_limits(RiskLimits(delta=held / 0.95))
 
     parts, collected = scenario(tmp_path, [
         (0.5, propose("first", style="MARKET", offset=2.0)),

@@ -11,10 +11,10 @@ RUN_ONE_BACKTEST = """
 from sextant.engine.sim import model_quotes
 from sextant.engine.config import EngineConfig
 from sextant.market.instrument import okx_linear_swap
-from sextant.market.simulated_venue import okx_backtest_engine
+from sextant.market.simulated_venue import backtest_engine
 
 config = EngineConfig()
-engine = okx_backtest_engine(okx_linear_swap(config.instrument), model_quotes(config, 200),
+engine = backtest_engine(okx_linear_swap(config.instrument), model_quotes(config, 200),
                              trader_id="VENUE-001", starting_balance_usdt=10_000, leverage=2)
 engine.run()
 engine.dispose()

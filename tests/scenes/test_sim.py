@@ -48,7 +48,7 @@ def test_flash_crash_vetoes_alerts_and_keeps_the_position_inside_the_limit(tmp_p
     summary = sim(tmp_path, str(SCENES / "flash-crash"))
     assert summary["event_counts"].get("Veto", 0) >= 1
     assert summary["risk_alerts"] >= 1 and summary["risk_vetoes"] >= 1
-    limit_contracts = RiskLimits().delta_btc / CONTRACT_BTC
+    limit_contracts = RiskLimits().delta / CONTRACT_BTC
     assert summary["max_position"] <= limit_contracts
     assert abs(summary["final_position"]) <= limit_contracts
 
@@ -59,7 +59,7 @@ def test_quiet_scenes_trade_without_vetoes(tmp_path: Path, scene: str) -> None:
     summary = sim(tmp_path, str(SCENES / scene))
     assert summary["trades"] >= 1 and summary["fills"] >= 1
     assert summary["risk_vetoes"] == 0
-    assert summary["max_position"] <= RiskLimits().delta_btc / CONTRACT_BTC
+    assert summary["max_position"] <= RiskLimits().delta / CONTRACT_BTC
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
-"""The delta-hedge agent: steers the book's BTC delta back to its target when it drifts past a band.
+"""The delta-hedge agent: steers the book's delta back to its target when it drifts past a band.
 
-Delta = position (contracts) × contract multiplier. Outside ±band of the target it proposes a DeltaHedge intent
-(compiled to a TWAP, so a large hedge is worked over time) back to the target; its confidence grows with how far
-the delta has strayed relative to the hull's delta limit, so a small drift does not outrank the trading agents.
+Delta = position × contract multiplier, in the base asset (BTC, EUR, shares). The band is a share of the hull's
+delta limit, so it scales with the instrument as the limit does. Outside ±band of the target it proposes a
+DeltaHedge intent (compiled to a TWAP, so a large hedge is worked over time) back to the target; its confidence
+grows with how far the delta has strayed relative to the hull's delta limit, so a small drift does not outrank the
+trading agents.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from sextant.swarm.intent import AgentIntent, RiskBudget
 
 class DeltaHedgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     agent_id: str = "delta-hedge-01"
-    target_delta_btc: float = 0.0
-    band_btc: float = 0.05  # 5 contracts
+    target_delta: float = 0.0  # in the base asset
+    band_share: float = 0.5  # of the hull's delta limit: BTC-USDT-SWAP's 0.05 BTC, 5 contracts
     max_loss_usdt: float = 500.0
     horizon_s: float = 60.0
 
@@ -35,17 +37,19 @@ class DeltaHedgeAgent(CrewMember):
             return None
         position = f.position_size.item()
         delta = position * multiplier
-        drift = delta - c.target_delta_btc
+        drift = delta - c.target_delta
         self.status = (CrewState.ACTIVE, CrewTask.HEDGING_DELTA, drift)
-        if abs(drift) <= c.band_btc:
+        limit = f.risk_limit.item(HullDimension.DELTA)
+        band = c.band_share * limit
+        if abs(drift) <= band or limit <= 0:
             return None
-        limit = f.risk_limit.item(HullDimension.DELTA) or abs(drift)
-        target = c.target_delta_btc / multiplier
+        target = c.target_delta / multiplier
         self.status = (CrewState.SUGGESTING, CrewTask.HEDGING_DELTA, drift)
         return AgentIntent(id=self._next_id(), agent=self.agent_id, kind="DeltaHedge",
                            instrument=instrument, target_position=target, created_ns=now_ns,
                            confidence=min(0.95, abs(drift) / limit), horizon_s=c.horizon_s,
                            budget=RiskBudget(max_loss=c.max_loss_usdt,
                                              max_position=abs(position) + abs(target)),
-                           title=f"Hedge delta {drift:+.3f} BTC back to {c.target_delta_btc:+.3f}",
-                           reasoning=f"delta drifted {abs(drift):.3f} BTC, beyond the ±{c.band_btc:g} band")
+                           title=f"Hedge delta {drift:+.4g} back to {c.target_delta:+.4g}",
+                           reasoning=f"delta drifted {abs(drift):.4g} in the base asset, beyond the ±{band:.4g} band "
+                                     f"({c.band_share:.0%} of the delta limit)")
