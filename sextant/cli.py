@@ -32,7 +32,8 @@ EXIT_USAGE = 2
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research")
-_ENGINE_SETTINGS = {"venue": "engine.venue", "seed": "engine.seed", "dry_run": "engine.dry_run"}
+_ENGINE_SETTINGS = {"venue": "engine.venue", "seed": "engine.seed", "dry_run": "engine.dry_run",
+                    "market": "engine.market", "instrument": "engine.instrument"}
 # Per verb, the options that set a setting (option dest -> the setting's key). They go through
 # `config.override`, so a value is checked exactly as the same value in the setting's environment variable is.
 SETTING_OPTIONS: dict[str, dict[str, str]] = {
@@ -67,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Run the engine process: the Nautilus node, the crew and the shared-memory "
                                           "writers. Stops on Ctrl-C, SIGTERM or --duration.")
     for verb in (run, engine):
-        verb.add_argument("--venue", choices=("sim", "scene", "okx"), help="override SEXTANT_VENUE")
+        verb.add_argument("--venue", choices=("sim", "scene", "catalog", "okx"),
+                          help="override SEXTANT_VENUE: scene and catalog play a recorded market (--market)")
+        verb.add_argument("--market", metavar="PATH", help="the scene folder or catalog the scene and catalog venues "
+                                                            "play, at --speed times its pace")
+        verb.add_argument("--instrument", metavar="SYMBOL.VENUE", help="the catalog venue's instrument (default: "
+                                                                       "the catalog's only one)")
         verb.add_argument("--seed", type=int, help="override SEXTANT_SEED")
         verb.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
         verb.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
@@ -148,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Write a recorded scene (docs/scene-format.md) back into the shared "
                                           "memory and show it in the bridge, with a REPLAY badge. Keys: Space "
                                           "pause, ←/→ step, [ / ] speed 0.25×–16×, click the timeline to seek.")
-    replay.add_argument("scene", help="the scene folder (recordings/…, scenes/…)")
+    replay.add_argument("scene", help="the scene folder (recordings/…, scenes/…), or a catalog (sextant data "
+                                      "import), which the crew sails first in a sim")
+    replay.add_argument("--instrument", metavar="SYMBOL.VENUE", help="with a catalog of several: which instrument")
     replay.add_argument("--speed", type=float, default=1.0, help="start speed, 0.25 to 16 (default 1)")
     replay.add_argument("--headless", action="store_true", help="no display: with --frames and --out, render PNGs")
     replay.add_argument("--windowed", action="store_true", help="a window instead of full screen")
@@ -393,7 +401,7 @@ def _with_options(config: SextantConfig, args: argparse.Namespace) -> SextantCon
 def _engine_argv(args: argparse.Namespace) -> list[str]:
     """The `sextant run` options that the engine child takes, as its command line."""
     argv: list[str] = []
-    for name in ("venue", "seed", "speed", "duration", "autonomy"):
+    for name in ("venue", "market", "instrument", "seed", "speed", "duration", "autonomy"):
         value = getattr(args, name)
         if value is not None:
             argv += [f"--{name}", str(value)]
@@ -479,26 +487,35 @@ def _sim_out(config: SextantConfig, name: str) -> Path:
     return Path(config.engine.record_dir or ".") / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-sim-{name}"
 
 
+def _sim_catalog(config: SextantConfig, catalog: Path, instrument_id: str | None, out: str | None,
+                 record: bool) -> tuple[Any, Path]:
+    """`sextant sim` on an imported market: its summary, and the folder it wrote (with `record`, a scene in it)."""
+    from sextant.engine.config import EngineConfig
+    from sextant.engine.sim import catalog_data, run_sim
+
+    engine_config = EngineConfig.from_settings(config)
+    instrument, data, bar_type = catalog_data(catalog, instrument_id)
+    folder = Path(out) if out else _sim_out(config, f"{catalog.name}-{instrument.id.symbol}")
+    summary = run_sim(engine_config, data, folder, record=record, source=str(catalog), instrument=instrument,
+                      bar_type=bar_type)
+    print(f"sextant sim: {instrument.id} {bar_type or 'quotes'} from catalog {catalog}, seed {engine_config.seed} → "
+          f"{folder}")
+    return summary, folder
+
+
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.engine.config import EngineConfig
-    from sextant.engine.sim import catalog_data, model_quotes, run_sim, scene_quotes
+    from sextant.engine.sim import model_quotes, run_sim, scene_quotes
     from sextant.market.catalog import is_catalog
     from sextant.market.columns import DataError
     from sextant.replay.format import SceneError
 
     if args.scene and is_catalog(Path(args.scene)):
-        engine_config = EngineConfig.from_settings(config)
         try:
-            instrument, data, bar_type = catalog_data(Path(args.scene), args.instrument)
+            summary, out = _sim_catalog(config, Path(args.scene), args.instrument, args.out, not args.no_record)
         except DataError as error:
             print(f"sextant sim: {error}", file=sys.stderr)
             return EXIT_USAGE
-        name = f"{Path(args.scene).name}-{instrument.id.symbol}"
-        out = Path(args.out) if args.out else _sim_out(config, name)
-        summary = run_sim(engine_config, data, out, record=not args.no_record, source=args.scene,
-                          instrument=instrument, bar_type=bar_type)
-        print(f"sextant sim: {instrument.id} {bar_type or 'quotes'} from catalog {args.scene}, seed "
-              f"{engine_config.seed} → {out}")
         print(summary.table())
         return EXIT_OK
     if args.instrument:
@@ -602,6 +619,18 @@ def _replay(config: SextantConfig, args: argparse.Namespace) -> int:
     args.script = None
     scene = Path(args.scene)
     bridge_config = _bridge_config(config, args)
+    from sextant.market.catalog import is_catalog
+    from sextant.market.columns import DataError
+
+    if is_catalog(scene):  # an imported market has no recorded crew: the crew sails it first (sextant sim)
+        try:
+            _, folder = _sim_catalog(config, scene, args.instrument, None, True)
+        except DataError as error:
+            print(f"sextant replay: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        scene = folder / "scene"
+    elif args.instrument:
+        raise ConfigError("--instrument chooses among a catalog's instruments; give a catalog folder")
     try:
         if args.headless and args.frames:
             if not args.out:

@@ -66,8 +66,10 @@ def _no_secret() -> Secret:
 class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[engine]: the trading engine, its venue and its shared-memory files (which the bridge opens too)."""
 
-    venue: Literal["sim", "scene", "okx"] = "sim"
-    instrument: str = "BTC-USDT-SWAP.OKX"
+    venue: Literal["sim", "scene", "catalog", "okx"] = "sim"
+    instrument: str = "BTC-USDT-SWAP.OKX"  # on the catalog venue, which of the catalog's (default: its only one)
+    # The recorded market the scene and catalog venues play: a scene folder, or a catalog (sextant data import)
+    market: str = ""
     seed: int = 42
     leverage: float = 2.0
     base_size: float = 1.0  # contracts
@@ -216,7 +218,8 @@ DEFAULT_CONFIG_FILE = "sextant.toml"
 NON_SETTING_ENV: frozenset[str] = frozenset({CONFIG_FILE_ENV, "SEXTANT_SEQLOCK_UNFENCED"})
 
 _HELP: dict[str, str] = {
-    "engine.venue": "set it to sim, scene or okx",
+    "engine.venue": "set it to sim, scene, catalog or okx",
+    "engine.market": "name a scene folder (venue scene) or a catalog (venue catalog), e.g. scenes/chop",
     "engine.instrument": "use an instrument id SYMBOL.VENUE of at most 32 ASCII characters, e.g. BTC-USDT-SWAP.OKX",
     "engine.seed": "use a whole number from 0 to 2**63 - 1",
     "engine.leverage": "use a number above 0 and at most 125, e.g. 2",
@@ -495,6 +498,8 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
           and len(engine.instrument.encode()) <= 32, "not an instrument id SYMBOL.VENUE")
     check("engine.leverage", math.isfinite(engine.leverage) and 0 < engine.leverage <= 125, "out of range")
     positive("engine.base_size")
+    check("engine.market", engine.venue not in ("scene", "catalog") or bool(engine.market.strip()),
+          f"the {engine.venue} venue plays a recorded market: name it")
     check("engine.max_trades", engine.max_trades >= 0, "must not be negative")
     check("engine.restart_limit", 0 <= engine.restart_limit <= 100, "out of range")
     for key in ("engine.cooldown_secs", "engine.reject_cooldown_secs"):

@@ -121,7 +121,7 @@ class TestConfigStruct:
         assert hints["dry_run"] is bool
         assert hints["instrument"] is str
         assert hints["ws_allowed_origins"] == tuple[str, ...]
-        assert set(typing.get_args(hints["venue"])) == {"sim", "scene", "okx"}
+        assert set(typing.get_args(hints["venue"])) == {"sim", "scene", "catalog", "okx"}
         assert set(typing.get_args(hints["okx_environment"])) == {"demo", "live"}
         assert FIELD_TYPES["secrets.okx_api_key"] is Secret
 
@@ -157,7 +157,7 @@ class TestEnvironmentNames:
 
     @pytest.mark.parametrize(("alias", "key", "value", "expected"), [
         ("SEXTANT_WS_PORT", "engine.ws_port", "9001", 9001),
-        ("SEXTANT_VENUE", "engine.venue", "scene", "scene"),
+        ("SEXTANT_INSTRUMENT", "engine.instrument", "BTC-USDT-SWAP.OKX", "BTC-USDT-SWAP.OKX"),
         ("OKX_ENVIRONMENT", "engine.okx_environment", "live", "live"),
         ("OKX_REGION", "engine.okx_region", "eea", "eea"),
         ("SEXTANT_OKX_BASE_URL_WS", "engine.okx_base_url_ws", "wss://x.example/ws/v5", "wss://x.example/ws/v5"),
@@ -203,7 +203,8 @@ class TestPrecedence:
         assert config.engine.max_trades == 5  # not in the environment: the file's value
 
     def test_environment_overrides_defaults(self) -> None:
-        assert load_config(environ={"SEXTANT_ENGINE_VENUE": "scene"}).engine.venue == "scene"
+        config = load_config(environ={"SEXTANT_ENGINE_VENUE": "scene", "SEXTANT_ENGINE_MARKET": "scenes/chop"})
+        assert (config.engine.venue, config.engine.market) == ("scene", "scenes/chop")
 
     def test_sextant_toml_in_working_directory_is_picked_up(self, write_toml: Callable[..., Path]) -> None:
         write_toml("[engine]\nws_port = 9300\n")

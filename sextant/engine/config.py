@@ -46,8 +46,8 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
     speed: float = 1.0  # sim clock multiplier: 10 = ten model seconds per wall second
     max_notional_usd: float = 50_000.0  # our own per-order cap (RiskEngine ignores its cap on margin accounts)
     starting_balance_usdt: float = 100_000.0  # in the instrument's settlement currency (USDT on OKX)
-    # The crew's base size on an instrument other than `instrument` (an imported market): the lots worth this share
-    # of the starting balance at the data's first price. `base_size` is in `instrument`'s own contracts.
+    # The crew's base size on an imported market (a catalog): the lots worth this share of the starting balance at
+    # the data's first price. `base_size` is in the contracts of `instrument` on the sim, scene and OKX venues.
     base_notional_share: float = 0.01
     max_order_submit_rate: str = "20/00:00:01"  # Nautilus RiskEngine throttle: excess orders are denied
     autonomy: AutonomyName = "MANUAL"  # never above autonomy_ceiling
@@ -66,11 +66,10 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
     # positions, reconciliation off) stay out of their tables.
     node_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    def for_instrument(self, instrument_id: str, lot: float, multiplier: float, first_price: float) -> EngineConfig:
-        """This config for trading `instrument_id`: itself for `instrument`, else with the base size in that
-        instrument's lots (base_notional_share of the starting balance at `first_price`, at least one lot)."""
-        if instrument_id == self.instrument:
-            return self
+    def for_imported(self, instrument_id: str, lot: float, multiplier: float, first_price: float) -> EngineConfig:
+        """This config for trading an imported market's instrument: its id, and a base size in its lots worth
+        base_notional_share of the starting balance at `first_price` (`base_size` counts engine.instrument's
+        contracts, which mean nothing on another instrument)."""
         notional = self.base_notional_share * self.starting_balance_usdt
         return msgspec.structs.replace(self, instrument=instrument_id,
                                        base_size=base_size_worth(notional, first_price, lot, multiplier))

@@ -36,6 +36,8 @@ from nautilus_trader.config import (
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.live.node import TradingNode
 from nautilus_trader.model.identifiers import TraderId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.config import ConfigError, PerceptionSettings, load_llm_config
 from sextant.engine.config import EngineConfig, EngineSecrets
@@ -43,9 +45,11 @@ from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.loop_monitor import LoopMonitor
-from sextant.engine.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory
+from sextant.engine.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory, catalog_instrument
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
+from sextant.market.catalog import CLASSES, open_market
+from sextant.market.columns import DataError
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.trade_record import install_linear_trade_record
 from sextant.replay.recorder import SceneRecorder
@@ -158,19 +162,45 @@ def _okx_node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNod
     )
 
 
+def venue_instrument(config: EngineConfig) -> Instrument:
+    """The instrument the engine trades: the OKX swap on the sim and OKX venues and in a scene, the catalog's own on
+    the catalog venue."""
+    if config.venue != "catalog":
+        return okx_linear_swap(config.instrument)
+    try:
+        market = open_market(Path(config.market), catalog_instrument(Path(config.market), config.instrument))
+    except DataError as error:
+        raise ConfigError(f"SEXTANT_MARKET={config.market}: {error}") from None
+    return market.instrument
+
+
+def for_venue(config: EngineConfig) -> EngineConfig:
+    """`config` for its venue's instrument: on the catalog venue, the catalog's instrument, sized by its first
+    price (EngineConfig.for_imported)."""
+    if config.venue != "catalog":
+        return config
+    instrument = venue_instrument(config)
+    market = open_market(Path(config.market), str(instrument.id))
+    first = market.book(ParquetDataCatalog(str(market.path)).query(
+        CLASSES[market.kind], identifiers=[market.identifier], files=[str(market.files()[0])]))
+    return config.for_imported(str(instrument.id), instrument.size_increment.as_double(),
+                               instrument.multiplier.as_double(), float(first.bid[0] + first.ask[0]) / 2)
+
+
 def _node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeConfig:
     if config.venue == "okx":
         return _okx_node_config(config, secrets)
-    if config.venue != "sim":
-        raise ConfigError(f"SEXTANT_VENUE={config.venue}: the scene venue comes with recording and replay (issue "
-                          f"#6). Fix: use SEXTANT_VENUE=sim or okx.")
+    instrument = venue_instrument(config)
+    venue, currency = str(instrument.id.venue), instrument.get_settlement_currency().code
+    recorded = config.venue in ("scene", "catalog")
     return TradingNodeConfig(
         **_common_node_settings(config),
-        exec_engine=LiveExecEngineConfig(reconciliation=False),  # the sim venue has no history to reconcile
-        data_clients={SIM_CLIENT: SimDataClientConfig(instrument_id=config.instrument, seed=config.seed,
-                                                      speed=config.speed)},
-        exec_clients={"OKX": SandboxExecutionClientConfig(
-            venue="OKX", starting_balances=[f"{config.starting_balance_usdt:.0f} USDT"], base_currency="USDT",
+        exec_engine=LiveExecEngineConfig(reconciliation=False),  # a simulated venue has no history to reconcile
+        data_clients={SIM_CLIENT: SimDataClientConfig(
+            instrument_id=config.instrument, seed=config.seed, speed=config.speed,
+            market=config.market if recorded else "", market_kind="catalog" if config.venue == "catalog" else "scene")},
+        exec_clients={venue: SandboxExecutionClientConfig(
+            venue=venue, starting_balances=[f"{config.starting_balance_usdt:.0f} {currency}"], base_currency=currency,
             account_type="MARGIN", oms_type="NETTING", default_leverage=Decimal(str(config.leverage)))},
         timeout_connection=5.0,
         timeout_reconciliation=1.0,
@@ -261,7 +291,7 @@ def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = Non
         node.add_exec_client_factory(OKX, OKXLiveExecClientFactory)
     else:
         node.add_data_client_factory(SIM_CLIENT, SimDataClientFactory)
-        node.add_exec_client_factory("OKX", SandboxLiveExecClientFactory)
+        node.add_exec_client_factory(str(venue_instrument(config).id.venue), SandboxLiveExecClientFactory)
     return node
 
 
@@ -269,6 +299,7 @@ def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
                  secrets: EngineSecrets | None = None) -> EngineParts:
     """Build the node and Sextant's components. Call from inside the running event loop."""
     secrets = secrets or EngineSecrets()
+    config = for_venue(config)
     node_config = _node_config(config, secrets)
     crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
     bus = Bus()
@@ -286,9 +317,9 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
                      bus: Bus, context: ContextWriter, events: EventRingWriter) -> EngineParts:
     sink = EventSink(events, bus)
     node = venue_node(config, node_config)
-    multiplier = okx_linear_swap(config.instrument).multiplier.as_double()
-    encoder, translator, strategy = build_components(config, crew, context, sink,
-                                                     Venue.OKX if config.venue == "okx" else Venue.SIM,
+    multiplier = venue_instrument(config).multiplier.as_double()
+    shown = {"okx": Venue.OKX, "sim": Venue.SIM}.get(config.venue, Venue.SCENE)
+    encoder, translator, strategy = build_components(config, crew, context, sink, shown,
                                                      bus=bus, commands_path=config.commands_path,
                                                      multiplier=multiplier)
     tag = instance_tag(context.created_ns)  # the engine instance the ContextWindow header names
@@ -456,8 +487,10 @@ def run_engine(config: EngineConfig, secrets: EngineSecrets | None = None) -> in
     started = time.monotonic()
 
     def announce(parts: EngineParts) -> None:
-        print(f"sextant engine: venue {config.venue}, {config.instrument}, seed {config.seed}, speed "
-              f"{config.speed:g}x, dry run {'on' if config.dry_run else 'off'}", flush=True)
+        used = parts.config  # on the catalog venue, the catalog's instrument and its base size
+        market = f" ({used.market}, base size {used.base_size:g})" if used.venue in ("scene", "catalog") else ""
+        print(f"sextant engine: venue {used.venue}{market}, {used.instrument}, seed {used.seed}, speed "
+              f"{used.speed:g}x, dry run {'on' if used.dry_run else 'off'}", flush=True)
         print(f"  context {parts.context.path}  events {parts.events.path}  stream {parts.stream.url}", flush=True)
         if parts.recorder is not None:
             print(f"  recording {parts.recorder.directory}", flush=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -143,13 +144,14 @@ def usual_step_s(data: list[Data]) -> float:
 def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool = True,
             source: str = "model", context_interval_s: float = 0.25, instrument: Instrument | None = None,
             bar_type: str | None = None) -> SimSummary:
-    """Run the crew over `quotes` (or, with `bar_type`, bars) of `instrument` (default: `config.instrument`, the OKX
-    swap); write the event log (and, with `record`, a replayable scene) into `out`."""
+    """Run the crew over `quotes` (or, with `bar_type`, bars) of an imported `instrument` (default: `config.instrument`,
+    the OKX swap); write the event log (and, with `record`, a replayable scene) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
+    if instrument is not None:  # an imported market
+        config = config.for_imported(str(instrument.id), instrument.size_increment.as_double(),
+                                     instrument.multiplier.as_double(), first_price(quotes))
     instrument = instrument or okx_linear_swap(config.instrument)
     multiplier = instrument.multiplier.as_double()
-    config = config.for_instrument(str(instrument.id), instrument.size_increment.as_double(), multiplier,
-                                   first_price(quotes))
     # No human and no bridge: AUTO, and the command poll (expiries only, without a CommandRing) and the heartbeat
     # (not in the event log) once a simulated second instead of 20 and 4 times, or once a bar where the data's
     # usual step is longer (hourly bars would otherwise wake both timers 3,600 times a bar).
@@ -232,6 +234,7 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     (out / "summary.json").write_text(json.dumps(_as_dict(summary), indent=2, sort_keys=True))
     engine.dispose()
     context.close()
+    shutil.rmtree(shm, ignore_errors=True)  # a sim's ContextWindow file dies with it
     return summary
 
 

@@ -1,26 +1,37 @@
-"""The sim venue's market data: a Nautilus live data client that streams the seeded MarketModel in real time.
+"""The sim, scene and catalog venues' market data: a Nautilus live data client that streams the seeded MarketModel,
+or a recorded market (a scene's quotes, or an imported catalog's quotes, bars or trades as market/book.py makes a
+book of them), in real time.
 
-Quotes are paced against the wall clock (times `speed`): every wake-up emits exactly the quotes whose model time
-has come, so a slow event loop catches up instead of drifting, and high speeds batch several quotes per wake-up.
-`ts_event = ts_init = clock.timestamp_ns()`, which is what advances the Sandbox exchange's clock.
+Quotes are paced against the wall clock (times `speed`): every wake-up emits exactly the quotes whose time has come
+(the model's step, or the recorded market's own timestamps), so a slow event loop catches up instead of drifting,
+and high speeds batch several quotes per wake-up. `ts_event = ts_init = clock.timestamp_ns()`, which is what
+advances the Sandbox exchange's clock. A recorded market that runs out ends the stream; the engine runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
+import numpy as np
 from nautilus_trader.common.providers import InstrumentProvider
 from nautilus_trader.config import LiveDataClientConfig
 from nautilus_trader.live.data_client import LiveMarketDataClient
 from nautilus_trader.live.factories import LiveDataClientFactory
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import ClientId, InstrumentId
+from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from sextant.market.instrument import OKX_VENUE, okx_linear_swap
+from sextant.market.book import Book
+from sextant.market.catalog import open_market
+from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
+from sextant.replay.format import SceneError, read_metadata, read_table
 
 SIM_CLIENT = "SIM"
 _BATCH = 512
@@ -33,15 +44,49 @@ class SimDataClientConfig(LiveDataClientConfig, frozen=True):
     speed: float = 1.0
     start_price: float = 60_000.0
     step_s: float = 0.1
+    market: str = ""  # a scene folder or a catalog to play instead of the model
+    market_kind: Literal["scene", "catalog"] = "scene"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMarket:
+    """A recorded market as the venue plays it: its instrument and its book, row by row."""
+
+    instrument: Instrument
+    book: Book
+
+    @staticmethod
+    def load(kind: Literal["scene", "catalog"], path: str, instrument_id: str) -> RecordedMarket:
+        """A scene's quotes (of the OKX swap it recorded), or a catalog market's book (`instrument_id`'s, or the
+        catalog's only instrument's when it has no such instrument)."""
+        if kind == "scene":
+            read_metadata(Path(path))
+            table = read_table(Path(path), "quotes")
+            ts, bid, ask, bid_size, ask_size = (table.column(name).to_numpy() for name in (
+                "ts_event", "bid", "ask", "bid_size", "ask_size"))
+            if len(ts) == 0:
+                raise SceneError(f"scene {path} has no quotes")
+            return RecordedMarket(okx_linear_swap(instrument_id), Book(ts, bid, ask, bid_size, ask_size))
+        market = open_market(Path(path), catalog_instrument(Path(path), instrument_id))
+        return RecordedMarket(market.instrument, market.book())
+
+
+def catalog_instrument(path: Path, instrument_id: str) -> str | None:
+    """The catalog's instrument the engine trades: `instrument_id` if the catalog has it, else (None) its only one."""
+    ids = [str(instrument.id) for instrument in ParquetDataCatalog(str(path)).instruments()]
+    return instrument_id if instrument_id in ids else None
 
 
 class SimMarketDataClient(LiveMarketDataClient):
     def __init__(self, loop: asyncio.AbstractEventLoop, msgbus: Any, cache: Any, clock: Any,
                  config: SimDataClientConfig, name: str | None) -> None:
-        self.instrument = okx_linear_swap(config.instrument_id)
+        self.recorded = (RecordedMarket.load(config.market_kind, config.market, config.instrument_id)
+                         if config.market else None)
+        self.instrument = self.recorded.instrument if self.recorded else okx_linear_swap(config.instrument_id)
         provider = InstrumentProvider()
         provider.add(self.instrument)
-        super().__init__(loop=loop, client_id=ClientId(name or SIM_CLIENT), venue=OKX_VENUE, msgbus=msgbus,
+        super().__init__(loop=loop, client_id=ClientId(name or SIM_CLIENT), venue=self.instrument.id.venue,
+                         msgbus=msgbus,
                          cache=cache, clock=clock, instrument_provider=provider, config=config)
         self._settings = config  # Component keeps its config private
         self._model = MarketModel(MarketModelConfig(seed=config.seed, start_price=config.start_price,
@@ -69,10 +114,11 @@ class SimMarketDataClient(LiveMarketDataClient):
 
     async def _subscribe_quote_ticks(self, command: Any) -> None:
         if command.instrument_id != self.instrument.id:
-            self._log.error(f"the sim venue only streams {self.instrument.id}, not {command.instrument_id}")
+            self._log.error(f"this venue only streams {self.instrument.id}, not {command.instrument_id}")
             return
         if command.instrument_id not in self._feeds:
-            task = self.create_task(self._stream(command.instrument_id))
+            stream = self._stream_recorded if self.recorded is not None else self._stream
+            task = self.create_task(stream(command.instrument_id))
             if task is not None:  # None only when the loop is not running, which Nautilus logs
                 self._feeds[command.instrument_id] = task
 
@@ -114,6 +160,31 @@ class SimMarketDataClient(LiveMarketDataClient):
                 self.quotes_sent += 1
             # Sleep until the next quote is due; never spin on a zero sleep (one yield lets the engines drain).
             await asyncio.sleep(max(0.0, started + emitted * step_wall_s - time.monotonic()))
+
+
+    async def _stream_recorded(self, instrument_id: InstrumentId) -> None:
+        assert self.recorded is not None
+        book = self.recorded.book
+        price_precision, size_precision = self.instrument.price_precision, self.instrument.size_precision
+        # the recorded times, as seconds from the first, at `speed`
+        due_s = (np.asarray(book.ts_ns, np.int64) - int(book.ts_ns[0])) / 1e9 / self._settings.speed
+        started = time.monotonic()
+        emitted = 0
+        while emitted < len(due_s):
+            due = min(int(np.searchsorted(due_s, time.monotonic() - started, side="right")), emitted + _MAX_BURST)
+            while emitted < due:
+                now = self._clock.timestamp_ns()
+                self._handle_data(QuoteTick(
+                    instrument_id=instrument_id, bid_price=Price(float(book.bid[emitted]), price_precision),
+                    ask_price=Price(float(book.ask[emitted]), price_precision),
+                    bid_size=Quantity(float(book.bid_size[emitted]), size_precision),
+                    ask_size=Quantity(float(book.ask_size[emitted]), size_precision), ts_event=now, ts_init=now))
+                emitted += 1
+                self.quotes_sent += 1
+            if emitted < len(due_s):
+                await asyncio.sleep(max(0.0, started + float(due_s[emitted]) - time.monotonic()))
+        self._log.warning(f"the recorded market {self._settings.market} has played to its end "
+                          f"({emitted:,} quotes)")
 
 
 class SimDataClientFactory(LiveDataClientFactory):

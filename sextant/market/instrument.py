@@ -15,7 +15,7 @@ from typing import Literal
 
 import msgspec
 from nautilus_trader.model.enums import CurrencyType
-from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity, Instrument
 from nautilus_trader.model.objects import Currency, Price, Quantity
 
@@ -141,5 +141,3 @@ def okx_linear_swap(instrument_id: str, ts_ns: int = 0) -> Instrument:
         raise ValueError(f"the sim venue models BTC-USDT swaps only, not {instrument_id}")
     return build_instrument(msgspec.structs.replace(OKX_BTC_USDT_SWAP, instrument_id=instrument_id), ts_ns)
 
-
-OKX_VENUE = Venue("OKX")
