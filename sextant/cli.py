@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_import.add_argument("--taker-fee", type=float, default=0.0, help="fraction of notional")
     data_import.add_argument("--base", default="", help="base currency (default: from the symbol)")
     data_import.add_argument("--quote", default="", help="quote currency (default: from the symbol; equities USD)")
+    data_import.add_argument("--from-venue", choices=("okx",), help="the instrument's tick, lot, contract value and "
+                                                                    "limits as the venue lists them (OKX's public "
+                                                                    "instruments; engine.okx_base_url_http)")
     data_import.add_argument("--no-progress", action="store_true", help="no progress bar")
     data_show = data_verbs.add_parser("show", help="a catalog's instruments and data",
                                       description="List a catalog's instruments, each with its terms and data.")
@@ -546,7 +549,7 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _data_import(args: argparse.Namespace) -> int:
+def _data_import(config: SextantConfig, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sextant.market.columns import DataError, parse_mapping
@@ -557,7 +560,8 @@ def _data_import(args: argparse.Namespace) -> int:
     try:
         terms = InstrumentTerms(instrument_id=args.instrument, kind=args.kind, tick=args.tick, lot=args.lot,
                                 multiplier=args.multiplier, maker_fee=args.maker_fee, taker_fee=args.taker_fee,
-                                base=args.base, quote=args.quote)
+                                base=args.base, quote=args.quote, from_venue=args.from_venue,
+                                venue_url=config.engine.okx_base_url_http or None)
         options = ImportOptions(source_format=args.format, kind=args.data, columns=parse_mapping(args.columns),
                                 tz=args.tz, epoch_unit=args.epoch_unit, bar=args.bar, bar_time=args.bar_time,
                                 price_type=args.price_type, gaps=args.gaps, gap_factor=args.gap_factor,
@@ -689,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "research":
             return _research(config, args)
         if args.verb == "data":
-            return _data_import(args) if args.data_verb == "import" else _data_show(args)
+            return _data_import(config, args) if args.data_verb == "import" else _data_show(args)
         if args.verb == "bridge":
             bridge_config = _bridge_config(config, args)
             script = Path(args.script).read_text() if args.script else None

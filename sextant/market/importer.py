@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
-from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import DEFAULT_DEPTH
@@ -44,6 +44,7 @@ from sextant.market.columns import (
     to_ns,
 )
 from sextant.market.instrument import InstrumentKind, InstrumentSpec, build_instrument, currencies
+from sextant.market.venue_instruments import okx_instrument
 
 SourceFormat = Literal["csv", "parquet", "catalog"]
 PriceType = Literal["MID", "LAST", "BID", "ASK"]
@@ -84,6 +85,8 @@ class InstrumentTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     taker_fee: float = 0.0
     base: str = ""
     quote: str = ""
+    from_venue: Literal["okx"] | None = None  # the terms as the venue's instrument provider lists them
+    venue_url: str | None = None  # the venue's REST base (default: its own)
 
 
 @dataclass(slots=True)
@@ -325,6 +328,15 @@ def default_instrument_id(path: Path) -> str:
 
 def _spec(terms: InstrumentTerms, path: Path, tick: float, size_places: int) -> InstrumentSpec:
     instrument_id = terms.instrument_id or default_instrument_id(path)
+    if terms.from_venue == "okx":
+        listed = okx_instrument(instrument_id, terms.venue_url)
+        # OKX lists no fees publicly (they are the account's): the flags give them
+        return InstrumentSpec(
+            instrument_id=instrument_id, kind="perp" if isinstance(listed, CryptoPerpetual) else "spot",
+            tick=listed.price_increment.as_double(), lot=listed.size_increment.as_double(),
+            multiplier=listed.multiplier.as_double(), maker_fee=terms.maker_fee, taker_fee=terms.taker_fee,
+            base=str(listed.base_currency), quote=str(listed.quote_currency),
+            max_quantity=listed.max_quantity.as_double() if listed.max_quantity is not None else 0.0)
     kind = terms.kind
     if kind is None:
         symbol = instrument_id.split(".")[0].upper()
@@ -489,8 +501,8 @@ def _import_batches(path: Path, batches: Iterator[pa.RecordBatch], catalog_path:
                                    if name in values and kind != "bars"), default=0)
                 assert checker.tick is not None
                 spec = _spec(terms, path, checker.tick, size_places)
-                if terms.tick is not None:  # the given tick, not the prices', is what the rows must sit on
-                    checker.tick = terms.tick
+                if spec.tick != checker.tick:  # the tick given or listed, not the prices', is what rows sit on
+                    checker.tick = spec.tick
                     checker.check_tick(row, values)
                 instrument = build_instrument(spec, int(ts[0]))
                 bar_type = None
@@ -500,7 +512,8 @@ def _import_batches(path: Path, batches: Iterator[pa.RecordBatch], catalog_path:
                     bar_type = BarType.from_str(f"{instrument.id}-{bar_length}-{price_type}-EXTERNAL")
                 writer = CatalogWriter(catalog_path, instrument, kind, bar_type, options.replace)
                 report = ImportReport(catalog_path, instrument, kind, columns.describe(), first_ns=int(ts[0]),
-                                      tick_from_file=terms.tick is None, bar_type=str(bar_type) if bar_type else None)
+                                      tick_from_file=terms.tick is None and terms.from_venue is None,
+                                      bar_type=str(bar_type) if bar_type else None)
             values["ts"] = ts
             pending.add(values)
             row += len(ts)
