@@ -323,8 +323,10 @@ def replay_interactive(config: BridgeConfig, scene: Path, speed: float, bridge_a
     from sextant.replay.player import TICK_S, ScenePlayer  # here: `sextant run` starts without numpy and Arrow
 
     player = ScenePlayer(scene, config.context_path, config.events_path, config.commands_path, speed=speed)
+    scale = f" (1× is {player.time_scale:,.0f}× the recorded clock: its snapshots are far apart)" \
+        if player.time_scale > 1 else ""
     print(f"sextant replay: {scene} ({player.snapshot_count} snapshots, {player.duration_ns / 1e9:.1f} s) at "
-          f"{speed:g}×", flush=True)
+          f"{speed:g}×{scale}", flush=True)
     with StopSignals() as signals:
         bridge = _spawn(config_file, "bridge", ["--mmap", config.context_path, "--events", config.events_path,
                                                 "--commands", config.commands_path, *bridge_args])

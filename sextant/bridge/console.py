@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from sextant.bridge.link import LinkStatus
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import BridgeModel, mid_text
 from sextant.state import messages
 from sextant.state.context import crew_lines
 
@@ -45,7 +45,7 @@ def status_line(model: BridgeModel, now_ns: int) -> str:
     record = snapshot.record
     position = float(record["position_size"])
     crew = "; ".join(f"{agent.lower()}: {task}" for agent, _, task in crew_lines(snapshot))
-    return (f"[{model.status.value}] {snapshot.instrument} mid {float(record['mid']):,.1f} spread "
+    return (f"[{model.status.value}] {snapshot.instrument} mid {mid_text(float(record['mid']), model.tick)} spread "
             f"{float(record['spread_bps']):.2f}bps sea {float(record['sea_state']):.2f} | pos {position:+g} uPnL "
             f"{float(record['unrealized_pnl']):+.2f} rPnL {float(record['realized_pnl']):+.2f} equity "
             f"{float(record['equity']):,.2f} | cards {len(model.cards)} | {crew}")

@@ -24,6 +24,9 @@ from sextant.state.layout import RISK_DIMENSIONS
 from sextant.state.supervision import SupervisorReport
 
 HISTORY_POINTS = 2048
+# The chart spans at least this many of the market's updates: on hourly bars a 300 s window would hold one price.
+WINDOW_UPDATES = 120
+PACE_SAMPLES = 33  # updates whose spacing gives the market's pace (their median)
 RESOLVED_CARD_LINGER_S = 0.8  # a decided card stays, re-coloured, this long before it is archived
 MAX_RESEARCH = 200
 RESEARCH_KIND = "Research"  # a card that changes a crew member's parameters (research/link.py)
@@ -118,6 +121,24 @@ def attestor_status(health: messages.AttestorDown | messages.AttestorUp | None) 
     return ""
 
 
+def tick_places(tick: float) -> int:
+    """The decimals of an instrument's tick: 0.1 → 1, 0.00001 → 5, 0.25 → 2 (0 for a tick not known yet)."""
+    if not tick > 0:
+        return 0
+    text = f"{tick:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def price_text(price: float, tick: float) -> str:
+    """A price on the instrument's tick, with its decimals (an order's level: 60,123.4; 1.07219)."""
+    return f"{price:,.{tick_places(tick) if tick > 0 else 1}f}"
+
+
+def mid_text(price: float, tick: float) -> str:
+    """A mid or an average, which can fall between ticks: a decimal more than the tick's, at least two."""
+    return f"{price:,.{max(2, tick_places(tick / 2) if tick > 0 else 2)}f}"
+
+
 class BridgeModel:
     def __init__(self, history_s: float = 300.0) -> None:
         self.history_s = history_s
@@ -144,6 +165,7 @@ class BridgeModel:
         self.supervisor: SupervisorReport | None = None  # what `sextant run` says of the engine (DOWN and why)
         self.card_arrivals = 0  # cards that came, ever: the view announces each (sound, urgency hint, flash)
         self._last_sample_ts = 0
+        self._update_gaps: deque[int] = deque(maxlen=PACE_SAMPLES)  # engine ns between price changes
         self._last_sequence = -1
 
     # ------------------------------------------------------------------------------------------------ inputs
@@ -200,15 +222,30 @@ class BridgeModel:
                                      or int(snapshot["ts_ns"]) < int(previous["ts_ns"])):
             self.history.clear()  # the engine restarted, or a replay went back: a new timeline
             self._last_sample_ts = 0
+            self._update_gaps.clear()
         self.snapshot = snapshot
         ts = int(snapshot["ts_ns"])
         mid = float(snapshot["mid"])
-        if mid > 0 and ts > 0 and ts - self._last_sample_ts >= self.history_s * 1e9 / HISTORY_POINTS:
+        if previous is not None and mid != float(previous["mid"]) and ts > int(previous["ts_ns"]):
+            self._update_gaps.append(ts - int(previous["ts_ns"]))
+        if mid > 0 and ts > 0 and ts - self._last_sample_ts >= self.window_s * 1e9 / HISTORY_POINTS:
             self._last_sample_ts = ts
             equity = float(snapshot["equity"])
             if not self.session_start_equity and equity > 0:
                 self.session_start_equity = equity
             self.history.append(ts, mid, float(snapshot["sea_state"]), hull_fractions(snapshot), equity)
+
+    @property
+    def tick(self) -> float:
+        """The instrument's price increment (0 until the engine has said it)."""
+        return float(self.snapshot["price_increment"]) if self.snapshot is not None else 0.0
+
+    @property
+    def window_s(self) -> float:
+        """The sea chart's span: history_s, or WINDOW_UPDATES of the market's pace where it is slower (bars)."""
+        if not self._update_gaps:
+            return self.history_s
+        return max(self.history_s, WINDOW_UPDATES * float(np.median(self._update_gaps)) / 1e9)
 
     def _apply_event(self, event: messages.Event, ts_ns: int = 0) -> None:
         self.event_counts[type(event).__name__] += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sextant.bridge import theme
 from sextant.bridge.blotter import OrderState
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import BridgeModel, mid_text, price_text
 from sextant.state.context import ContextSnapshot
 from sextant.state.layout import LLM_ROLES
 
@@ -19,13 +19,13 @@ STATUS_COLORS = {"WORKING": theme.CYAN, "PARTIAL": theme.CYAN, "FILLED": theme.G
                  "REJECTED": theme.RED, "DENIED": theme.RED, "DRY RUN": theme.YELLOW}
 
 
-def order_cells(order: OrderState) -> tuple[str, str, str, str, str, str]:
+def order_cells(order: OrderState, tick: float) -> tuple[str, str, str, str, str, str]:
     """One order's row: side, filled / quantity, what it is, its price, its status, and the detail."""
     quantity = f"{order.filled:g}/{order.quantity:g}" if order.status == "PARTIAL" else f"{order.quantity:g}"
     if order.filled and order.status in ("FILLED", "PARTIAL"):
-        price = f"{order.average_price:,.1f}"  # the average fill price
+        price = price_text(order.average_price, tick)  # the average fill price
     elif order.level is not None:
-        price = f"{order.level:,.1f}"
+        price = price_text(order.level, tick)
     else:
         price = "market"
     what = order.role if order.order_type != "UNKNOWN" else "order"
@@ -44,11 +44,12 @@ def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
         lines = [(f"FLAT · realised {realized:+,.2f}", theme.TEXT_SECONDARY)]
     else:
         color = theme.GREEN if size > 0 else theme.RED
-        lines = [(f"{position_words(size)} @ {entry:,.2f} · mark {float(record['mid']):,.2f} · uPnL {unrealized:+,.2f}"
+        mark = mid_text(float(record["mid"]), model.tick)
+        lines = [(f"{position_words(size)} @ {mid_text(entry, model.tick)} · mark {mark} · uPnL {unrealized:+,.2f}"
                   f" · rPnL {realized:+,.2f}", color)]
     stops = [order for order in model.blotter.working() if order.role in ("stop-loss", "trailing stop", "stop")]
     for order in stops:
-        level = f" at {order.level:,.1f}" if order.level is not None else ""
+        level = f" at {price_text(order.level, model.tick)}" if order.level is not None else ""
         lines.append((f"{order.role} {order.side} {order.quantity:g}{level}", theme.RED))
     if size and not stops:
         lines.append(("no stop working", theme.YELLOW))

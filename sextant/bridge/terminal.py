@@ -243,8 +243,8 @@ class TerminalBridge:
         """A drawer's content as text: 1 orders, 2 research, 3 memory, 4 hull integrity."""
         model, stats = self.controller.model, self.controller.link.stats
         if number == 1:
-            working = [" ".join(order_cells(order)) for order in model.blotter.working()]
-            recent = [" ".join(order_cells(order)) for order in model.blotter.recent(DRAWER_LINES)
+            working = [" ".join(order_cells(order, model.tick)) for order in model.blotter.working()]
+            recent = [" ".join(order_cells(order, model.tick)) for order in model.blotter.recent(DRAWER_LINES)
                       if not order.working]
             return ["POSITION", *(text for text, _ in position_lines(model)), "WORKING", *(working or ["none"]),
                     "RECENT", *(recent or ["no orders yet"])]

@@ -20,6 +20,9 @@ from sextant.state.context import ContextWriter, decode_instrument
 from sextant.state.ring import CommandRingFollower, EventRingWriter
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# At 1× a scene plays at most this long per snapshot: one recorded live (a snapshot every 50 ms) or by a sim of
+# quotes (every 250 ms to 1 s) plays in real time, one of hourly bars a bar a second instead of an hour.
+SECONDS_PER_SNAPSHOT = 1.0
 STATUS_EVERY_NS = 200_000_000
 TICK_S = 1 / 60  # how far `sextant replay` advances the player per step
 
@@ -43,6 +46,10 @@ class ScenePlayer:
         self.start_ns = int(self._times[0])
         self.duration_ns = int(self._times[-1]) - self.start_ns
         self.speed = speed
+        # engine seconds per wall second at 1×: 1, or more where the snapshots are further apart (bars)
+        gaps = np.diff(self._times)
+        gap_s = float(np.median(gaps[gaps > 0])) / 1e9 if np.any(gaps > 0) else 0.0
+        self.time_scale = max(1.0, gap_s / SECONDS_PER_SNAPSHOT)
         self.paused = False
         self.position_ns = 0
         self._clock = clock
@@ -75,7 +82,7 @@ class ScenePlayer:
         """Move the timeline by `wall_dt_s` × speed (not while paused), then handle the bridge's commands."""
         self._read_commands()
         if not self.paused:
-            self._move_to(self.position_ns + int(wall_dt_s * self.speed * 1e9))
+            self._move_to(self.position_ns + int(wall_dt_s * self.speed * self.time_scale * 1e9))
         now = self._clock()
         self.context.heartbeat(now)
         self.events.heartbeat(now)

@@ -344,7 +344,7 @@ OFFSET_MID = field_offset("mid")
 
 _TASK_TEXT: dict[CrewTask, str] = {
     CrewTask.IDLE: "idle",
-    CrewTask.WATCHING_PRICE: "watching {value:,.1f}",
+    CrewTask.WATCHING_PRICE: "watching {value:,.7g}",  # 60,123.45 and 1.072195 alike
     CrewTask.MOMENTUM_SIGNAL: "momentum {value:+.5f}",
     CrewTask.FADING_ZSCORE: "fading z {value:+.2f}",
     CrewTask.RISK_NOMINAL: "hull nominal, U={value:.2f}",

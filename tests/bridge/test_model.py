@@ -4,9 +4,18 @@ up; then as nothing at all once it has caught up)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from sextant.bridge.console import NOTABLE
 from sextant.bridge.link import LinkStatus, Tick
-from sextant.bridge.model import COMMAND_ANSWER_S, BridgeModel, attestor_status
+from sextant.bridge.model import (
+    COMMAND_ANSWER_S,
+    WINDOW_UPDATES,
+    BridgeModel,
+    attestor_status,
+    mid_text,
+    price_text,
+)
 from sextant.state import messages
 from sextant.state.ring import RingMessage
 
@@ -136,3 +145,31 @@ def test_an_engine_its_supervisor_reports_down_is_said_once_with_the_reason_and_
     assert model.engine_down(now_ns=2_000_000_000) == "ENGINE DOWN · restart 2/5 in 2 s · killed by SIGKILL"
     model.apply(engine_tick(LinkStatus.STARTING, 222), now_s=3.0)
     assert model.engine_down(now_ns=3_000_000_000) == "" and not model.cards
+
+
+def snapshot_at(sequence: int, ts_s: float, mid: float, tick: float) -> Tick:
+    from sextant.state.context import ContextSnapshot
+    from sextant.state.layout import CONTEXT_DTYPE
+
+    record = np.zeros((), CONTEXT_DTYPE)[()]
+    record["ts_ns"], record["mid"], record["price_increment"] = int(ts_s * 1e9), mid, tick
+    return Tick(LinkStatus.LIVE, ContextSnapshot(sequence, record, 0), [], 0.0, 0)
+
+
+def test_the_chart_spans_the_markets_pace_on_hourly_bars_and_history_s_on_quotes() -> None:
+    hourly = BridgeModel(history_s=300.0)
+    for n in range(40):
+        hourly.apply(snapshot_at(n + 1, (n + 1) * 3600.0, 1.07 + n * 1e-5, 0.00001), float(n))
+    assert hourly.window_s == WINDOW_UPDATES * 3600.0  # 120 bars, not a 300 s window holding one
+    assert hourly.history.count == 40  # every bar a chart point
+    quotes = BridgeModel(history_s=300.0)
+    for n in range(40):
+        quotes.apply(snapshot_at(n + 1, n * 0.1, 60_000.0 + n, 0.1), n * 0.1)
+    assert quotes.window_s == 300.0
+
+
+def test_prices_take_the_instruments_decimals() -> None:
+    assert (price_text(60_123.4, 0.1), mid_text(60_123.45, 0.1)) == ("60,123.4", "60,123.45")
+    assert (price_text(1.07219, 0.00001), mid_text(1.072195, 0.00001)) == ("1.07219", "1.072195")
+    assert (price_text(113.73, 0.01), mid_text(100.0, 0.25)) == ("113.73", "100.000")
+    assert (price_text(60_123.4, 0.0), mid_text(60_123.45, 0.0)) == ("60,123.4", "60,123.45")  # tick not known yet

@@ -151,3 +151,21 @@ def test_a_killed_engine_loses_at_most_the_last_second_of_its_scene(tmp_path: Pa
     last_ns = int(quotes.column("ts_event").to_numpy()[-1])
     assert killed_ns - last_ns <= 2_000_000_000, "at most the last second (one flush period) plus scheduling slack"
     assert len(read_context(scene).records) > 50
+
+
+def test_a_scene_of_hourly_bars_replays_a_bar_a_second_and_a_quote_scene_in_real_time(
+        tmp_path: Path) -> None:
+    from sextant.engine.config import EngineConfig
+    from sextant.engine.sim import catalog_data, run_sim
+    from sextant.market.importer import InstrumentTerms, import_data
+    from tests.fixtures.public_data import public_csv
+
+    import_data(public_csv("EURUSD.csv"), tmp_path / "catalog", InstrumentTerms())
+    instrument, data, bar_type = catalog_data(tmp_path / "catalog")
+    run_sim(EngineConfig(), data[:300], tmp_path / "sim", instrument=instrument, bar_type=bar_type)
+    bars = ScenePlayer(tmp_path / "sim" / "scene", tmp_path / "c.mmap", tmp_path / "e.mmap")
+    assert bars.time_scale == 3600  # one snapshot an hour: a bar a second at 1×
+    bars.advance(1.0)
+    assert bars.position_ns == 3_600_000_000_000
+    quotes = ScenePlayer(REPO_ROOT / "scenes" / "chop", tmp_path / "c2.mmap", tmp_path / "e2.mmap")
+    assert quotes.time_scale == 1.0

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
-from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card
+from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card, price_text
 from sextant.bridge.positions import position_words
 from sextant.state import messages
 
@@ -42,7 +42,7 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
         rect = Rect(column.left + p.px(12) + slide * column.width, top - (index + 1) * card_h - index * gap,
                     column.width - p.px(24), card_h)
         _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, model.answering, on_approve,
-                   on_modify, on_reject)
+                   on_modify, on_reject, model.tick)
         if not card.outcome and model.answering:
             _draw_attention(p, card, rect, model.now_s, now_ns)
         shown[card.intent_id] = rect
@@ -54,7 +54,7 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
 
 def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_top: bool, answering: bool,
                on_approve: Callable[[str], None], on_modify: Callable[[str], None],
-               on_reject: Callable[[str], None]) -> None:
+               on_reject: Callable[[str], None], tick: float) -> None:
     intent = card.intent
     key = f"card{index}"
     border = OUTCOME_COLORS.get(card.outcome, theme.side_color(intent.side))
@@ -87,7 +87,7 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
             anchor_x="right")
     y -= p.tx(26)
     research = intent.intent_kind == RESEARCH_KIND  # a change of the agent's parameters: no order, no MODIFY
-    order = "PARAMETER CHANGE · no order" if research else order_words(intent)
+    order = "PARAMETER CHANGE · no order" if research else order_words(intent, tick)
     p.label(f"{key}:order", p.fit(order, width, theme.SIZE_BODY, mono=True, bold=True), x, y, size=theme.SIZE_BODY,
             mono=True,
             bold=True, color=theme.side_color(intent.side))
@@ -127,13 +127,13 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
                 color=theme.YELLOW)
 
 
-def order_words(intent: messages.IntentGenerated) -> str:
+def order_words(intent: messages.IntentGenerated, tick: float) -> str:
     """The order in a trader's words, and the position it leads to: "SELL 2 TRAIL 50 bps → SHORT 1" says why a
     short of 1 sells 2 (it closes a long of 1 first)."""
     style: str = intent.style or ""
     if style == "TRAILING_STOP":
         style = f"TRAIL {intent.trailing_offset_bps:g} bps" if intent.trailing_offset_bps is not None else "TRAIL"
-    price = f" @ {intent.price:,.1f}" if intent.price is not None else ""
+    price = f" @ {price_text(intent.price, tick)}" if intent.price is not None else ""
     target = f" → {position_words(intent.target_position)}" if intent.target_position is not None else ""
     return f"{intent.side or ''} {intent.quantity:g}{price} {style}".strip() + target
 

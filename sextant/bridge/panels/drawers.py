@@ -94,7 +94,7 @@ def _orders(p: Painter, model: BridgeModel, area: Rect) -> None:
             if y - row_h < area.bottom + footer_h:
                 break
             y -= row_h
-            cells = order_cells(order)
+            cells = order_cells(order, model.tick)
             for column, (text, (_, at)) in enumerate(zip(cells, ORDER_COLUMNS, strict=True)):
                 width = (ORDER_COLUMNS[column + 1][1] - at) * area.width - p.px(8) if column < 5 else \
                     (1 - at) * area.width

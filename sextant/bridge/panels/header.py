@@ -6,7 +6,7 @@ from sextant.bridge import theme
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import Rect
 from sextant.bridge.link import LinkStatus
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import BridgeModel, mid_text
 from sextant.state.layout import EStopState, TradingState, Venue
 
 BADGE_COLORS = {LinkStatus.LIVE: theme.GREEN, LinkStatus.STALE: theme.RED, LinkStatus.WAITING: theme.YELLOW,
@@ -50,13 +50,13 @@ def draw_header(p: Painter, model: BridgeModel, now_ns: int) -> None:
     x += p.label("header:instrument", snapshot.instrument, x, baseline, size=theme.SIZE_BODY,
                  color=theme.TEXT_SECONDARY, mono=True) + gap
     mid = float(record["mid"])
-    x += p.label("header:price", f"{mid:,.2f}" if mid > 0 else "—", x, baseline, size=theme.SIZE_DISPLAY, mono=True,
-                 bold=True) + gap
+    price = mid_text(mid, model.tick) if mid > 0 else "—"
+    x += p.label("header:price", price, x, baseline, size=theme.SIZE_DISPLAY, mono=True, bold=True) + gap
     position = float(record["position_size"])
     unrealized = float(record["unrealized_pnl"])
     if position:
         side, side_color = ("LONG", theme.GREEN) if position > 0 else ("SHORT", theme.RED)
-        text = f"{side} {abs(position):g} @ {float(record['entry_price']):,.2f}"
+        text = f"{side} {abs(position):g} @ {mid_text(float(record['entry_price']), model.tick)}"
         x += p.label("header:position", text, x, baseline, size=theme.SIZE_TITLE, mono=True, color=side_color) + gap
     else:
         x += p.label("header:position", "FLAT", x, baseline, size=theme.SIZE_TITLE, mono=True,

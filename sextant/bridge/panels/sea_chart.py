@@ -17,7 +17,7 @@ from sextant.bridge.axes import format_ago, format_price, price_ticks, time_tick
 from sextant.bridge.blotter import EStopMark, OrderState
 from sextant.bridge.draw import Painter
 from sextant.bridge.layout import Rect
-from sextant.bridge.model import BridgeModel
+from sextant.bridge.model import BridgeModel, mid_text, price_text
 from sextant.bridge.panels.hull import hull_strip_plate
 from sextant.bridge.positions import position_words
 from sextant.bridge.render.gl import HEAT_COLUMNS, SPRITE_DOT, SPRITE_FILL, GpuLayers, sprite
@@ -113,7 +113,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect, *
         ts, mids = np.append(ts, live_ts), np.append(mids, live_mid)
         seas = np.append(seas, float(snapshot["sea_state"]))
     now_ns = int(ts[-1])
-    visible = ts >= now_ns - model.history_s * 1e9
+    visible = ts >= now_ns - model.window_s * 1e9
     ts, mids, seas = ts[visible], mids[visible], seas[visible]
     forecast_step = float(snapshot["forecast_step_s"])
     forecast = np.asarray(snapshot["forecast_mid"], np.float64)
@@ -132,7 +132,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect, *
     span = max(high - low, mid_now * MIN_SPAN_BPS / 1e4)
     centre = (high + low) / 2
     low, high = centre - span * 0.6, centre + span * 0.6
-    start_ns = min(max(int(ts[0]), now_ns - int(model.history_s * 1e9)), now_ns - int(MIN_WINDOW_S * 1e9))
+    start_ns = min(max(int(ts[0]), now_ns - int(model.window_s * 1e9)), now_ns - int(MIN_WINDOW_S * 1e9))
     geometry = ChartGeometry(plot, now_ns, start_ns, FORECAST_POINTS * forecast_step if has_forecast else 1.0,
                              low, high)
     # Heat and line heights, per column along the time axis.
@@ -175,7 +175,7 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect, *
                    for fill in fills]
         gpu.sprites([*markers, sprite(SPRITE_DOT, dot_x, dot_y, p.px(14), (blink, 0, 0, 0), sea_color)])
     axis_top = min(plot.top, hull_strip_plate(p, rect).bottom)
-    _price_axis(p, frame, geometry, tick_prices, tick_step, mid_now, dot_y, sea_color, levels, axis_top)
+    _price_axis(p, frame, geometry, tick_prices, tick_step, mid_now, dot_y, sea_color, levels, axis_top, model.tick)
     _time_axis(p, frame, geometry, time_ago, history_end, has_forecast, FORECAST_POINTS * forecast_step)
     if not replaying and trader_layers:
         _legend(p, frame, levels, bool(fills), bool(estops))
@@ -207,25 +207,25 @@ def _levels(model: BridgeModel, mid: float) -> list[Level]:
     levels = []
     size, entry = float(snapshot["position_size"]), float(snapshot["entry_price"])
     if size and entry > 0:
-        levels.append(Level("entry", entry, f"ENTRY {position_words(size)} @ {entry:,.2f}",
+        levels.append(Level("entry", entry, f"ENTRY {position_words(size)} @ {mid_text(entry, model.tick)}",
                             ENTRY_COLOR, "entry"))
     for order in model.blotter.working():
         level = order.level
         if level is None or level <= 0:
             continue
         stop = order.role in ("stop-loss", "trailing stop", "stop")
-        levels.append(Level(order.client_order_id, level, _order_text(order, mid), STOP_COLOR if stop else ORDER_COLOR,
-                            "stop" if stop else "order"))
+        levels.append(Level(order.client_order_id, level, _order_text(order, mid, model.tick),
+                            STOP_COLOR if stop else ORDER_COLOR, "stop" if stop else "order"))
     return levels
 
 
-def _order_text(order: OrderState, mid: float) -> str:
+def _order_text(order: OrderState, mid: float, tick: float) -> str:
     away = (order.level or mid) / mid - 1 if mid > 0 else 0.0
     filled = f" {order.filled:g}/{order.quantity:g}" if order.filled else f" {order.quantity:g}"
     # A trailing stop's trigger moves with the price at the venue (or Nautilus' emulator); the engine reports
     # where it was placed, so that is what the line and its words say.
     at = "placed at" if order.role == "trailing stop" else "@"
-    return f"{order.role.upper()} {order.side}{filled} {at} {order.level:,.1f} ({away:+.2%})"
+    return f"{order.role.upper()} {order.side}{filled} {at} {price_text(order.level or 0.0, tick)} ({away:+.2%})"
 
 
 def _grid(p: Painter, geometry: ChartGeometry, tick_prices: list[float], time_ago: list[int],
@@ -240,7 +240,8 @@ def _grid(p: Painter, geometry: ChartGeometry, tick_prices: list[float], time_ag
 
 
 def _price_axis(p: Painter, frame: ChartFrame, geometry: ChartGeometry, tick_prices: list[float], tick_step: float,
-                mid: float, dot_y: float, sea_color: theme.Color, levels: list[Level], top: float) -> None:
+                mid: float, dot_y: float, sea_color: theme.Color, levels: list[Level], top: float,
+                tick: float) -> None:
     """The last price, then each level clamped into the plot, then the round ticks, each only where it has room
     (below `top`: the hull gauges sit over the axis' upper end)."""
     row = p.font(theme.SIZE_SMALL) * 1.35
@@ -251,13 +252,13 @@ def _price_axis(p: Painter, frame: ChartFrame, geometry: ChartGeometry, tick_pri
 
     plot = frame.plot
     last_y = float(np.clip(dot_y, plot.bottom + row / 2, top - row / 2))
-    p.label("chart:last", f"{mid:,.2f}", frame.axis_x, last_y, size=theme.SIZE_SMALL, mono=True, bold=True,
+    p.label("chart:last", mid_text(mid, tick), frame.axis_x, last_y, size=theme.SIZE_SMALL, mono=True, bold=True,
             color=sea_color, anchor_y="center")
     taken.append(last_y)
     for level in levels:
         y = float(np.clip(geometry.y(level.price), plot.bottom + row / 2, top - row / 2))
         if room(y):
-            p.label(f"chart:level:{level.key}", f"{level.price:,.1f}", frame.axis_x, y, size=theme.SIZE_SMALL,
+            p.label(f"chart:level:{level.key}", price_text(level.price, tick), frame.axis_x, y, size=theme.SIZE_SMALL,
                     mono=True, color=level.color, anchor_y="center")
             taken.append(y)
     for index, price in enumerate(tick_prices):
