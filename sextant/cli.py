@@ -31,7 +31,7 @@ EXIT_USAGE = 2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research")
+BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research", "data")
 _ENGINE_SETTINGS = {"venue": "engine.venue", "seed": "engine.seed", "dry_run": "engine.dry_run",
                     "market": "engine.market", "instrument": "engine.instrument"}
 # Per verb, the options that set a setting (option dest -> the setting's key). They go through

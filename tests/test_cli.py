@@ -265,7 +265,7 @@ class TestBringYourOwnMarket:
         result = sextant("data", "import", str(public_csv("GOOG.csv")), "--kind", "equity", "--instrument",
                          "GOOG.NASDAQ", "--taker-fee", "0.0005", "--no-progress")
         assert result.returncode == 0, result.stderr
-        assert "imported 2,148 bars" in result.stdout and "GOOG.NASDAQ (Equity): tick 0.01" in result.stdout
+        assert "imported 2,148 bars" in result.stdout and "GOOG.NASDAQ Equity: tick 0.01" in result.stdout
         assert "next: sextant sim catalog --instrument GOOG.NASDAQ" in result.stdout
         shown = sextant("data", "show")
         assert shown.returncode == 0 and "bars   GOOG.NASDAQ-1-DAY-LAST-EXTERNAL: 1 file(s)" in shown.stdout

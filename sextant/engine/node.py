@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import os
 import signal
@@ -168,10 +169,16 @@ def venue_instrument(config: EngineConfig) -> Instrument:
     if config.venue != "catalog":
         return okx_linear_swap(config.instrument)
     try:
-        market = open_market(Path(config.market), catalog_instrument(Path(config.market), config.instrument))
+        data = Path(config.market) / "data"
+        return _catalog_instrument(config.market, config.instrument, data.stat().st_mtime_ns if data.exists() else 0)
     except DataError as error:
         raise ConfigError(f"SEXTANT_MARKET={config.market}: {error}") from None
-    return market.instrument
+
+
+@functools.lru_cache(maxsize=4)
+def _catalog_instrument(market: str, instrument_id: str, changed_ns: int) -> Instrument:
+    """The catalog's instrument, read once per build (the node's config, its clients and the crew all ask)."""
+    return open_market(Path(market), catalog_instrument(Path(market), instrument_id)).instrument
 
 
 def for_venue(config: EngineConfig) -> EngineConfig:

@@ -19,6 +19,7 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import Book, bar_book, centred_book
 from sextant.market.columns import DataError, DataKind
+from sextant.market.instrument import describe
 
 CATALOG_FOLDERS: dict[DataKind, str] = {"quotes": "quote_tick", "bars": "bar", "trades": "trade_tick"}
 CLASSES: dict[DataKind, type] = {"quotes": QuoteTick, "bars": Bar, "trades": TradeTick}
@@ -106,10 +107,7 @@ def catalog_lines(path: Path) -> list[str]:
     catalog = ParquetDataCatalog(str(path))
     lines = [f"# catalog {path}"]
     for instrument in catalog.instruments():
-        lines.append(f"{instrument.id} ({type(instrument).__name__}): tick {instrument.price_increment}, lot "
-                     f"{instrument.size_increment}, multiplier {instrument.multiplier}, fees maker "
-                     f"{float(instrument.maker_fee):g} taker {float(instrument.taker_fee):g}, in "
-                     f"{instrument.quote_currency}")
+        lines.append(f"{instrument.id} {describe(instrument)}")
         for kind, folder in CATALOG_FOLDERS.items():
             pattern = f"{instrument.id}-*" if kind == "bars" else str(instrument.id)
             for data_set in sorted((path / "data" / folder).glob(pattern)):

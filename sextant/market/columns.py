@@ -10,7 +10,7 @@ unit (s, ms, µs, ns) is read from their size unless given.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -123,9 +123,14 @@ def epoch_unit(values: np.ndarray) -> EpochUnit:
     return next((unit for limit, unit in _EPOCH_LIMITS if first < limit), "ns")
 
 
+def row_name(row: int) -> str:
+    return f"row {row}"
+
+
 def to_ns(column: pa.ChunkedArray | pa.Array, *, tz: str = "UTC", unit: EpochUnit | None = None,
-          first_row: int = 1) -> np.ndarray:
-    """Nanoseconds since the epoch (int64) for a time column; a row that is not a time is a DataError naming it."""
+          first_row: int = 1, where: Callable[[int], str] = row_name) -> np.ndarray:
+    """Nanoseconds since the epoch (int64) for a time column whose first value is row `first_row`; a row that is
+    not a time is a DataError naming it as `where` names rows (a CSV's lines)."""
     kind = column.type
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         if pa.types.is_date(kind):
@@ -133,12 +138,13 @@ def to_ns(column: pa.ChunkedArray | pa.Array, *, tz: str = "UTC", unit: EpochUni
         stamps = pd.Series(column.to_pandas())
         if stamps.dt.tz is None:
             stamps = stamps.dt.tz_localize(tz, ambiguous="raise", nonexistent="raise")
-        return _checked(stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8, column, first_row)
+        return _checked(stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8, column, first_row,
+                        where)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         values = np.asarray(column.to_numpy(zero_copy_only=False), np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
-            raise DataError(f"row {first_row + int(bad[0])}: the time is empty or not a number")
+            raise DataError(f"{where(first_row + int(bad[0]))}: the time is empty or not a number")
         chosen = unit or epoch_unit(values)
         if pa.types.is_integer(kind):
             return np.asarray(column.to_numpy(zero_copy_only=False), np.int64) * _NS_PER[chosen]
@@ -150,20 +156,22 @@ def to_ns(column: pa.ChunkedArray | pa.Array, *, tz: str = "UTC", unit: EpochUni
         stamps = pd.to_datetime(text, errors="coerce", format="mixed")
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if len(bad):
-        raise DataError(f"row {first_row + int(bad[0])}: {text.iloc[int(bad[0])]!r} is not a time")
+        raise DataError(f"{where(first_row + int(bad[0]))}: {text.iloc[int(bad[0])]!r} is not a time")
     if stamps.dt.tz is None:
         stamps = stamps.dt.tz_localize(tz, ambiguous="raise", nonexistent="raise")
     return stamps.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array.asi8
 
 
-def _checked(ns: np.ndarray, column: pa.ChunkedArray | pa.Array, first_row: int) -> np.ndarray:
+def _checked(ns: np.ndarray, column: pa.ChunkedArray | pa.Array, first_row: int, where: Callable[[int], str]
+             ) -> np.ndarray:
     if column.null_count:
         row = int(np.flatnonzero(np.asarray(pc.is_null(column)))[0])
-        raise DataError(f"row {first_row + row}: the time is empty")
+        raise DataError(f"{where(first_row + row)}: the time is empty")
     return ns
 
 
-def floats(column: pa.ChunkedArray | pa.Array, name: str, first_row: int) -> np.ndarray:
+def floats(column: pa.ChunkedArray | pa.Array, name: str, first_row: int, where: Callable[[int], str] = row_name
+           ) -> np.ndarray:
     """A numeric column as float64 (empty cells as NaN, which the checks then name)."""
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_decimal(column.type)
             or pa.types.is_null(column.type)):
@@ -175,7 +183,7 @@ def floats(column: pa.ChunkedArray | pa.Array, name: str, first_row: int) -> np.
                 try:
                     float(value)
                 except (TypeError, ValueError):
-                    raise DataError(f"row {first_row + row}: {name} {value!r} is not a number") from None
+                    raise DataError(f"{where(first_row + row)}: {name} {value!r} is not a number") from None
             raise
     return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False),
                       np.float64)

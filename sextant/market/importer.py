@@ -31,7 +31,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import DEFAULT_DEPTH
-from sextant.market.catalog import CATALOG_FOLDERS, CLASSES, open_market
+from sextant.market.catalog import CATALOG_FOLDERS, CLASSES, is_catalog, open_market
 from sextant.market.columns import (
     PRICES,
     SIZES,
@@ -43,7 +43,7 @@ from sextant.market.columns import (
     floats,
     to_ns,
 )
-from sextant.market.instrument import InstrumentKind, InstrumentSpec, build_instrument, currencies
+from sextant.market.instrument import InstrumentKind, InstrumentSpec, build_instrument, currencies, describe
 from sextant.market.venue_instruments import okx_instrument
 
 SourceFormat = Literal["csv", "parquet", "catalog"]
@@ -91,7 +91,7 @@ class InstrumentTerms(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 @dataclass(slots=True)
 class Gap:
-    row: int  # the first row after the gap
+    at: str  # the first row after the gap, as the file counts it ("EURUSD.csv line 62")
     after_ns: int
     length_ns: int
 
@@ -118,14 +118,12 @@ class ImportReport:
         span = f"{_iso(self.first_ns)} → {_iso(self.last_ns)}" if self.rows else "no rows"
         out = [
             f"imported {self.rows:,} {self.kind} ({self.columns}) in {self.seconds:.1f} s: {span}",
-            f"instrument {i.id} ({type(i).__name__}): tick {i.price_increment}"
-            f"{' (from the prices)' if self.tick_from_file else ''}, lot {i.size_increment}, multiplier "
-            f"{i.multiplier}, fees maker {float(i.maker_fee):g} taker {float(i.taker_fee):g}, in {i.quote_currency}",
+            f"instrument {i.id} {describe(i)}{' (the tick from the prices)' if self.tick_from_file else ''}",
         ]
         if self.bar_type:
             out.append(f"bars {self.bar_type}")
         if self.gap_count:
-            largest = ", ".join(f"{_span(g.length_ns)} after {_iso(g.after_ns)} (row {g.row})" for g in self.gaps)
+            largest = ", ".join(f"{_span(g.length_ns)} after {_iso(g.after_ns)} ({g.at})" for g in self.gaps)
             out.append(f"{self.gap_count} gap(s) longer than the usual step ({_span(self.usual_step_ns)}) × the gap "
                        f"factor; the largest: {largest}")
         out.append(f"catalog {self.catalog} ({self.files} file(s) written)")
@@ -133,8 +131,10 @@ class ImportReport:
 
 
 def source_format(path: Path) -> SourceFormat:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
     if path.is_dir():
-        if (path / "data").is_dir():
+        if is_catalog(path):
             return "catalog"
         raise DataError(f"{path} is a folder but not a NautilusTrader catalog (no data/ inside)")
     name = path.name.lower()
@@ -272,7 +272,7 @@ class RowChecker:
                                 f"{_iso(int(previous[i]))} (the usual step is {_span(self.usual_step_ns)}; --gaps "
                                 f"report imports it and lists the gaps)")
             self.gap_count += len(long_steps)
-            self.gaps.extend(Gap(first_row + int(i), int(previous[i]), int(steps[i])) for i in long_steps)
+            self.gaps.extend(Gap(self.where(first_row + int(i)), int(previous[i]), int(steps[i])) for i in long_steps)
             self.gaps = sorted(self.gaps, key=lambda gap: -gap.length_ns)[:5]
         self.last_ns = int(ts[-1])
 
@@ -366,10 +366,10 @@ class CatalogWriter:
         self._doomed: list[Path] = []  # what the commit replaces
         known = ([i for i in ParquetDataCatalog(str(target)).instruments() if i.id == instrument.id]
                  if (target / "data").is_dir() else [])
-        if known and _terms(known[0]) != _terms(instrument):
+        if known and describe(known[0]) != describe(instrument):
             if not replace:
-                raise DataError(f"the catalog defines {instrument.id} otherwise ({_terms(known[0])}; this import: "
-                                f"{_terms(instrument)}): --replace to replace it and its data")
+                raise DataError(f"the catalog defines {instrument.id} otherwise ({describe(known[0])}; this import: "
+                                f"{describe(instrument)}): --replace to replace it and its data")
             data = target / "data"
             self._doomed += [*data.glob(f"*/{instrument.id}"), *data.glob(f"bar/{instrument.id}-*")]
         existing = target / "data" / CATALOG_FOLDERS[kind] / identifier
@@ -415,12 +415,6 @@ class CatalogWriter:
         self.files += 1
 
 
-def _terms(instrument: Instrument) -> str:
-    return (f"{type(instrument).__name__}, tick {instrument.price_increment}, lot {instrument.size_increment}, "
-            f"multiplier {instrument.multiplier}, fees {float(instrument.maker_fee):g}/{float(instrument.taker_fee):g}"
-            f", in {instrument.quote_currency}")
-
-
 def _aggressor(column: pa.ChunkedArray | pa.Array, where: Callable[[int], str], first_row: int) -> np.ndarray:
     """Nautilus' AggressorSide codes (0 none, 1 buyer, 2 seller) from buy/sell words or is_buyer_maker flags."""
     if pa.types.is_boolean(column.type):  # is_buyer_maker: the seller took the bid
@@ -443,9 +437,9 @@ def import_data(path: Path, catalog_path: Path, terms: InstrumentTerms | None = 
     (bytes for CSV, rows for Parquet and catalogs)."""
     terms, options = terms or InstrumentTerms(), options or ImportOptions()
     started = time.perf_counter()
-    fmt = options.source_format or source_format(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    fmt = options.source_format or source_format(path)
     if fmt == "catalog":
         return copy_catalog(path, catalog_path, terms, options, progress, started)
     total = path.stat().st_size if fmt == "csv" else pq.ParquetFile(path).metadata.num_rows
@@ -562,15 +556,12 @@ def _columns(batch: pa.RecordBatch, columns: ColumnMap, options: ImportOptions, 
              where: Callable[[int], str]) -> dict[str, np.ndarray]:
     """The batch's fields as arrays (times in ns, prices and sizes as float64, sides as Nautilus codes)."""
     source = {field: batch.column(batch.schema.get_field_index(name)) for field, name in columns.columns.items()}
-    try:
-        out: dict[str, np.ndarray] = {"ts": to_ns(source["ts"], tz=options.tz, unit=options.epoch_unit,
-                                                  first_row=first_row)}
-    except DataError as error:
-        raise DataError(f"{where(first_row)}…: {error}") from None
+    out: dict[str, np.ndarray] = {"ts": to_ns(source["ts"], tz=options.tz, unit=options.epoch_unit,
+                                              first_row=first_row, where=where)}
     count = batch.num_rows
     for field_name in (*PRICES[columns.kind], *SIZES[columns.kind]):
         if field_name in source:
-            out[field_name] = floats(source[field_name], field_name, first_row)
+            out[field_name] = floats(source[field_name], field_name, first_row, where)
         elif field_name in SIZES[columns.kind]:
             out[field_name] = np.full(count, DEFAULT_DEPTH)
     if columns.kind == "trades":

@@ -93,6 +93,14 @@ def currency(code: str, kind: InstrumentKind) -> Currency:
     return made
 
 
+def describe(instrument: Instrument) -> str:
+    """An instrument's terms in a line: "CurrencyPair: tick 0.00001, lot 1, multiplier 1.0, fees maker 0 taker
+    2e-05, in USD"."""
+    return (f"{type(instrument).__name__}: tick {instrument.price_increment}, lot {instrument.size_increment}, "
+            f"multiplier {instrument.multiplier}, fees maker {float(instrument.maker_fee):g} taker "
+            f"{float(instrument.taker_fee):g}, in {instrument.quote_currency}")
+
+
 def base_size_worth(notional: float, price: float, lot: float, multiplier: float) -> float:
     """The order size worth `notional` at `price`, in whole lots, at least one: how the crew and research size an
     instrument whose contracts they do not know."""

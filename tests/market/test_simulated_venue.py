@@ -15,7 +15,7 @@ from sextant.market.simulated_venue import backtest_engine
 
 config = EngineConfig()
 engine = backtest_engine(okx_linear_swap(config.instrument), model_quotes(config, 200),
-                             trader_id="VENUE-001", starting_balance_usdt=10_000, leverage=2)
+                         trader_id="VENUE-001", starting_balance=10_000, leverage=2)
 engine.run()
 engine.dispose()
 print("ran")
