@@ -182,9 +182,11 @@ class StateEncoder(Actor):
         """A bar, at its close, as the book market/book.py synthesises: centred on the close."""
         close = bar.close.as_double()
         depth = Quantity(DEFAULT_DEPTH, self._size_precision)
-        self.on_quote_tick(QuoteTick(self._instrument_id, Price(close - self._half_spread, self._price_precision),
-                                     Price(close + self._half_spread, self._price_precision), depth, depth,
-                                     bar.ts_event, bar.ts_init))
+        quote = QuoteTick(self._instrument_id, Price(close - self._half_spread, self._price_precision),
+                          Price(close + self._half_spread, self._price_precision), depth, depth, bar.ts_event,
+                          bar.ts_init)
+        self.cache.add_quote_tick(quote)  # the book the strategy prices an approval or a modify against later
+        self.on_quote_tick(quote)
 
     def flush(self) -> None:
         """Commit the last quote's record if the writer's throttle skipped it (the end of a `sextant sim` run)."""

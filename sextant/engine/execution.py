@@ -64,8 +64,9 @@ class DirectiveExecutor:
         reference = directive.price or directive.reference_mid
         notional = directive.quantity * reference * instrument.multiplier.as_double()
         if notional > self._max_notional:
-            return self._refuse(directive, f"notional {notional:,.0f} USDT exceeds the cap of "
-                                           f"{self._max_notional:,.0f} USDT per order", now)
+            currency = instrument.get_settlement_currency().code
+            return self._refuse(directive, f"notional {notional:,.0f} {currency} exceeds the cap of "
+                                           f"{self._max_notional:,.0f} {currency} per order", now)
         if self._dry_run:
             self._dry_count += 1
             order_id = f"DRY-{self._dry_count:06d}"

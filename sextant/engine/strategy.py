@@ -174,7 +174,7 @@ class SwarmStrategy(Strategy):
         self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
         # the reason the crew bar shows the crew idle for, if any, and whose card it waits on
         self._blocked_task: tuple[CrewTask, frozenset[str]] | None = None
-        self._instrument_terms: tuple[float, float, float] | None = None  # lot, tick, multiplier: fixed per instrument
+        self._instrument_terms: tuple[float, float, float, str] | None = None  # lot, tick, multiplier, currency
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.gate.autonomy), int(self.gate.ceiling)
         record["crew_count"] = len(agents)
@@ -337,12 +337,14 @@ class SwarmStrategy(Strategy):
             if instrument is not None:
                 terms = self._instrument_terms = (instrument.size_increment.as_double(),
                                                   instrument.price_increment.as_double(),
-                                                  instrument.multiplier.as_double())
+                                                  instrument.multiplier.as_double(),
+                                                  instrument.get_settlement_currency().code)
         if tick is None or terms is None:
             return MarketView(bid=math.nan, ask=math.nan, position=position)
-        lot, tick_size, multiplier = terms
+        lot, tick_size, multiplier, currency = terms
         return MarketView(bid=tick.bid_price.as_double(), ask=tick.ask_price.as_double(), position=position,
-                          lot=lot, tick=tick_size, multiplier=multiplier, min_notional=self.config.min_notional_usd)
+                          lot=lot, tick=tick_size, multiplier=multiplier, min_notional=self.config.min_notional_usd,
+                          currency=currency)
 
     def risk(self) -> tuple[float, float]:
         fields = self._fields

@@ -44,7 +44,8 @@ class MarketView(msgspec.Struct, frozen=True, kw_only=True):
     lot: float = 0.01
     tick: float = 0.1
     multiplier: float = 0.01
-    min_notional: float = 20.0  # USDT
+    min_notional: float = 20.0  # in the account's currency
+    currency: str = "USDT"  # the account's: the instrument's settlement currency
 
     @property
     def mid(self) -> float:
@@ -88,10 +89,11 @@ def compile_intent(intent: AgentIntent, market: MarketView, size_factor: float =
     notional = quantity * market.mid * market.multiplier
     loss = notional * LOSS_MOVE
     if loss > intent.budget.max_loss:
-        raise CompileRejected(f"a {LOSS_MOVE:.1%} move would lose {loss:.2f} USDT, over the budget's "
+        raise CompileRejected(f"a {LOSS_MOVE:.1%} move would lose {loss:.2f} {market.currency}, over the budget's "
                               f"{intent.budget.max_loss:.2f}")
     if notional < market.min_notional:
-        raise CompileRejected(f"order notional {notional:.2f} USDT is below the minimum {market.min_notional:.2f}")
+        raise CompileRejected(f"order notional {notional:.2f} {market.currency} is below the minimum "
+                              f"{market.min_notional:.2f}")
     style: ExecutionStyleName = intent.style or (
         "FOK" if intent.all_or_nothing else _KIND_STYLE.get(intent.kind, "MARKET"))
     common: dict[str, Any] = {"intent_id": intent.id, "instrument": intent.instrument, "side": side,
