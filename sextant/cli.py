@@ -494,14 +494,14 @@ def _sim_catalog(config: SextantConfig, catalog: Path, instrument_id: str | None
                  record: bool) -> tuple[Any, Path]:
     """`sextant sim` on an imported market: its summary, and the folder it wrote (with `record`, a scene in it)."""
     from sextant.engine.config import EngineConfig
-    from sextant.engine.sim import catalog_data, run_sim
+    from sextant.engine.sim import catalog_data, data_kind, run_sim
 
     engine_config = EngineConfig.from_settings(config)
-    instrument, data, bar_type = catalog_data(catalog, instrument_id)
+    instrument, data = catalog_data(catalog, instrument_id)
     folder = Path(out) if out else _sim_out(config, f"{catalog.name}-{instrument.id.symbol}")
-    summary = run_sim(engine_config, data, folder, record=record, source=str(catalog), instrument=instrument,
-                      bar_type=bar_type)
-    print(f"sextant sim: {instrument.id} {bar_type or 'quotes'} from catalog {catalog}, seed {engine_config.seed} → "
+    summary = run_sim(engine_config, data, folder, record=record, source=str(catalog), instrument=instrument)
+    kind, bar_type = data_kind(data)
+    print(f"sextant sim: {instrument.id} {bar_type or kind} from catalog {catalog}, seed {engine_config.seed} → "
           f"{folder}")
     return summary, folder
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
-from nautilus_trader.model.data import Bar, BarType, QuoteTick
+from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
 from nautilus_trader.model.events import OrderInitialized
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
@@ -56,7 +56,10 @@ _POSITION, _ENTRY, _BALANCE, _BASE_SIZE = range(4)
 class StateEncoderConfig(ActorConfig, frozen=True):
     component_id: str = "StateEncoder"
     instrument_id: str = "BTC-USDT-SWAP.OKX"
-    bar_type: str | None = None  # read bars of this type instead of quotes (a backtest on bars)
+    # What the crew reads: quotes, or (a backtest on an imported market) bars of `bar_type`, or trades, each as the
+    # book market/book.py centres on its price
+    reads: Literal["quotes", "bars", "trades"] = "quotes"
+    bar_type: str | None = None
     heartbeat_interval_s: float = 0.25
 
 
@@ -66,6 +69,7 @@ class StateEncoder(Actor):
                  base_size: float = 1.0, measure_latency: bool = True) -> None:
         super().__init__(config)
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._reads = config.reads
         self._bar_type = BarType.from_str(config.bar_type) if config.bar_type else None
         self._half_spread = 0.0  # a bar's synthesised book: HALF_SPREAD_TICKS of the instrument's tick
         self._price_precision = self._size_precision = 0
@@ -148,8 +152,10 @@ class StateEncoder(Actor):
             record["multiplier"] = instrument.multiplier.as_double()
             self._half_spread = HALF_SPREAD_TICKS * instrument.price_increment.as_double()
             self._price_precision, self._size_precision = instrument.price_precision, instrument.size_precision
-        if self._bar_type is not None:
+        if self._reads == "bars" and self._bar_type is not None:
             self.subscribe_bars(self._bar_type)
+        elif self._reads == "trades":
+            self.subscribe_trade_ticks(self._instrument_id)
         else:
             self.subscribe_quote_ticks(self._instrument_id)
         self.msgbus.subscribe(topic="events.risk", handler=self._on_risk_event)
@@ -180,11 +186,16 @@ class StateEncoder(Actor):
 
     def on_bar(self, bar: Bar) -> None:
         """A bar, at its close, as the book market/book.py synthesises: centred on the close."""
-        close = bar.close.as_double()
+        self._book_at(bar.close.as_double(), bar.ts_event, bar.ts_init)
+
+    def on_trade_tick(self, trade: TradeTick) -> None:
+        """A trade, as the book market/book.py synthesises: centred on its price."""
+        self._book_at(trade.price.as_double(), trade.ts_event, trade.ts_init)
+
+    def _book_at(self, price: float, ts_event: int, ts_init: int) -> None:
         depth = Quantity(DEFAULT_DEPTH, self._size_precision)
-        quote = QuoteTick(self._instrument_id, Price(close - self._half_spread, self._price_precision),
-                          Price(close + self._half_spread, self._price_precision), depth, depth, bar.ts_event,
-                          bar.ts_init)
+        quote = QuoteTick(self._instrument_id, Price(price - self._half_spread, self._price_precision),
+                          Price(price + self._half_spread, self._price_precision), depth, depth, ts_event, ts_init)
         self.cache.add_quote_tick(quote)  # the book the strategy prices an approval or a modify against later
         self.on_quote_tick(quote)
 

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
@@ -253,12 +253,13 @@ def default_crew(config: EngineConfig) -> list[Agent]:
 
 def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
                      *, bus: Bus, commands_path: str | None, measure_latency: bool = True, multiplier: float,
-                     bar_type: str | None = None) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
+                     reads: Literal["quotes", "bars", "trades"] = "quotes", bar_type: str | None = None,
+                     ) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
     """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`, which turns
     `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`. The hull's
-    limits scale with the crew's base size and the instrument's `multiplier`; with `bar_type`, the crew reads bars
-    (market/catalog.py's book at each close) instead of quotes."""
-    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument, bar_type=bar_type,
+    limits scale with the crew's base size and the instrument's `multiplier`; in a backtest on an imported market the
+    crew `reads` bars (of `bar_type`) or trades, each as the book market/book.py centres on its price."""
+    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument, reads=reads, bar_type=bar_type,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
                            context, sink, bus=bus, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
                            risk_limits=RiskLimits.for_base_size(config.base_size, multiplier),
@@ -272,8 +273,8 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             reject_rearm_bps=config.reject_rearm_bps,
                             assisted_countdown_secs=config.assisted_countdown_secs, sl_pct=config.sl_pct,
                             command_poll_secs=config.command_poll_s,
-                            stop_trigger="LAST_PRICE" if config.venue == "okx" or bar_type else "BID_ASK",
-                            emulate_trailing_stops=bar_type is None,
+                            stop_trigger="LAST_PRICE" if config.venue == "okx" or reads != "quotes" else "BID_ASK",
+                            emulate_trailing_stops=reads == "quotes",
                             # Nautilus formats every order command and event into an INFO line before the logger
                             # drops it (the node logs at WARNING): string work on the path from a quote to its
                             # order. Our EventRing is the record of orders.

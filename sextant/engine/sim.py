@@ -28,14 +28,14 @@ import numpy as np
 from nautilus_trader.config import RiskEngineConfig
 from nautilus_trader.core.data import Data
 from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
-from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.instruments import Instrument
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
 from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
 from sextant.market.catalog import open_market
-from sextant.market.columns import DataError
+from sextant.market.columns import DataKind
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
 from sextant.market.simulated_venue import backtest_engine, quote_ticks
@@ -119,20 +119,25 @@ def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     return quote_ticks(okx_linear_swap(config.instrument), bid, ask, bid_size, ask_size, ts)
 
 
-def catalog_data(path: Path, instrument_id: str | None = None) -> tuple[Instrument, list[Data], str | None]:
-    """An imported market (market/catalog.py): its instrument, its quotes or bars in time order, the bar type."""
+def catalog_data(path: Path, instrument_id: str | None = None) -> tuple[Instrument, list[Data]]:
+    """An imported market (market/catalog.py): its instrument, and its quotes, bars or trades in time order."""
     market = open_market(path, instrument_id)
-    if market.kind == "trades":
-        raise DataError(f"{market.describe()}: the sim runs on quotes or bars; import quotes or bars of "
-                        f"{market.instrument.id}")
-    return market.instrument, market.data(), market.identifier if market.kind == "bars" else None
+    return market.instrument, market.data()
 
 
 def first_price(data: list[Data]) -> float:
     first = data[0]
     if isinstance(first, QuoteTick):
         return (first.bid_price.as_double() + first.ask_price.as_double()) / 2
-    return first.close.as_double()
+    return first.price.as_double() if isinstance(first, TradeTick) else first.close.as_double()
+
+
+def data_kind(data: list[Data]) -> tuple[DataKind, str | None]:
+    """What the data is (quotes, bars or trades), and for bars their type."""
+    first = data[0]
+    if isinstance(first, Bar):
+        return "bars", str(first.bar_type)
+    return ("trades" if isinstance(first, TradeTick) else "quotes"), None
 
 
 def usual_step_s(data: list[Data]) -> float:
@@ -143,10 +148,11 @@ def usual_step_s(data: list[Data]) -> float:
 
 def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool = True,
             source: str = "model", context_interval_s: float = 0.25, instrument: Instrument | None = None,
-            bar_type: str | None = None) -> SimSummary:
-    """Run the crew over `quotes` (or, with `bar_type`, bars) of an imported `instrument` (default: `config.instrument`,
-    the OKX swap); write the event log (and, with `record`, a replayable scene) into `out`."""
+            ) -> SimSummary:
+    """Run the crew over `quotes` (an imported market's may be bars or trades) of an imported `instrument` (default:
+    `config.instrument`, the OKX swap); write the event log (and, with `record`, a replayable scene) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
+    reads, bar_type = data_kind(quotes)
     if instrument is not None:  # an imported market
         config = config.for_imported(str(instrument.id), instrument.size_increment.as_double(),
                                      instrument.multiplier.as_double(), first_price(quotes))
@@ -167,14 +173,14 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     sink = EventSink(None, bus)
     encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
                                                      bus=bus, commands_path=None, measure_latency=False,
-                                                     multiplier=multiplier, bar_type=bar_type)
+                                                     multiplier=multiplier, reads=reads, bar_type=bar_type)
     # The crew reads the pending record and no other process reads this file: publish it only as often as the
     # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
     # (the heartbeat's pace), and at the end.
     context.throttle(int((context_interval_s if record else 1.0) * 1e9))
     summary = SimSummary(quotes=len(quotes), currency=instrument.get_settlement_currency().code,
                          instrument=str(instrument.id), base_size=config.base_size,
-                         data_kind="bars" if bar_type else "quotes")
+                         data_kind=reads)
     log_path = out / "events.jsonl"
     digest = hashlib.sha256()
     with open(log_path, "w") as log:

@@ -20,7 +20,7 @@ import numpy as np
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.core.data import Data
-from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.data import Bar, BarType, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
@@ -98,11 +98,17 @@ class WindowBacktester:
         instrument = self.instrument
         q = self.quotes
         data: list[Data]
+        ts = np.array(q.ts_ns, np.uint64)
         if q.bars is not None and q.bar_type is not None:  # the bars themselves, for Nautilus' bar execution
-            ts = np.array(q.ts_ns, np.uint64)
             data = Bar.from_raw_arrays_to_list(BarType.from_str(q.bar_type), instrument.price_precision,
                                                instrument.size_precision, *(np.array(c, np.float64) for c in q.bars),
                                                ts, ts.copy())
+        elif q.trades is not None:  # the trades themselves, for Nautilus' trade execution
+            price, size = (np.array(c, np.float64) for c in q.trades)
+            data = TradeTick.from_raw_arrays_to_list(instrument.id, instrument.price_precision,
+                                                     instrument.size_precision, price, size,
+                                                     np.zeros(len(price), np.uint8),
+                                                     [str(n) for n in range(len(price))], ts, ts.copy())
         else:
             data = quote_ticks(instrument, q.bid, q.ask, q.bid_size, q.ask_size, q.ts_ns)
         return backtest_engine(instrument, data, trader_id="RESEARCH-001", starting_balance=self._starting_balance,

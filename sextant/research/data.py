@@ -33,7 +33,7 @@ class Quotes:
     """Top-of-book quotes as arrays of one length: ts_ns (uint64), bid, ask, bid_size, ask_size (float64), of
     `instrument` (None: the engine's BTC-USDT-SWAP.OKX). A market of bars has a row per bar, at its close (the book
     market/book.py centres on the close), with the bars themselves in `bars` (open, high, low, close, volume) for
-    Nautilus' bar execution."""
+    Nautilus' bar execution; a market of trades a row per trade, the trades in `trades` (price, size)."""
 
     ts_ns: np.ndarray
     bid: np.ndarray
@@ -43,6 +43,7 @@ class Quotes:
     instrument: Instrument | None = None
     bars: tuple[np.ndarray, ...] | None = None
     bar_type: str | None = None
+    trades: tuple[np.ndarray, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.ts_ns)
@@ -53,7 +54,8 @@ class Quotes:
 
         ts_ns, bid, ask, bid_size, ask_size = cut(self.columns())
         return Quotes(ts_ns, bid, ask, bid_size, ask_size, instrument=self.instrument,
-                      bars=cut(self.bars) if self.bars is not None else None, bar_type=self.bar_type)
+                      bars=cut(self.bars) if self.bars is not None else None, bar_type=self.bar_type,
+                      trades=cut(self.trades) if self.trades is not None else None)
 
     def columns(self) -> tuple[np.ndarray, ...]:
         return self.ts_ns, self.bid, self.ask, self.bid_size, self.ask_size
@@ -72,7 +74,7 @@ class Quotes:
     def fingerprint(self) -> str:
         """What the ledger checks on resume: the same data of the same instrument, or a refusal."""
         digest = hashlib.sha256()
-        for column in (*self.columns(), *(self.bars or ())):
+        for column in (*self.columns(), *(self.bars or ()), *(self.trades or ())):
             digest.update(np.ascontiguousarray(column).tobytes())
         if self.instrument is not None:
             i = self.instrument
@@ -153,18 +155,19 @@ def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
 
 
 def catalog_quotes(path: Path, instrument_id: str | None = None, count: int | None = None) -> Quotes:
-    """An imported market (market/catalog.py), the first `count` rows if given: its quotes, or its bars (a row per
-    bar at its close, the bars kept for Nautilus' bar execution)."""
+    """An imported market (market/catalog.py), the first `count` rows if given: its quotes, its bars (a row per
+    bar at its close, the bars kept for Nautilus' bar execution) or its trades (a row per trade, kept likewise)."""
     from sextant.market.catalog import open_market
-    from sextant.market.columns import DataError
 
     market = open_market(path, instrument_id)
-    if market.kind == "trades":
-        raise DataError(f"{market.describe()}: research runs on quotes or bars")
     rows = market.data()[:count] if count else market.data()
-    if market.kind == "quotes":
+    if market.kind != "bars":
         book = market.book(rows)
-        return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument)
+        trades = None if market.kind == "quotes" else (
+            np.fromiter((t.price.as_double() for t in rows), np.float64, len(rows)),
+            np.fromiter((t.size.as_double() for t in rows), np.float64, len(rows)))
+        return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument,
+                      trades=trades)
     bars = tuple(np.fromiter((getattr(bar, name).as_double() for bar in rows), np.float64, len(rows))
                  for name in ("open", "high", "low", "close", "volume"))
     ts = np.fromiter((bar.ts_event for bar in rows), np.uint64, len(rows))

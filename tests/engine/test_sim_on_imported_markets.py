@@ -33,8 +33,8 @@ def fills(out: Path) -> list[dict]:
 ])
 def test_fills_are_at_the_instruments_tick_and_pay_its_fees(catalog: Path, tmp_path: Path, instrument_id: str,
                                                             tick: float, fees: dict[str, float]) -> None:
-    instrument, data, bar_type = catalog_data(catalog, instrument_id)
-    summary = run_sim(EngineConfig(), data, tmp_path, record=False, instrument=instrument, bar_type=bar_type)
+    instrument, data = catalog_data(catalog, instrument_id)
+    summary = run_sim(EngineConfig(), data, tmp_path, record=False, instrument=instrument)
     assert summary.data_kind == "bars" and summary.currency == "USD" and summary.instrument == instrument_id
     filled = fills(tmp_path)
     assert len(filled) > 20 and {f["instrument"] for f in filled} == {instrument_id}
@@ -50,7 +50,22 @@ def test_fills_are_at_the_instruments_tick_and_pay_its_fees(catalog: Path, tmp_p
 
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_event_log_on_imported_bars(catalog: Path, tmp_path: Path) -> None:
-    instrument, data, bar_type = catalog_data(catalog, "EURUSD.SIM")
-    runs = [run_sim(EngineConfig(seed=9), data, tmp_path / str(n), record=False, instrument=instrument,
-                    bar_type=bar_type) for n in range(2)]
+    instrument, data = catalog_data(catalog, "EURUSD.SIM")
+    runs = [run_sim(EngineConfig(seed=9), data, tmp_path / str(n), record=False, instrument=instrument) for n in range(2)]
     assert runs[0].event_log_sha256 == runs[1].event_log_sha256 and runs[0].fills > 0
+
+
+def test_a_market_of_trades_is_traded_on_nautilus_trade_execution(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    price = np.round(250 + np.cumsum(rng.normal(0, 0.2, 4_000)), 2)
+    lines = [f"{1_700_000_000 + n},{p:.2f},{rng.uniform(1, 50):.0f},{'buy' if n % 2 else 'sell'}"
+             for n, p in enumerate(price)]
+    (tmp_path / "trades.csv").write_text("ts,price,qty,side\n" + "\n".join(lines) + "\n")
+    import_data(tmp_path / "trades.csv", tmp_path / "catalog", InstrumentTerms(
+        instrument_id="SOL-USD.SIM", kind="spot", taker_fee=0.001))
+    instrument, data = catalog_data(tmp_path / "catalog")
+    summary = run_sim(EngineConfig(), data, tmp_path / "out", record=False, instrument=instrument)
+    assert summary.data_kind == "trades" and summary.fills > 0
+    assert all(f["commission"] > 0 for f in fills(tmp_path / "out") if f["liquidity"] == "TAKER")

@@ -161,8 +161,8 @@ def test_a_scene_of_hourly_bars_replays_a_bar_a_second_and_a_quote_scene_in_real
     from tests.fixtures.public_data import public_csv
 
     import_data(public_csv("EURUSD.csv"), tmp_path / "catalog", InstrumentTerms())
-    instrument, data, bar_type = catalog_data(tmp_path / "catalog")
-    run_sim(EngineConfig(), data[:300], tmp_path / "sim", instrument=instrument, bar_type=bar_type)
+    instrument, data = catalog_data(tmp_path / "catalog")
+    run_sim(EngineConfig(), data[:300], tmp_path / "sim", instrument=instrument)
     bars = ScenePlayer(tmp_path / "sim" / "scene", tmp_path / "c.mmap", tmp_path / "e.mmap")
     assert bars.time_scale == 3600  # one snapshot an hour: a bar a second at 1×
     bars.advance(1.0)

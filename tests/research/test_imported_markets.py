@@ -45,3 +45,23 @@ def test_a_catalog_market_and_the_same_data_of_another_instrument_are_different_
     eur = catalog_quotes(catalog, "EURUSD.SIM")
     assert eur.fingerprint() != catalog_quotes(catalog, "GOOG.NASDAQ").fingerprint()
     assert eur.fingerprint() == catalog_quotes(catalog, "EURUSD.SIM").fingerprint()
+
+
+def test_a_market_of_trades_fills_on_its_trades(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    price = np.round(250 + np.cumsum(rng.normal(0, 0.2, 3_000)), 2)
+    lines = [f"{1_700_000_000 + n},{p:.2f},{rng.uniform(1, 50):.0f}" for n, p in enumerate(price)]
+    (tmp_path / "trades.csv").write_text("ts,price,qty\n" + "\n".join(lines) + "\n")
+    import_data(tmp_path / "trades.csv", tmp_path / "catalog", InstrumentTerms(
+        instrument_id="SOL-USD.SIM", kind="spot", taker_fee=0.001))
+    quotes = catalog_quotes(tmp_path / "catalog")
+    assert quotes.trades is not None and quotes.bars is None
+    backtester = WindowBacktester(quotes)
+    targets = np.where(np.arange(len(backtester.features.close)) // 30 % 2 == 0, 1.0, -1.0)
+    fills = backtester.run(targets, 4.0)
+    backtester.dispose()
+    assert len(fills.price) > 10
+    # at the traded prices, or a tick beyond where an order outgrew a trade's size (Nautilus' L1 from trades)
+    nearest = np.min(np.abs(fills.price[:, None] - price[None, :]), axis=1)
+    assert np.all(nearest <= 0.01 + 1e-9) and np.all(np.abs(fills.price * 100 - np.round(fills.price * 100)) < 1e-6)
+    assert np.allclose(fills.commission, np.abs(fills.quantity) * fills.price * 0.001, atol=0.006)
