@@ -124,6 +124,13 @@ class WindowBacktester:
         else:
             self._engine.reset()
             self._engine.clear_strategies()
+            # The trader subscribed each strategy to its own order and position topics, which clearing it leaves
+            # behind: every run would then publish to all the strategies before it (61 of each after 60 runs,
+            # each hypothesis slower than the last).
+            bus = self._engine.kernel.msgbus
+            for subscription in bus.subscriptions():
+                if isinstance(getattr(subscription.handler, "__self__", None), ScheduleStrategy):
+                    bus.unsubscribe(subscription.topic, subscription.handler)
         precision = self.instrument.size_precision
         strategy = ScheduleStrategy(ScheduleStrategyConfig(instrument_id=str(self.instrument.id),
                                                            size_precision=precision),

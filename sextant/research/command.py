@@ -13,6 +13,7 @@ from sextant.config import ConfigError, SextantConfig, load_llm_config
 from sextant.market.catalog import is_catalog
 from sextant.market.columns import DataError
 from sextant.market.instrument import base_size_worth
+from sextant.replay.format import SceneError
 from sextant.research.config import ResearchConfig
 from sextant.research.data import Quotes, catalog_quotes, model_quotes, planted_momentum, random_walk, scene_quotes
 from sextant.research.ledger import Ledger, LedgerMismatch, Row
@@ -37,7 +38,10 @@ def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = 
     if instrument:
         raise ConfigError("--instrument chooses among a catalog's instruments: give --scene a catalog folder")
     if scene:
-        data = scene_quotes(Path(scene), quotes)
+        try:
+            data = scene_quotes(Path(scene), quotes)
+        except SceneError as error:
+            raise ConfigError(f"--scene: {error}") from None
         return data, f"scene {scene} ({len(data):,} quotes)"
     count = quotes or DEFAULT_MODEL_QUOTES
     if market == "noise":
@@ -72,8 +76,9 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     print(f"sextant research: {source}; ledger {path}; {config.executor} executor, {config.workers} worker(s)",
           flush=True)
     counts = ledger.counts()
-    bar = tqdm(total=config.budget, initial=counts["proposed"], unit="hyp", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True, desc="research")
+    done, total = progress_span(counts, config.budget)
+    bar = tqdm(total=total, initial=done, unit="hyp", disable=not progress, file=sys.stderr, dynamic_ncols=True,
+               desc="research")
 
     def judged(row: Row) -> None:
         if row.verdict == "baseline":
@@ -112,6 +117,12 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     print(f"report: {report} (+ ir_evolution.png, equity.png)")
     ledger.close()
     return 0
+
+
+def progress_span(counts: dict[str, int], budget: int) -> tuple[int, int]:
+    """Where the progress bar starts and ends: at the hypotheses judged, not proposed (a resumed run judges the
+    proposals the last one left unjudged, each a step), up to the budget (or the ledger, if it holds more)."""
+    return counts["judged"], max(budget, counts["proposed"])
 
 
 def default_workers() -> int:

@@ -119,6 +119,9 @@ def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: Rese
               f"**{counts['accepted']} accepted**."),
              "", "| verdict | count |", "| --- | ---: |"]
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
+    hold_ir = next((row.hold_ir for row in rows if row.hold_ir is not None), None)
+    if hold_ir is not None:  # the bar every hypothesis must clear ("below hold")
+        lines += ["", f"Hold (one base size long through each selection window): selection IR **{hold_ir:.2f}**."]
     lines += ["", "## Families", "",
               "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
               "| --- | ---: | ---: | --- | ---: | ---: |"]

@@ -27,8 +27,23 @@ def test_a_scene_is_researched_and_the_ledger_then_refuses_other_data(tmp_path: 
     assert "scene scenes/chop (6,000 quotes)" in done.stdout and "4 hypotheses judged" in done.stdout
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Hypotheses: 4 proposed, 4 judged" in report and "![IR evolution](ir_evolution.png)" in report
+    assert "Hold (one base size long through each selection window): selection IR **" in report
     assert (tmp_path / "report" / "ir_evolution.png").stat().st_size > 10_000
     assert (tmp_path / "report" / "equity.png").stat().st_size > 10_000
     other = research(tmp_path, "--market", "noise", "--quotes", "6000")
     assert other.returncode == 2 and "was started with other data" in other.stderr
     assert Ledger(tmp_path / "ledger.sqlite").counts()["proposed"] == 4, "nothing was mixed in"
+
+
+def test_a_folder_that_is_not_a_scene_is_refused_by_name(tmp_path: Path) -> None:
+    done = research(tmp_path, "--scene", str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "metadata.json: missing; is" in done.stderr
+
+
+def test_a_resumed_runs_bar_starts_at_what_was_judged_and_ends_at_the_budget() -> None:
+    from sextant.research.command import progress_span
+
+    interrupted = {"proposed": 12, "judged": 9, "accepted": 1}  # three proposals were in flight
+    assert progress_span(interrupted, 20) == (9, 20)
+    assert progress_span(interrupted, 10) == (9, 12)  # a smaller budget than the ledger holds: never past 100 %
