@@ -34,12 +34,12 @@ from nautilus_trader.model.instruments import Instrument
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
 from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
-from sextant.market.catalog import open_market
-from sextant.market.columns import DataKind
+from sextant.market.catalog import check_on_tick, open_market
+from sextant.market.columns import DataError, DataKind
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
 from sextant.market.simulated_venue import backtest_engine, quote_ticks
-from sextant.replay.format import read_metadata, read_table
+from sextant.replay.format import SceneError, read_metadata, read_table
 from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished
 from sextant.state.context import ContextWriter
@@ -116,7 +116,12 @@ def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     table = read_table(scene, "quotes")
     ts = table.column("ts_event").to_numpy().astype(np.uint64)
     bid, ask, bid_size, ask_size = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
-    return quote_ticks(okx_linear_swap(config.instrument), bid, ask, bid_size, ask_size, ts)
+    instrument = okx_linear_swap(config.instrument)
+    try:
+        check_on_tick(instrument, bid, ask)
+    except DataError as error:
+        raise SceneError(f"{scene}: {error}") from None
+    return quote_ticks(instrument, bid, ask, bid_size, ask_size, ts)
 
 
 def catalog_data(path: Path, instrument_id: str | None = None) -> tuple[Instrument, list[Data]]:

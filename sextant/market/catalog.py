@@ -18,7 +18,7 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import Book, bar_book, centred_book
-from sextant.market.columns import DataError, DataKind
+from sextant.market.columns import DataError, DataKind, off_tick
 from sextant.market.instrument import describe
 
 CATALOG_FOLDERS: dict[DataKind, str] = {"quotes": "quote_tick", "bars": "bar", "trades": "trade_tick"}
@@ -69,6 +69,18 @@ class CatalogMarket:
                    for name in ("open", "high", "low", "close")}
         ts = np.fromiter((b.ts_event for b in rows), np.uint64, len(rows))
         return bar_book(ts, columns["open"], columns["high"], columns["low"], columns["close"], tick)
+
+
+def check_on_tick(instrument: Instrument, bid: np.ndarray, ask: np.ndarray) -> None:
+    """Refuse a book `instrument` cannot quote (a scene of FX prices read as BTC-USDT-SWAP, tick 0.1): Nautilus
+    would round every price to the tick, and fill at prices the data never had."""
+    tick = instrument.price_increment.as_double()
+    for name, prices in (("bid", bid), ("ask", ask)):
+        off = off_tick(np.asarray(prices, np.float64), tick)
+        if len(off):
+            raise DataError(f"row {int(off[0]) + 1}: {name} {float(prices[off[0]])!r} is not on {instrument.id}'s "
+                            f"tick {tick:g}: import the data with its own instrument (sextant data import, "
+                            f"docs/markets.md)")
 
 
 def open_market(path: Path, instrument_id: str | None = None) -> CatalogMarket:

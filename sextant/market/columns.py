@@ -123,6 +123,12 @@ def epoch_unit(values: np.ndarray) -> EpochUnit:
     return next((unit for limit, unit in _EPOCH_LIMITS if first < limit), "ns")
 
 
+def off_tick(prices: np.ndarray, tick: float) -> np.ndarray:
+    """The indexes of the prices that are not a whole number of ticks (to floating-point rounding)."""
+    steps = prices / tick
+    return np.flatnonzero(np.abs(steps - np.round(steps)) > 1e-6 * np.maximum(1.0, np.abs(steps)) + 1e-9)
+
+
 def row_name(row: int) -> str:
     return f"row {row}"
 

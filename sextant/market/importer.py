@@ -41,6 +41,7 @@ from sextant.market.columns import (
     EpochUnit,
     detect,
     floats,
+    off_tick,
     to_ns,
 )
 from sextant.market.instrument import InstrumentKind, InstrumentSpec, build_instrument, currencies, describe
@@ -280,8 +281,7 @@ class RowChecker:
         prices = np.concatenate([values[name] for name in PRICES[self.kind]])
         if self.tick is None:
             self.tick = 10.0 ** -price_decimals(prices)
-        steps = prices / self.tick
-        off = np.flatnonzero(np.abs(steps - np.round(steps)) > 1e-6 * np.maximum(1.0, np.abs(steps)) + 1e-9)
+        off = off_tick(prices, self.tick)
         if len(off):
             i = int(off[0]) % len(values[PRICES[self.kind][0]])
             raise DataError(f"{self.where(first_row + i)}: price {_n(prices[int(off[0])])} is not a multiple of the "

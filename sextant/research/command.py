@@ -40,8 +40,9 @@ def load_quotes(scene: str | None, quotes: int | None, seed: int, market: str = 
     if scene:
         try:
             data = scene_quotes(Path(scene), quotes)
-        except SceneError as error:
-            raise ConfigError(f"--scene: {error}") from None
+            data.check_on_tick()
+        except (SceneError, DataError) as error:
+            raise ConfigError(f"--scene {scene}: {error}") from None
         return data, f"scene {scene} ({len(data):,} quotes)"
     count = quotes or DEFAULT_MODEL_QUOTES
     if market == "noise":

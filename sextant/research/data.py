@@ -71,6 +71,13 @@ class Quotes:
     def taker_fee(self) -> float:
         return float(self.market_instrument().taker_fee)
 
+    def check_on_tick(self) -> None:
+        """Refuse prices the instrument cannot quote: a series priced near 1.1 read as BTC-USDT-SWAP (tick 0.1)
+        would fill every order at exactly 1.1 while equity is marked at the real mids."""
+        from sextant.market.catalog import check_on_tick
+
+        check_on_tick(self.market_instrument(), self.bid, self.ask)
+
     def fingerprint(self) -> str:
         """What the ledger checks on resume: the same data of the same instrument, or a refusal."""
         digest = hashlib.sha256()

@@ -65,3 +65,29 @@ def test_a_market_of_trades_fills_on_its_trades(tmp_path: Path) -> None:
     nearest = np.min(np.abs(fills.price[:, None] - price[None, :]), axis=1)
     assert np.all(nearest <= 0.01 + 1e-9) and np.all(np.abs(fills.price * 100 - np.round(fills.price * 100)) < 1e-6)
     assert np.allclose(fills.commission, np.abs(fills.quantity) * fills.price * 0.001, atol=0.006)
+
+
+def test_a_scene_of_prices_the_instrument_cannot_quote_is_refused_not_misfilled(tmp_path: Path) -> None:
+    """Hourly FX mids converted by hand into a scene read as BTC-USDT-SWAP (tick 0.1): every order would fill at
+    exactly 1.1 while equity is marked at the real mids. Research and the sim refuse it, saying what to do."""
+    import shutil
+
+    import pyarrow as pa
+
+    from sextant.config import ConfigError
+    from sextant.engine.config import EngineConfig
+    from sextant.engine.sim import scene_quotes as sim_scene_quotes
+    from sextant.replay.format import SceneError, read_table, table_path
+    from sextant.research.command import load_quotes
+
+    scene = tmp_path / "fx-scene"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "scenes" / "chop", scene)
+    table = read_table(scene, "quotes")
+    fx = table.set_column(table.schema.get_field_index("bid"), "bid", pa.array(np.full(len(table), 1.07219)))
+    fx = fx.set_column(fx.schema.get_field_index("ask"), "ask", pa.array(np.full(len(table), 1.07221)))
+    with pa.ipc.new_stream(str(table_path(scene, "quotes")), fx.schema) as out:
+        out.write_table(fx)
+    with pytest.raises(ConfigError, match=r"row 1: bid 1.07219 is not on BTC-USDT-SWAP.OKX's tick 0.1: import"):
+        load_quotes(str(scene), None, 7)
+    with pytest.raises(SceneError, match=r"is not on BTC-USDT-SWAP.OKX's tick 0.1"):
+        sim_scene_quotes(EngineConfig(), scene)
