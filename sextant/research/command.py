@@ -16,6 +16,7 @@ from sextant.market.instrument import base_size_worth
 from sextant.replay.format import SceneError
 from sextant.research.config import ResearchConfig
 from sextant.research.data import Quotes, catalog_quotes, model_quotes, planted_momentum, random_walk, scene_quotes
+from sextant.research.evaluate import ExecutorUnavailable
 from sextant.research.ledger import Ledger, LedgerMismatch, Row
 from sextant.research.ratchet import Ratchet, describe
 from sextant.research.report import write_report
@@ -93,7 +94,7 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     ratchet = Ratchet(config, data, ledger, llm_proposer=proposer, on_judged=judged)
     try:
         summary = ratchet.run()
-    except LedgerMismatch as error:
+    except (LedgerMismatch, ExecutorUnavailable) as error:
         bar.close()
         print(f"sextant research: {error}", file=sys.stderr)
         return 2

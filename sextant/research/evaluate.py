@@ -9,7 +9,9 @@ is the same whichever ran it.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -103,18 +105,30 @@ class ProcessExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class ExecutorUnavailable(RuntimeError):
+    """The executor asked for cannot run here (Ray not installed, its cluster not reachable); the message says so."""
+
+
 class RayExecutor:
     def __init__(self, split: Split, config: ResearchConfig) -> None:
-        try:
-            import ray  # type: ignore[import-not-found]
+        try:  # imported by name: Ray is an optional extra, typed as Any whether or not it is installed
+            ray: Any = importlib.import_module("ray")
         except ImportError:
-            raise RuntimeError("the ray executor needs Ray: `pip install 'ray>=2.9,<3'`, or use --executor process") \
-                from None
+            raise ExecutorUnavailable("the ray executor needs Ray: `pip install -e '.[ray]'`, or use --executor "
+                                      "process") from None
         self._ray = ray
         if not ray.is_initialized():
-            ray.init(num_cpus=config.workers, include_dashboard=False, log_to_driver=False)
+            address = os.environ.get("RAY_ADDRESS")
+            try:
+                if address:  # a cluster (docs/research.md#on-a-cluster): its own CPUs, not ours
+                    ray.init(include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(num_cpus=config.workers, include_dashboard=False, log_to_driver=False)
+            except ConnectionError as error:
+                raise ExecutorUnavailable(f"cannot reach the Ray cluster at RAY_ADDRESS={address}: {error}") \
+                    from None
         actor = ray.remote(_RayEvaluator)
-        self._actors = [actor.remote(split, config) for _ in range(config.workers)]
+        self._actors: list[Any] = [actor.remote(split, config) for _ in range(config.workers)]
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
         futures = [self._actors[index % len(self._actors)].evaluate.remote(task) for index, task in enumerate(tasks)]
