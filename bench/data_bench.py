@@ -1,9 +1,10 @@
 """Import throughput and memory: `sextant bench data` (also part of `make bench`).
 
 `sextant data import` of generated quotes (a seeded random walk on a 0.1 tick, with sizes), as CSV and as Parquet,
-at two lengths, both several 250,000-row chunks long: rows per second (median of `--runs` imports, each in a fresh process, as the command runs) and the
-peak resident size of that process. Memory is bounded by the chunk, not the file, when the longer import's peak is
-about the shorter one's; the rows per second of Arrow's CSV reader and Nautilus' catalog writer set the pace.
+at two lengths, both several 250,000-row chunks long: rows per second (median of `--runs` imports, each in a fresh
+process, as the command runs) and the peak resident size of that process. Memory is bounded by the chunk, not the
+file, when the longer import's peak is about the shorter one's; the rows per second of Arrow's CSV reader and
+Nautilus' catalog writer set the pace.
 """
 
 from __future__ import annotations

@@ -56,19 +56,28 @@ class CatalogMarket:
 
     def book(self, data: list[Any] | None = None) -> Book:
         """The top of book the crew sees: the quotes, or one synthesised from bars or trades (the module's rules)."""
-        rows = self.data() if data is None else data
+        c = row_columns(self.kind, self.data() if data is None else data)
         tick = self.instrument.price_increment.as_double()
         if self.kind == "quotes":
-            return Book(np.fromiter((q.ts_event for q in rows), np.uint64, len(rows)),
-                        *(np.fromiter((getattr(q, name).as_double() for q in rows), np.float64, len(rows))
-                          for name in ("bid_price", "ask_price", "bid_size", "ask_size")))
+            return Book(c["ts"], c["bid"], c["ask"], c["bid_size"], c["ask_size"])
         if self.kind == "trades":
-            ts = np.fromiter((t.ts_event for t in rows), np.uint64, len(rows))
-            return centred_book(ts, np.fromiter((t.price.as_double() for t in rows), np.float64, len(rows)), tick)
-        columns = {name: np.fromiter((getattr(b, name).as_double() for b in rows), np.float64, len(rows))
-                   for name in ("open", "high", "low", "close")}
-        ts = np.fromiter((b.ts_event for b in rows), np.uint64, len(rows))
-        return bar_book(ts, columns["open"], columns["high"], columns["low"], columns["close"], tick)
+            return centred_book(c["ts"], c["price"], tick)
+        return bar_book(c["ts"], c["open"], c["high"], c["low"], c["close"], tick)
+
+
+# Each kind's fields (as the importer names them) and the Nautilus attribute that holds each.
+_ATTRIBUTES: dict[DataKind, dict[str, str]] = {
+    "quotes": {"bid": "bid_price", "ask": "ask_price", "bid_size": "bid_size", "ask_size": "ask_size"},
+    "trades": {"price": "price", "volume": "size"},
+    "bars": {name: name for name in ("open", "high", "low", "close", "volume")},
+}
+
+
+def row_columns(kind: DataKind, rows: list[Any]) -> dict[str, np.ndarray]:
+    """Nautilus data as columns: "ts" (uint64, ts_event) and each of the kind's fields (float64)."""
+    columns = {field: np.fromiter((getattr(row, attribute).as_double() for row in rows), np.float64, len(rows))
+               for field, attribute in _ATTRIBUTES[kind].items()}
+    return {"ts": np.fromiter((row.ts_event for row in rows), np.uint64, len(rows))} | columns
 
 
 def check_on_tick(instrument: Instrument, bid: np.ndarray, ask: np.ndarray) -> None:

@@ -31,7 +31,7 @@ from nautilus_trader.model.instruments import CryptoPerpetual, Instrument
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import DEFAULT_DEPTH
-from sextant.market.catalog import CATALOG_FOLDERS, CLASSES, is_catalog, open_market
+from sextant.market.catalog import CATALOG_FOLDERS, CLASSES, is_catalog, open_market, row_columns
 from sextant.market.columns import (
     PRICES,
     SIZES,
@@ -610,8 +610,9 @@ def copy_catalog(source: Path, target: Path, terms: InstrumentTerms, options: Im
             rows = catalog.query(CLASSES[market.kind], identifiers=[market.identifier], files=[str(file)])
             if not rows:
                 continue
-            ts = np.fromiter((r.ts_event for r in rows), np.int64, len(rows))
-            checker.check(row, ts, _row_values(market.kind, rows))
+            values = row_columns(market.kind, rows)
+            ts = values.pop("ts").astype(np.int64)
+            checker.check(row, ts, values)
             if report.rows == 0:
                 report.first_ns = int(ts[0])
             report.rows += len(rows)
@@ -641,14 +642,3 @@ def _given_terms(terms: InstrumentTerms) -> list[tuple[str, Any]]:
     return [(name, getattr(terms, name)) for name in terms.__struct_fields__
             if getattr(terms, name) != getattr(defaults, name)]
 
-
-def _row_values(kind: DataKind, rows: list[Any]) -> dict[str, np.ndarray]:
-    def column(attribute: str) -> np.ndarray:
-        return np.fromiter((getattr(r, attribute).as_double() for r in rows), np.float64, len(rows))
-
-    if kind == "quotes":
-        return {"bid": column("bid_price"), "ask": column("ask_price"), "bid_size": column("bid_size"),
-                "ask_size": column("ask_size")}
-    if kind == "trades":
-        return {"price": column("price"), "volume": column("size")}
-    return {name: column(name) for name in ("open", "high", "low", "close", "volume")}

@@ -164,20 +164,19 @@ def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
 def catalog_quotes(path: Path, instrument_id: str | None = None, count: int | None = None) -> Quotes:
     """An imported market (market/catalog.py), the first `count` rows if given: its quotes, its bars (a row per
     bar at its close, the bars kept for Nautilus' bar execution) or its trades (a row per trade, kept likewise)."""
-    from sextant.market.catalog import open_market
+    from sextant.market.catalog import open_market, row_columns
 
     market = open_market(path, instrument_id)
     rows = market.data()[:count] if count else market.data()
-    if market.kind != "bars":
-        book = market.book(rows)
-        trades = None if market.kind == "quotes" else (
-            np.fromiter((t.price.as_double() for t in rows), np.float64, len(rows)),
-            np.fromiter((t.size.as_double() for t in rows), np.float64, len(rows)))
+    c = row_columns(market.kind, rows)
+    if market.kind == "quotes":
+        return Quotes(c["ts"], c["bid"], c["ask"], c["bid_size"], c["ask_size"], instrument=market.instrument)
+    tick = market.instrument.price_increment.as_double()
+    if market.kind == "trades":
+        book = centred_book(c["ts"], c["price"], tick)
         return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument,
-                      trades=trades)
-    bars = tuple(np.fromiter((getattr(bar, name).as_double() for bar in rows), np.float64, len(rows))
-                 for name in ("open", "high", "low", "close", "volume"))
-    ts = np.fromiter((bar.ts_event for bar in rows), np.uint64, len(rows))
-    book = centred_book(ts, bars[3], market.instrument.price_increment.as_double())
+                      trades=(c["price"], c["volume"]))
+    book = centred_book(c["ts"], c["close"], tick)
     return Quotes(book.ts_ns, book.bid, book.ask, book.bid_size, book.ask_size, instrument=market.instrument,
-                  bars=bars, bar_type=market.identifier)
+                  bars=tuple(c[name] for name in ("open", "high", "low", "close", "volume")),
+                  bar_type=market.identifier)
