@@ -46,13 +46,20 @@ from sextant.engine.encoder import StateEncoder, StateEncoderConfig
 from sextant.engine.events import EventSink, OrderEventTranslator
 from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.loop_monitor import LoopMonitor
-from sextant.engine.sim_client import SIM_CLIENT, SimDataClientConfig, SimDataClientFactory, catalog_instrument
+from sextant.engine.sim_client import (
+    SIM_CLIENT,
+    RecordedMarket,
+    SimDataClientConfig,
+    SimDataClientFactory,
+    catalog_instrument,
+)
 from sextant.engine.strategy import Agent, SwarmStrategy, SwarmStrategyConfig
 from sextant.engine.stream import EventStream
 from sextant.market.catalog import CLASSES, open_market
 from sextant.market.columns import DataError
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.trade_record import install_linear_trade_record
+from sextant.replay.format import SceneError
 from sextant.replay.recorder import SceneRecorder
 from sextant.research.link import ResearchLink
 from sextant.risk.hull import RiskLimits
@@ -183,7 +190,13 @@ def _catalog_instrument(market: str, instrument_id: str, changed_ns: int) -> Ins
 
 def for_venue(config: EngineConfig) -> EngineConfig:
     """`config` for its venue's instrument: on the catalog venue, the catalog's instrument, sized by its first
-    price (EngineConfig.for_imported)."""
+    price (EngineConfig.for_imported). A scene the scene venue cannot play is a ConfigError here, before any file
+    or client exists."""
+    if config.venue == "scene":
+        try:
+            RecordedMarket.load("scene", config.market, config.instrument)
+        except (SceneError, DataError) as error:
+            raise ConfigError(f"SEXTANT_MARKET={config.market}: {error}") from None
     if config.venue != "catalog":
         return config
     instrument = venue_instrument(config)

@@ -28,7 +28,7 @@ from nautilus_trader.model.objects import Price, Quantity
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from sextant.market.book import Book
-from sextant.market.catalog import open_market
+from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
 from sextant.replay.format import SceneError, read_metadata, read_table
@@ -66,7 +66,9 @@ class RecordedMarket:
                 "ts_event", "bid", "ask", "bid_size", "ask_size"))
             if len(ts) == 0:
                 raise SceneError(f"scene {path} has no quotes")
-            return RecordedMarket(okx_linear_swap(instrument_id), Book(ts, bid, ask, bid_size, ask_size))
+            instrument = okx_linear_swap(instrument_id)
+            check_on_tick(instrument, bid, ask)
+            return RecordedMarket(instrument, Book(ts, bid, ask, bid_size, ask_size))
         market = open_market(Path(path), catalog_instrument(Path(path), instrument_id))
         return RecordedMarket(market.instrument, market.book())
 

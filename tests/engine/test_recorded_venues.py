@@ -64,3 +64,11 @@ def test_the_recorded_venues_need_a_market(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="plays a recorded market"):
         load_config(None, environ={"SEXTANT_VENUE": "catalog"})
+
+
+def test_a_scene_the_venue_cannot_play_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    from sextant.engine.node import build_engine
+
+    with pytest.raises(ConfigError, match=r"SEXTANT_MARKET=.*metadata.json: missing"):
+        build_engine(engine_config(tmp_path, venue="scene", market=str(tmp_path / "nowhere")))
+    assert not (tmp_path / "context.mmap").exists()
