@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 
 from sextant.config import ConfigError, EngineSettings, Secret, SextantConfig
-from sextant.market.instrument import base_size_worth
+from sextant.market.sizing import base_size_worth
 
 
 def _unset() -> Secret:

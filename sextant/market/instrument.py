@@ -101,12 +101,6 @@ def describe(instrument: Instrument) -> str:
             f"{float(instrument.taker_fee):g}, in {instrument.quote_currency}")
 
 
-def base_size_worth(notional: float, price: float, lot: float, multiplier: float) -> float:
-    """The order size worth `notional` at `price`, in whole lots, at least one: how the crew and research size an
-    instrument whose contracts they do not know."""
-    return max(1, round(notional / (price * multiplier * lot))) * lot
-
-
 def build_instrument(spec: InstrumentSpec, ts_ns: int = 0) -> Instrument:
     """The Nautilus instrument `spec` describes. Margin: notional / leverage × margin_init, so margin_init = 1 makes
     the account's leverage alone set the margin (OKX semantics); maintenance is half of it."""

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from sextant.config import ConfigError, SextantConfig, load_llm_config
 from sextant.market.catalog import is_catalog
 from sextant.market.columns import DataError
-from sextant.market.instrument import base_size_worth
+from sextant.market.sizing import base_size_worth
 from sextant.replay.format import SceneError
 from sextant.research.config import ResearchConfig
 from sextant.research.data import Quotes, catalog_quotes, model_quotes, planted_momentum, random_walk, scene_quotes

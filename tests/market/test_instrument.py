@@ -8,11 +8,11 @@ from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equ
 from sextant.market.instrument import (
     InstrumentError,
     InstrumentSpec,
-    base_size_worth,
     build_instrument,
     decimals,
     okx_linear_swap,
 )
+from sextant.market.sizing import base_size_worth
 
 
 def test_each_kind_is_the_nautilus_instrument_of_it() -> None:
@@ -37,7 +37,7 @@ def test_the_okx_swap_is_exactly_as_okx_defines_it() -> None:
 def test_terms_that_cannot_be_are_refused_by_name() -> None:
     with pytest.raises(InstrumentError, match="tick must be positive"):
         InstrumentSpec(instrument_id="EURUSD.SIM", kind="fx", tick=0)
-    with pytest.raises(InstrumentError, match="SYMBOL.VENUE"):
+    with pytest.raises(InstrumentError, match=r"SYMBOL\.VENUE"):
         InstrumentSpec(instrument_id="EURUSD", kind="fx", tick=0.1)
     with pytest.raises(InstrumentError, match="whole shares"):
         InstrumentSpec(instrument_id="GOOG.NASDAQ", kind="equity", tick=0.01, lot=0.5)
