@@ -3,8 +3,9 @@
 `InstrumentSpec` describes any instrument Sextant trades in the terms a user knows (kind, tick, lot, contract
 multiplier, fees, currencies) and `build_instrument` makes the NautilusTrader instrument of it: a CurrencyPair for
 FX and crypto spot, an Equity, or a CryptoPerpetual. The catalog an import writes (market/importer.py) holds the
-Nautilus instrument itself, so a catalog's user never restates it. `okx_linear_swap` is OKX's BTC-USDT-SWAP
-exactly as OKX defines it (and as Nautilus' OKX adapter builds it from /public/instruments): the default market.
+Nautilus instrument itself, so a catalog's user never restates it. `okx_linear_swap` builds OKX's USDT-margined
+swaps (`OKX_SWAPS`: BTC, the default market, ETH and SOL) exactly as OKX defines them (and as Nautilus' OKX adapter
+builds them from /public/instruments).
 """
 
 from __future__ import annotations
@@ -135,11 +136,28 @@ def build_instrument(spec: InstrumentSpec, ts_ns: int = 0) -> Instrument:
 OKX_BTC_USDT_SWAP = InstrumentSpec(
     instrument_id="BTC-USDT-SWAP.OKX", kind="perp", tick=0.1, lot=0.01, multiplier=0.01,  # ctVal 0.01 BTC
     maker_fee=0.0002, taker_fee=0.0005, max_quantity=12_000)  # OKX VIP0 swap maker and taker; maxMktSz
+# As OKX's /public/instruments lists it (Nautilus' OKX adapter test data, http_get_instruments_swap.json).
+OKX_ETH_USDT_SWAP = InstrumentSpec(
+    instrument_id="ETH-USDT-SWAP.OKX", kind="perp", tick=0.01, lot=0.01, multiplier=0.1,  # ctVal 0.1 ETH
+    maker_fee=0.0002, taker_fee=0.0005, max_quantity=20_000)  # VIP0 swap fees, as for BTC; maxMktSz
+# tickSz 0.01 and ctVal 1 SOL as OKX lists them; lotSz 0.01 since OKX cut it from 0.1 on 6 June 2024. OKX's maxMktSz
+# for it is not confirmed here: 10,000 contracts, the smallest cap OKX lists for its majors' USDT swaps (LTC, ADA),
+# so that the sim never accepts a market order OKX could refuse.
+OKX_SOL_USDT_SWAP = InstrumentSpec(
+    instrument_id="SOL-USDT-SWAP.OKX", kind="perp", tick=0.01, lot=0.01, multiplier=1.0,  # ctVal 1 SOL
+    maker_fee=0.0002, taker_fee=0.0005, max_quantity=10_000)
+OKX_SWAPS: dict[str, InstrumentSpec] = {
+    InstrumentId.from_str(spec.instrument_id).symbol.value: spec
+    for spec in (OKX_BTC_USDT_SWAP, OKX_ETH_USDT_SWAP, OKX_SOL_USDT_SWAP)
+}
 
 
 def okx_linear_swap(instrument_id: str, ts_ns: int = 0) -> Instrument:
-    """An OKX USDT-margined BTC swap: sizes in contracts, 1 contract = 0.01 BTC (ctVal), tick 0.1, lot 0.01."""
-    if not InstrumentId.from_str(instrument_id).symbol.value.startswith("BTC-USDT"):
-        raise ValueError(f"the sim venue models BTC-USDT swaps only, not {instrument_id}")
-    return build_instrument(msgspec.structs.replace(OKX_BTC_USDT_SWAP, instrument_id=instrument_id), ts_ns)
-
+    """An OKX USDT-margined swap of `OKX_SWAPS`, on whatever venue `instrument_id` names: sizes in contracts of
+    ctVal of the base (BTC: 1 contract = 0.01 BTC, tick 0.1, lot 0.01). The symbol picks the swap by its family,
+    BTC-USDT, ETH-USDT or SOL-USDT."""
+    symbol = InstrumentId.from_str(instrument_id).symbol.value
+    for name, spec in OKX_SWAPS.items():
+        if symbol.startswith(name.removesuffix("-SWAP")):
+            return build_instrument(msgspec.structs.replace(spec, instrument_id=instrument_id), ts_ns)
+    raise ValueError(f"the sim venue models the OKX USDT swaps {', '.join(OKX_SWAPS)} only, not {instrument_id}")
