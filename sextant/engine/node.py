@@ -254,31 +254,58 @@ def trust_agents(crew: list[Agent]) -> list[str]:
     return [agent.agent_id for agent in crew] + sorted(set(models))
 
 
+@dataclass(frozen=True, slots=True)
+class TradedInstrument:
+    """One instrument an engine trades: its id, contract multiplier and the crew's base size in its lots."""
+
+    instrument_id: str
+    multiplier: float
+    base_size: float
+
+
 def default_crew(config: EngineConfig) -> list[Agent]:
-    """The crew, in priority order (consensus ties go to the earlier one): the risk agent first."""
+    """The crew of one instrument, in priority order (consensus ties go to the earlier one): the risk agent first."""
+    return default_crews(config, [config.base_size])[0]
+
+
+def default_crews(config: EngineConfig, base_sizes: list[float]) -> list[list[Agent]]:
+    """A crew per instrument of `base_sizes` (each its own members, sized in its lots), asking one LLM client and
+    keeping one record of the models' answers between them."""
     llm, settings = perception_llm(config)
     record = AnswerRecord(config.llm_record) if llm is not None else None  # no model, nothing to record
-    perception = PerceptionConfig.from_settings(settings, base_size=config.base_size)
-    return [RiskAgent(), MomentumAgent(MomentumConfig(base_size=config.base_size)),
-            MeanReversionAgent(MeanReversionConfig(base_size=config.base_size)), DeltaHedgeAgent(),
-            PerceptionRouter(perception, llm, record=record)]
+    crews: list[list[Agent]] = []
+    for base_size in base_sizes:
+        perception = PerceptionConfig.from_settings(settings, base_size=base_size)
+        crews.append([RiskAgent(), MomentumAgent(MomentumConfig(base_size=base_size)),
+                      MeanReversionAgent(MeanReversionConfig(base_size=base_size)), DeltaHedgeAgent(),
+                      PerceptionRouter(perception, llm, record=record)])
+    return crews
 
 
-def build_components(config: EngineConfig, crew: list[Agent], context: ContextWriter, sink: EventSink, venue: Venue,
-                     *, bus: Bus, commands_path: str | None, measure_latency: bool = True, multiplier: float,
-                     reads: Literal["quotes", "bars", "trades"] = "quotes", bar_type: str | None = None,
-                     ) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
+def build_components(config: EngineConfig, crews: list[list[Agent]], context: ContextWriter, sink: EventSink,
+                     venue: Venue, *, bus: Bus, commands_path: str | None, instruments: list[TradedInstrument],
+                     measure_latency: bool = True, reads: Literal["quotes", "bars", "trades"] = "quotes",
+                     bar_type: str | None = None) -> tuple[StateEncoder, OrderEventTranslator, SwarmStrategy]:
     """Sextant's parts of a node, the same for a live TradingNode and a BacktestEngine (`sextant sim`, which turns
-    `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`. The hull's
-    limits scale with the crew's base size and the instrument's `multiplier`; in a backtest on an imported market the
-    crew `reads` bars (of `bar_type`) or trades, each as the book market/book.py centres on its price."""
-    encoder = StateEncoder(StateEncoderConfig(instrument_id=config.instrument, reads=reads, bar_type=bar_type,
+    `measure_latency` off: a latency on the simulated clock measures nothing). They talk over `bus`. Each of
+    `instruments` has its crew in `crews` and its ContextWindow slot in that order; its delta limit scales with its
+    base size and multiplier. In a backtest on an imported market the crew `reads` bars (of `bar_type`) or trades,
+    each as the book market/book.py centres on its price."""
+    ids = tuple(traded.instrument_id for traded in instruments)
+    limits = [RiskLimits.for_base_size(traded.base_size, traded.multiplier) for traded in instruments]
+    encoder = StateEncoder(StateEncoderConfig(instrument_ids=ids, reads=reads, bar_type=bar_type,
                                               heartbeat_interval_s=config.heartbeat_interval_s),
                            context, sink, bus=bus, venue=venue, dry_run=config.dry_run, heartbeat_files=(sink,),
-                           risk_limits=RiskLimits.for_base_size(config.base_size, multiplier),
-                           base_size=config.base_size, measure_latency=measure_latency)
+                           risk_limits=limits[0], base_sizes=tuple(traded.base_size for traded in instruments),
+                           delta_limits=tuple(limit.delta for limit in limits), measure_latency=measure_latency)
+    if len(instruments) > 1:  # one roster on several instruments: each member's intent ids name its instrument
+        for traded, crew in zip(instruments, crews, strict=True):
+            symbol = traded.instrument_id.split(".")[0]
+            for agent in crew:
+                if isinstance(agent, CrewMember):
+                    agent.id_prefix = f"{symbol}-"
     strategy = SwarmStrategy(
-        SwarmStrategyConfig(instrument_id=config.instrument, autonomy=config.autonomy,
+        SwarmStrategyConfig(instrument_ids=ids, autonomy=config.autonomy,
                             autonomy_ceiling=config.autonomy_ceiling, max_trades=config.max_trades,
                             max_notional_usd=config.max_notional_usd, dry_run=config.dry_run,
                             cooldown_secs=config.cooldown_secs, approval_ttl_secs=config.approval_ttl_secs,
@@ -292,9 +319,10 @@ def build_components(config: EngineConfig, crew: list[Agent], context: ContextWr
                             # drops it (the node logs at WARNING): string work on the path from a quote to its
                             # order. Our EventRing is the record of orders.
                             log_events=False, log_commands=False),
-        agents=crew, writer=context, sink=sink, bus=bus, commands_path=commands_path, measure_latency=measure_latency)
+        crews=crews, writer=context, sink=sink, bus=bus, commands_path=commands_path,
+        measure_latency=measure_latency)
     bus.subscribe(QuoteEncoded, strategy.on_quote)
-    for agent in crew:
+    for agent in strategy.all_agents:
         if isinstance(agent, PerceptionRouter):
             agent.publish = sink.publish  # LlmFailed / LlmRecovered: the LLM path's health on the stream
     return encoder, OrderEventTranslator(sink, dry_run=config.dry_run), strategy
@@ -340,13 +368,13 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
     node = venue_node(config, node_config)
     multiplier = venue_instrument(config).multiplier.as_double()
     shown = {"okx": Venue.OKX, "sim": Venue.SIM}.get(config.venue, Venue.SCENE)
-    encoder, translator, strategy = build_components(config, crew, context, sink, shown,
-                                                     bus=bus, commands_path=config.commands_path,
-                                                     multiplier=multiplier)
+    encoder, translator, strategy = build_components(
+        config, [crew], context, sink, shown, bus=bus, commands_path=config.commands_path,
+        instruments=[TradedInstrument(config.instrument, multiplier, config.base_size)])
     tag = instance_tag(context.created_ns)  # the engine instance the ContextWindow header names
-    for agent in crew:
+    for agent in strategy.all_agents:
         if isinstance(agent, CrewMember):
-            agent.id_prefix = f"{tag}-"
+            agent.id_prefix = f"{tag}-{agent.id_prefix}"
     node.trader.add_actor(encoder)
     node.trader.add_actor(translator)
     node.trader.add_strategy(strategy)
@@ -520,7 +548,7 @@ def run_engine(config: EngineConfig, secrets: EngineSecrets | None = None) -> in
 
     parts = asyncio.run(run_engine_async(config, on_ready=announce, secrets=secrets))
     parts.node.dispose()
-    quotes = int(parts.context.record["quote_count"])
+    quotes = sum(int(parts.context.slot(slot)["quote_count"]) for slot in range(parts.context.instrument_count))
     print(f"sextant engine: stopped after {time.monotonic() - started:.1f} s, {quotes} quotes, "
           f"{parts.sink.published} events; {parts.loop_monitor.describe()}", file=sys.stderr, flush=True)
     parts.context.close()

@@ -33,13 +33,20 @@ from nautilus_trader.model.instruments import Instrument
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
-from sextant.engine.node import TRADER_ID, attach_recorder, build_components, default_crew, new_recorder
+from sextant.engine.node import (
+    TRADER_ID,
+    TradedInstrument,
+    attach_recorder,
+    build_components,
+    default_crew,
+    new_recorder,
+)
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.columns import DataError, DataKind
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
 from sextant.market.simulated_venue import backtest_engine, quote_ticks
-from sextant.replay.format import SceneError, read_metadata, read_table
+from sextant.replay.format import SceneError, read_metadata, read_quotes
 from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished
 from sextant.state.context import ContextWriter
@@ -113,7 +120,7 @@ def model_quotes(config: EngineConfig, count: int, model: MarketModelConfig | No
 def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
     """A recorded scene's quotes, on their recorded clock."""
     read_metadata(scene)
-    table = read_table(scene, "quotes")
+    table = read_quotes(scene)
     ts = table.column("ts_event").to_numpy().astype(np.uint64)
     bid, ask, bid_size, ask_size = (table.column(name).to_numpy() for name in ("bid", "ask", "bid_size", "ask_size"))
     instrument = okx_linear_swap(config.instrument)
@@ -176,9 +183,10 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     bus = Bus()
     context = ContextWriter(shm / "context.mmap", config.instrument, bus=bus)
     sink = EventSink(None, bus)
-    encoder, translator, strategy = build_components(config, default_crew(config), context, sink, Venue.SCENE,
-                                                     bus=bus, commands_path=None, measure_latency=False,
-                                                     multiplier=multiplier, reads=reads, bar_type=bar_type)
+    encoder, translator, strategy = build_components(
+        config, [default_crew(config)], context, sink, Venue.SCENE, bus=bus, commands_path=None,
+        instruments=[TradedInstrument(config.instrument, multiplier, config.base_size)], measure_latency=False,
+        reads=reads, bar_type=bar_type)
     # The crew reads the pending record and no other process reads this file: publish it only as often as the
     # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
     # (the heartbeat's pace), and at the end.
@@ -200,7 +208,7 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
             log.write(line + "\n")
             summary.events += 1
 
-        fields = context.fields
+        fields = context.slot_fields(0)
 
         def on_commit(committed: ContextCommitted) -> None:
             # a commit outside the quotes' (a trading state change) may hold values no quote's record held
@@ -235,7 +243,7 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     summary.trades = summary.approvals
     summary.risk_alerts = counts.get("RiskAlert", 0)
     summary.event_log_sha256 = digest.hexdigest()
-    last = context.record
+    last = context.slot(0)
     summary.realized_pnl, summary.unrealized_pnl = float(last["realized_pnl"]), float(last["unrealized_pnl"])
     summary.final_position = float(last["position_size"])
     summary.outcomes = [dataclasses.asdict(outcome) for outcome in strategy.outcomes.outcomes]

@@ -31,7 +31,7 @@ from sextant.market.book import Book
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
-from sextant.replay.format import SceneError, read_metadata, read_table
+from sextant.replay.format import SceneError, read_metadata, read_quotes
 
 SIM_CLIENT = "SIM"
 _BATCH = 512
@@ -61,7 +61,7 @@ class RecordedMarket:
         catalog's only instrument's when it has no such instrument)."""
         if kind == "scene":
             read_metadata(Path(path))
-            table = read_table(Path(path), "quotes")
+            table = read_quotes(Path(path))
             ts, bid, ask, bid_size, ask_size = (table.column(name).to_numpy() for name in (
                 "ts_event", "bid", "ask", "bid_size", "ask_size"))
             if len(ts) == 0:

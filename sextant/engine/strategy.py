@@ -1,8 +1,11 @@
 """SwarmStrategy: the crew's cycle inside Nautilus, and the thin Nautilus adapter around the gate (gate/core.py).
 
-Each quote: if trading is allowed (E-stop released, no intent pending, no order of ours working, the cooldown over
-and the trade limit not reached), each agent perceives the ContextWindow record and may propose an intent; the
-consensus decides, and the gate decides what becomes of the winner by the autonomy level. The gate's venue port
+The engine trades one or more instruments; each has a desk (`InstrumentDesk`): its own crew, cooldown, working
+orders and stop-loss. Each quote goes to its instrument's desk: if trading is allowed there (E-stop released, no
+intent of that instrument pending, no order of ours working on it, its cooldown over and the trade limit not
+reached), each of its agents perceives the ContextWindow record as that instrument's (its slot and the account's
+fields) and may propose an intent; the consensus decides per instrument, and the gate decides what becomes of the
+winner by the autonomy level. The gate's venue port
 is this class: the book, the risk field, execution through the DirectiveExecutor, and the E-stop's trading states
 through Nautilus' RiskEngine.
 
@@ -45,7 +48,7 @@ from sextant.risk.hull import trade_size_factor
 from sextant.state import messages
 from sextant.state.bus import Bus, CommandRead, PositionClosed, QuoteEncoded, TimerTick
 from sextant.state.context import ContextWriter, RecordFields
-from sextant.state.layout import LLM_ROLES, Autonomy, CrewAgent, CrewState, CrewTask
+from sextant.state.layout import LLM_ROLES, MAX_INSTRUMENTS, Autonomy, CrewAgent, CrewState, CrewTask
 from sextant.state.ring import CommandRingFollower, EStopLatch, RingMessage
 from sextant.swarm.calibration import is_model_agent
 from sextant.swarm.compiler import MarketView, scaled_quantity
@@ -74,7 +77,7 @@ class LlmSpender(Protocol):
 
 
 class SwarmStrategyConfig(StrategyConfig, frozen=True):
-    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    instrument_ids: tuple[str, ...] = ("BTC-USDT-SWAP.OKX",)  # one desk each, in the ContextWindow's slot order
     autonomy: AutonomyName = "MANUAL"
     autonomy_ceiling: AutonomyName = "AUTO"
     max_trades: int = 0
@@ -132,13 +135,40 @@ class CommandInbox:
         return latch if latch is not None and latch.ts_ns >= self._started else None
 
 
+class InstrumentDesk:
+    """One instrument's part of the strategy: its crew (the roster's members, each its own instance), the
+    ContextWindow slot they perceive, and what blocks its next trade (cooldown, working orders)."""
+
+    def __init__(self, strategy: SwarmStrategy, instrument_id: InstrumentId, slot: int, agents: list[Agent],
+                 writer: ContextWriter, config: SwarmStrategyConfig) -> None:
+        self.instrument_id = instrument_id
+        self.instrument = instrument_id.value
+        self.slot = slot
+        self.agents = agents
+        self.record = writer.slot(slot)  # the pending record as this instrument's: what its crew perceives
+        self.fields = writer.slot_fields(slot)  # the crew bar, the gate's numbers: written every quote
+        self.crew_values = self.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
+        # the reason the crew bar shows the crew idle for, if any, and whose card it waits on
+        self.blocked_task: tuple[CrewTask, frozenset[str]] | None = None
+        self.last_execution_ns = 0
+        # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
+        # for the RiskEngine, and an agent must not propose again on top of one.
+        self.working: set[str] = set()
+        self.terms: tuple[float, float, float, str] | None = None  # lot, tick, multiplier, currency
+        self.stop_loss = StopLossGuard(strategy, instrument_id, config.sl_pct, TriggerType[config.stop_trigger])
+        self.record["crew_state"][:len(agents)] = int(CrewState.IDLE)
+
+
 class SwarmStrategy(Strategy):
-    def __init__(self, config: SwarmStrategyConfig, *, agents: list[Agent], writer: ContextWriter, sink: EventSink,
-                 bus: Bus, commands_path: str | None,
-                 measure_latency: bool = True) -> None:
+    def __init__(self, config: SwarmStrategyConfig, *, crews: list[list[Agent]], writer: ContextWriter,
+                 sink: EventSink, bus: Bus, commands_path: str | None, measure_latency: bool = True) -> None:
+        """`crews`: one per instrument of `config.instrument_ids`, the same roster in the same order."""
         super().__init__(config)
-        self._instrument_id = InstrumentId.from_str(config.instrument_id)
-        self._agents = agents
+        if len(crews) != len(config.instrument_ids) or len({len(crew) for crew in crews}) > 1:
+            raise ValueError(f"{len(config.instrument_ids)} instruments need as many crews of one roster")
+        agents = [agent for crew in crews for agent in crew]
+        self._agents = crews[0]  # the roster
+        self._all_agents = agents
         self._spenders = [cast("LlmSpender", agent) for agent in agents if callable(getattr(agent, "llm_spend", None))]
         self._writer = writer
         self._sink = sink
@@ -148,7 +178,11 @@ class SwarmStrategy(Strategy):
                                           emulate_trailing_stops=config.emulate_trailing_stops)
         self.outcomes = OutcomeBook(self)
         self._agent_of_intent: dict[str, str] = {}
-        self.stop_loss = StopLossGuard(self, self._instrument_id, config.sl_pct, TriggerType[config.stop_trigger])
+        self.desks = [InstrumentDesk(self, InstrumentId.from_str(instrument), slot, crew, writer, config)
+                      for slot, (instrument, crew) in enumerate(zip(config.instrument_ids, crews, strict=True))]
+        self._desk_of = {desk.instrument: desk for desk in self.desks}
+        self._desk_of_id = {desk.instrument_id: desk for desk in self.desks}
+        self._desk_of_order: dict[str, InstrumentDesk] = {}  # our working orders' desks
         self.risk_engine: Any = None  # the node's RiskEngine, attached once the node is built (the E-stop's path)
         self.gate = Gate(GateConfig(
             autonomy=Autonomy[config.autonomy], autonomy_ceiling=Autonomy[config.autonomy_ceiling],
@@ -158,33 +192,38 @@ class SwarmStrategy(Strategy):
             venue=self, events=sink, bus=bus)
         self.agent_scores: dict[str, float] = {}  # from the chain by the trust layer (trust/link.py)
         self._inbox = CommandInbox(commands_path, time.time_ns()) if commands_path else None
-        self._executed_by_agent: Counter[str] = Counter()  # the trade limit is per agent (docs/spec.md#the-crew)
-        self._last_execution_ns = 0
-        # Our orders from submission until closed. Nautilus' open/in-flight counts miss an order still queued
-        # for the RiskEngine, and an agent must not propose again on top of one.
-        self._working: set[str] = set()
+        # the trade limit is per agent (docs/spec.md#the-crew), over all its instruments
+        self._executed_by_agent: Counter[str] = Counter()
         self._post_only: dict[str, tuple[ExecutionDirective, int]] = {}  # working post-only limits, for re-posts
         self._last_veto_ns = 0
-        self._change = np.zeros(DIMENSIONS)
+        self._change = np.zeros(DIMENSIONS + MAX_INSTRUMENTS)
         # Load the gate's kernel now (from numba's cache: milliseconds), not on the first intent's way to its order.
-        trade_size_factor(np.zeros_like(writer.storage), 1.0, 1.0, self._change)
+        scratch = np.zeros_like(writer.storage)
+        trade_size_factor(scratch.view(writer.account_storage.dtype), scratch["instruments"][0], 0, 1.0, 1.0,
+                          self._change)
         self.decision_latencies = LatencySamples()  # off in `sextant sim`: both ends are the simulated clock
         self._measure_latency = measure_latency
-        self._fields = writer.fields  # the crew bar, the gate's numbers: written every quote and timer tick
-        self._crew_values = writer.fields.crew_task_value[:len(agents)]  # the blocked path's one per-quote write
-        # the reason the crew bar shows the crew idle for, if any, and whose card it waits on
-        self._blocked_task: tuple[CrewTask, frozenset[str]] | None = None
-        self._instrument_terms: tuple[float, float, float, str] | None = None  # lot, tick, multiplier, currency
+        self._fields = writer.fields  # the account's: the gate's numbers, written every timer tick
         record = writer.record
         record["autonomy"], record["autonomy_ceiling"] = int(self.gate.autonomy), int(self.gate.ceiling)
-        record["crew_count"] = len(agents)
-        for slot, agent in enumerate(agents):
+        record["crew_count"] = len(self._agents)
+        for slot, agent in enumerate(self._agents):
             record["crew_agent"][slot] = int(_crew_code(agent.agent_id))
-            record["crew_state"][slot] = int(CrewState.IDLE)
 
     @property
     def crew(self) -> list[Agent]:
+        """The roster: the first instrument's crew (each instrument has its own members of the same roster)."""
         return self._agents
+
+    @property
+    def all_agents(self) -> list[Agent]:
+        """Every crew member on every instrument."""
+        return self._all_agents
+
+    @property
+    def stop_loss(self) -> StopLossGuard:
+        """The first instrument's stop-loss guard."""
+        return self.desks[0].stop_loss
 
     # The gate's state, where the trust layer, the research link and the tests find it.
     @property
@@ -217,49 +256,51 @@ class SwarmStrategy(Strategy):
         if not self.is_running:
             return
         tick = quote.tick
-        self._cycle(tick)
+        self._cycle(self.desks[quote.slot], tick)
         # quote → decision: from the data client creating the tick to the end of the crew's cycle on it
         if self._measure_latency:
             self.decision_latencies.add(self.clock.timestamp_ns() - tick.ts_init)
 
-    def _cycle(self, tick: QuoteTick) -> None:
+    def _cycle(self, desk: InstrumentDesk, tick: QuoteTick) -> None:
         now = self.clock.timestamp_ns()
         if self._inbox is not None:
             self._take_estop_latch(now)
-        blocked = self._blocked_reason(now)
+        blocked = self._blocked_reason(desk, now)
         if blocked is None and self.gate.pending:
-            deadline = self.gate.waiting_deadline()
+            deadline = self.gate.waiting_deadline(desk.instrument)
             if deadline is not None:
                 blocked = CrewTask.WAITING_APPROVAL, (deadline - now) / 1e9
+        agents = desk.agents
         if blocked is not None:  # the whole crew idles, with the reason: states and tasks only when it changes
             task, value = blocked
             # While a card waits, its proposer awaits the captain and the rest hold for it (not all "awaiting").
-            proposers = frozenset(p.intent.agent for p in self.gate.pending.values() if p.research is None) \
+            proposers = frozenset(p.intent.agent for p in self.gate.pending.values()
+                                  if p.research is None and p.intent.instrument == desk.instrument) \
                 if task is CrewTask.WAITING_APPROVAL else frozenset()
-            if (task, proposers) != self._blocked_task:
-                crew, fields = len(self._agents), self._fields
+            if (task, proposers) != desk.blocked_task:
+                crew, fields = len(agents), desk.fields
                 fields.crew_state[:crew] = _IDLE
                 fields.crew_task[:crew] = task
-                for slot, agent in enumerate(self._agents):
+                for slot, agent in enumerate(agents):
                     if proposers and agent.agent_id not in proposers:
                         fields.crew_task[slot] = CrewTask.HOLDING_FOR_CARD
                     elif proposers:
                         fields.crew_state[slot] = _SUGGESTING
-                self._blocked_task = (task, proposers)
-            self._crew_values.fill(value)  # a third of a slice assignment's cost, on most of a sim's quotes
+                desk.blocked_task = (task, proposers)
+            desk.crew_values.fill(value)  # a third of a slice assignment's cost, on most of a sim's quotes
             return
-        self._blocked_task = None
-        record = self._writer.record
+        desk.blocked_task = None
+        record = desk.record
         max_trades = self.config.max_trades
         intents: list[AgentIntent] = []
-        for slot, agent in enumerate(self._agents):
+        for slot, agent in enumerate(agents):
             executed = self._executed_by_agent[agent.agent_id] if max_trades else 0
             if max_trades and executed >= max_trades:
-                self._crew(slot, CrewState.IDLE, CrewTask.TRADE_LIMIT, float(executed), now=None)
+                self._crew(desk, slot, CrewState.IDLE, CrewTask.TRADE_LIMIT, float(executed), now=None)
                 continue
-            intent = agent.perceive(record, self._instrument_id.value, now)
+            intent = agent.perceive(record, desk.instrument, now)
             state, task, value = getattr(agent, "status", (CrewState.ACTIVE, CrewTask.IDLE, 0.0))
-            self._crew(slot, state, task, value, now=now if intent is not None else None,
+            self._crew(desk, slot, state, task, value, now=now if intent is not None else None,
                        confidence=intent.confidence if intent is not None else None)
             if intent is not None:
                 score = self.agent_scores.get(intent.agent)
@@ -285,25 +326,25 @@ class SwarmStrategy(Strategy):
                                          reason=veto.reasoning), now)
         self._last_veto_ns = now
 
-    def _blocked_reason(self, now: int) -> tuple[CrewTask, float] | None:
+    def _blocked_reason(self, desk: InstrumentDesk, now: int) -> tuple[CrewTask, float] | None:
         if not self.gate.estop.released:
             return CrewTask.HALTED, 0.0
         config = self.config
-        left = self._last_execution_ns + config.cooldown_secs * 1e9 - now if self._last_execution_ns else 0
+        left = desk.last_execution_ns + config.cooldown_secs * 1e9 - now if desk.last_execution_ns else 0
         if left > 0:
             return CrewTask.COOLDOWN, left / 1e9
-        if self._working:
-            return CrewTask.WATCHING_PRICE, self._fields.mid.item()
+        if desk.working:
+            return CrewTask.WATCHING_PRICE, desk.fields.mid.item()
         return None
 
     def propose(self, intent: AgentIntent, tick: QuoteTick | None = None) -> Decision | None:
         """Compile and gate one intent (the agents' path, and the tests')."""
-        decision = self.gate.propose(intent, self.clock.timestamp_ns(), self.market(tick))
+        decision = self.gate.propose(intent, self.clock.timestamp_ns(), self.market(intent.instrument, tick))
         self._fields.pending_intents[0] = len(self.gate.pending)
         return decision
 
     def propose_research(self, change: ResearchChange) -> None:
-        self.gate.propose_research(change, self._instrument_id.value, self.clock.timestamp_ns())
+        self.gate.propose_research(change, self.desks[0].instrument, self.clock.timestamp_ns())
         self._fields.pending_intents[0] = len(self.gate.pending)
 
     def level_for(self, agent: str) -> Autonomy:
@@ -328,35 +369,40 @@ class SwarmStrategy(Strategy):
 
     # ------------------------------------------------------------------------- the gate's venue (gate/core.py)
 
-    def market(self, tick: QuoteTick | None = None) -> MarketView:
-        tick = tick or self.cache.quote_tick(self._instrument_id)
-        position = float(self.portfolio.net_position(self._instrument_id) or 0)
-        terms = self._instrument_terms
+    def market(self, instrument: str | None = None, tick: QuoteTick | None = None) -> MarketView:
+        """One instrument's book and our position in it (the first instrument's when none is named)."""
+        desk = self._desk_of[instrument] if instrument is not None else self.desks[0]
+        instrument_id = desk.instrument_id
+        tick = tick or self.cache.quote_tick(instrument_id)
+        position = float(self.portfolio.net_position(instrument_id) or 0)
+        terms = desk.terms
         if terms is None:  # an instrument's increments and multiplier never change: read them once
-            instrument = self.cache.instrument(self._instrument_id)
-            if instrument is not None:
-                terms = self._instrument_terms = (instrument.size_increment.as_double(),
-                                                  instrument.price_increment.as_double(),
-                                                  instrument.multiplier.as_double(),
-                                                  instrument.get_settlement_currency().code)
+            loaded = self.cache.instrument(instrument_id)
+            if loaded is not None:
+                terms = desk.terms = (loaded.size_increment.as_double(), loaded.price_increment.as_double(),
+                                      loaded.multiplier.as_double(), loaded.get_settlement_currency().code)
         if tick is None or terms is None:
-            return MarketView(bid=math.nan, ask=math.nan, position=position)
+            return MarketView(bid=math.nan, ask=math.nan, position=position, instrument=desk.instrument)
         lot, tick_size, multiplier, currency = terms
         return MarketView(bid=tick.bid_price.as_double(), ask=tick.ask_price.as_double(), position=position,
                           lot=lot, tick=tick_size, multiplier=multiplier, min_notional=self.config.min_notional_usd,
-                          currency=currency)
+                          currency=currency, instrument=desk.instrument)
 
     def risk(self) -> tuple[float, float]:
         fields = self._fields
         return fields.risk_total.item(), fields.risk_veto.item()
 
+    def _trade_size_factor(self, instrument: str, direction: float, contracts: float) -> float:
+        writer = self._writer
+        desk = self._desk_of[instrument] if instrument else self.desks[0]
+        return trade_size_factor(writer.account_storage, writer.slots, desk.slot, direction, contracts, self._change)
+
     def size_factor(self, intent: AgentIntent, market: MarketView) -> float:
-        """How much of the intent the risk field lets through (risk/field.py: size_factor)."""
+        """How much of the intent the portfolio's risk field lets through (risk/field.py: size_factor)."""
         if intent.target_position is None or not math.isfinite(intent.target_position):
             return 1.0  # the compiler rejects it with the reason
         direction = 1.0 if intent.target_position > market.position else -1.0
-        return trade_size_factor(self._writer.storage, direction, abs(intent.target_position - market.position),
-                                 self._change)
+        return self._trade_size_factor(intent.instrument, direction, abs(intent.target_position - market.position))
 
     def field_allows(self, side: str, quantity: float, market: MarketView) -> float:
         """How much of a trade of `quantity` the risk field lets through now, in whole lots (as the compiler rounds
@@ -364,31 +410,37 @@ class SwarmStrategy(Strategy):
         signed = quantity if side == "BUY" else -quantity
         if abs(market.position + signed) < abs(market.position):
             return quantity
-        factor = trade_size_factor(self._writer.storage, 1.0 if side == "BUY" else -1.0, quantity, self._change)
+        factor = self._trade_size_factor(market.instrument, 1.0 if side == "BUY" else -1.0, quantity)
         return scaled_quantity(quantity, factor, market.lot)
 
     def execute(self, directive: ExecutionDirective, agent: str) -> str | None:
         self._agent_of_intent[directive.intent_id] = agent
+        desk = self._desk_of.get(directive.instrument)
+        if desk is None:
+            return f"{directive.instrument} is not one of this engine's instruments"
         directive = self._rejoin_touch(directive)
         result = self.executor.execute(directive)
         if result.submitted and not result.client_order_id.startswith("DRY-"):
-            self._working.add(result.client_order_id)
+            desk.working.add(result.client_order_id)
+            self._desk_of_order[result.client_order_id] = desk
             if directive.style == "LIMIT":
                 self._post_only[result.client_order_id] = (directive, 0)
         if not result.submitted:
             return result.reason
         self._executed_by_agent[agent] += 1
-        self._last_execution_ns = self.clock.timestamp_ns()
+        desk.last_execution_ns = self.clock.timestamp_ns()
         return None
 
     def apply_research(self, change: ResearchChange, by: str) -> str | None:
-        agent = next((a for a in self._agents if a.agent_id == change.agent_id), None)
-        if agent is None:
+        members = [a for a in self._all_agents if a.agent_id == change.agent_id]
+        if not members:
             return f"no crew member {change.agent_id} in this engine"
         try:
-            agent.config = change.applied_to(agent.config)  # type: ignore[attr-defined]
+            config = change.applied_to(members[0].config)  # type: ignore[attr-defined]
         except ValueError as error:
             return f"the change does not fit {change.agent_id}'s settings: {error}"
+        for agent in members:  # the member on every instrument thinks alike
+            agent.config = config  # type: ignore[attr-defined]
         self._sink.publish(messages.AutoresearchResult(
             hypothesis_id=change.hypothesis_id, family=change.family, params=change.params,
             parent_id=change.parent_id, ir_before=change.ir_before, ir_after=change.ir_after, accepted=True,
@@ -402,14 +454,19 @@ class SwarmStrategy(Strategy):
         self.risk_engine.set_trading_state(NautilusTradingState[state])
 
     def flatten(self) -> None:
-        self.cancel_all_orders(self._instrument_id)  # cancels bypass the RiskEngine
-        self.close_all_positions(self._instrument_id)
+        """Every instrument's orders cancelled and positions closed."""
+        for desk in self.desks:
+            self.cancel_all_orders(desk.instrument_id)  # cancels bypass the RiskEngine
+            self.close_all_positions(desk.instrument_id)
 
     def exposure(self) -> tuple[bool, int]:
-        cache, instrument_id = self.cache, self._instrument_id
-        busy = cache.orders_open_count(instrument_id=instrument_id) + cache.orders_inflight_count(
-            instrument_id=instrument_id) + cache.orders_emulated_count(instrument_id=instrument_id)
-        return self.portfolio.is_flat(instrument_id), busy
+        cache, flat, busy = self.cache, True, 0
+        for desk in self.desks:
+            instrument_id = desk.instrument_id
+            busy += cache.orders_open_count(instrument_id=instrument_id) + cache.orders_inflight_count(
+                instrument_id=instrument_id) + cache.orders_emulated_count(instrument_id=instrument_id)
+            flat = flat and self.portfolio.is_flat(instrument_id)
+        return flat, busy
 
     def _rejoin_touch(self, directive: ExecutionDirective) -> ExecutionDirective:
         """A post-only limit planned at the passive touch may cross the book by the time a human approves it, and
@@ -417,7 +474,7 @@ class SwarmStrategy(Strategy):
         only improves for us (a buy lower, a sell higher), and the re-check has already bounded how far it moved."""
         if directive.style != "LIMIT" or directive.price is None:
             return directive
-        market = self.market(None)
+        market = self.market(directive.instrument)
         if directive.side == "BUY" and directive.price >= market.ask:
             return msgspec.structs.replace(directive, price=market.bid)
         if directive.side == "SELL" and directive.price <= market.bid:
@@ -464,34 +521,41 @@ class SwarmStrategy(Strategy):
         if planned is None or not getattr(event, "due_post_only", False) or not self.gate.estop.released:
             return
         directive, attempts = planned
-        market = self.market(None)
+        market = self.market(directive.instrument)
         if attempts >= POST_ONLY_REPOSTS or self.gate.recheck(directive, market) is not None:
             return
         directive = msgspec.structs.replace(directive, price=market.bid if directive.side == "BUY" else market.ask)
         result = self.executor.execute(directive)
         if result.submitted:
-            self._working.add(result.client_order_id)
+            desk = self._desk_of[directive.instrument]
+            desk.working.add(result.client_order_id)
+            self._desk_of_order[result.client_order_id] = desk
             self._post_only[result.client_order_id] = (directive, attempts + 1)
 
     def on_order_event(self, event: Any) -> None:
         order = self.cache.order(event.client_order_id)
         if order is None or order.is_closed:
-            self._working.discard(event.client_order_id.value)
+            desk = self._desk_of_order.pop(event.client_order_id.value, None)
+            if desk is not None:
+                desk.working.discard(event.client_order_id.value)
             if not isinstance(event, OrderRejected):
                 self._post_only.pop(event.client_order_id.value, None)
 
     def on_position_event(self, event: Any) -> None:
-        if self.gate.estop.released:  # during an E-stop nothing new is placed, not even a stop
-            self.stop_loss.on_position_event(event)
+        desk = self._desk_of_id.get(event.instrument_id)
+        if desk is not None and self.gate.estop.released:  # during an E-stop nothing new is placed, not even a stop
+            desk.stop_loss.on_position_event(event)
 
     def on_position_closed(self, event: Any) -> None:
         self._bus.publish(PositionClosed(self.outcomes.on_position_closed(event, self._agent_of_intent)))
-        self.stop_loss.on_position_event(event)
+        desk = self._desk_of_id.get(event.instrument_id)
+        if desk is not None:
+            desk.stop_loss.on_position_event(event)
         self.gate.estop.progress(self.clock.timestamp_ns())
 
-    def _crew(self, slot: int, state: CrewState, task: CrewTask, value: float, *, now: int | None,
-              confidence: float | None = None) -> None:
-        fields = self._fields
+    def _crew(self, desk: InstrumentDesk, slot: int, state: CrewState, task: CrewTask, value: float, *,
+              now: int | None, confidence: float | None = None) -> None:
+        fields = desk.fields
         fields.crew_state[slot] = state
         fields.crew_task[slot] = task
         fields.crew_task_value[slot] = value

@@ -48,7 +48,7 @@ MAX_TRAILING_OFFSET_BPS = 1000.0  # 10 %: a wider trail is no stop; the bridge's
 class GateVenue(EStopVenue, Protocol):
     """What the gate asks of the trading node."""
 
-    def market(self) -> MarketView:
+    def market(self, instrument: str) -> MarketView:
         """The book and our position now (NaN prices when there is no usable book)."""
 
     def risk(self) -> tuple[float, float]:
@@ -137,7 +137,8 @@ class Gate:
         self.pending: dict[str, PendingIntent] = {}
         self.estop = EStopMachine(venue, events, config.flatten_timeout_ns)
         self._latched_estops: set[str] = set()  # engaged from the ring's latch: their messages are answered
-        self.rejected: dict[tuple[str, str], RejectedTrade] = {}  # (agent, BUY | SELL): the captain's rejections
+        # (agent, instrument, BUY | SELL): the captain's rejections
+        self.rejected: dict[tuple[str, str, str], RejectedTrade] = {}
 
     # ---------------------------------------------------------------------------------------------- levels
 
@@ -162,7 +163,7 @@ class Gate:
     def propose(self, intent: AgentIntent, now: int, market: MarketView | None = None) -> Decision | None:
         """Compile and gate one intent. `market` is the book it was perceived on (read from the venue if None).
         None when there is nothing to do at the current position."""
-        market = market or self._venue.market()
+        market = market or self._venue.market(intent.instrument)
         try:
             directive = compile_intent(intent, market, self._venue.size_factor(intent, market))
         except CompileRejected as rejection:
@@ -208,9 +209,11 @@ class Gate:
         self.pending[intent.id] = pending
         return Wait(intent.id, pending.expires_ns, None)
 
-    def waiting_deadline(self) -> int | None:
-        """The earliest expiry of a pending trade (research cards block nothing), or None."""
-        return min((p.expires_ns for p in self.pending.values() if p.research is None), default=None)
+    def waiting_deadline(self, instrument: str | None = None) -> int | None:
+        """The earliest expiry of a pending trade (of `instrument`, or of any; research cards block nothing), or
+        None."""
+        return min((p.expires_ns for p in self.pending.values() if p.research is None
+                    and (instrument is None or p.intent.instrument == instrument)), default=None)
 
     def tick(self, now: int) -> None:
         """Countdowns that ran out approve, TTLs that ran out expire, and the E-stop finishes once flat."""
@@ -287,7 +290,7 @@ class Gate:
             self.pending.pop(intent_id)
             directive = pending.directive
             if directive is not None and self.config.reject_cooldown_ns:
-                self.rejected[(pending.intent.agent, directive.side)] = RejectedTrade(
+                self.rejected[(pending.intent.agent, directive.instrument, directive.side)] = RejectedTrade(
                     now + self.config.reject_cooldown_ns, directive.reference_mid)
             self._events.publish(messages.IntentRejected(intent_id=intent_id, reason=command.reason or
                                                          "rejected by the captain", by="human",
@@ -335,7 +338,7 @@ class Gate:
             self._events.publish(messages.IntentApproved(intent_id=intent_id, by=by, command_id=command_id),  # type: ignore[arg-type]
                                  now)
             return None
-        reason = self.recheck(pending.directive, market or self._venue.market())
+        reason = self.recheck(pending.directive, market or self._venue.market(pending.directive.instrument))
         if reason is None and not self.estop.released:
             reason = "the E-stop is engaged"
         if reason is not None:
@@ -381,7 +384,7 @@ class Gate:
         if command.style is not None:
             intent = msgspec.structs.replace(intent, style=command.style)
         venue = self._venue
-        market = venue.market()
+        market = venue.market(intent.instrument)
         try:
             directive = compile_intent(intent, market, venue.size_factor(intent, market))
         except CompileRejected as rejection:
@@ -444,7 +447,7 @@ class Gate:
         """(whether a trade like one the captain rejected is still held back, how far the mid has moved since the
         rejected plan when it comes back early because of that move; None when it was never rejected or its
         cool-down is over)."""
-        key = (agent, directive.side)
+        key = (agent, directive.instrument, directive.side)
         rejected = self.rejected.get(key)
         if rejected is None:
             return False, None

@@ -1,7 +1,8 @@
 """The scene format (docs/scene-format.md): one directory per session.
 
     metadata.json    versions, seed, config (no secrets), instrument, start and stop times, counts
-    quotes.arrow     the market data: ts_event, ts_init, bid, ask, bid_size, ask_size (one row per quote)
+    quotes.arrow     the market data: ts_event, ts_init, bid, ask, bid_size, ask_size, slot (one row per quote; slot:
+                     the instrument's ContextWindow slot, in the order of metadata's "instruments")
     context.arrow    ContextWindow snapshots: wall_ns, ts_ns, sequence, record (the raw record bytes)
     events.arrow     every engine event: seq, ts_ns, kind, payload (msgpack, as on the EventRing)
     commands.arrow   every command the engine received: ts_ns, kind, payload
@@ -19,15 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute
 
-from sextant.state.layout import CONTEXT_DTYPE, CONTEXT_RECORD_SIZE, LAYOUT_VERSION
+from sextant.state.layout import CONTEXT_RECORD_SIZE, LAYOUT_VERSION, instrument_view_dtype
 
 FORMAT_NAME = "sextant-scene"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: quotes carry their instrument's slot (a portfolio's scene)
 METADATA_FILE = "metadata.json"
 
 QUOTES_SCHEMA = pa.schema([("ts_event", pa.uint64()), ("ts_init", pa.uint64()), ("bid", pa.float64()),
-                           ("ask", pa.float64()), ("bid_size", pa.float64()), ("ask_size", pa.float64())])
+                           ("ask", pa.float64()), ("bid_size", pa.float64()), ("ask_size", pa.float64()),
+                           ("slot", pa.uint8())])
 CONTEXT_SCHEMA = pa.schema([("wall_ns", pa.uint64()), ("ts_ns", pa.uint64()), ("sequence", pa.uint64()),
                             ("record", pa.binary(CONTEXT_RECORD_SIZE))])
 EVENTS_SCHEMA = pa.schema([("seq", pa.uint64()), ("ts_ns", pa.uint64()), ("kind", pa.uint16()),
@@ -94,7 +97,7 @@ class ContextRows:
     wall_ns: Any  # numpy arrays
     ts_ns: Any
     sequence: Any
-    records: Any  # structured array of CONTEXT_DTYPE
+    records: Any  # structured array, each record as its first instrument's (layout.instrument_view_dtype(0))
 
 
 def read_context(scene: Path) -> ContextRows:
@@ -102,6 +105,15 @@ def read_context(scene: Path) -> ContextRows:
 
     table = read_table(scene, "context")
     raw = b"".join(table.column("record").to_pylist()) if table.num_rows else b""
-    records = np.frombuffer(raw, CONTEXT_DTYPE) if raw else np.zeros(0, CONTEXT_DTYPE)
+    dtype = instrument_view_dtype(0)
+    records = np.frombuffer(raw, dtype) if raw else np.zeros(0, dtype)
     return ContextRows(table.column("wall_ns").to_numpy(), table.column("ts_ns").to_numpy(),
                        table.column("sequence").to_numpy(), records)
+
+
+def read_quotes(scene: Path) -> pa.Table:
+    """A one-instrument scene's quotes; a portfolio's scene (quotes of several slots) is refused with the reason."""
+    table = read_table(scene, "quotes")
+    if table.num_rows and pa.compute.max(table.column("slot")).as_py() > 0:
+        raise SceneError(f"{scene}: a portfolio's scene (quotes of several instruments); this reads one instrument's")
+    return table

@@ -108,7 +108,8 @@ class SceneRecorder:
             self._rows[name].append(row)
 
     def on_quote(self, quote: QuoteEncoded) -> None:
-        self._append("quotes", (quote.ts_event, quote.ts_init, quote.bid, quote.ask, quote.bid_size, quote.ask_size))
+        self._append("quotes", (quote.ts_event, quote.ts_init, quote.bid, quote.ask, quote.bid_size, quote.ask_size,
+                                quote.slot))
 
     def on_context(self, committed: ContextCommitted) -> None:
         """Each ContextWindow commit, with the committed record's bytes; keeps one per interval."""

@@ -151,10 +151,10 @@ def model_quotes(count: int, seed: int) -> Quotes:
 
 def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
     """A recorded scene's quotes (replay/format.py), the first `count` of them if given."""
-    from sextant.replay.format import read_metadata, read_table
+    from sextant.replay.format import read_metadata, read_quotes
 
     read_metadata(scene)
-    table = read_table(scene, "quotes")
+    table = read_quotes(scene)
     columns = [table.column(name).to_numpy() for name in ("ts_event", "bid", "ask", "bid_size", "ask_size")]
     stop = len(columns[0]) if count is None else min(count, len(columns[0]))
     bid, ask, bid_size, ask_size = (np.asarray(column[:stop], np.float64) for column in columns[1:])

@@ -1,11 +1,16 @@
-"""The hull readings: the risk field's inputs, computed from the ContextWindow's position, book and account numbers.
+"""The hull readings: the portfolio's risk field's inputs, from the ContextWindow's positions, books and account.
 
-    DELTA          signed exposure in the base asset (BTC, EUR, shares): position × contract multiplier
-    GAMMA, VEGA    zero for a linear perpetual: flagged not applicable, never shown as a fake reading
-    LIQUIDITY      estimated cost in bps to trade out: half the spread, scaled up by the size against the depth at
-                   the touch on the exit side (the base size when flat, so the gauge shows the market's liquidity)
-    CONCENTRATION  share of equity committed as margin
-    LEVERAGE       position notional / equity
+    DELTA          the portfolio's net delta in the settlement currency: Σ position × multiplier × mid. Its limit is
+                   the largest of the instruments' own delta limits at their mids, so with one instrument it is that
+                   instrument's limit (10 base sizes). Each instrument's delta in its base asset has its own term
+                   against its own limit (`delta_potential` in its slot) once there are two or more.
+    GAMMA, VEGA    zero for linear instruments: flagged not applicable, never shown as a fake reading
+    LIQUIDITY      estimated cost in bps to trade out, of the least liquid instrument: half the spread, scaled up by
+                   the size against the depth at the touch on the exit side (the base size when flat, so the gauge
+                   shows the market's liquidity)
+    CONCENTRATION  the largest single instrument's |notional| as a share of equity; not applicable with one
+                   instrument, where it would only repeat the leverage
+    LEVERAGE       gross notional (Σ |notional|) / equity
     DRAWDOWN       fall of equity from its peak, as a fraction
 """
 
@@ -29,6 +34,14 @@ if {d.name: int(d) for d in HullDimension} != {"DELTA": _DELTA, "GAMMA": _GAMMA,
                                                "CONCENTRATION": _CONCENTRATION, "LEVERAGE": _LEVERAGE,
                                                "DRAWDOWN": _DRAWDOWN}:
     raise ImportError("HullDimension changed: update the literals in sextant/risk/hull.py")
+_DIMENSIONS = 7
+
+
+def applicable(instruments: int) -> np.ndarray:
+    """Which dimensions apply to a portfolio of linear instruments: concentration only across two or more."""
+    flags = LINEAR_PERP_APPLICABLE.copy()
+    flags[_CONCENTRATION] = 1 if instruments > 1 else 0
+    return flags
 
 
 DELTA_BASE_SIZES = 10.0
@@ -66,50 +79,92 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
 
 
 @njit(cache=True, nogil=True)
-def readings(position: float, multiplier: float, bid_size: float, ask_size: float, spread_bps: float,
-             margin_used: float, equity: float, leverage: float, drawdown: float, base_size: float,
-             out: np.ndarray) -> None:
-    """Fill `out` (length DIMENSIONS) with the readings for a book: position (contracts), contract multiplier,
-    top-of-book sizes and spread, margin used, equity, leverage and drawdown (the encoder's per-quote kernel)."""
-    exit_depth = bid_size if position >= 0 else ask_size
+def instrument_readings(rec: Any, base_size: float) -> None:
+    """An instrument's own readings into its slot `rec`: its delta in the base asset and its cost to trade out."""
+    position = rec.position_size
+    rec.delta = position * rec.multiplier
+    exit_depth = rec.bid_size if position >= 0 else rec.ask_size
     size = max(abs(position), base_size)
-    out[_DELTA] = position * multiplier
+    rec.liquidity_bps = rec.spread_bps / 2 * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
+
+
+@njit(cache=True, nogil=True)
+def least_liquid(slots: np.ndarray, count: int) -> int:
+    """The slot whose exit costs the most bps (the LIQUIDITY reading's instrument)."""
+    worst = 0
+    for j in range(1, count):
+        if slots[j].liquidity_bps > slots[worst].liquidity_bps:
+            worst = j
+    return worst
+
+
+@njit(cache=True, nogil=True)
+def readings(acct: Any, slots: np.ndarray, count: int, out: np.ndarray) -> None:
+    """Fill `out` (length DIMENSIONS) with the portfolio's readings from the account `acct` and its first `count`
+    instrument slots, once each slot's instrument_readings and the account's marks are current."""
+    out[_DELTA] = acct.net_delta
     out[_GAMMA] = 0.0
     out[_VEGA] = 0.0
-    out[_LIQUIDITY] = spread_bps / 2 * (1.0 + size / exit_depth) if exit_depth > 0 else math.inf
-    out[_CONCENTRATION] = margin_used / equity if equity > 0 else 0.0
-    out[_LEVERAGE] = leverage
-    out[_DRAWDOWN] = drawdown
+    out[_LIQUIDITY] = slots[least_liquid(slots, count)].liquidity_bps if count > 0 else 0.0
+    equity = acct.equity
+    out[_CONCENTRATION] = slots[acct.largest_slot].position_notional / equity if equity > 0 and count > 0 else 0.0
+    out[_LEVERAGE] = acct.leverage
+    out[_DRAWDOWN] = acct.drawdown
 
 
 @njit(cache=True, nogil=True)
-def change_per_contract(rec: Any, direction: float, out: np.ndarray) -> None:
-    """How each reading moves per contract traded in `direction` (+1 buy, −1 sell): the field's direction vector.
-    `rec` is a ContextWindow record inside numba (a structured array's element)."""
-    position, multiplier = rec.position_size, rec.multiplier
-    mid, equity = rec.mid, rec.equity
+def instrument_potentials(slots: np.ndarray, count: int) -> float:
+    """Each instrument's own delta term into its slot, summed; none with one instrument (its delta is the net)."""
+    total = 0.0
+    for j in range(count):
+        rec = slots[j]
+        if count < 2:
+            rec.delta_potential = 0.0
+            continue
+        ratio = abs(rec.delta) / rec.delta_limit if rec.delta_limit > 0 else math.inf
+        rec.delta_potential = -math.log1p(-ratio) if ratio < 1.0 else math.inf
+        total += rec.delta_potential
+    return total
+
+
+@njit(cache=True, nogil=True)
+def change_per_contract(acct: Any, slots: np.ndarray, slot: int, direction: float, out: np.ndarray) -> None:
+    """How each reading moves per contract of instrument `slot` traded in `direction` (+1 buy, −1 sell): the field's
+    direction vector. `out` holds the DIMENSIONS portfolio readings, then one delta term per instrument slot."""
+    rec = slots[slot]
+    count = acct.instrument_count
+    position, multiplier, mid, equity = rec.position_size, rec.multiplier, rec.mid, acct.equity
     grows = 1.0 if position == 0 or (position > 0) == (direction > 0) else -1.0  # d|position|
-    notional = rec.position_notional
     exit_depth = rec.bid_size if position >= 0 else rec.ask_size
     out[:] = 0.0
-    out[_DELTA] = direction * multiplier
+    out[_DELTA] = direction * multiplier * mid
     if equity > 0:
         out[_LEVERAGE] = grows * multiplier * mid / equity
-        if notional > 0:
-            out[_CONCENTRATION] = out[_LEVERAGE] * rec.margin_used / notional
-    if exit_depth > 0:
+        if count > 1 and slot == acct.largest_slot:
+            out[_CONCENTRATION] = out[_LEVERAGE]
+    if exit_depth > 0 and slot == least_liquid(slots, count):
         out[_LIQUIDITY] = grows * rec.spread_bps / 2 / exit_depth
+    out[_DIMENSIONS + slot] = direction * multiplier
 
 
 @njit(cache=True, nogil=True)
-def trade_size_factor(storage: np.ndarray, direction: float, contracts: float, change: np.ndarray) -> float:
-    """size_factor for trading `contracts` in `direction` from the record `storage[0]` (the ContextWriter's
-    pending record): the gate's one call on the path from a quote to an order. `change` receives the trade's
-    move of the readings."""
-    rec = storage[0]
-    change_per_contract(rec, direction, change)
-    dimensions = change.shape[0]
+def trade_size_factor(account: np.ndarray, slots: np.ndarray, slot: int, direction: float, contracts: float,
+                      change: np.ndarray) -> float:
+    """size_factor for trading `contracts` of instrument `slot` in `direction`, from the pending record (the
+    ContextWriter's account_storage and slots): the gate's one call on the path from a quote to an order. `change`
+    (DIMENSIONS + the slot count) receives the trade's move of the readings and of each instrument's delta."""
+    acct = account[0]
+    change_per_contract(acct, slots, slot, direction, change)
+    dimensions = _DIMENSIONS
+    size = change.shape[0]
+    x, limits, applicable = np.zeros(size), np.ones(size), np.zeros(size, np.uint8)
     for i in range(dimensions):
         change[i] *= contracts
-    return size_factor(rec.risk_x[:dimensions], rec.risk_limit[:dimensions], rec.risk_applicable[:dimensions],
-                       change)
+        x[i], limits[i], applicable[i] = acct.risk_x[i], acct.risk_limit[i], acct.risk_applicable[i]
+    count = acct.instrument_count
+    for j in range(size - dimensions):
+        change[dimensions + j] *= contracts
+        if count > 1 and j < count and slots[j].delta_limit > 0:
+            x[dimensions + j], limits[dimensions + j] = slots[j].delta, slots[j].delta_limit
+            applicable[dimensions + j] = 1
+    return size_factor(x, limits, applicable, change)

@@ -61,8 +61,9 @@ class Bus:
 
 
 class QuoteEncoded(msgspec.Struct, frozen=True):
-    """A quote, after the StateEncoder has written it into the ContextWindow record: the crew decides on it, the
-    recorder keeps it. `tick` is Nautilus' QuoteTick; the numbers are its fields, read once."""
+    """A quote, after the StateEncoder has written it into the ContextWindow record (its instrument's `slot`): the
+    crew on that instrument decides on it, the recorder keeps it. `tick` is Nautilus' QuoteTick; the numbers are its
+    fields, read once."""
 
     tick: Any
     ts_event: int
@@ -71,6 +72,7 @@ class QuoteEncoded(msgspec.Struct, frozen=True):
     ask: float
     bid_size: float
     ask_size: float
+    slot: int = 0  # the instrument's ContextWindow slot
 
 
 class ContextCommitted(msgspec.Struct, frozen=True):

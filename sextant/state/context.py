@@ -11,6 +11,7 @@ import os
 import platform
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -21,12 +22,14 @@ import numpy as np
 from sextant.state import seqlock
 from sextant.state.bus import Bus, ContextCommitted
 from sextant.state.layout import (
+    ACCOUNT_DTYPE,
     CONTEXT_DTYPE,
     CONTEXT_LAYOUT_HASH,
     CONTEXT_MAGIC,
     CONTEXT_RECORD_SIZE,
     HEADER_SIZE,
     INSTRUMENT_BYTES,
+    MAX_INSTRUMENTS,
     OFFSET_SEQUENCE,
     OFFSET_WRITER_PID,
     TRACE_SLOTS,
@@ -38,6 +41,7 @@ from sextant.state.layout import (
     TraceKind,
     TradingState,
     field_offset,
+    instrument_view_dtype,
 )
 from sextant.state.memory import store_heartbeat
 from sextant.state.shm import FileSpec, MappedFile, create, open_readonly
@@ -91,14 +95,27 @@ class RecordFields:
 class ContextWriter:
     """The single writer of a ContextWindow file."""
 
-    def __init__(self, path: str | os.PathLike[str], instrument_id: str = "", *, bus: Bus | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], instruments: str | Sequence[str] = (), *,
+                 bus: Bus | None = None) -> None:
+        """`instruments`: the ids of the instruments the engine trades, one slot each in this order."""
+        ids = [instruments] if isinstance(instruments, str) else list(instruments)
+        if len(ids) > MAX_INSTRUMENTS:
+            raise ValueError(f"{len(ids)} instruments: a ContextWindow holds at most {MAX_INSTRUMENTS}")
         self._file: MappedFile = create(path, CONTEXT_SPEC)
         self._storage = np.zeros(1, CONTEXT_DTYPE)
         self._bytes = self._storage.view(np.uint8)
-        self.record: np.void = self._storage[0]  # a view: assigning its fields updates the pending record
-        self.fields = RecordFields(self._storage)  # writable views of the same record, for hot paths
-        if instrument_id:
-            self.record["instrument"] = encode_instrument(instrument_id)
+        # the account's section and the instrument slots, for numba kernels (ACCOUNT_DTYPE's note)
+        self.account_storage: np.ndarray = self._storage.view(ACCOUNT_DTYPE)
+        self.slots: np.ndarray = self._storage["instruments"][0]
+        self._slot_views = [self._storage.view(instrument_view_dtype(slot)) for slot in range(MAX_INSTRUMENTS)]
+        self._slot_fields = [RecordFields(view) for view in self._slot_views]
+        # The pending record as the first instrument's (`slot(0)`): assigning its fields updates it. Another
+        # instrument's fields are `slot(i)`'s; the account's are the same in every view.
+        self.record: np.void = self._slot_views[0][0]
+        self.fields = self._slot_fields[0]  # writable views of the same, for hot paths
+        for slot, instrument_id in enumerate(ids):
+            self.slots[slot]["instrument"] = encode_instrument(instrument_id)
+        self.record["instrument_count"] = len(ids)
         # ContextCommitted after each commit, to whoever subscribed (the scene recorder, `sextant sim`'s summary)
         self.bus = bus or Bus()
         # commit_if_due's throttle (0: every call commits) and the time of the commit that last opened an interval
@@ -130,13 +147,31 @@ class ContextWriter:
         """Records published so far."""
         return self.fields.write_seq.item()
 
-    def load(self, record: np.void) -> None:
-        """Make `record` (a whole CONTEXT_DTYPE record, e.g. from a scene) the pending record."""
-        self._storage[0] = record
+    @property
+    def instrument_count(self) -> int:
+        return int(self.record["instrument_count"])
 
-    def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int) -> None:
-        """Append one market event to the 64-slot trace (published with the next commit)."""
-        fields = self.fields
+    def slot(self, slot: int) -> np.void:
+        """The pending record as instrument `slot`'s (layout.instrument_view_dtype): its fields and the account's,
+        writable."""
+        return self._slot_views[slot][0]
+
+    def slot_fields(self, slot: int) -> RecordFields:
+        """Writable views of instrument `slot`'s fields and the account's, for hot paths."""
+        return self._slot_fields[slot]
+
+    def slot_storage(self, slot: int) -> np.ndarray:
+        """The pending record as a shape-(1,) array of instrument `slot`'s view, for njit code that reads an
+        instrument's and the account's fields together (`rec = storage[0]; rec.mid`)."""
+        return self._slot_views[slot]
+
+    def load(self, record: np.void) -> None:
+        """Make `record` (a whole record, e.g. from a scene, in any of the layout's views) the pending record."""
+        self._bytes[:] = np.frombuffer(record.tobytes(), np.uint8)
+
+    def push_trace(self, kind: TraceKind | int, price: float, size: float, ts_ns: int, slot: int = 0) -> None:
+        """Append one market event to instrument `slot`'s 64-event trace (published with the next commit)."""
+        fields = self._slot_fields[slot]
         count = fields.trace_count.item()
         slot = count % TRACE_SLOTS
         fields.trace_kind[slot] = kind
@@ -185,18 +220,42 @@ class ContextWriter:
 
 @dataclass(frozen=True, slots=True)
 class ContextSnapshot:
-    """One consistent ContextWindow record. `record` is a private copy; field access never touches shared memory."""
+    """One consistent ContextWindow record, seen as one instrument's (`slot`): `record` has the account's fields
+    and that instrument's under their own names (layout.instrument_view_dtype). `at(slot)` sees another instrument
+    in the same copy. `record` is a private copy; field access never touches shared memory."""
 
     sequence: int
     record: np.void
     heartbeat_ns: int
+    slot: int = 0
+
+    @staticmethod
+    def of(sequence: int, raw: bytes | np.ndarray, heartbeat_ns: int, slot: int = 0) -> ContextSnapshot:
+        """A snapshot of one record's bytes, as instrument `slot`'s."""
+        return ContextSnapshot(sequence, np.frombuffer(raw, instrument_view_dtype(slot))[0], heartbeat_ns, slot)
 
     def __getitem__(self, name: str) -> Any:  # a scalar or an array, by field
         return self.record[name]
 
+    def at(self, slot: int) -> ContextSnapshot:
+        """The same record as instrument `slot`'s."""
+        if slot == self.slot:
+            return self
+        return ContextSnapshot.of(self.sequence, self.record.tobytes(), self.heartbeat_ns, slot)
+
     @property
     def instrument(self) -> str:
         return decode_instrument(self.record["instrument"])
+
+    @property
+    def instrument_count(self) -> int:
+        return int(self.record["instrument_count"])
+
+    @property
+    def instruments(self) -> list[str]:
+        """The ids of the instruments in use, in slot order."""
+        slots = np.frombuffer(self.record.tobytes(), CONTEXT_DTYPE)[0]["instruments"]
+        return [decode_instrument(slots[slot]["instrument"]) for slot in range(self.instrument_count)]
 
     @property
     def checksum_ok(self) -> bool:
@@ -268,7 +327,7 @@ class ContextReader:
         if not _LOADS_ARE_ORDERED:
             out = np.empty(CONTEXT_RECORD_SIZE, np.uint8)
             sequence = int(seqlock.seqlock_snapshot(self._buf, out))
-            return ContextSnapshot(sequence, out.view(CONTEXT_DTYPE)[0], self.heartbeat_ns)
+            return ContextSnapshot.of(sequence, out, self.heartbeat_ns)
         # Same protocol as seqlock_snapshot; see _LOADS_ARE_ORDERED for why this is sound on x86-64.
         mm = self._mm
         while True:
@@ -276,8 +335,7 @@ class ContextReader:
             base = HEADER_SIZE + (completed & 1) * CONTEXT_RECORD_SIZE
             copy = mm[base:base + CONTEXT_RECORD_SIZE]
             if _U64.unpack_from(mm, OFFSET_SEQUENCE)[0] - 2 * completed < 3:
-                record = np.frombuffer(copy, CONTEXT_DTYPE)[0]
-                return ContextSnapshot(completed, record, self.heartbeat_ns)
+                return ContextSnapshot.of(completed, copy, self.heartbeat_ns)
 
     @property
     def sequence(self) -> int:

@@ -29,7 +29,7 @@ from typing import cast
 
 import numpy as np
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 HEADER_SIZE = 128
 CACHE_LINE = 64
 
@@ -173,15 +173,16 @@ FORECAST_POINTS = 8
 RISK_DIMENSIONS = len(HullDimension)
 MAX_CREW = 8
 TRACE_SLOTS = 64
+MAX_INSTRUMENTS = 8  # instruments one engine trades at once (a portfolio)
 
 # Field order: checksum and write_seq first (the checksum covers everything after itself), then by subsystem.
 # numpy aligns every field to its natural alignment (align=True), exactly as a C compiler would lay out a struct.
-_CONTEXT_FIELDS: list[tuple] = [
+# The record is the account's section, then one slot per instrument (INSTRUMENT_FIELDS) for up to MAX_INSTRUMENTS.
+_ACCOUNT_FIELDS: list[tuple] = [
     ("checksum", "<u8"),
     ("write_seq", "<u8"),
     ("ts_ns", "<u8"),  # time of the last update on the engine's (Nautilus) clock
     ("wall_ns", "<u8"),  # writer's clock at commit: the wall clock live, the simulated clock in `sextant sim`
-    ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
     ("venue", "u1"),
     ("dry_run", "u1"),
     ("trading_state", "u1"),
@@ -190,6 +191,46 @@ _CONTEXT_FIELDS: list[tuple] = [
     ("autonomy_ceiling", "u1"),
     ("replay", "u1"),
     ("crew_count", "u1"),
+    ("instrument_count", "u1"),  # slots in use, from 0
+    ("largest_slot", "u1"),  # the instrument of the largest |notional| (the concentration reading's)
+    ("hedge_slot", "u1"),  # the most liquid instrument: the one the delta-hedge agent hedges the portfolio with
+    # the account, in the settlement currency
+    ("equity", "<f8"),
+    ("balance_free", "<f8"),
+    ("margin_used", "<f8"),
+    ("leverage", "<f8"),  # gross notional / equity
+    ("peak_equity", "<f8"),
+    ("drawdown", "<f8"),  # fraction below peak equity, >= 0
+    ("gross_notional", "<f8"),  # sum of |position notional| over the instruments
+    ("net_delta", "<f8"),  # sum of signed position notional: the portfolio's net delta in the settlement currency
+    ("net_delta_limit", "<f8"),
+    ("pending_intents", "<u4"),
+    ("orders_submitted", "<u8"),
+    ("fills", "<u8"),
+    # the portfolio's risk field (docs/spec.md#risk-field); each instrument's own delta term is in its slot
+    ("risk_x", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_limit", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_potential", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_gradient", "<f8", (RISK_DIMENSIONS,)),
+    ("risk_applicable", "u1", (8,)),  # 0 where a dimension does not apply (gamma, vega on a linear perp)
+    ("risk_total", "<f8"),
+    ("risk_warn", "<f8"),
+    ("risk_veto", "<f8"),
+    ("reputation", "<f8"),
+    # the crew roster (its members decide per instrument: their states are in each slot)
+    ("crew_agent", "u1", (MAX_CREW,)),
+    ("crew_reputation", "<f8", (MAX_CREW,)),
+    ("llm_tokens_hour", "<f8"),
+    ("llm_cost_hour", "<f8"),
+    ("llm_budget_exhausted", "u1"),
+    ("llm_role_tokens_hour", "<f8", (len(LLM_ROLES),)),  # the same hour, per role of llm.toml (LLM_ROLES' order)
+    ("llm_role_cost_hour", "<f8", (len(LLM_ROLES),)),
+    ("llm_in_flight", "u1"),  # calls being answered now
+    ("llm_queue_depth", "<u2"),  # calls waiting for their provider's one slot
+]
+
+INSTRUMENT_FIELDS: list[tuple] = [
+    ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
     # instrument definition
     ("price_increment", "<f8"),
     ("size_increment", "<f8"),
@@ -211,47 +252,25 @@ _CONTEXT_FIELDS: list[tuple] = [
     ("sea_state", "<f8"),  # 0 calm .. 1 storm, from volatility against its own long-run level
     ("forecast_mid", "<f8", (FORECAST_POINTS,)),
     ("forecast_step_s", "<f8"),
-    # position and account
+    # position
     ("position_size", "<f8"),  # signed, in contracts
     ("position_notional", "<f8"),
     ("entry_price", "<f8"),
     ("unrealized_pnl", "<f8"),
     ("realized_pnl", "<f8"),
-    ("equity", "<f8"),
-    ("balance_free", "<f8"),
-    ("margin_used", "<f8"),
-    ("leverage", "<f8"),
-    ("peak_equity", "<f8"),
-    ("drawdown", "<f8"),  # fraction below peak equity, >= 0
     ("orders_open", "<u4"),
-    ("pending_intents", "<u4"),
-    ("orders_submitted", "<u8"),
-    ("fills", "<u8"),
-    # risk field (docs/spec.md#risk-field)
-    ("risk_x", "<f8", (RISK_DIMENSIONS,)),
-    ("risk_limit", "<f8", (RISK_DIMENSIONS,)),
-    ("risk_potential", "<f8", (RISK_DIMENSIONS,)),
-    ("risk_gradient", "<f8", (RISK_DIMENSIONS,)),
-    ("risk_applicable", "u1", (8,)),  # 0 where a dimension does not apply (gamma, vega on a linear perp)
-    ("risk_total", "<f8"),
-    ("risk_warn", "<f8"),
-    ("risk_veto", "<f8"),
-    ("reputation", "<f8"),
-    # crew
-    ("crew_agent", "u1", (MAX_CREW,)),
+    # this instrument's part of the risk field: its delta in the base asset against its own limit, and the cost
+    # in bps to trade out of it
+    ("delta", "<f8"),
+    ("delta_limit", "<f8"),
+    ("delta_potential", "<f8"),
+    ("liquidity_bps", "<f8"),
+    # the crew's members on this instrument (the roster's order)
     ("crew_state", "u1", (MAX_CREW,)),
     ("crew_task", "<u2", (MAX_CREW,)),
     ("crew_task_value", "<f8", (MAX_CREW,)),
     ("crew_confidence", "<f8", (MAX_CREW,)),
-    ("crew_reputation", "<f8", (MAX_CREW,)),
     ("crew_last_decision_ns", "<u8", (MAX_CREW,)),
-    ("llm_tokens_hour", "<f8"),
-    ("llm_cost_hour", "<f8"),
-    ("llm_budget_exhausted", "u1"),
-    ("llm_role_tokens_hour", "<f8", (len(LLM_ROLES),)),  # the same hour, per role of llm.toml (LLM_ROLES' order)
-    ("llm_role_cost_hour", "<f8", (len(LLM_ROLES),)),
-    ("llm_in_flight", "u1"),  # calls being answered now
-    ("llm_queue_depth", "<u2"),  # calls waiting for their provider's one slot
     # the last 64 market events, a ring: slot i holds event number n where n % 64 == i
     ("trace_kind", "u1", (TRACE_SLOTS,)),
     ("trace_count", "<u8"),  # events ever pushed
@@ -268,23 +287,69 @@ def _padded(dtype: np.dtype, multiple: int) -> np.dtype:
                      "offsets": [fields[n][1] for n in names], "itemsize": size})
 
 
-# One buffer of the double buffer. Padded to whole cache lines so the two buffers never share a line.
-CONTEXT_DTYPE: np.dtype = _padded(np.dtype(_CONTEXT_FIELDS, align=True), CACHE_LINE)
+# One instrument's slot, padded to whole cache lines so that slots never share one.
+INSTRUMENT_DTYPE: np.dtype = _padded(np.dtype(INSTRUMENT_FIELDS, align=True), CACHE_LINE)
+_ACCOUNT_SECTION: np.dtype = _padded(np.dtype(_ACCOUNT_FIELDS, align=True), CACHE_LINE)
+SLOTS_OFFSET: int = _ACCOUNT_SECTION.itemsize  # the first slot starts on a cache line of its own
+# One buffer of the double buffer: whole cache lines, so the two buffers never share a line.
+CONTEXT_DTYPE: np.dtype = np.dtype({
+    "names": [*_names(_ACCOUNT_SECTION), "instruments"],
+    "formats": [*(_fields(_ACCOUNT_SECTION)[n][0] for n in _names(_ACCOUNT_SECTION)),
+                (INSTRUMENT_DTYPE, (MAX_INSTRUMENTS,))],
+    "offsets": [*(_fields(_ACCOUNT_SECTION)[n][1] for n in _names(_ACCOUNT_SECTION)), SLOTS_OFFSET],
+    "itemsize": SLOTS_OFFSET + MAX_INSTRUMENTS * INSTRUMENT_DTYPE.itemsize})
 CONTEXT_RECORD_SIZE: int = CONTEXT_DTYPE.itemsize
 CONTEXT_FILE_SIZE: int = HEADER_SIZE + 2 * CONTEXT_RECORD_SIZE
 
 
-def field_offset(name: str) -> int:
-    """Byte offset of a ContextWindow field inside one record."""
-    return int(_fields(CONTEXT_DTYPE)[name][1])
+def _view(names: list[str], offsets: list[int]) -> np.dtype:
+    fields = {**_fields(CONTEXT_DTYPE), **_fields(INSTRUMENT_DTYPE)}
+    return np.dtype({"names": names, "formats": [fields[n][0] for n in names], "offsets": offsets,
+                     "itemsize": CONTEXT_RECORD_SIZE})
+
+
+_ACCOUNT_NAMES = [field[0] for field in _ACCOUNT_FIELDS]
+# The account's section alone, over a whole record: what numba kernels take beside an instrument's slot (a kernel
+# on CONTEXT_DTYPE itself would have to type the nested slots).
+ACCOUNT_DTYPE: np.dtype = _view(_ACCOUNT_NAMES, [int(_fields(CONTEXT_DTYPE)[n][1]) for n in _ACCOUNT_NAMES])
+
+
+def instrument_view_dtype(slot: int) -> np.dtype:
+    """A whole record seen as one instrument's: the account's fields and slot `slot`'s under their own names
+    (`view["mid"]`, `view["equity"]`), without a copy. What a crew member on that instrument perceives."""
+    if not 0 <= slot < MAX_INSTRUMENTS:
+        raise ValueError(f"instrument slot {slot} is outside 0..{MAX_INSTRUMENTS - 1}")
+    return _INSTRUMENT_VIEWS[slot]
+
+
+_INSTRUMENT_NAMES = list(_names(INSTRUMENT_DTYPE))
+_INSTRUMENT_VIEWS = tuple(
+    _view(_ACCOUNT_NAMES + _INSTRUMENT_NAMES,
+          [int(_fields(CONTEXT_DTYPE)[n][1]) for n in _ACCOUNT_NAMES]
+          + [SLOTS_OFFSET + slot * INSTRUMENT_DTYPE.itemsize + int(_fields(INSTRUMENT_DTYPE)[n][1])
+             for n in _INSTRUMENT_NAMES])
+    for slot in range(MAX_INSTRUMENTS))
+
+
+def field_offset(name: str, slot: int = 0) -> int:
+    """Byte offset of a ContextWindow field inside one record: an account field, or instrument slot `slot`'s."""
+    return int(_fields(instrument_view_dtype(slot))[name][1])
+
+
+def _describe(dtype: np.dtype) -> str:
+    """A dtype's names, formats, shapes and offsets, nested records included."""
+    fields = _fields(dtype)
+    described = []
+    for name in _names(dtype):
+        field_dtype, offset = fields[name][0], fields[name][1]
+        inner = field_dtype.base
+        described.append((name, _describe(inner) if inner.names else field_dtype.str, field_dtype.shape, offset))
+    return repr(described) + f"|{dtype.itemsize}"
 
 
 def dtype_hash(dtype: np.dtype) -> int:
-    """A stable 64-bit hash of a dtype's names, formats and offsets."""
-    fields = _fields(dtype)
-    description = repr([(name, fields[name][0].str, fields[name][0].shape, fields[name][1])
-                        for name in _names(dtype)]) + f"|{dtype.itemsize}"
-    return int.from_bytes(hashlib.blake2b(description.encode(), digest_size=8).digest(), "little")
+    """A stable 64-bit hash of a dtype's names, formats and offsets (nested records' too)."""
+    return int.from_bytes(hashlib.blake2b(_describe(dtype).encode(), digest_size=8).digest(), "little")
 
 
 CONTEXT_LAYOUT_HASH: int = dtype_hash(CONTEXT_DTYPE)

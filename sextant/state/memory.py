@@ -136,7 +136,8 @@ def drop_jit_cache_of_another_layout(dispatcher: Any, fingerprint: str = LAYOUT_
     cache_dir = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
     if cache_dir is None:  # not cached (UNFENCED)
         return
-    module = dispatcher.py_func.__module__.rsplit(".", 1)[-1]
+    # numba names its cache files by the source file's stem, also for a module run as __main__ (`python -m`)
+    module = Path(dispatcher.py_func.__code__.co_filename).stem
     stamp = Path(cache_dir) / f"{module}.layout"
     try:
         if stamp.read_text() == fingerprint:

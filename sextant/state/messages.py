@@ -138,6 +138,7 @@ class RiskAlert(Event, frozen=True, kw_only=True):
     potential: float
     threshold: float
     level: Literal["WARN", "VETO"]
+    instrument: str = ""  # the instrument whose own delta term strains the hull most; empty for a portfolio reading
 
 
 class Veto(Event, frozen=True, kw_only=True):

@@ -46,6 +46,7 @@ class MarketView(msgspec.Struct, frozen=True, kw_only=True):
     multiplier: float = 0.01
     min_notional: float = 20.0  # in the account's currency
     currency: str = "USDT"  # the account's: the instrument's settlement currency
+    instrument: str = ""  # whose book this is (one of the engine's instruments)
 
     @property
     def mid(self) -> float:

@@ -149,9 +149,9 @@ def test_an_engine_its_supervisor_reports_down_is_said_once_with_the_reason_and_
 
 def snapshot_at(sequence: int, ts_s: float, mid: float, tick: float) -> Tick:
     from sextant.state.context import ContextSnapshot
-    from sextant.state.layout import CONTEXT_DTYPE
+    from sextant.state.layout import instrument_view_dtype
 
-    record = np.zeros((), CONTEXT_DTYPE)[()]
+    record = np.zeros((), instrument_view_dtype(0))[()]
     record["ts_ns"], record["mid"], record["price_increment"] = int(ts_s * 1e9), mid, tick
     return Tick(LinkStatus.LIVE, ContextSnapshot(sequence, record, 0), [], 0.0, 0)
 

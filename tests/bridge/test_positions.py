@@ -7,11 +7,11 @@ import numpy as np
 
 from sextant.bridge.positions import llm_calls_text, llm_role_spend
 from sextant.state.context import ContextSnapshot
-from sextant.state.layout import CONTEXT_DTYPE
+from sextant.state.layout import instrument_view_dtype
 
 
 def snapshot(**fields: object) -> ContextSnapshot:
-    record = np.zeros(1, CONTEXT_DTYPE)[0]
+    record = np.zeros(1, instrument_view_dtype(0))[0]
     for name, value in fields.items():
         record[name] = value
     return ContextSnapshot(1, record, 0)

@@ -12,7 +12,7 @@ import pytest
 
 from sextant.engine.strategy import write_llm_spend
 from sextant.state.context import RecordFields
-from sextant.state.layout import CONTEXT_DTYPE, LLM_ROLES
+from sextant.state.layout import LLM_ROLES, instrument_view_dtype
 from sextant.swarm.llm import LlmSpend
 from tests.engine.conftest import engine_config, run_engine
 
@@ -49,7 +49,7 @@ def test_the_crews_spend_over_the_last_hour_is_in_the_context_window(tmp_path: P
 
 
 def test_the_spend_is_written_per_role_with_the_calls_in_flight_and_queued() -> None:
-    fields = RecordFields(np.zeros(1, CONTEXT_DTYPE))
+    fields = RecordFields(np.zeros(1, instrument_view_dtype(0)))
     write_llm_spend(fields, [LlmSpend({"perception": (1_000, 0.004), "strategy": (200, 0.0002)}, False, 1),
                              LlmSpend({"perception": (300, 0.0008), "research": (50, 0.0)}, True, 1, 2)])
     by_role = dict(zip(LLM_ROLES, fields.llm_role_tokens_hour.tolist(), strict=True))

@@ -317,7 +317,7 @@ class TestCommands:
         gate, venue, log = make_gate()
         proposal = intent()
         gate.propose(proposal, 0)
-        venue.market = lambda: (_ for _ in ()).throw(RuntimeError("cache gone"))  # type: ignore[method-assign]
+        venue.market = lambda instrument: (_ for _ in ()).throw(RuntimeError("cache gone"))  # type: ignore[method-assign]
         gate.handle_commands([received(approve(proposal.id))], [], [], MS)
         assert log.results("c-approve")[0].reason == "engine error: RuntimeError: cache gone"
 

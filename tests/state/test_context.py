@@ -19,12 +19,16 @@ from sextant.state.layout import (
     CONTEXT_RECORD_SIZE,
     HEADER_DTYPE,
     HEADER_SIZE,
+    INSTRUMENT_DTYPE,
     LAYOUT_VERSION,
+    MAX_INSTRUMENTS,
+    SLOTS_OFFSET,
     CrewAgent,
     CrewState,
     CrewTask,
     TraceKind,
     field_offset,
+    instrument_view_dtype,
 )
 from sextant.state.shm import LayoutMismatchError, StateFileError
 from tests.conftest import rewrite_header, run_isolated
@@ -43,11 +47,16 @@ class TestLayout:
     def test_record_is_numeric_c_layout_padded_to_cache_lines(self) -> None:
         assert CONTEXT_RECORD_SIZE % 64 == 0
         assert CONTEXT_FILE_SIZE == HEADER_SIZE + 2 * CONTEXT_RECORD_SIZE
-        for name in CONTEXT_DTYPE.names:
-            field_type, offset = CONTEXT_DTYPE.fields[name][:2]
-            base = field_type.base
-            assert base.kind in "uif", f"{name} is not numeric"
-            assert offset % base.alignment == 0, f"{name} is misaligned"
+        assert SLOTS_OFFSET % 64 == 0 and INSTRUMENT_DTYPE.itemsize % 64 == 0, "slots start on their own lines"
+        for dtype in (CONTEXT_DTYPE, INSTRUMENT_DTYPE):
+            for name in dtype.names:
+                field_type, offset = dtype.fields[name][:2]
+                base = field_type.base
+                if name == "instruments":
+                    assert base == INSTRUMENT_DTYPE and field_type.shape == (MAX_INSTRUMENTS,)
+                    continue
+                assert base.kind in "uif", f"{name} is not numeric"
+                assert offset % base.alignment == 0, f"{name} is misaligned"
 
     def test_header_has_magic_version_size_pid_heartbeat(self) -> None:
         for name in ("magic", "layout_version", "file_size", "record_size", "writer_pid", "heartbeat_ns",
@@ -62,7 +71,7 @@ class TestLayout:
                     "realized_pnl", "risk_x", "risk_potential", "risk_gradient", "risk_total", "autonomy",
                     "autonomy_ceiling", "estop", "crew_state", "crew_task", "crew_last_decision_ns", "trace_kind",
                     "trace_price", "trace_count", "checksum"]
-        assert not [name for name in required if name not in CONTEXT_DTYPE.names]
+        assert not [name for name in required if name not in instrument_view_dtype(0).names]
 
 
 class TestRoundTrip:
@@ -122,7 +131,7 @@ class TestRoundTrip:
         assert list(words.view(np.float64)) == [123.5, 3.0]
         out = np.zeros(CONTEXT_RECORD_SIZE, np.uint8)
         assert seqlock.seqlock_snapshot(buffer, out) == ContextReader(path).sequence
-        assert out.view(CONTEXT_DTYPE)[0]["mid"] == 123.5
+        assert out.view(instrument_view_dtype(0))[0]["mid"] == 123.5
         assert seqlock.seqlock_verify_in_place(buffer)[1]
 
 
@@ -164,7 +173,7 @@ class TestRecordFields:
         writer.close()
 
     def test_a_record_of_a_larger_array_is_its_own(self) -> None:
-        records = np.zeros(3, CONTEXT_DTYPE)
+        records = np.zeros(3, instrument_view_dtype(0))
         records["mid"] = [1.0, 2.0, 3.0]
         assert RecordFields(records[2]).mid.item() == 3.0
 

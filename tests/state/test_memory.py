@@ -14,8 +14,11 @@ class TestTheJitCacheFollowsTheLayout:
     cached for another layout is dropped before first use, or a changed layout.py would run the old offsets."""
 
     def dispatcher(self, cache_dir: Path) -> Any:
+        # a module run as a script (`python -m sextant.state.seqlock`) is __main__; numba names its cache files by
+        # the source file all the same
         return SimpleNamespace(_cache=SimpleNamespace(_cache_path=str(cache_dir)),
-                               py_func=SimpleNamespace(__module__="sextant.state.seqlock"))
+                               py_func=SimpleNamespace(__module__="__main__",
+                                                       __code__=SimpleNamespace(co_filename="/src/state/seqlock.py")))
 
     def test_code_compiled_for_another_layout_is_dropped_and_the_rest_kept(self, tmp_path: Path) -> None:
         for name in ("seqlock.read-58.py313.1.nbc", "seqlock.read-58.py313.nbi", "ring.drain-79.py313.nbi"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sextant.state.layout import CONTEXT_DTYPE, CrewTask, HullDimension, TraceKind
+from sextant.state.layout import CrewTask, HullDimension, TraceKind, instrument_view_dtype
 from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from sextant.swarm.agents.mean_reversion import MeanReversionAgent
 from sextant.swarm.agents.momentum import MomentumAgent
@@ -14,7 +14,7 @@ INSTRUMENT = "BTC-USDT-SWAP.OKX"
 
 
 def record(**fields: object) -> np.void:
-    r = np.zeros(1, CONTEXT_DTYPE)[0]
+    r = np.zeros(1, instrument_view_dtype(0))[0]
     r["multiplier"], r["risk_warn"], r["risk_veto"] = 0.01, 1.0, 2.0
     r["risk_limit"][:7] = [0.1, 1, 1, 25, 0.5, 3, 0.05]
     r["horizon_s"][:4] = [10, 60, 300, 900]

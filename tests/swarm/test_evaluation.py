@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sextant.state.layout import CONTEXT_DTYPE
+from sextant.state.layout import instrument_view_dtype
 from sextant.swarm.evaluation import (
     Answer,
     MarketState,
@@ -31,7 +31,7 @@ STEP_NS = 250_000_000  # a snapshot every 250 ms, as `sextant sim` records them
 
 
 def recorded(mids: list[float], *, warm_from: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    records = np.zeros(len(mids), CONTEXT_DTYPE)
+    records = np.zeros(len(mids), instrument_view_dtype(0))
     records["mid"] = mids
     records["quote_count"] = np.arange(len(mids)) + 1
     records["volatility"][warm_from:, 1] = 0.4
@@ -39,7 +39,7 @@ def recorded(mids: list[float], *, warm_from: int = 0) -> tuple[np.ndarray, np.n
 
 
 def state(mid: float, mid_after: float) -> MarketState:
-    record = np.zeros(1, CONTEXT_DTYPE)[0]
+    record = np.zeros(1, instrument_view_dtype(0))[0]
     record["mid"] = mid
     return MarketState("scene", 0, record, mid_after)
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sextant.state.layout import CONTEXT_DTYPE, CrewTask
+from sextant.state.layout import CrewTask, instrument_view_dtype
 from sextant.swarm.llm import InvalidAnswer, LlmClient, LlmSpend, parse_answer
 from sextant.swarm.router import PerceptionConfig, PerceptionRouter
 from tests.fixtures.llm_toml import local_llm_config
@@ -26,7 +26,7 @@ BUY = {"action": "BUY", "confidence": 0.8, "reasoning": "bids are stacking"}
 
 def unsure_record() -> np.void:
     """A market where the rules see no signal (L1 confidence 0.3), so the router escalates."""
-    r = np.zeros(1, CONTEXT_DTYPE)[0]
+    r = np.zeros(1, instrument_view_dtype(0))[0]
     r["mid"], r["bid"], r["ask"], r["spread_bps"], r["multiplier"] = 60_000.0, 59_999.9, 60_000.1, 0.03, 0.01
     r["horizon_s"][:4] = [10, 60, 300, 900]
     r["volatility"][:4] = [0.5, 0.5, 0.5, 0.5]
