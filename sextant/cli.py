@@ -6,6 +6,7 @@ Exit codes (docs/spec.md#exit-codes): 0 ok, 2 bad usage or configuration, 1 runt
 from __future__ import annotations
 
 import argparse
+import math
 import runpy
 import sys
 from pathlib import Path
@@ -120,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quotes", type=int, default=36_000, help="without a scene: model quotes (0.1 s each)")
     sim.add_argument("--out", metavar="DIR", help="where the results go (default: a new folder under record_dir)")
     sim.add_argument("--no-record", action="store_true", help="do not write a replayable scene")
+    sim.add_argument("--portfolio", action="store_true",
+                     help="without a scene: the portfolio model, three correlated OKX swaps (BTC, ETH, SOL), a crew "
+                          "on each; --quotes counts steps of all three")
+    sim.add_argument("--estop-at", type=float, metavar="SECONDS",
+                     help="a drill: engage the E-stop this far into the data (it flattens every instrument)")
 
     trust = verbs.add_parser("trust", help="ERC-8004 attestation: status of the crew's identities and reputation",
                              description="The trust layer: the crew's agent ids, on-chain scores and attestations "
@@ -508,7 +514,7 @@ def _sim_catalog(config: SextantConfig, catalog: Path, instrument_id: str | None
 
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.engine.config import EngineConfig
-    from sextant.engine.sim import model_quotes, run_sim, scene_quotes
+    from sextant.engine.sim import model_quotes, portfolio_quotes, run_sim, scene_quotes
     from sextant.market.catalog import is_catalog
     from sextant.market.columns import DataError
     from sextant.replay.format import SceneError
@@ -535,15 +541,27 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     engine_config = EngineConfig.from_settings(config)
     if args.quotes <= 1:
         raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
-    name = Path(args.scene).name if args.scene else f"model-seed{engine_config.seed}"
+    name = Path(args.scene).name if args.scene else \
+        f"{'portfolio' if args.portfolio else 'model'}-seed{engine_config.seed}"
     out = Path(args.out) if args.out else _sim_out(config, name)
+    if args.portfolio and args.scene:
+        raise ConfigError("--portfolio runs the portfolio model: give no scene")
+    if args.estop_at is not None and not (math.isfinite(args.estop_at) and args.estop_at >= 0):
+        raise ConfigError(f"--estop-at={args.estop_at}: use seconds from the start, 0 or more")
+    portfolio = None
     try:
-        quotes = scene_quotes(engine_config, Path(args.scene)) if args.scene else model_quotes(engine_config,
-                                                                                               args.quotes)
+        if args.portfolio:
+            portfolio, quotes = portfolio_quotes(engine_config, args.quotes)
+        elif args.scene:
+            quotes = scene_quotes(engine_config, Path(args.scene))
+        else:
+            quotes = model_quotes(engine_config, args.quotes)
     except SceneError as error:
         print(f"sextant sim: {error}", file=sys.stderr)
         return EXIT_USAGE
-    summary = run_sim(engine_config, quotes, out, record=not args.no_record, source=args.scene or "model")
+    summary = run_sim(engine_config, quotes, out, record=not args.no_record,
+                      source=args.scene or ("portfolio model" if portfolio else "model"), portfolio=portfolio,
+                      estop_at_s=args.estop_at)
     print(f"sextant sim: {name}, seed {engine_config.seed} → {out}")
     print(summary.table())
     return EXIT_OK

@@ -20,6 +20,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,22 +39,25 @@ from sextant.engine.node import (
     TradedInstrument,
     attach_recorder,
     build_components,
-    default_crew,
+    default_crews,
     new_recorder,
 )
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.columns import DataError, DataKind
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
+from sextant.market.portfolio import PortfolioModel, PortfolioModelConfig
+from sextant.market.sizing import base_size_worth
 from sextant.market.simulated_venue import backtest_engine, quote_ticks
 from sextant.replay.format import SceneError, read_metadata, read_quotes
 from sextant.state import messages
-from sextant.state.bus import Bus, ContextCommitted, EventPublished
+from sextant.state.bus import Bus, ContextCommitted, EventPublished, TimerTick
 from sextant.state.context import ContextWriter
-from sextant.state.layout import Venue
+from sextant.state.layout import HullDimension, Venue
 
 SIM_START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: a model run's clock starts here
 EXCLUDED_FROM_LOG = (messages.Heartbeat,)
+CONCENTRATION = int(HullDimension.CONCENTRATION)
 
 
 @dataclass(slots=True)
@@ -80,6 +84,12 @@ class SimSummary:
     max_drawdown: float = 0.0
     max_risk_total: float = 0.0
     events: int = 0
+    # a portfolio's: per instrument (id, base size, trades, fills, final position, PnL), and the account's peaks
+    instruments: list[dict[str, object]] = field(default_factory=list)
+    max_abs_net_delta: float = 0.0
+    max_concentration: float = 0.0
+    max_leverage: float = 0.0
+    estop: str = "RELEASED"  # at the end
     event_log_sha256: str = ""
     event_counts: dict[str, int] = field(default_factory=dict)
     outcomes: list[dict[str, object]] = field(default_factory=list)  # each closed decision (engine/outcomes.py)
@@ -105,6 +115,16 @@ class SimSummary:
             ("position", f"final {self.final_position:+g}, largest {self.max_position:g} (in the instrument's units)"),
             ("event log", f"{self.events} events, sha256 {self.event_log_sha256}"),
         ]
+        if len(self.instruments) > 1:
+            rows[2:3] = [("instruments", f"{len(self.instruments)}: " + ", ".join(
+                f"{each['instrument']} base size {each['base_size']:g}" for each in self.instruments))]
+            rows[-2:-1] = [(f"  {each['instrument']}",
+                            f"{each['trades']} trades, {each['fills']} fills, final {each['final_position']:+g}, "
+                            f"rPnL {each['realized_pnl']:+,.2f} uPnL {each['unrealized_pnl']:+,.2f} {self.currency}")
+                           for each in self.instruments] + [
+                ("portfolio", f"peak |net delta| {self.max_abs_net_delta:,.0f} {self.currency}, concentration "
+                              f"{self.max_concentration:.1%} of equity, leverage {self.max_leverage:.2f}x; "
+                              f"E-stop {self.estop}")]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -115,6 +135,19 @@ def model_quotes(config: EngineConfig, count: int, model: MarketModelConfig | No
     batch = MarketModel(settings).next_batch(count)
     ts = (SIM_START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
     return quote_ticks(okx_linear_swap(config.instrument), batch.bid, batch.ask, batch.bid_size, batch.ask_size, ts)
+
+
+def portfolio_quotes(config: EngineConfig, count: int,
+                     model: PortfolioModelConfig | None = None) -> tuple[list[Instrument], list[QuoteTick]]:
+    """`count` steps of the seeded portfolio model (three OKX swaps by default), on a clock starting at
+    SIM_START_NS: its instruments, and their quotes step by step in the instruments' order."""
+    settings = model or PortfolioModelConfig(seed=config.seed)
+    batch = PortfolioModel(settings).next_batch(count)
+    ts = (SIM_START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
+    instruments = [okx_linear_swap(instrument_id) for instrument_id in batch.instrument_ids]
+    streams = [quote_ticks(instrument, quotes.bid, quotes.ask, quotes.bid_size, quotes.ask_size, ts)
+               for instrument, quotes in zip(instruments, batch.quotes, strict=True)]
+    return instruments, [quote for step in zip(*streams, strict=True) for quote in step]
 
 
 def scene_quotes(config: EngineConfig, scene: Path) -> list[QuoteTick]:
@@ -160,16 +193,27 @@ def usual_step_s(data: list[Data]) -> float:
 
 def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool = True,
             source: str = "model", context_interval_s: float = 0.25, instrument: Instrument | None = None,
-            ) -> SimSummary:
+            portfolio: list[Instrument] | None = None, estop_at_s: float | None = None) -> SimSummary:
     """Run the crew over `quotes` (an imported market's may be bars or trades) of an imported `instrument` (default:
-    `config.instrument`, the OKX swap); write the event log (and, with `record`, a replayable scene) into `out`."""
+    `config.instrument`, the OKX swap), or of a `portfolio`'s instruments (a crew each, base sizes worth the
+    engine's base_notional_share of the balance at each first price); write the event log (and, with `record`, a
+    replayable scene) into `out`. `estop_at_s`: a drill, the E-stop engaged that long into the data."""
     out.mkdir(parents=True, exist_ok=True)
     reads, bar_type = data_kind(quotes)
     if instrument is not None:  # an imported market
         config = config.for_imported(str(instrument.id), instrument.size_increment.as_double(),
                                      instrument.multiplier.as_double(), first_price(quotes))
-    instrument = instrument or okx_linear_swap(config.instrument)
-    multiplier = instrument.multiplier.as_double()
+    instruments = portfolio or [instrument or okx_linear_swap(config.instrument)]
+    instrument = instruments[0]
+    if portfolio:
+        notional = config.base_notional_share * config.starting_balance_usdt
+        firsts = {quote.instrument_id: first_price([quote]) for quote in reversed(quotes[:10 * len(portfolio)])}
+        traded = [TradedInstrument(str(each.id), each.multiplier.as_double(), base_size_worth(
+            notional, firsts[each.id], each.size_increment.as_double(), each.multiplier.as_double()))
+            for each in portfolio]
+        config = msgspec.structs.replace(config, instrument=traded[0].instrument_id, base_size=traded[0].base_size)
+    else:
+        traded = [TradedInstrument(config.instrument, instrument.multiplier.as_double(), config.base_size)]
     # No human and no bridge: AUTO, and the command poll (expiries only, without a CommandRing) and the heartbeat
     # (not in the event log) once a simulated second instead of 20 and 4 times, or once a bar where the data's
     # usual step is longer (hourly bars would otherwise wake both timers 3,600 times a bar).
@@ -177,16 +221,23 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     config = msgspec.structs.replace(config, autonomy="AUTO", llm_config=None, dry_run=False,
                                      command_poll_s=interval_s, heartbeat_interval_s=interval_s)
     engine = backtest_engine(
-        instrument, quotes, trader_id=TRADER_ID, starting_balance=config.starting_balance_usdt,
+        instruments, quotes, trader_id=TRADER_ID, starting_balance=config.starting_balance_usdt,
         leverage=config.leverage, risk_engine=RiskEngineConfig(max_order_submit_rate=config.max_order_submit_rate))
     shm = Path(tempfile.mkdtemp(prefix="sextant-sim-"))  # the ContextWindow the crew reads; nobody else needs it
     bus = Bus()
-    context = ContextWriter(shm / "context.mmap", config.instrument, bus=bus)
+    context = ContextWriter(shm / "context.mmap", [each.instrument_id for each in traded], bus=bus)
     sink = EventSink(None, bus)
     encoder, translator, strategy = build_components(
-        config, [default_crew(config)], context, sink, Venue.SCENE, bus=bus, commands_path=None,
-        instruments=[TradedInstrument(config.instrument, multiplier, config.base_size)], measure_latency=False,
-        reads=reads, bar_type=bar_type)
+        config, default_crews(config, [each.base_size for each in traded]), context, sink, Venue.SCENE, bus=bus,
+        commands_path=None, instruments=traded, measure_latency=False, reads=reads, bar_type=bar_type)
+    if estop_at_s is not None:
+        drill_ns = quotes[0].ts_event + int(estop_at_s * 1e9)
+
+        def drill(tick: TimerTick) -> None:
+            if tick.now_ns >= drill_ns and strategy.gate.estop.released:
+                strategy.gate.engage_estop("sim-estop-drill", tick.now_ns)
+
+        bus.subscribe(TimerTick, drill)
     # The crew reads the pending record and no other process reads this file: publish it only as often as the
     # scene recorder keeps a record (the same rule, so the scene is the same), without one once a simulated second
     # (the heartbeat's pace), and at the end.
@@ -196,11 +247,20 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
                          data_kind=reads)
     log_path = out / "events.jsonl"
     digest = hashlib.sha256()
+    instrument_of_intent: dict[str, str] = {}
+    trades: Counter[str] = Counter()
+    fills: Counter[str] = Counter()
     with open(log_path, "w") as log:
         def on_event(published: EventPublished) -> None:
             event, ts_ns = published.event, published.ts_ns
             name = type(event).__name__
             summary.event_counts[name] = summary.event_counts.get(name, 0) + 1
+            if isinstance(event, messages.IntentGenerated):
+                instrument_of_intent[event.intent_id] = event.instrument
+            elif isinstance(event, messages.IntentApproved):
+                trades[instrument_of_intent.get(event.intent_id, "")] += 1
+            elif isinstance(event, messages.OrderFilled):
+                fills[event.instrument] += 1
             if isinstance(event, EXCLUDED_FROM_LOG):
                 return
             line = json.dumps(messages.to_wire(event, seq=summary.events, ts_ns=ts_ns), sort_keys=True)
@@ -215,6 +275,9 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
             summary.max_drawdown = max(summary.max_drawdown, fields.drawdown.item())
             summary.max_risk_total = max(summary.max_risk_total, fields.risk_total.item())
             summary.max_position = max(summary.max_position, abs(fields.position_size.item()))
+            summary.max_abs_net_delta = max(summary.max_abs_net_delta, abs(fields.net_delta.item()))
+            summary.max_concentration = max(summary.max_concentration, fields.risk_x.item(CONCENTRATION))
+            summary.max_leverage = max(summary.max_leverage, fields.leverage.item())
 
         bus.subscribe(EventPublished, on_event)
         bus.subscribe(ContextCommitted, on_commit)
@@ -243,9 +306,17 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
     summary.trades = summary.approvals
     summary.risk_alerts = counts.get("RiskAlert", 0)
     summary.event_log_sha256 = digest.hexdigest()
-    last = context.slot(0)
-    summary.realized_pnl, summary.unrealized_pnl = float(last["realized_pnl"]), float(last["unrealized_pnl"])
-    summary.final_position = float(last["position_size"])
+    slots = [context.slot(slot) for slot in range(len(traded))]
+    summary.realized_pnl = sum(float(slot["realized_pnl"]) for slot in slots)
+    summary.unrealized_pnl = sum(float(slot["unrealized_pnl"]) for slot in slots)
+    summary.final_position = float(slots[0]["position_size"])
+    summary.estop = strategy.gate.estop.state.name
+    if portfolio:
+        summary.instruments = [
+            {"instrument": each.instrument_id, "base_size": each.base_size, "trades": trades[each.instrument_id],
+             "fills": fills[each.instrument_id], "final_position": float(slot["position_size"]),
+             "realized_pnl": float(slot["realized_pnl"]), "unrealized_pnl": float(slot["unrealized_pnl"])}
+            for each, slot in zip(traded, slots, strict=True)]
     summary.outcomes = [dataclasses.asdict(outcome) for outcome in strategy.outcomes.outcomes]
     if len(quotes) > 1:
         summary.sim_seconds = (quotes[-1].ts_event - quotes[0].ts_event) / 1e9

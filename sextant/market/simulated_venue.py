@@ -6,6 +6,7 @@ trade the same venue."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -35,12 +36,16 @@ def quote_ticks(instrument: Instrument, bid: np.ndarray, ask: np.ndarray, bid_si
                                              *prices, times, times.copy())
 
 
-def backtest_engine(instrument: Instrument, data: list[Data], *, trader_id: str, starting_balance: float,
-                    leverage: float, risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
+def backtest_engine(instrument: Instrument | Sequence[Instrument], data: list[Data], *, trader_id: str,
+                    starting_balance: float, leverage: float,
+                    risk_engine: RiskEngineConfig | None = None) -> BacktestEngine:
     """A BacktestEngine, logging off, with `instrument`'s venue, `instrument` and `data` (quotes or bars) added: add
     actors and run. The account holds `starting_balance` of the settlement currency. Bars are executed as Nautilus
     does, open, high and low in the order nearer the open first, then close (market/catalog.py synthesises the
-    crew's quotes from bars in the same order). Its portfolio records closed trades in O(1) (trade_record.py)."""
+    crew's quotes from bars in the same order). Its portfolio records closed trades in O(1) (trade_record.py).
+    Several instruments (a portfolio) share the first's venue and account."""
+    instruments = [instrument] if isinstance(instrument, Instrument) else list(instrument)
+    instrument = instruments[0]
     currency = instrument.get_settlement_currency()
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId(trader_id), logging=LoggingConfig(log_level="ERROR", bypass_logging=True),
@@ -48,7 +53,8 @@ def backtest_engine(instrument: Instrument, data: list[Data], *, trader_id: str,
     engine.add_venue(venue=instrument.id.venue, oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
                      base_currency=currency, starting_balances=[Money(starting_balance, currency)],
                      default_leverage=Decimal(str(leverage)), bar_adaptive_high_low_ordering=True)
-    engine.add_instrument(instrument)
+    for each in instruments:
+        engine.add_instrument(each)
     engine.add_data(data)
     install_linear_trade_record(engine.portfolio.analyzer)  # a long sim closes thousands of positions
     return engine

@@ -113,6 +113,8 @@ class ContextWriter:
         # instrument's fields are `slot(i)`'s; the account's are the same in every view.
         self.record: np.void = self._slot_views[0][0]
         self.fields = self._slot_fields[0]  # writable views of the same, for hot paths
+        for slot in range(MAX_INSTRUMENTS):
+            self.slots[slot]["slot_index"] = slot
         for slot, instrument_id in enumerate(ids):
             self.slots[slot]["instrument"] = encode_instrument(instrument_id)
         self.record["instrument_count"] = len(ids)

@@ -231,6 +231,7 @@ _ACCOUNT_FIELDS: list[tuple] = [
 
 INSTRUMENT_FIELDS: list[tuple] = [
     ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
+    ("slot_index", "u1"),  # this slot's own index, so an instrument's view knows which it is
     # instrument definition
     ("price_increment", "<f8"),
     ("size_increment", "<f8"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sextant.state.layout import CrewTask, HullDimension, TraceKind, instrument_view_dtype
+from sextant.state.layout import CrewTask, TraceKind, instrument_view_dtype
 from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from sextant.swarm.agents.mean_reversion import MeanReversionAgent
 from sextant.swarm.agents.momentum import MomentumAgent
@@ -16,7 +16,8 @@ INSTRUMENT = "BTC-USDT-SWAP.OKX"
 def record(**fields: object) -> np.void:
     r = np.zeros(1, instrument_view_dtype(0))[0]
     r["multiplier"], r["risk_warn"], r["risk_veto"] = 0.01, 1.0, 2.0
-    r["risk_limit"][:7] = [0.1, 1, 1, 25, 0.5, 3, 0.05]
+    r["risk_limit"][:7] = [6_000, 1, 1, 25, 0.5, 3, 0.05]  # the net delta's limit in USDT: 0.1 BTC at 60,000
+    r["delta_limit"], r["mid"], r["instrument_count"] = 0.1, 60_000.0, 1
     r["horizon_s"][:4] = [10, 60, 300, 900]
     for name, value in fields.items():
         r[name] = value
@@ -78,7 +79,26 @@ class TestDeltaHedge:
         assert agent.perceive(record(position_size=3.0), INSTRUMENT, 1) is None  # 0.03 BTC, inside ±0.05
         hedge = agent.perceive(record(position_size=8.0), INSTRUMENT, 2)
         assert hedge is not None and hedge.kind == "DeltaHedge" and hedge.target_position == 0.0
-        assert hedge.confidence == 0.08 / record()["risk_limit"][HullDimension.DELTA]
+        assert hedge.confidence == 0.08 / record()["delta_limit"]
+
+    def test_in_a_portfolio_the_member_on_the_most_liquid_instrument_hedges_the_net_delta(self) -> None:
+        """Net delta 4,800 USDT against a 6,000 limit (band ±3,000): the ETH member (slot 1, the deepest book)
+        sells 1.6 ETH (16 contracts of 0.1) at 3,000; the BTC member, whose own delta is in the band, only
+        watches."""
+        portfolio = {"instrument_count": 3, "net_delta": 4_800.0, "net_delta_limit": 6_000.0, "hedge_slot": 1}
+        eth = record(**portfolio, slot_index=1, multiplier=0.1, mid=3_000.0, position_size=4.0)
+        hedge = DeltaHedgeAgent().perceive(eth, "ETH-USDT-SWAP.OKX", 1)
+        assert hedge is not None and hedge.instrument == "ETH-USDT-SWAP.OKX"
+        assert abs(hedge.target_position - (4.0 - 16.0)) < 1e-9
+        assert abs(hedge.confidence - 0.8) < 1e-12 and "net delta" in hedge.title
+        btc = record(**portfolio, slot_index=0, position_size=8.0)
+        watcher = DeltaHedgeAgent()
+        assert watcher.perceive(btc, INSTRUMENT, 1) is None
+        assert watcher.status[1] == CrewTask.HEDGING_DELTA and watcher.status[2] == 4_800.0 / 60_000.0
+
+    def test_in_a_portfolio_a_net_delta_inside_the_band_is_left_alone(self) -> None:
+        flat_enough = record(instrument_count=3, net_delta=2_900.0, net_delta_limit=6_000.0, hedge_slot=0)
+        assert DeltaHedgeAgent().perceive(flat_enough, INSTRUMENT, 1) is None
 
 
 def test_agents_read_prices_never_sizes() -> None:

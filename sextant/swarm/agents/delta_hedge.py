@@ -1,10 +1,13 @@
 """The delta-hedge agent: steers the book's delta back to its target when it drifts past a band.
 
-Delta = position × contract multiplier, in the base asset (BTC, EUR, shares). The band is a share of the hull's
-delta limit, so it scales with the instrument as the limit does. Outside ±band of the target it proposes a
+With one instrument, delta = position × contract multiplier, in the base asset (BTC, EUR, shares), against the
+instrument's delta limit. In a portfolio it is the portfolio's net delta (Σ signed notional, in the settlement
+currency) against the net delta's limit, and only the member on the most liquid instrument (the account's
+`hedge_slot`: the deepest touch in notional) hedges it, in that instrument: the others watch. The band is a share
+of the limit, so it scales with the instruments as the limit does. Outside ±band of the target it proposes a
 DeltaHedge intent (compiled to a TWAP, so a large hedge is worked over time) back to the target; its confidence
-grows with how far the delta has strayed relative to the hull's delta limit, so a small drift does not outrank the
-trading agents.
+grows with how far the delta has strayed relative to the limit, so a small drift does not outrank the trading
+agents.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from sextant.state.layout import CrewState, CrewTask, HullDimension
+from sextant.state.layout import CrewState, CrewTask
 from sextant.swarm.agents.base import CrewMember
 from sextant.swarm.intent import AgentIntent, RiskBudget
 
@@ -32,24 +35,28 @@ class DeltaHedgeAgent(CrewMember):
     def perceive(self, record: np.void, instrument: str, now_ns: int) -> AgentIntent | None:
         c = self.config
         f = self.fields(record)
-        multiplier = f.multiplier.item()
-        if multiplier <= 0:
+        multiplier, mid = f.multiplier.item(), f.mid.item()
+        if multiplier <= 0 or not mid > 0:
             return None
         position = f.position_size.item()
-        delta = position * multiplier
-        drift = delta - c.target_delta
+        portfolio = f.instrument_count.item() > 1
+        if portfolio:  # the net delta in this instrument's base asset, against the net limit likewise
+            drift, limit = f.net_delta.item() / mid - c.target_delta, f.net_delta_limit.item() / mid
+            scope = "the portfolio's net delta"
+        else:
+            drift, limit = position * multiplier - c.target_delta, f.delta_limit.item()
+            scope = "delta"
         self.status = (CrewState.ACTIVE, CrewTask.HEDGING_DELTA, drift)
-        limit = f.risk_limit.item(HullDimension.DELTA)
         band = c.band_share * limit
-        if abs(drift) <= band or limit <= 0:
+        if abs(drift) <= band or limit <= 0 or (portfolio and f.slot_index.item() != f.hedge_slot.item()):
             return None
-        target = c.target_delta / multiplier
+        target = position - drift / multiplier
         self.status = (CrewState.SUGGESTING, CrewTask.HEDGING_DELTA, drift)
         return AgentIntent(id=self._next_id(), agent=self.agent_id, kind="DeltaHedge",
                            instrument=instrument, target_position=target, created_ns=now_ns,
                            confidence=min(0.95, abs(drift) / limit), horizon_s=c.horizon_s,
                            budget=RiskBudget(max_loss=c.max_loss_usdt,
                                              max_position=abs(position) + abs(target)),
-                           title=f"Hedge delta {drift:+.4g} back to {c.target_delta:+.4g}",
-                           reasoning=f"delta drifted {abs(drift):.4g} in the base asset, beyond the ±{band:.4g} band "
-                                     f"({c.band_share:.0%} of the delta limit)")
+                           title=f"Hedge {scope} {drift:+.4g} back to {c.target_delta:+.4g}",
+                           reasoning=f"{scope} drifted {abs(drift):.4g} in the base asset, beyond the ±{band:.4g} "
+                                     f"band ({c.band_share:.0%} of its limit)")
