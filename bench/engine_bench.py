@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import numpy as np
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import QuoteTick
@@ -67,6 +68,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
+from sextant.config import DEFAULT_PORTFOLIO
 from sextant.engine.config import EngineConfig
 from sextant.engine.idle import CpuLatencyRequest
 from sextant.engine.loop_monitor import StallStats
@@ -97,7 +99,7 @@ class FlipProbe:
         self.seen += 1
         if self.seen % self.every:
             return None
-        intent_id = f"probe-{self.seen:07d}"
+        intent_id = f"{self.agent_id}-{self.seen:07d}"
         self.trigger_ns[intent_id] = int(record["ts_ns"])
         target = -1.0 if float(record["position_size"]) > 0 else 1.0
         return AgentIntent(id=intent_id, agent=self.agent_id, kind="TrendFollow", instrument=instrument,
@@ -159,7 +161,7 @@ def _time_venue(node: Any, marks: dict[str, dict[str, int]]) -> None:
         client.submit_order = timed_submit
 
 
-def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: FlipProbe) -> None:
+def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probes: list[FlipProbe]) -> None:
     executor = parts.strategy.executor
     execute = executor.execute
 
@@ -175,7 +177,8 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
 
     def listen(published: EventPublished) -> None:
         event = published.event
-        if isinstance(event, messages.OrderSubmitted) and event.intent_id in probe.trigger_ns:
+        if isinstance(event, messages.OrderSubmitted) and event.intent_id is not None and any(
+                event.intent_id in probe.trigger_ns for probe in probes):
             marks.setdefault(event.intent_id, {}).setdefault("event", time.time_ns())
 
     parts.bus.subscribe(EventPublished, listen)
@@ -183,25 +186,29 @@ def _instrument(parts: EngineParts, marks: dict[str, dict[str, int]], probe: Fli
 
 def measure(seconds: float, speed: float, *, low_latency_idle: bool,
             on_ready: Callable[[EngineParts], None] | None = None, counted_from_ns: Callable[[], int] | None = None,
-            ) -> np.ndarray:
+            portfolio: tuple[str, ...] = ()) -> np.ndarray:
     """Rows of (quote → execute, quote → queued for the RiskEngine, quote → venue, quote → event) in µs, one per
-    order; with `counted_from_ns`, only the orders whose quote came after the time it gives at the end."""
-    probe = FlipProbe(every=PROBE_EVERY)
+    order; with `counted_from_ns`, only the orders whose quote came after the time it gives at the end. With a
+    `portfolio`, its instruments stream together, a probe on each."""
+    probes = [FlipProbe(every=PROBE_EVERY) for _ in portfolio or (None,)]
+    for index, probe in enumerate(probes):
+        probe.agent_id = f"probe-{index:02d}"
     marks: dict[str, dict[str, int]] = {}
 
     def ready(parts: EngineParts) -> None:
-        _instrument(parts, marks, probe)
+        _instrument(parts, marks, probes)
         if on_ready is not None:
             on_ready(parts)
 
     with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
-        config = _bench_config(folder, seconds, speed, low_latency_idle)
-        parts = asyncio.run(run_engine_async(config, on_ready=ready, agents=[probe]))
+        config = msgspec.structs.replace(_bench_config(folder, seconds, speed, low_latency_idle), portfolio=portfolio)
+        parts = asyncio.run(run_engine_async(config, on_ready=ready, crews=[[probe] for probe in probes]))
         parts.node.dispose()
     since = counted_from_ns() if counted_from_ns is not None else 0
     points = ("execute", "queued", "venue", "event")
-    rows = [[m[point] - probe.trigger_ns[i] for point in points] for i, m in marks.items()
-            if set(points) <= set(m) and probe.trigger_ns[i] >= since]
+    triggers = {intent_id: ns for probe in probes for intent_id, ns in probe.trigger_ns.items()}
+    rows = [[m[point] - triggers[i] for point in points] for i, m in marks.items()
+            if set(points) <= set(m) and triggers.get(i, -1) >= since]
     return np.array(rows, np.float64) / 1e3
 
 
@@ -517,6 +524,13 @@ def section_latency(args: argparse.Namespace, low_latency_idle: bool) -> bool:
             print(f"  {'baseline: Nautilus alone, order leaves':<42} {base50:>8.0f} {base99:>8.0f}  "
                   f"{'':>14}  Sextant adds {ours50 - base50:.0f} µs median, ×{ours99 / base99:.2f} at p99 "
                   f"({len(bare)} orders)")
+        three = measure(seconds, speed, low_latency_idle=low_latency_idle, portfolio=DEFAULT_PORTFOLIO)
+        if len(three):
+            ours50, ours99 = (float(np.percentile(rows[:, VENUE_COLUMN], q)) for q in (50, 99))
+            three50, three99 = (float(np.percentile(three[:, VENUE_COLUMN], q)) for q in (50, 99))
+            print(f"  {'3 instruments (3× the quotes), order leaves':<42} {three50:>8.0f} {three99:>8.0f}  "
+                  f"{'':>14}  ×{three50 / ours50:.2f} median, ×{three99 / ours99:.2f} p99 of one instrument's "
+                  f"({len(three)} orders)")
         if host_idle is not None and len(host_idle):
             idle50, idle99 = (float(np.percentile(host_idle, q)) for q in (50, 99))
             within = "within" if idle99 <= TARGET_US else "over"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from sextant.config import (
+    DEFAULT_PORTFOLIO,
     ENV_NAMES,
     ConfigError,
     SextantConfig,
@@ -34,15 +35,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
 BENCH_SUITES = ("state", "engine", "bridge", "sim", "trust", "research", "data")
 _ENGINE_SETTINGS = {"venue": "engine.venue", "seed": "engine.seed", "dry_run": "engine.dry_run",
-                    "market": "engine.market", "instrument": "engine.instrument"}
+                    "market": "engine.market", "instrument": "engine.instrument", "portfolio": "engine.portfolio"}
 # Per verb, the options that set a setting (option dest -> the setting's key). They go through
 # `config.override`, so a value is checked exactly as the same value in the setting's environment variable is.
 SETTING_OPTIONS: dict[str, dict[str, str]] = {
     "engine": _ENGINE_SETTINGS,
     "run": _ENGINE_SETTINGS,
     "bridge": {"mmap": "engine.context_path", "events": "engine.events_path", "commands": "engine.commands_path"},
-    "sim": {"seed": "engine.seed"},
+    "sim": {"seed": "engine.seed", "portfolio": "engine.portfolio"},
 }
+
+
+def _portfolio_option(verb: argparse.ArgumentParser) -> None:
+    verb.add_argument("--portfolio", nargs="?", const=",".join(DEFAULT_PORTFOLIO), metavar="IDS",
+                      help="trade several instruments at once, a crew on each: the portfolio model's correlated OKX "
+                           "swaps (default BTC, ETH and SOL; or a comma-separated list of them); override "
+                           "SEXTANT_PORTFOLIO. In `sim`, --quotes counts steps of all of them")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         verb.add_argument("--instrument", metavar="SYMBOL.VENUE", help="the catalog venue's instrument (default: "
                                                                        "the catalog's only one)")
         verb.add_argument("--seed", type=int, help="override SEXTANT_SEED")
+        _portfolio_option(verb)
         verb.add_argument("--speed", type=float, help="sim clock multiplier (default 1)")
         verb.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
         verb.add_argument("--dry-run", action="store_true", default=None, help="force SEXTANT_DRY_RUN=1")
@@ -121,9 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quotes", type=int, default=36_000, help="without a scene: model quotes (0.1 s each)")
     sim.add_argument("--out", metavar="DIR", help="where the results go (default: a new folder under record_dir)")
     sim.add_argument("--no-record", action="store_true", help="do not write a replayable scene")
-    sim.add_argument("--portfolio", action="store_true",
-                     help="without a scene: the portfolio model, three correlated OKX swaps (BTC, ETH, SOL), a crew "
-                          "on each; --quotes counts steps of all three")
+    _portfolio_option(sim)
     sim.add_argument("--estop-at", type=float, metavar="SECONDS",
                      help="a drill: engage the E-stop this far into the data (it flattens every instrument)")
 
@@ -410,7 +417,7 @@ def _with_options(config: SextantConfig, args: argparse.Namespace) -> SextantCon
 def _engine_argv(args: argparse.Namespace) -> list[str]:
     """The `sextant run` options that the engine child takes, as its command line."""
     argv: list[str] = []
-    for name in ("venue", "market", "instrument", "seed", "speed", "duration", "autonomy"):
+    for name in ("venue", "market", "instrument", "portfolio", "seed", "speed", "duration", "autonomy"):
         value = getattr(args, name)
         if value is not None:
             argv += [f"--{name}", str(value)]
@@ -542,15 +549,15 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     if args.quotes <= 1:
         raise ConfigError(f"--quotes={args.quotes}: use at least 2.")
     name = Path(args.scene).name if args.scene else \
-        f"{'portfolio' if args.portfolio else 'model'}-seed{engine_config.seed}"
+        f"{'portfolio' if engine_config.portfolio else 'model'}-seed{engine_config.seed}"
     out = Path(args.out) if args.out else _sim_out(config, name)
-    if args.portfolio and args.scene:
+    if engine_config.portfolio and args.scene:
         raise ConfigError("--portfolio runs the portfolio model: give no scene")
     if args.estop_at is not None and not (math.isfinite(args.estop_at) and args.estop_at >= 0):
         raise ConfigError(f"--estop-at={args.estop_at}: use seconds from the start, 0 or more")
     portfolio = None
     try:
-        if args.portfolio:
+        if engine_config.portfolio:
             portfolio, quotes = portfolio_quotes(engine_config, args.quotes)
         elif args.scene:
             quotes = scene_quotes(engine_config, Path(args.scene))

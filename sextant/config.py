@@ -63,11 +63,18 @@ def _no_secret() -> Secret:
     return Secret("")
 
 
+# The swaps the sim's portfolio model has terms for (market/portfolio.py: OKX_PORTFOLIO), `--portfolio`'s default
+DEFAULT_PORTFOLIO: tuple[str, ...] = ("BTC-USDT-SWAP.OKX", "ETH-USDT-SWAP.OKX", "SOL-USDT-SWAP.OKX")
+
+
 class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[engine]: the trading engine, its venue and its shared-memory files (which the bridge opens too)."""
 
     venue: Literal["sim", "scene", "catalog", "okx"] = "sim"
     instrument: str = "BTC-USDT-SWAP.OKX"  # on the catalog venue, which of the catalog's (default: its only one)
+    # Several instruments at once, a crew on each (the sim and okx venues): OKX USDT swaps the sim's portfolio model
+    # has terms for (DEFAULT_PORTFOLIO). Empty: `instrument` alone.
+    portfolio: tuple[str, ...] = ()
     # The recorded market the scene and catalog venues play: a scene folder, or a catalog (sextant data import)
     market: str = ""
     seed: int = 42

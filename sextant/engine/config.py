@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from sextant.config import ConfigError, EngineSettings, Secret, SextantConfig
+from sextant.config import DEFAULT_PORTFOLIO, ConfigError, EngineSettings, Secret, SextantConfig
 from sextant.market.sizing import base_size_worth
 
 
@@ -91,6 +91,15 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
         if levels.index(config.autonomy) > levels.index(config.autonomy_ceiling):
             raise ConfigError(f"--autonomy={config.autonomy} is above the ceiling {config.autonomy_ceiling}. Fix: "
                               f"choose a lower level.")
+        if config.portfolio:
+            unknown = [instrument for instrument in config.portfolio if instrument not in DEFAULT_PORTFOLIO]
+            if unknown or len(set(config.portfolio)) < len(config.portfolio):
+                raise ConfigError(f"--portfolio={','.join(config.portfolio)}: each of "
+                                  f"{', '.join(DEFAULT_PORTFOLIO)} at most once (the swaps the portfolio model has "
+                                  f"terms for).")
+            if config.venue not in ("sim", "okx"):
+                raise ConfigError(f"--portfolio trades on the sim and okx venues, not {config.venue}: a recorded "
+                                  f"market has one instrument.")
         if config.duration_s is not None and not (math.isfinite(config.duration_s) and config.duration_s > 0):
             raise ConfigError(f"--duration={config.duration_s}: must be a positive number of seconds.")
         return config

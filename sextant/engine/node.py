@@ -58,6 +58,8 @@ from sextant.engine.stream import EventStream
 from sextant.market.catalog import CLASSES, open_market
 from sextant.market.columns import DataError
 from sextant.market.instrument import okx_linear_swap
+from sextant.market.portfolio import okx_portfolio
+from sextant.market.sizing import base_size_worth
 from sextant.market.trade_record import install_linear_trade_record
 from sextant.replay.format import SceneError
 from sextant.replay.recorder import SceneRecorder
@@ -131,7 +133,7 @@ def _okx_node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNod
     Everything comes from our settings: environment and region, the endpoints (okx_endpoints) and the credentials,
     which Nautilus would otherwise read from the environment itself. Orders go over the private WebSocket with the
     instrument's instIdCode (OKX's protocol since February 2026). Trailing stops stay emulated on bid/ask
-    (execution.py, docs/platform.md); the instrument provider loads only the configured instrument.
+    (execution.py, docs/platform.md); the instrument provider loads only the configured instruments.
     """
     from nautilus_trader.adapters.okx import OKX, OKXDataClientConfig, OKXExecClientConfig
     from nautilus_trader.config import InstrumentProviderConfig
@@ -154,7 +156,8 @@ def _okx_node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNod
         "base_url_http": urls["http"],
         "instrument_types": (OKXInstrumentType.SWAP,),
         "contract_types": (OKXContractType.LINEAR,),
-        "instrument_provider": InstrumentProviderConfig(load_ids=frozenset([InstrumentId.from_str(config.instrument)])),
+        "instrument_provider": InstrumentProviderConfig(load_ids=frozenset(
+            InstrumentId.from_str(instrument) for instrument in config.portfolio or (config.instrument,))),
         "http_timeout_secs": 10,
         "max_retries": 3,
     }
@@ -217,7 +220,7 @@ def _node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeCon
         **_common_node_settings(config),
         exec_engine=LiveExecEngineConfig(reconciliation=False),  # a simulated venue has no history to reconcile
         data_clients={SIM_CLIENT: SimDataClientConfig(
-            instrument_id=config.instrument, seed=config.seed, speed=config.speed,
+            instrument_id=config.instrument, portfolio=config.portfolio, seed=config.seed, speed=config.speed,
             market=config.market if recorded else "", market_kind="catalog" if config.venue == "catalog" else "scene")},
         exec_clients={venue: SandboxExecutionClientConfig(
             venue=venue, starting_balances=[f"{config.starting_balance_usdt:.0f} {currency}"], base_currency=currency,
@@ -226,6 +229,17 @@ def _node_config(config: EngineConfig, secrets: EngineSecrets) -> TradingNodeCon
         timeout_reconciliation=1.0,
         timeout_portfolio=1.0,
     )
+
+
+def traded_instruments(config: EngineConfig) -> list[TradedInstrument]:
+    """What the engine trades: engine.portfolio's swaps, each with a base size worth base_notional_share of the
+    balance at the portfolio model's reference price; else the venue's one instrument at engine.base_size."""
+    if not config.portfolio:
+        return [TradedInstrument(config.instrument, venue_instrument(config).multiplier.as_double(), config.base_size)]
+    notional = config.base_notional_share * config.starting_balance_usdt
+    return [TradedInstrument(each.spec.instrument_id, each.spec.multiplier,
+                             base_size_worth(notional, each.start_price, each.spec.lot, each.spec.multiplier))
+            for each in okx_portfolio(config.portfolio).instruments]
 
 
 def perception_llm(config: EngineConfig) -> tuple[LlmClient | None, PerceptionSettings]:
@@ -345,32 +359,39 @@ def venue_node(config: EngineConfig, node_config: TradingNodeConfig | None = Non
 
 
 def build_engine(config: EngineConfig, agents: list[Agent] | None = None, *,
-                 secrets: EngineSecrets | None = None) -> EngineParts:
-    """Build the node and Sextant's components. Call from inside the running event loop."""
+                 secrets: EngineSecrets | None = None, crews: list[list[Agent]] | None = None) -> EngineParts:
+    """Build the node and Sextant's components. Call from inside the running event loop. `agents`: one
+    instrument's crew instead of the default; `crews`: one per instrument of the portfolio."""
     secrets = secrets or EngineSecrets()
     config = for_venue(config)
     node_config = _node_config(config, secrets)
-    crew = default_crew(config) if agents is None else agents  # before any file exists: its config may fail
+    traded = traded_instruments(config)
+    if agents is not None:
+        crews = [agents]
+    if crews is not None and len(crews) != len(traded):
+        raise ConfigError(f"{len(crews)} crews for {len(traded)} instruments: give one each")
+    # before any file exists: a crew's config may fail
+    crews = crews or default_crews(config, [each.base_size for each in traded])
     bus = Bus()
     with contextlib.ExitStack() as undo:  # a build that fails leaves none of the files it created behind
-        context = ContextWriter(config.context_path, config.instrument, bus=bus)
+        context = ContextWriter(config.context_path, [each.instrument_id for each in traded], bus=bus)
         undo.callback(context.remove)
         events = EventRingWriter(config.events_path)
         undo.callback(events.remove)
-        parts = _assemble_engine(config, crew, secrets, node_config, bus, context, events)
+        parts = _assemble_engine(config, crews, traded, secrets, node_config, bus, context, events)
         undo.pop_all()
     return parts
 
 
-def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSecrets, node_config: TradingNodeConfig,
-                     bus: Bus, context: ContextWriter, events: EventRingWriter) -> EngineParts:
+def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: list[TradedInstrument],
+                     secrets: EngineSecrets, node_config: TradingNodeConfig, bus: Bus, context: ContextWriter,
+                     events: EventRingWriter) -> EngineParts:
     sink = EventSink(events, bus)
     node = venue_node(config, node_config)
-    multiplier = venue_instrument(config).multiplier.as_double()
+    multiplier = traded[0].multiplier
     shown = {"okx": Venue.OKX, "sim": Venue.SIM}.get(config.venue, Venue.SCENE)
     encoder, translator, strategy = build_components(
-        config, [crew], context, sink, shown, bus=bus, commands_path=config.commands_path,
-        instruments=[TradedInstrument(config.instrument, multiplier, config.base_size)])
+        config, crews, context, sink, shown, bus=bus, commands_path=config.commands_path, instruments=traded)
     tag = instance_tag(context.created_ns)  # the engine instance the ContextWindow header names
     for agent in strategy.all_agents:
         if isinstance(agent, CrewMember):
@@ -393,7 +414,7 @@ def _assemble_engine(config: EngineConfig, crew: list[Agent], secrets: EngineSec
                           seed=config.seed,
                           instrument=config.instrument,
                           multiplier=multiplier,
-                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(crew), writer=context)
+                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
     encoder.loop_monitor = parts.loop_monitor
@@ -429,11 +450,12 @@ def new_recorder(config: EngineConfig, directory: Path | None = None, *, context
 
 async def run_engine_async(config: EngineConfig, stop: asyncio.Event | None = None,
                            on_ready: object = None, agents: list[Agent] | None = None,
-                           secrets: EngineSecrets | None = None) -> EngineParts:
+                           secrets: EngineSecrets | None = None, crews: list[list[Agent]] | None = None,
+                           ) -> EngineParts:
     """Run until `stop` is set, a SIGINT/SIGTERM arrives, or config.duration_s elapses."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    parts = build_engine(config, agents, secrets=secrets)
+    parts = build_engine(config, agents, secrets=secrets, crews=crews)
     # After the build: Nautilus' kernel installs its own loop signal handlers when it is constructed, and those only
     # stop the node; ours stop the node and everything around it, in order.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -538,7 +560,8 @@ def run_engine(config: EngineConfig, secrets: EngineSecrets | None = None) -> in
     def announce(parts: EngineParts) -> None:
         used = parts.config  # on the catalog venue, the catalog's instrument and its base size
         market = f" ({used.market}, base size {used.base_size:g})" if used.venue in ("scene", "catalog") else ""
-        print(f"sextant engine: venue {used.venue}{market}, {used.instrument}, seed {used.seed}, speed "
+        traded = f"portfolio {', '.join(used.portfolio)}" if used.portfolio else used.instrument
+        print(f"sextant engine: venue {used.venue}{market}, {traded}, seed {used.seed}, speed "
               f"{used.speed:g}x, dry run {'on' if used.dry_run else 'off'}", flush=True)
         print(f"  context {parts.context.path}  events {parts.events.path}  stream {parts.stream.url}", flush=True)
         if parts.recorder is not None:

@@ -32,6 +32,7 @@ from nautilus_trader.examples.algorithms.twap import TWAPExecAlgorithm
 from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.instruments import Instrument
 
+from sextant.config import DEFAULT_PORTFOLIO
 from sextant.engine.config import EngineConfig
 from sextant.engine.events import EventSink
 from sextant.engine.node import (
@@ -46,9 +47,9 @@ from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.columns import DataError, DataKind
 from sextant.market.instrument import okx_linear_swap
 from sextant.market.model import MarketModel, MarketModelConfig
-from sextant.market.portfolio import PortfolioModel, PortfolioModelConfig
-from sextant.market.sizing import base_size_worth
+from sextant.market.portfolio import PortfolioModel, PortfolioModelConfig, okx_portfolio
 from sextant.market.simulated_venue import backtest_engine, quote_ticks
+from sextant.market.sizing import base_size_worth
 from sextant.replay.format import SceneError, read_metadata, read_quotes
 from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished, TimerTick
@@ -139,9 +140,9 @@ def model_quotes(config: EngineConfig, count: int, model: MarketModelConfig | No
 
 def portfolio_quotes(config: EngineConfig, count: int,
                      model: PortfolioModelConfig | None = None) -> tuple[list[Instrument], list[QuoteTick]]:
-    """`count` steps of the seeded portfolio model (three OKX swaps by default), on a clock starting at
-    SIM_START_NS: its instruments, and their quotes step by step in the instruments' order."""
-    settings = model or PortfolioModelConfig(seed=config.seed)
+    """`count` steps of the seeded portfolio model (engine.portfolio's swaps, by default BTC, ETH and SOL), on a
+    clock starting at SIM_START_NS: its instruments, and their quotes step by step in the instruments' order."""
+    settings = model or okx_portfolio(config.portfolio or DEFAULT_PORTFOLIO, seed=config.seed)
     batch = PortfolioModel(settings).next_batch(count)
     ts = (SIM_START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
     instruments = [okx_linear_swap(instrument_id) for instrument_id in batch.instrument_ids]

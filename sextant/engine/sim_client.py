@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +31,8 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from sextant.market.book import Book
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.instrument import okx_linear_swap
-from sextant.market.model import MarketModel, MarketModelConfig
+from sextant.market.model import MarketModel, MarketModelConfig, QuoteBatch
+from sextant.market.portfolio import PortfolioModel, okx_portfolio
 from sextant.replay.format import SceneError, read_metadata, read_quotes
 
 SIM_CLIENT = "SIM"
@@ -46,6 +48,7 @@ class SimDataClientConfig(LiveDataClientConfig, frozen=True):
     step_s: float = 0.1
     market: str = ""  # a scene folder or a catalog to play instead of the model
     market_kind: Literal["scene", "catalog"] = "scene"
+    portfolio: tuple[str, ...] = ()  # several of the portfolio model's swaps, streamed together (market/portfolio.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +88,22 @@ class SimMarketDataClient(LiveMarketDataClient):
         self.recorded = (RecordedMarket.load(config.market_kind, config.market, config.instrument_id)
                          if config.market else None)
         self.instrument = self.recorded.instrument if self.recorded else okx_linear_swap(config.instrument_id)
+        # the portfolio's instruments, in its order (the first is `instrument`), or `instrument` alone
+        self.instruments = [okx_linear_swap(instrument_id) for instrument_id in config.portfolio] or [self.instrument]
+        self.instrument = self.instruments[0]
         provider = InstrumentProvider()
-        provider.add(self.instrument)
+        for instrument in self.instruments:
+            provider.add(instrument)
         super().__init__(loop=loop, client_id=ClientId(name or SIM_CLIENT), venue=self.instrument.id.venue,
                          msgbus=msgbus,
                          cache=cache, clock=clock, instrument_provider=provider, config=config)
         self._settings = config  # Component keeps its config private
         self._model = MarketModel(MarketModelConfig(seed=config.seed, start_price=config.start_price,
                                                     step_s=config.step_s))
+        self._portfolio = PortfolioModel(okx_portfolio(config.portfolio, seed=config.seed, step_s=config.step_s)) \
+            if config.portfolio else None
         self._feeds: dict[InstrumentId, asyncio.Task] = {}
+        self._streamed: set[InstrumentId] = set()  # a portfolio's instruments subscribed to, on its one feed
         self.quotes_sent = 0
 
     @property
@@ -101,7 +111,8 @@ class SimMarketDataClient(LiveMarketDataClient):
         return self._model
 
     async def _connect(self) -> None:
-        self._handle_data(self.instrument)  # → DataEngine → Cache, and the Sandbox exchange
+        for instrument in self.instruments:
+            self._handle_data(instrument)  # → DataEngine → Cache, and the Sandbox exchange
 
     async def _disconnect(self) -> None:
         for task in self._feeds.values():
@@ -109,20 +120,31 @@ class SimMarketDataClient(LiveMarketDataClient):
         self._feeds.clear()
 
     async def _subscribe_instrument(self, command: Any) -> None:
-        self._handle_data(self.instrument)
+        for instrument in self.instruments:
+            if instrument.id == command.instrument_id:
+                self._handle_data(instrument)
 
     async def _subscribe_instruments(self, command: Any) -> None:
-        self._handle_data(self.instrument)
+        for instrument in self.instruments:
+            self._handle_data(instrument)
 
     async def _subscribe_quote_ticks(self, command: Any) -> None:
-        if command.instrument_id != self.instrument.id:
-            self._log.error(f"this venue only streams {self.instrument.id}, not {command.instrument_id}")
+        streams = [instrument.id for instrument in self.instruments]
+        if command.instrument_id not in streams:
+            self._log.error(f"this venue only streams {', '.join(map(str, streams))}, not {command.instrument_id}")
             return
-        if command.instrument_id not in self._feeds:
+        stream: Callable[[InstrumentId], Coroutine[Any, Any, None]]
+        if self._portfolio is not None:  # one feed steps the whole portfolio; it sends what is subscribed
+            self._streamed.add(command.instrument_id)
+            key = self.instrument.id
+            stream = self._stream_portfolio
+        else:
+            key = command.instrument_id
             stream = self._stream_recorded if self.recorded is not None else self._stream
-            task = self.create_task(stream(command.instrument_id))
+        if key not in self._feeds:
+            task = self.create_task(stream(key))
             if task is not None:  # None only when the loop is not running, which Nautilus logs
-                self._feeds[command.instrument_id] = task
+                self._feeds[key] = task
 
     async def _subscribe_order_book_deltas(self, command: Any) -> None:
         # Nautilus' OrderEmulator asks for book deltas; the sim venue is a top-of-book market, whose quotes it
@@ -133,35 +155,70 @@ class SimMarketDataClient(LiveMarketDataClient):
         pass
 
     async def _unsubscribe_quote_ticks(self, command: Any) -> None:
-        task = self._feeds.pop(command.instrument_id, None)
+        if self._portfolio is not None:
+            self._streamed.discard(command.instrument_id)
+            if self._streamed:
+                return
+        task = self._feeds.pop(self.instrument.id if self._portfolio is not None else command.instrument_id, None)
         if task is not None:
             task.cancel()
 
-    async def _stream(self, instrument_id: InstrumentId) -> None:
+    def _send(self, instrument: Instrument, batch: QuoteBatch, row: int) -> None:
+        """Row `row` of `batch` as `instrument`'s quote, stamped now: the quote exists from here, as a venue message
+        once parsed."""
+        price_precision, size_precision = instrument.price_precision, instrument.size_precision
+        now = self._clock.timestamp_ns()
+        self._handle_data(QuoteTick(
+            instrument_id=instrument.id, bid_price=Price(float(batch.bid[row]), price_precision),
+            ask_price=Price(float(batch.ask[row]), price_precision),
+            bid_size=Quantity(float(batch.bid_size[row]), size_precision),
+            ask_size=Quantity(float(batch.ask_size[row]), size_precision), ts_event=now, ts_init=now))
+        self.quotes_sent += 1
+
+    async def _paced(self, step: Callable[[], None]) -> None:
+        """Call `step` once per model step of wall time (times `speed`), catching up in bursts of at most
+        _MAX_BURST steps, forever."""
         settings = self._settings
-        price_precision, size_precision = self.instrument.price_precision, self.instrument.size_precision
         step_wall_s = settings.step_s / settings.speed
         started = time.monotonic()
         emitted = 0
-        batch = self._model.next_batch(_BATCH)
-        row = 0
         while True:
             due = min(int((time.monotonic() - started) / step_wall_s) + 1, emitted + _MAX_BURST)
             while emitted < due:
-                if row == len(batch):
-                    batch, row = self._model.next_batch(_BATCH), 0
-                bid_price = Price(float(batch.bid[row]), price_precision)
-                ask_price = Price(float(batch.ask[row]), price_precision)
-                bid_size = Quantity(float(batch.bid_size[row]), size_precision)
-                ask_size = Quantity(float(batch.ask_size[row]), size_precision)
-                now = self._clock.timestamp_ns()  # the quote exists from here, as a venue message once parsed
-                self._handle_data(QuoteTick(instrument_id=instrument_id, bid_price=bid_price, ask_price=ask_price,
-                                            bid_size=bid_size, ask_size=ask_size, ts_event=now, ts_init=now))
-                row += 1
+                step()
                 emitted += 1
-                self.quotes_sent += 1
-            # Sleep until the next quote is due; never spin on a zero sleep (one yield lets the engines drain).
+            # Sleep until the next step is due; never spin on a zero sleep (one yield lets the engines drain).
             await asyncio.sleep(max(0.0, started + emitted * step_wall_s - time.monotonic()))
+
+    async def _stream(self, instrument_id: InstrumentId) -> None:
+        batch, row = self._model.next_batch(_BATCH), 0
+
+        def step() -> None:
+            nonlocal batch, row
+            if row == len(batch):
+                batch, row = self._model.next_batch(_BATCH), 0
+            self._send(self.instrument, batch, row)
+            row += 1
+
+        await self._paced(step)
+
+    async def _stream_portfolio(self, _: InstrumentId) -> None:
+        """The portfolio model's every instrument a step, in its order, those subscribed to sent."""
+        assert self._portfolio is not None
+        model = self._portfolio
+        batch, row = model.next_batch(_BATCH), 0
+        streamed = self._streamed
+
+        def step() -> None:
+            nonlocal batch, row
+            if row == len(batch):
+                batch, row = model.next_batch(_BATCH), 0
+            for instrument, quotes in zip(self.instruments, batch.quotes, strict=True):
+                if instrument.id in streamed:
+                    self._send(instrument, quotes, row)
+            row += 1
+
+        await self._paced(step)
 
 
     async def _stream_recorded(self, instrument_id: InstrumentId) -> None:

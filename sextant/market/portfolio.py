@@ -20,6 +20,7 @@ product whose rounding could change with the batch's size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -161,3 +162,17 @@ def _correlate(normals: np.ndarray, factor: np.ndarray) -> np.ndarray:
     for k in range(factor.shape[1]):
         correlated += normals[:, k:k + 1] * factor[:, k]
     return correlated
+
+
+def okx_portfolio(instrument_ids: Sequence[str], *, seed: int = 42, step_s: float = 0.1) -> PortfolioModelConfig:
+    """The portfolio model of some of OKX_PORTFOLIO's swaps, in the order given, with their correlations: what the
+    sim venue streams for `engine.portfolio`. An id the model has no terms for is a ValueError naming those it has."""
+    known = {instrument.spec.instrument_id: index for index, instrument in enumerate(OKX_PORTFOLIO)}
+    unknown = [instrument_id for instrument_id in instrument_ids if instrument_id not in known]
+    if unknown:
+        raise ValueError(f"the portfolio model has no {', '.join(unknown)}: it models {', '.join(known)}")
+    picked = [known[instrument_id] for instrument_id in instrument_ids]
+    return PortfolioModelConfig(seed=seed, step_s=step_s,
+                                instruments=tuple(OKX_PORTFOLIO[index] for index in picked),
+                                correlation=tuple(tuple(OKX_CORRELATION[row][column] for column in picked)
+                                                  for row in picked))

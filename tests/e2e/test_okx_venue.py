@@ -111,7 +111,7 @@ def test_each_style_reaches_okx_as_its_own_order_type(tmp_path: Path, okx_standi
         strategy = parts.strategy
         for delay, intent_id, offset, fields in STYLE_PLAN:
             def propose(intent_id: str = intent_id, offset: float = offset, fields: dict = fields) -> None:
-                position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+                position = float(strategy.portfolio.net_position(strategy.desks[0].instrument_id) or 0)
                 strategy.propose(intent(intent_id, "TrendFollow", position + offset, **fields))
             loop.call_later(delay, propose)
 

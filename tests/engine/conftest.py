@@ -40,8 +40,9 @@ def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.Ab
         if schedule is not None:
             schedule(parts, asyncio.get_running_loop())
 
-    parts = asyncio.run(run_engine_async(config, stop, on_ready=ready, agents=agents if agents is not None else [],
-                                         secrets=secrets))
+    crew = agents if agents is not None else []  # no crew unless given: the test proposes
+    crews = [list(crew) for _ in config.portfolio] if config.portfolio else [crew]
+    parts = asyncio.run(run_engine_async(config, stop, on_ready=ready, crews=crews, secrets=secrets))
     RAN_NODES.append(parts.node)
     return parts, collected
 

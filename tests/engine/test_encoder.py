@@ -36,10 +36,15 @@ def test_position_pnl_and_hull_follow_the_fills(tmp_path: Path) -> None:
     assert record["fills"] == 1 and record["orders_submitted"] == 1
     assert TraceKind.FILL in trace_after_fill  # the 64-event trace holds the fill until quotes push it out
     delta = HullDimension.DELTA
-    assert record["risk_x"][delta] == pytest.approx(size * 0.01)
+    assert record["delta"] == pytest.approx(size * 0.01)  # the instrument's own, in BTC
+    # the portfolio's net delta, in USDT, against the instrument's 0.1 BTC at the mid: the same potential
+    mid = float(record["mid"])
+    assert record["risk_x"][delta] == pytest.approx(size * 0.01 * mid) == record["net_delta"]
+    assert record["risk_limit"][delta] == pytest.approx(0.1 * mid)
     assert record["risk_potential"][delta] == pytest.approx(-math.log(1 - size * 0.01 / 0.1))
     assert record["risk_total"] == pytest.approx(sum(record["risk_potential"][:7]))
-    assert list(record["risk_applicable"][:7]) == [1, 0, 0, 1, 1, 1, 1]  # gamma, vega: not for a linear perp
+    # gamma, vega: not for a linear perp; concentration: not with one instrument
+    assert list(record["risk_applicable"][:7]) == [1, 0, 0, 1, 0, 1, 1]
 
 
 class Eager:

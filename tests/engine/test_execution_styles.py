@@ -29,7 +29,7 @@ def styles_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list]:
         for delay, intent_id, kind, offset, extra in PLAN:
             def propose(intent_id: str = intent_id, kind: str = kind, offset: float = offset,
                         extra: dict = extra) -> None:
-                position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+                position = float(strategy.portfolio.net_position(strategy.desks[0].instrument_id) or 0)
                 strategy.propose(intent(intent_id, kind, position + offset, **extra))
             loop.call_later(delay, propose)
 

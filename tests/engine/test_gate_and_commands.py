@@ -59,13 +59,13 @@ class SendWhen:
 
 def holding(parts: Any) -> bool:
     strategy = parts.strategy
-    return not strategy.portfolio.is_flat(strategy._instrument_id)
+    return not strategy.portfolio.is_flat(strategy.desks[0].instrument_id)
 
 
 def propose(intent_id: str, kind: str = "TrendFollow", offset: float = 1.0, **fields: Any) -> Any:
     def step(parts: Any) -> None:
         strategy = parts.strategy
-        position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+        position = float(strategy.portfolio.net_position(strategy.desks[0].instrument_id) or 0)
         strategy.propose(intent(intent_id, kind, position + offset, **fields))
     return step
 
@@ -267,7 +267,7 @@ class TestEStop:
         assert [c.message.state for c in changes] == ["ENGAGING", "ENGAGED"]
         assert changes[-1].message.trading_state == "HALTED" and changes[-1].message.reason == "flat and halted"
         assert result(collected, "stop").applied
-        assert parts.node.portfolio.is_flat(parts.strategy._instrument_id)
+        assert parts.node.portfolio.is_flat(parts.strategy.desks[0].instrument_id)
         assert not parts.node.cache.orders_open()
         assert [c.intent_id for c in of(collected, messages.OrderCanceled)] == ["rest"]
         submitted_after = [m for m in collected if isinstance(m.message, messages.OrderSubmitted)

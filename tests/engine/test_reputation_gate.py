@@ -48,7 +48,7 @@ def propose_from(agent: str, intent_id: str, target: float | None = None) -> Any
     """An intent from `agent` to go one contract longer, or to `target`."""
     def step(parts: Any) -> None:
         strategy = parts.strategy
-        position = float(strategy.portfolio.net_position(strategy._instrument_id) or 0)
+        position = float(strategy.portfolio.net_position(strategy.desks[0].instrument_id) or 0)
         strategy.propose(AgentIntent(id=intent_id, agent=agent, kind="TrendFollow", instrument="BTC-USDT-SWAP.OKX",
                                      target_position=position + 1.0 if target is None else target, confidence=0.9,
                                      style="MARKET", budget=RiskBudget(max_loss=10_000.0, max_position=20.0)))
