@@ -388,7 +388,6 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
                      events: EventRingWriter) -> EngineParts:
     sink = EventSink(events, bus)
     node = venue_node(config, node_config)
-    multiplier = traded[0].multiplier
     shown = {"okx": Venue.OKX, "sim": Venue.SIM}.get(config.venue, Venue.SCENE)
     encoder, translator, strategy = build_components(
         config, crews, context, sink, shown, bus=bus, commands_path=config.commands_path, instruments=traded)
@@ -411,9 +410,7 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
     trust = None
     if config.trust_dir:
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
-                          seed=config.seed,
-                          instrument=config.instrument,
-                          multiplier=multiplier,
+                          seed=config.seed, multipliers={each.instrument_id: each.multiplier for each in traded},
                           strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)

@@ -24,6 +24,7 @@ class DecisionOutcome:
     realized_pnl: float  # quote currency, after fees
     win: bool
     ts_closed: int
+    instrument: str = ""  # the position's instrument id (one of a portfolio's)
 
 
 class OutcomeBook:
@@ -40,6 +41,6 @@ class OutcomeBook:
             intent_id=intent_id, agent=agents_by_intent.get(intent_id) if intent_id else None,
             side="LONG" if event.entry.name == "BUY" else "SHORT", quantity=float(event.peak_qty),
             entry_price=float(event.avg_px_open), exit_price=float(event.avg_px_close), realized_pnl=realized,
-            win=realized > 0, ts_closed=event.ts_closed)
+            win=realized > 0, ts_closed=event.ts_closed, instrument=event.instrument_id.value)
         self.outcomes.append(outcome)
         return outcome

@@ -5,9 +5,8 @@ orders and stop-loss. Each quote goes to its instrument's desk: if trading is al
 intent of that instrument pending, no order of ours working on it, its cooldown over and the trade limit not
 reached), each of its agents perceives the ContextWindow record as that instrument's (its slot and the account's
 fields) and may propose an intent; the consensus decides per instrument, and the gate decides what becomes of the
-winner by the autonomy level. The gate's venue port
-is this class: the book, the risk field, execution through the DirectiveExecutor, and the E-stop's trading states
-through Nautilus' RiskEngine.
+winner by the autonomy level. The gate's venue port is this class: each instrument's book, the portfolio's risk
+field, execution through the DirectiveExecutor, and the E-stop's trading states through Nautilus' RiskEngine.
 
 A timer polls the CommandRing (so commands act even in a quiet market) and lets the gate run countdowns, expiries
 and the E-stop. An E-stop engage cannot be lost to a flood: the bridge latches it in the ring's header, which the

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -77,7 +78,7 @@ class TrustLink:
     quote handling (bench/trust_bench.py measured p99 quote → order 1.4 ms alone, 289 ms with an in-process
     attestor mining). The engine hands each closed decision over through its write-ahead file and never waits."""
 
-    def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, instrument: str, multiplier: float,
+    def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, multipliers: Mapping[str, float],
                  strategy: TrustTarget, sink: messages.EventPublisher, bus: Bus, agents: list[str],
                  writer: ContextWriter, restart_policy: RestartPolicy | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
@@ -93,8 +94,9 @@ class TrustLink:
         self._announce_up = False
         self._catching_up = False
         self._stopped = False
-        self._instrument = instrument
-        self._multiplier = multiplier
+        # each traded instrument's contract multiplier, for its decisions' records; the first names a model's answers
+        self._multipliers = dict(multipliers)
+        self._instrument = next(iter(self._multipliers))
         self._strategy = strategy
         self._sink = sink
         self.endpoint = ""
@@ -181,10 +183,11 @@ class TrustLink:
             return  # a position no crew decision opened (a manual close): nothing to rate
         values = dataclasses.asdict(outcome)
         values["closed_at_ns"] = values.pop("ts_closed")
-        values["multiplier"] = self._multiplier
+        instrument = values.pop("instrument") or self._instrument
+        values["multiplier"] = self._multipliers.get(instrument, self._multipliers[self._instrument])
         decision = self._decisions.pop(outcome.intent_id, None) if outcome.intent_id else None
         self._unjournaled.append(self._handoff.append({
-            "agent": outcome.agent, "outcome": values, "instrument": self._instrument,
+            "agent": outcome.agent, "outcome": values, "instrument": instrument,
             "strategy": outcome.agent.rsplit("-", 1)[0], "decision": decision or {}}))
 
     def on_timer(self, tick: TimerTick) -> None:

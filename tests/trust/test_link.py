@@ -5,6 +5,7 @@ exactly once; and stopping never waits on a dead child."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -24,6 +25,7 @@ from sextant.state import messages
 from sextant.state.bus import Bus, PositionClosed, TimerTick
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
+from sextant.trust.handoff import HANDOFF_FILE, read_from
 from sextant.trust.link import StartCancelled, TrustLink
 from tests.conftest import REPO_ROOT, free_port
 from tests.trust.conftest import assert_each_decision_on_chain_once
@@ -65,7 +67,7 @@ class StandInWriter:
 
 def new_link(directory: Path) -> tuple[TrustLink, StandInStrategy, CollectingSink]:
     strategy, sink = StandInStrategy(), CollectingSink()
-    link = TrustLink(directory, rpc_url="", key="", seed=SEED, instrument="BTC-USDT-SWAP.OKX", multiplier=0.01,
+    link = TrustLink(directory, rpc_url="", key="", seed=SEED, multipliers={"BTC-USDT-SWAP.OKX": 0.01},
                      strategy=strategy, sink=sink, bus=strategy.bus, agents=AGENTS,
                      writer=StandInWriter())  # type: ignore[arg-type]
     return link, strategy, sink
@@ -280,7 +282,7 @@ def test_a_models_scored_answers_on_the_stream_reach_the_chain_as_its_own_feedba
     directory = tmp_path / "trust"
     strategy, sink = StandInStrategy(), CollectingSink()
     model = "local/small-model@perception"
-    link = TrustLink(directory, rpc_url="", key="", seed=SEED, instrument="BTC-USDT-SWAP.OKX", multiplier=0.01,
+    link = TrustLink(directory, rpc_url="", key="", seed=SEED, multipliers={"BTC-USDT-SWAP.OKX": 0.01},
                      strategy=strategy, sink=sink, bus=strategy.bus, agents=[*AGENTS, model],
                      writer=StandInWriter())  # type: ignore[arg-type]
     ids = link.start()
@@ -299,3 +301,16 @@ def test_a_models_scored_answers_on_the_stream_reach_the_chain_as_its_own_feedba
     assert {r.name: r.count for r in check.reputations()}[model] == 3
     assert sorted(row.value for row in check.journal.mined()) == [-500, 200, 1_000]  # bps × 100, its way
     check.close()
+
+
+def test_a_portfolios_decision_is_handed_over_with_its_own_instrument_and_multiplier(tmp_path: Path) -> None:
+    """An ETH position's outcome is recorded as ETH's, at ETH's contract value, not the first instrument's."""
+    strategy, sink = StandInStrategy(), CollectingSink()
+    link = TrustLink(tmp_path, rpc_url="", key="", seed=SEED,
+                     multipliers={"BTC-USDT-SWAP.OKX": 0.01, "ETH-USDT-SWAP.OKX": 0.1}, strategy=strategy,
+                     sink=sink, bus=strategy.bus, agents=AGENTS, writer=StandInWriter())  # type: ignore[arg-type]
+    link.on_outcome(PositionClosed(dataclasses.replace(outcome(1), instrument="ETH-USDT-SWAP.OKX")))
+    link.on_outcome(PositionClosed(outcome(2)))  # no instrument named: the first's
+    entries = [line.entry for line in read_from(tmp_path / HANDOFF_FILE, 0)]
+    assert [(e["instrument"], e["outcome"]["multiplier"]) for e in entries if e] == [
+        ("ETH-USDT-SWAP.OKX", 0.1), ("BTC-USDT-SWAP.OKX", 0.01)]
