@@ -2,7 +2,8 @@
 and at what average price, what was canceled or refused. The Orders drawer and the chart's order lines read this,
 never the raw event list (where a filled limit would still read SENT).
 
-Also what the chart marks on the time axis: each fill, and each E-STOP change, on the engine's clock.
+Also what the chart marks on the time axis: each fill, and each E-STOP change, on the engine's clock. Orders and
+fills keep their instrument, so that with several the chart and the drawer show the selected instrument's alone.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class OrderState:
     exec_algorithm: str | None
     submitted_ns: int
     status: OrderStatus = "WORKING"
+    instrument: str = ""
     filled: float = 0.0
     average_price: float = 0.0
     detail: str = ""
@@ -68,12 +70,18 @@ class FillMark:
     side: str
     price: float
     quantity: float
+    instrument: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class EStopMark:
     ts_ns: int
     state: str  # ENGAGING, ENGAGED, RELEASED
+
+
+def _on(item: OrderState | FillMark, instrument: str | None) -> bool:
+    """Whether an order or a fill is on `instrument` (None: any)."""
+    return instrument is None or item.instrument == instrument
 
 
 class Blotter:
@@ -87,15 +95,16 @@ class Blotter:
             self.orders[event.client_order_id] = OrderState(
                 event.client_order_id, event.intent_id, event.side, event.order_type, event.time_in_force,
                 event.quantity, event.price, event.trigger_price, event.post_only, event.reduce_only,
-                event.exec_algorithm, ts_ns, "DRY RUN" if event.dry_run else "WORKING", updated_ns=ts_ns)
+                event.exec_algorithm, ts_ns, "DRY RUN" if event.dry_run else "WORKING", instrument=event.instrument,
+                updated_ns=ts_ns)
             self._trim()
         elif isinstance(event, messages.OrderFilled):
-            self.fills.append(FillMark(ts_ns, event.side, event.fill_price, event.fill_quantity))
+            self.fills.append(FillMark(ts_ns, event.side, event.fill_price, event.fill_quantity, event.instrument))
             order = self.orders.get(event.client_order_id)
             if order is None:  # its submission came before this bridge attached
                 order = self.orders[event.client_order_id] = OrderState(
                     event.client_order_id, event.intent_id, event.side, "UNKNOWN", "", event.fill_quantity, None,
-                    None, False, False, None, ts_ns)
+                    None, False, False, None, ts_ns, instrument=event.instrument)
             total = order.filled + event.fill_quantity
             order.average_price = (order.average_price * order.filled + event.fill_price * event.fill_quantity) / total
             order.filled = total
@@ -118,13 +127,18 @@ class Blotter:
             finished = next((key for key, order in self.orders.items() if not order.working), None)
             self.orders.pop(finished if finished is not None else next(iter(self.orders)))
 
-    def working(self) -> list[OrderState]:
-        """The orders working at the venue, oldest first."""
-        return [order for order in self.orders.values() if order.working]
+    def working(self, instrument: str | None = None) -> list[OrderState]:
+        """The orders working at the venue, oldest first (`instrument`: its alone)."""
+        return [order for order in self.orders.values() if order.working and _on(order, instrument)]
 
-    def recent(self, count: int) -> list[OrderState]:
-        """The last `count` orders by their latest change, newest first."""
-        return sorted(self.orders.values(), key=lambda order: order.updated_ns, reverse=True)[:count]
+    def recent(self, count: int, instrument: str | None = None) -> list[OrderState]:
+        """The last `count` orders by their latest change, newest first (`instrument`: its alone)."""
+        return sorted((order for order in self.orders.values() if _on(order, instrument)),
+                      key=lambda order: order.updated_ns, reverse=True)[:count]
+
+    def fills_of(self, instrument: str | None = None) -> list[FillMark]:
+        """The fills, oldest first (`instrument`: its alone)."""
+        return [fill for fill in self.fills if _on(fill, instrument)]
 
     def clear(self) -> None:
         self.orders.clear()

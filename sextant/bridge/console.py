@@ -45,7 +45,8 @@ def status_line(model: BridgeModel, now_ns: int) -> str:
     record = snapshot.record
     position = float(record["position_size"])
     crew = "; ".join(f"{agent.lower()}: {task}" for agent, _, task in crew_lines(snapshot))
-    return (f"[{model.status.value}] {snapshot.instrument} mid {mid_text(float(record['mid']), model.tick)} spread "
-            f"{float(record['spread_bps']):.2f}bps sea {float(record['sea_state']):.2f} | pos {position:+g} uPnL "
-            f"{float(record['unrealized_pnl']):+.2f} rPnL {float(record['realized_pnl']):+.2f} equity "
+    which = f" ({model.selected + 1}/{model.instrument_count})" if model.fleet_shown else ""
+    return (f"[{model.status.value}] {snapshot.instrument}{which} mid {mid_text(float(record['mid']), model.tick)} "
+            f"spread {float(record['spread_bps']):.2f}bps sea {float(record['sea_state']):.2f} | pos {position:+g} "
+            f"uPnL {float(record['unrealized_pnl']):+.2f} rPnL {float(record['realized_pnl']):+.2f} equity "
             f"{float(record['equity']):,.2f} | cards {len(model.cards)} | {crew}")

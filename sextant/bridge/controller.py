@@ -108,5 +108,19 @@ class BridgeController:
         index = min(len(REPLAY_SPEEDS) - 1, index + 1) if faster else max(0, index - 1)
         return self.replay_control("speed", REPLAY_SPEEDS[index])
 
+    def select_instrument(self, slot: int) -> bool:
+        """Show instrument `slot` (from 0); a slot the engine does not trade is refused with a toast. Nothing is
+        sent: which instrument the bridge shows is the bridge's own business."""
+        if self.model.select(slot):
+            return True
+        count = self.model.instrument_count
+        self.model.toast(f"no instrument {slot + 1}: the engine trades {count}" if count
+                         else "no instrument yet: the engine has not said what it trades", False)
+        return False
+
+    def cycle_instrument(self, step: int) -> bool:
+        """Show the next (`step` 1) or the previous (-1) instrument, round; with one, nothing changes."""
+        return self.model.cycle(step)
+
     def close(self) -> None:
         self.link.close()

@@ -6,6 +6,12 @@ when that engine is gone (another engine's files replaced its own: its intents d
 not answering (STALE, WAITING) no card takes a key or a click. The E-stop and autonomy shown are the
 ContextWindow's. What the bridge itself did (a command sent, not yet answered)
 is shown as exactly that: "sent".
+
+The one choice the captain makes here, and no engine sees, is which instrument is shown (`selected`): the
+`snapshot` the panels read is the engine's record as that instrument's (ContextSnapshot.at), so every
+per-instrument field (price, position, crew states, trace) is the selected one's and every account field (equity,
+the hull, autonomy, E-stop) the account's, whichever is selected. The chart's history keeps every instrument's
+prices, so a switch shows the new instrument's past at once.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import numpy as np
 from sextant.bridge.blotter import Blotter
 from sextant.bridge.link import LinkStatus, Tick
 from sextant.state import messages
-from sextant.state.context import ContextSnapshot
-from sextant.state.layout import RISK_DIMENSIONS
+from sextant.state.context import ContextSnapshot, decode_instrument
+from sextant.state.layout import CONTEXT_DTYPE, MAX_INSTRUMENTS, RISK_DIMENSIONS
 from sextant.state.supervision import SupervisorReport
 
 HISTORY_POINTS = 2048
@@ -71,32 +77,42 @@ class Toast:
 
 @dataclass(slots=True)
 class History:
-    """Sampled on the engine's clock, so a 10× sim and a replay look the same as live."""
+    """Sampled on the engine's clock, so a 10× sim and a replay look the same as live. Every instrument's mid and
+    sea state are sampled together (a column each, 0 where an instrument had no price yet): a fixed 2,048 × 8."""
 
     ts_ns: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.int64))
-    mid: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
-    sea: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
+    mid: np.ndarray = field(default_factory=lambda: np.zeros((HISTORY_POINTS, MAX_INSTRUMENTS), np.float64))
+    sea: np.ndarray = field(default_factory=lambda: np.zeros((HISTORY_POINTS, MAX_INSTRUMENTS), np.float64))
     hull: np.ndarray = field(default_factory=lambda: np.zeros((HISTORY_POINTS, RISK_DIMENSIONS), np.float64))
     equity: np.ndarray = field(default_factory=lambda: np.zeros(HISTORY_POINTS, np.float64))
     count: int = 0
 
-    def append(self, ts_ns: int, mid: float, sea: float, hull: np.ndarray, equity: float = 0.0) -> None:
+    def append(self, ts_ns: int, mid: float | np.ndarray, sea: float | np.ndarray, hull: np.ndarray,
+               equity: float = 0.0) -> None:
+        """`mid`, `sea`: per instrument slot (a scalar is the first instrument's)."""
         slot = self.count % HISTORY_POINTS
-        self.ts_ns[slot], self.mid[slot], self.sea[slot], self.equity[slot] = ts_ns, mid, sea, equity
+        self.ts_ns[slot], self.equity[slot] = ts_ns, equity
+        mids, seas = np.atleast_1d(np.asarray(mid, np.float64)), np.atleast_1d(np.asarray(sea, np.float64))
+        self.mid[slot] = 0.0
+        self.sea[slot] = 0.0
+        self.mid[slot, : len(mids)], self.sea[slot, : len(seas)] = mids, seas
         self.hull[slot] = hull
         self.count += 1
 
+    def _order(self) -> np.ndarray:
+        n = min(self.count, HISTORY_POINTS)
+        return np.arange(self.count - n, self.count) % HISTORY_POINTS
+
     def equity_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(ts_ns, equity), oldest first: the session's equity strip."""
-        n = min(self.count, HISTORY_POINTS)
-        order = (np.arange(self.count - n, self.count) % HISTORY_POINTS)
+        order = self._order()
         return self.ts_ns[order], self.equity[order]
 
-    def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(ts_ns, mid, sea, hull), oldest first."""
-        n = min(self.count, HISTORY_POINTS)
-        order = (np.arange(self.count - n, self.count) % HISTORY_POINTS)
-        return self.ts_ns[order], self.mid[order], self.sea[order], self.hull[order]
+    def ordered(self, instrument: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ts_ns, mid, sea, hull), oldest first, with instrument slot `instrument`'s mid and sea (0 in the samples
+        taken before it had a price)."""
+        order = self._order()
+        return self.ts_ns[order], self.mid[order, instrument], self.sea[order, instrument], self.hull[order]
 
     def clear(self) -> None:
         self.count = 0
@@ -119,6 +135,11 @@ def attestor_status(health: messages.AttestorDown | messages.AttestorUp | None) 
     if isinstance(health, messages.AttestorUp) and health.backlog > 0:
         return f"catching up on {health.backlog} decisions"
     return ""
+
+
+def _slots(snapshot: ContextSnapshot) -> np.ndarray:
+    """The record's instrument slots, whichever instrument's view the snapshot is (no copy)."""
+    return np.frombuffer(snapshot.record, CONTEXT_DTYPE)[0]["instruments"]
 
 
 def tick_places(tick: float) -> int:
@@ -164,8 +185,12 @@ class BridgeModel:
         self.instance = 0  # the engine the cards belong to (Tick.instance)
         self.supervisor: SupervisorReport | None = None  # what `sextant run` says of the engine (DOWN and why)
         self.card_arrivals = 0  # cards that came, ever: the view announces each (sound, urgency hint, flash)
+        self.selected = 0  # the instrument slot shown: the chart, the header, the crew's states, the position
+        self.instrument_ids: list[str] = []  # the engine's instruments, in slot order
         self._last_sample_ts = 0
         self._update_gaps: deque[int] = deque(maxlen=PACE_SAMPLES)  # engine ns between price changes
+        self._last_mids = np.zeros(MAX_INSTRUMENTS)
+        self._raw_ids = np.zeros(0, np.uint8)
         self._last_sequence = -1
 
     # ------------------------------------------------------------------------------------------------ inputs
@@ -223,21 +248,78 @@ class BridgeModel:
             self.history.clear()  # the engine restarted, or a replay went back: a new timeline
             self._last_sample_ts = 0
             self._update_gaps.clear()
-        self.snapshot = snapshot
+        slots = _slots(snapshot)
+        count = max(1, int(snapshot["instrument_count"]))  # a record that names no instrument is read as one
+        raw_ids = slots["instrument"][:count].copy()
+        if not np.array_equal(raw_ids, self._raw_ids):
+            if len(self._raw_ids):
+                self.history.clear()  # other instruments in the slots: their past is not the chart's
+            self._raw_ids = raw_ids
+            self.instrument_ids = [decode_instrument(raw) for raw in raw_ids]
+        self.selected = min(self.selected, count - 1)  # an engine with fewer instruments: the last one
+        self.snapshot = snapshot.at(self.selected)
         ts = int(snapshot["ts_ns"])
-        mid = float(snapshot["mid"])
-        if previous is not None and mid != float(previous["mid"]) and ts > int(previous["ts_ns"]):
+        mids = slots["mid"][:count].astype(np.float64)
+        if previous is not None and bool(np.any(mids != self._last_mids[:count])) and ts > int(previous["ts_ns"]):
             self._update_gaps.append(ts - int(previous["ts_ns"]))
-        if mid > 0 and ts > 0 and ts - self._last_sample_ts >= self.window_s * 1e9 / HISTORY_POINTS:
+        self._last_mids[:count] = mids
+        if bool(np.any(mids > 0)) and ts > 0 and ts - self._last_sample_ts >= self.window_s * 1e9 / HISTORY_POINTS:
             self._last_sample_ts = ts
             equity = float(snapshot["equity"])
             if not self.session_start_equity and equity > 0:
                 self.session_start_equity = equity
-            self.history.append(ts, mid, float(snapshot["sea_state"]), hull_fractions(snapshot), equity)
+            self.history.append(ts, mids, slots["sea_state"][:count], hull_fractions(snapshot), equity)
+
+    # ------------------------------------------------------------------------------------------------ instruments
+
+    @property
+    def instrument_count(self) -> int:
+        """The instruments the engine trades (0 before its first record)."""
+        return int(self.snapshot["instrument_count"]) if self.snapshot is not None else 0
+
+    @property
+    def fleet_shown(self) -> bool:
+        """Whether the bridge shows the fleet (its strip, the instrument on each card): two instruments or more."""
+        return self.instrument_count >= 2
+
+    def select(self, slot: int) -> bool:
+        """Show instrument `slot` (from 0). False, and nothing changes, for a slot the engine does not use."""
+        if not 0 <= slot < max(1, self.instrument_count):
+            return False
+        self.selected = slot
+        if self.snapshot is not None:
+            self.snapshot = self.snapshot.at(slot)
+        return True
+
+    def cycle(self, step: int) -> bool:
+        """Show the next (`step` 1) or previous (-1) instrument, round from the last to the first."""
+        count = self.instrument_count
+        return count >= 2 and self.select((self.selected + step) % count)
+
+    def slots(self) -> np.ndarray:
+        """Every instrument slot of the current record, in use or not (structured, layout.INSTRUMENT_DTYPE): what
+        the fleet reads of the instruments not selected. A view of the snapshot, not a copy."""
+        assert self.snapshot is not None
+        return _slots(self.snapshot)
+
+    def tick_of(self, instrument_id: str) -> float:
+        """An instrument's price increment, by id: a card's prices carry its instrument's decimals (the selected
+        instrument's where the id is not one the engine trades)."""
+        if self.snapshot is not None and instrument_id in self.instrument_ids:
+            return float(self.slots()[self.instrument_ids.index(instrument_id)]["price_increment"])
+        return self.tick
+
+    @property
+    def instrument_filter(self) -> str | None:
+        """The selected instrument's id where the engine trades more than one (orders, fills and stops are
+        shown for it alone); None with one instrument: every order is its."""
+        if not self.fleet_shown or self.selected >= len(self.instrument_ids):
+            return None
+        return self.instrument_ids[self.selected]
 
     @property
     def tick(self) -> float:
-        """The instrument's price increment (0 until the engine has said it)."""
+        """The selected instrument's price increment (0 until the engine has said it)."""
         return float(self.snapshot["price_increment"]) if self.snapshot is not None else 0.0
 
     @property

@@ -33,7 +33,8 @@ def order_cells(order: OrderState, tick: float) -> tuple[str, str, str, str, str
 
 
 def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
-    """The position as the engine states it, and the stop that protects it (from the working orders)."""
+    """The selected instrument's position as the engine states it, and the stop that protects it (from the
+    working orders)."""
     snapshot = model.snapshot
     if snapshot is None or snapshot.sequence == 0:
         return [("no engine state yet", theme.TEXT_MUTED)]
@@ -47,7 +48,8 @@ def position_lines(model: BridgeModel) -> list[tuple[str, theme.Color]]:
         mark = mid_text(float(record["mid"]), model.tick)
         lines = [(f"{position_words(size)} @ {mid_text(entry, model.tick)} · mark {mark} · uPnL {unrealized:+,.2f}"
                   f" · rPnL {realized:+,.2f}", color)]
-    stops = [order for order in model.blotter.working() if order.role in ("stop-loss", "trailing stop", "stop")]
+    stops = [order for order in model.blotter.working(model.instrument_filter)
+             if order.role in ("stop-loss", "trailing stop", "stop")]
     for order in stops:
         level = f" at {price_text(order.level, model.tick)}" if order.level is not None else ""
         lines.append((f"{order.role} {order.side} {order.quantity:g}{level}", theme.RED))

@@ -6,8 +6,9 @@ A script is a list of lines, one step each; a step waits or acts, and the next s
     wait card [timeout_s]             a card waits for a decision
     wait event TYPE [timeout_s]       the engine reported an event of this type since the script started
     wait seconds N                    let N seconds of frames pass
-    key A                             a key press (A R M SPACE ESCAPE ENTER 1 2 3 4 ...)
+    key A                             a key press (A R M SPACE ESCAPE ENTER 1 2 3 4 TAB PAGEUP F2 ...)
     click card0:approve               a left click on the centre of the button drawn this frame under that key
+                                      (a fleet cell is fleet:N, N the instrument's slot from 0)
     shot PATH                         a PNG of the current frame
     quit                              close the bridge
 

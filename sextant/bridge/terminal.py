@@ -3,12 +3,15 @@ every second from its own thread whatever the load, a line per notable event, an
 the terminal, so a trader over SSH can approve a card.
 
 Keys: A approve and R reject the top card; Space twice within ESTOP_CONFIRM_S engages the E-STOP (or releases an
-engaged one); 1-4 print the orders, research, memory and hull drawers as text; ? the keys; q quits.
+engaged one); 1-4 print the orders, research, memory and hull drawers as text; Tab and Shift+Tab show the next and
+the previous instrument where the engine trades several (the status line and the drawers follow it), f prints the
+fleet; ? the keys; q quits.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import sys
@@ -22,6 +25,7 @@ import numpy as np
 from sextant.bridge.config import BridgeConfig
 from sextant.bridge.console import NOTABLE, describe_event, status_line
 from sextant.bridge.controller import BridgeController
+from sextant.bridge.instruments import fleet_line
 from sextant.bridge.link import LinkStatus
 from sextant.bridge.model import Card, Toast
 from sextant.bridge.pacing import FixedRate
@@ -37,11 +41,15 @@ from sextant.state.layout import EStopState, HullDimension
 
 STATUS_EVERY_S = 1.0
 ESTOP_CONFIRM_S = 2.0  # the second Space must come this soon after the first
+BACK_TAB = "\x1b[Z"  # what a terminal sends for Shift+Tab
+_KEYS = re.compile(re.escape(BACK_TAB) + "|.", re.DOTALL)  # a press: Shift+Tab's sequence, or one character
 DRAWER_LINES = 10
 TERMINAL_KEYS_HELP: tuple[tuple[str, str], ...] = (
     ("A  R", "approve or reject the top card"),
     ("Space Space", f"E-STOP: press twice within {ESTOP_CONFIRM_S:g} s; when engaged, RELEASE"),
     ("1  2  3  4", "print orders, research, memory or hull integrity"),
+    ("Tab  Shift+Tab", "next / previous instrument, with two or more: the status line and drawers follow it"),
+    ("f", "print the fleet: every instrument's price, position, uPnL and heat"),
     ("?", "these keys"),
     ("q", "quit the bridge"),
 )
@@ -147,7 +155,7 @@ class TerminalBridge:
                     self.say(f"  {'ok' if toast.good else '!!'} {toast.text}")
             self._said_toasts = list(model.toasts)
             pressed = self._keys.read() if self._keys is not None else ""
-            for character in pressed:
+            for character in _KEYS.findall(pressed):
                 self.on_key(character)
 
     def _announce_cards(self) -> None:
@@ -168,7 +176,8 @@ class TerminalBridge:
         if self._keys is not None and not self._keys.available:
             self.say("sextant bridge: stdin is not a terminal, so no keys are read here; Ctrl-C stops")
         elif self._keys is not None:
-            self.say("sextant bridge: keys: A approve · R reject · Space twice E-STOP · 1-4 drawers · ? keys · q quit")
+            self.say("sextant bridge: keys: A approve · R reject · Space twice E-STOP · 1-4 drawers · Tab instrument · "
+                     "f fleet · ? keys · q quit")
         stop_status = threading.Event()
         printer = threading.Thread(target=self._print_status, args=(stop_status,), name="sextant-bridge-status",
                                    daemon=True)
@@ -196,6 +205,7 @@ class TerminalBridge:
     # ------------------------------------------------------------------------------------------------ keys
 
     def on_key(self, character: str) -> None:
+        """One key press: a character, or BACK_TAB."""
         controller, model = self.controller, self.controller.model
         if character != " " and self._estop_armed_s is not None:
             self._estop_armed_s = None
@@ -216,6 +226,15 @@ class TerminalBridge:
         elif character in "1234":
             for line in self.drawer_lines(int(character)):
                 self.say(f"  {line}")
+        elif character in ("\t", BACK_TAB):
+            if controller.cycle_instrument(-1 if character == BACK_TAB else 1):
+                self.say(f"  showing {model.instrument_ids[model.selected]} ({model.selected + 1}/"
+                         f"{model.instrument_count})")
+                self.say(f"  {fleet_line(model)}")
+            else:
+                self.say("  one instrument: nothing to switch to")
+        elif character in "fF":
+            self.say(f"  {fleet_line(model) or 'no instruments yet'}")
         elif character in "?hH":
             for keys, action in TERMINAL_KEYS_HELP:
                 self.say(f"  {keys:<12} {action}")
@@ -243,8 +262,10 @@ class TerminalBridge:
         """A drawer's content as text: 1 orders, 2 research, 3 memory, 4 hull integrity."""
         model, stats = self.controller.model, self.controller.link.stats
         if number == 1:
-            working = [" ".join(order_cells(order, model.tick)) for order in model.blotter.working()]
-            recent = [" ".join(order_cells(order, model.tick)) for order in model.blotter.recent(DRAWER_LINES)
+            instrument = model.instrument_filter  # with several instruments, the selected one's orders
+            working = [" ".join(order_cells(order, model.tick)) for order in model.blotter.working(instrument)]
+            recent = [" ".join(order_cells(order, model.tick)) for order in model.blotter.recent(DRAWER_LINES,
+                                                                                                   instrument)
                       if not order.working]
             return ["POSITION", *(text for text, _ in position_lines(model)), "WORKING", *(working or ["none"]),
                     "RECENT", *(recent or ["no orders yet"])]

@@ -33,6 +33,7 @@ from sextant.bridge.panels.dialogs import (
     draw_toasts,
 )
 from sextant.bridge.panels.drawers import Drawer, draw_drawer
+from sextant.bridge.panels.fleet import draw_fleet
 from sextant.bridge.panels.header import draw_header
 from sextant.bridge.panels.hull import draw_hull_strip
 from sextant.bridge.panels.sea_chart import draw_sea_chart
@@ -45,6 +46,11 @@ DIGIT_KEYS = {getattr(key, f"KEY_{d}"): str(d) for d in range(10)} | {getattr(ke
                                                                        for d in range(10)}
 DRAWER_KEYS = {key.KEY_1: Drawer.ORDERS, key.KEY_2: Drawer.RESEARCH, key.KEY_3: Drawer.MEMORY,
                key.KEY_4: Drawer.HULL}
+# The digits open drawers, so an instrument is picked by its function key: F1 the first … F8 the eighth.
+INSTRUMENT_KEYS = {getattr(key, f"F{n}"): n - 1 for n in range(1, 9)}
+# Next / previous instrument, beside Tab / Shift+Tab: X11 reports Shift+Tab as ISO_Left_Tab, a key pyglet has no
+# name for, so there PgUp is the way back.
+CYCLE_KEYS = {key.PAGEDOWN: 1, key.PAGEUP: -1}
 
 
 class BridgeView(arcade.View):
@@ -100,13 +106,14 @@ class BridgeView(arcade.View):
         self.clear(color=theme.BG_DEEP)
         width, height = self.window.get_size()
         p = self.painter
-        if (p.layout.width, p.layout.height) != (width, height):
-            p.layout = Layout.for_size(width, height)
+        model = self.model
+        fleet = model.fleet_shown
+        if (p.layout.width, p.layout.height, p.layout.fleet is not None) != (width, height, fleet):
+            p.layout = Layout.for_size(width, height, fleet=fleet)
         layout = p.layout
         p.buttons = []
         p.overlay = False
         self.volatile = []
-        model = self.model
         cards_shown = bool(model.cards)
         chart = layout.chart(cards_shown)
         window = Rect(0, 0, layout.width, layout.height)
@@ -124,6 +131,9 @@ class BridgeView(arcade.View):
         draw_crew_bar(p, self.gpu, model, on_autonomy=self.set_autonomy, on_estop=self.request_estop)
         p.region = ("header", layout.header)
         draw_header(p, model, self.clock())
+        if layout.fleet is not None:
+            p.region = ("fleet", layout.fleet)
+            draw_fleet(p, model, layout.fleet, on_select=self.select_instrument)
         self.gpu.flush()
         self.text.draw()
         p.overlay = True
@@ -238,6 +248,9 @@ class BridgeView(arcade.View):
         if dialog is not None:
             self.controller.estop(dialog.engage)
 
+    def select_instrument(self, slot: int) -> None:
+        self.controller.select_instrument(slot)
+
     def close_help(self) -> None:
         self.help_open = False
 
@@ -288,6 +301,12 @@ class BridgeView(arcade.View):
             self.open_modify(top.intent_id)
         elif symbol == key.SPACE:
             self.request_estop()
+        elif symbol == key.TAB:
+            self.controller.cycle_instrument(-1 if modifiers & key.MOD_SHIFT else 1)
+        elif symbol in CYCLE_KEYS:
+            self.controller.cycle_instrument(CYCLE_KEYS[symbol])
+        elif symbol in INSTRUMENT_KEYS:
+            self.select_instrument(INSTRUMENT_KEYS[symbol])
         elif symbol in DRAWER_KEYS:
             drawer = DRAWER_KEYS[symbol]
             self.drawer = None if self.drawer == drawer else drawer

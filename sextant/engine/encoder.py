@@ -34,8 +34,8 @@ from sextant.risk.field import DIMENSIONS, gradient, potentials
 from sextant.risk.hull import RiskLimits, applicable, instrument_potentials, instrument_readings, readings
 from sextant.state import messages
 from sextant.state.bus import Bus, EventPublished, QuoteEncoded
-from sextant.state.context import ContextWriter
-from sextant.state.layout import HullDimension, TraceKind, TradingState, Venue
+from sextant.state.context import ContextWriter, encode_text
+from sextant.state.layout import CODE_BYTES, HullDimension, TraceKind, TradingState, Venue
 from sextant.state.memory import drop_jit_cache_of_another_layout
 
 _HEARTBEAT_EVENT_EVERY = 4  # timer ticks per Heartbeat event
@@ -166,6 +166,12 @@ class StateEncoder(Actor):
             instrument = self.cache.instrument(instrument_id)
             if instrument is not None:
                 rec = self._writer.slot(slot)
+                base = getattr(instrument, "base_currency", None)
+                rec["base"] = encode_text(base.code if base is not None else instrument_id.symbol.value,
+                                          CODE_BYTES, "asset code")
+                if slot == 0:  # the account settles in the instruments' currency (USDT on OKX, USD for EURUSD)
+                    rec["currency"] = encode_text(instrument.get_settlement_currency().code, CODE_BYTES,
+                                                  "currency code")
                 rec["price_increment"] = instrument.price_increment.as_double()
                 rec["size_increment"] = instrument.size_increment.as_double()
                 rec["multiplier"] = instrument.multiplier.as_double()

@@ -441,7 +441,8 @@ def new_recorder(config: EngineConfig, directory: Path | None = None, *, context
     settings = msgspec.structs.asdict(config)  # EngineConfig holds no secrets: keys stay in SextantConfig
     return SceneRecorder(directory, {
         "sextant_version": version("sextant"), "nautilus_trader_version": version("nautilus_trader"),
-        "seed": config.seed, "venue": config.venue, "instrument": config.instrument, "speed": config.speed,
+        "seed": config.seed, "venue": config.venue, "instrument": config.instrument,
+        "instruments": list(config.portfolio or (config.instrument,)), "speed": config.speed,
         "config": settings, **metadata}, context_interval_s=context_interval_s)
 
 

@@ -212,7 +212,8 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
         traded = [TradedInstrument(str(each.id), each.multiplier.as_double(), base_size_worth(
             notional, firsts[each.id], each.size_increment.as_double(), each.multiplier.as_double()))
             for each in portfolio]
-        config = msgspec.structs.replace(config, instrument=traded[0].instrument_id, base_size=traded[0].base_size)
+        config = msgspec.structs.replace(config, instrument=traded[0].instrument_id, base_size=traded[0].base_size,
+                                         portfolio=tuple(each.instrument_id for each in traded))
     else:
         traded = [TradedInstrument(config.instrument, instrument.multiplier.as_double(), config.base_size)]
     # No human and no bridge: AUTO, and the command poll (expiries only, without a CommandRing) and the heartbeat

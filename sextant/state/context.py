@@ -58,16 +58,22 @@ _U64 = struct.Struct("<Q")
 _F64 = struct.Struct("<d")
 
 
-def encode_instrument(instrument_id: str) -> np.ndarray:
-    raw = instrument_id.encode("ascii")
-    if len(raw) > INSTRUMENT_BYTES:
-        raise ValueError(f"instrument id {instrument_id!r} is longer than {INSTRUMENT_BYTES} bytes")
-    out = np.zeros(INSTRUMENT_BYTES, np.uint8)
+def encode_text(text: str, size: int, what: str = "text") -> np.ndarray:
+    """ASCII `text` NUL padded to `size` bytes, as the record's text fields hold it."""
+    raw = text.encode("ascii")
+    if len(raw) > size:
+        raise ValueError(f"{what} {text!r} is longer than {size} bytes")
+    out = np.zeros(size, np.uint8)
     out[: len(raw)] = np.frombuffer(raw, np.uint8)
     return out
 
 
+def encode_instrument(instrument_id: str) -> np.ndarray:
+    return encode_text(instrument_id, INSTRUMENT_BYTES, "instrument id")
+
+
 def decode_instrument(raw: np.ndarray) -> str:
+    """A text field of the record (an instrument id, a currency or asset code)."""
     return bytes(raw).split(b"\0", 1)[0].decode("ascii", errors="replace")
 
 

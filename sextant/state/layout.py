@@ -166,6 +166,7 @@ class HullDimension(IntEnum):
 
 
 INSTRUMENT_BYTES = 32
+CODE_BYTES = 16  # a currency or asset code, NUL padded
 HORIZONS = 4  # momentum / volatility horizons, defined per file by `horizon_s`
 # The roles of llm.toml ([roles]), in the order of the ContextWindow's per-role LLM fields.
 LLM_ROLES = ("perception", "strategy", "risk", "fallback", "research")
@@ -192,6 +193,7 @@ _ACCOUNT_FIELDS: list[tuple] = [
     ("replay", "u1"),
     ("crew_count", "u1"),
     ("instrument_count", "u1"),  # slots in use, from 0
+    ("currency", "u1", (CODE_BYTES,)),  # the account's currency code (its instruments settle in it), ASCII
     ("largest_slot", "u1"),  # the instrument of the largest |notional| (the concentration reading's)
     ("hedge_slot", "u1"),  # the most liquid instrument: the one the delta-hedge agent hedges the portfolio with
     # the account, in the settlement currency
@@ -232,6 +234,7 @@ _ACCOUNT_FIELDS: list[tuple] = [
 INSTRUMENT_FIELDS: list[tuple] = [
     ("instrument", "u1", (INSTRUMENT_BYTES,)),  # ASCII instrument id, NUL padded
     ("slot_index", "u1"),  # this slot's own index, so an instrument's view knows which it is
+    ("base", "u1", (CODE_BYTES,)),  # what it trades, ASCII: the base currency (BTC, EUR), an equity's symbol
     # instrument definition
     ("price_increment", "<f8"),
     ("size_increment", "<f8"),

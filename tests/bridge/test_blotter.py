@@ -61,3 +61,18 @@ def test_e_stop_moments_are_kept_on_the_engine_clock() -> None:
     blotter.apply(messages.EStopChanged(state="ENGAGED", trading_state="HALTED"), 10)
     blotter.apply(messages.EStopChanged(state="RELEASED", trading_state="ACTIVE"), 20)
     assert [(m.ts_ns, m.state) for m in blotter.estops] == [(10, "ENGAGED"), (20, "RELEASED")]
+
+
+def test_with_several_instruments_each_ones_orders_and_fills_are_its_own() -> None:
+    blotter = Blotter()
+    blotter.apply(submitted("O-1"), 1)
+    blotter.apply(messages.OrderSubmitted(client_order_id="O-2", instrument="ETH-USDT-SWAP.OKX", side="SELL",
+                                          order_type="STOP_MARKET", time_in_force="GTC", quantity=3.0,
+                                          trigger_price=3_200.0, reduce_only=True), 2)
+    blotter.apply(messages.OrderFilled(client_order_id="O-3", instrument="ETH-USDT-SWAP.OKX", side="BUY",
+                                       fill_price=3_100.0, fill_quantity=1.0), 3)
+    assert [o.client_order_id for o in blotter.working("ETH-USDT-SWAP.OKX")] == ["O-2"]
+    assert [o.client_order_id for o in blotter.working(INSTRUMENT)] == ["O-1"]
+    assert [o.client_order_id for o in blotter.recent(10, "ETH-USDT-SWAP.OKX")] == ["O-3", "O-2"]
+    assert [f.price for f in blotter.fills_of("ETH-USDT-SWAP.OKX")] == [3_100.0] and not blotter.fills_of(INSTRUMENT)
+    assert len(blotter.working()) == 2, "no instrument named: every order"

@@ -51,15 +51,19 @@ def layout_defects(states: dict[str, list[dict]]) -> list[str]:
     return defects
 
 
+def run_probe(module: str, size: str, out: Path, shots: str = "") -> None:
+    """Lay the bridge out at `size` in a process of its own (`module`: a probe such as tests.fixtures.layout_probe),
+    its text boxes to out/boxes.json and the states named in `shots` to PNGs."""
+    result = subprocess.run([sys.executable, "-m", module, "--size", size, "--out", str(out), "--shots", shots],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
 @pytest.fixture(scope="module", params=SIZES)
 def laid_out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     size = request.param
     out = tmp_path_factory.mktemp(f"layout-{size}")
-    shots = ",".join(GOLDEN_1080) if size == "1920x1080" else ""
-    result = subprocess.run([sys.executable, "-m", "tests.fixtures.layout_probe", "--size", size, "--out", str(out),
-                             "--shots", shots], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-                            check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_probe("tests.fixtures.layout_probe", size, out, ",".join(GOLDEN_1080) if size == "1920x1080" else "")
     return size, out
 
 
@@ -95,3 +99,16 @@ def test_the_checker_sees_an_overlap_and_a_text_out_of_its_panel() -> None:
     defects = layout_defects(states)
     assert defects == ["s: a 'reputation not rated' leaves its panel (crew bar)",
                        "s: a 'reputation not rated' overlaps b 'E-STOP'"]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_fleet_strip_sits_under_the_header_and_the_body_gives_it_the_room(size: str) -> None:
+    from sextant.bridge.layout import Layout
+
+    width, height = (int(part) for part in size.split("x"))
+    alone, fleet = Layout.for_size(width, height), Layout.for_size(width, height, fleet=True)
+    assert alone.fleet is None and fleet.fleet is not None
+    assert fleet.fleet.top == fleet.header.bottom and fleet.fleet.bottom == fleet.body.top
+    assert fleet.fleet.width == width and fleet.body.height == alone.body.height - fleet.fleet.height
+    assert fleet.cards.top == fleet.drawer.top == fleet.body.top, "the cards and drawers stay in the body"
+    assert (fleet.header, fleet.crew_bar) == (alone.header, alone.crew_bar)

@@ -1,8 +1,10 @@
 """The bridge's model of the engine: what it makes of the commands it sent and the answers it gets, and of trust
 health (a dead attestor shows as DOWN with the decisions waiting on disk and when it restarts; then as catching
-up; then as nothing at all once it has caught up)."""
+up; then as nothing at all once it has caught up); and of a portfolio, the instrument it shows."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +19,9 @@ from sextant.bridge.model import (
     price_text,
 )
 from sextant.state import messages
+from sextant.state.context import ContextWriter
 from sextant.state.ring import RingMessage
+from tests.bridge.fleet_feed import model_of, portfolio
 
 
 def tick(*events: messages.Event) -> Tick:
@@ -173,3 +177,74 @@ def test_prices_take_the_instruments_decimals() -> None:
     assert (price_text(1.07219, 0.00001), mid_text(1.072195, 0.00001)) == ("1.07219", "1.072195")
     assert (price_text(113.73, 0.01), mid_text(100.0, 0.25)) == ("113.73", "100.000")
     assert (price_text(60_123.4, 0.0), mid_text(60_123.45, 0.0)) == ("60,123.4", "60,123.45")  # tick not known yet
+
+
+class TestTheSelectedInstrument:
+    """With a portfolio, the model is the selected instrument's: its price, position and crew states; the account's
+    fields are the account's whichever is selected. Switching shows the new instrument's chart history at once."""
+
+    def test_the_model_reads_the_selected_slot_and_the_account_whichever_is_selected(self, tmp_path: Path) -> None:
+        writer = portfolio(tmp_path / "c.mmap")
+        model = model_of(tmp_path / "c.mmap")
+        assert (model.selected, model.instrument_count, model.fleet_shown) == (0, 3, True)
+        assert float(model.snapshot["mid"]) == 91_250.35 and model.tick == 0.1
+        assert model.select(1)
+        snapshot = model.snapshot
+        assert (snapshot.instrument, float(snapshot["mid"]), float(snapshot["position_size"])) == \
+            ("ETH-USDT-SWAP.OKX", 3_120.555, -3.0)
+        assert model.tick == 0.01 and model.instrument_filter == "ETH-USDT-SWAP.OKX"
+        assert int(snapshot["crew_state"][0]) == 5, "the crew's state on ETH (ALERT), not on BTC"
+        assert float(snapshot["equity"]) == 100_000.0 and float(snapshot["risk_x"][0]) == 888.84
+        model_of(tmp_path / "c.mmap", model, now_s=0.1)  # the next record is read as ETH's too
+        assert model.snapshot.instrument == "ETH-USDT-SWAP.OKX"
+        writer.close()
+
+    def test_the_selection_cycles_round_and_a_slot_not_traded_is_refused(self, tmp_path: Path) -> None:
+        writer = portfolio(tmp_path / "c.mmap")
+        model = model_of(tmp_path / "c.mmap")
+        seen = []
+        for _ in range(4):
+            assert model.cycle(1)
+            seen.append(model.selected)
+        assert seen == [1, 2, 0, 1]
+        assert model.cycle(-1) and model.cycle(-1) and model.selected == 2
+        assert not model.select(3) and model.selected == 2
+        writer.close()
+
+    def test_one_instrument_has_nothing_to_cycle_to(self, tmp_path: Path) -> None:
+        writer = portfolio(tmp_path / "c.mmap", count=1)
+        model = model_of(tmp_path / "c.mmap")
+        assert not model.fleet_shown and model.instrument_filter is None
+        assert not model.cycle(1) and model.select(0) and not model.select(1) and model.selected == 0
+        writer.close()
+
+    def test_an_engine_with_fewer_instruments_leaves_the_selection_on_one_it_trades(self, tmp_path: Path) -> None:
+        first = portfolio(tmp_path / "three.mmap")
+        model = model_of(tmp_path / "three.mmap")
+        model.select(2)
+        first.close()
+        second = portfolio(tmp_path / "two.mmap", count=2)
+        model_of(tmp_path / "two.mmap", model, now_s=1.0)
+        assert model.selected == 1 and model.snapshot.instrument == "ETH-USDT-SWAP.OKX"
+        second.close()
+
+    def test_each_instrument_keeps_its_own_chart_history_so_a_switch_shows_it_at_once(self, tmp_path: Path) -> None:
+        writer = ContextWriter(tmp_path / "c.mmap", ["BTC-USDT-SWAP.OKX", "ETH-USDT-SWAP.OKX"])
+        model = BridgeModel(history_s=300.0)
+        for n in range(1, 6):
+            writer.record["ts_ns"] = n * 1_000_000_000
+            writer.slot(0)["mid"], writer.slot(1)["mid"] = 90_000.0 + n, 3_000.0 + n / 10
+            writer.commit(n * 1_000_000_000)
+            model_of(tmp_path / "c.mmap", model, now_s=n / 60)
+        assert model.select(1)
+        _, mids, _, _ = model.history.ordered(model.selected)
+        assert list(mids) == [3_000.1, 3_000.2, 3_000.3, 3_000.4, 3_000.5]
+        assert list(model.history.ordered(0)[1]) == [90_001.0, 90_002.0, 90_003.0, 90_004.0, 90_005.0]
+        writer.close()
+
+    def test_a_cards_prices_take_its_own_instruments_tick(self, tmp_path: Path) -> None:
+        writer = portfolio(tmp_path / "c.mmap")
+        model = model_of(tmp_path / "c.mmap")
+        assert (model.tick_of("SOL-USDT-SWAP.OKX"), model.tick_of("ETH-USDT-SWAP.OKX")) == (0.001, 0.01)
+        assert model.tick_of("XAU-USD.SIM") == model.tick == 0.1, "an instrument not traded: the shown one's"
+        writer.close()

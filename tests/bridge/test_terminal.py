@@ -178,3 +178,56 @@ def test_without_a_terminal_there_are_no_keys_and_no_error(tmp_path: Path) -> No
     with open(tmp_path / "stdin", "w+") as stream:
         keys = TerminalKeys(stream)
         assert not keys.available and keys.read() == ""
+
+
+class Pressed:
+    """A terminal's keys, one read at a time: what each `read()` returns, in order."""
+
+    available = True
+
+    def __init__(self, *reads: str) -> None:
+        self._reads = list(reads)
+
+    def read(self) -> str:
+        return self._reads.pop(0) if self._reads else ""
+
+
+def test_tab_and_shift_tab_switch_the_instrument_the_status_line_follows_and_f_prints_the_fleet(
+        tmp_path: Path) -> None:
+    from tests.bridge.fleet_feed import portfolio
+
+    writer = portfolio(tmp_path / "c.mmap")
+    writer.heartbeat(time.time_ns())
+    events = EventRingWriter(tmp_path / "e.mmap")
+    config = BridgeConfig(context_path=str(tmp_path / "c.mmap"), events_path=str(tmp_path / "e.mmap"),
+                          commands_path=str(tmp_path / "cmd.mmap"), reconnect_every_s=0.0)
+    out = io.StringIO()
+    terminal = TerminalBridge(config, out=out, keys=Pressed("", "\t\t", "\x1b[Z", "f"))  # type: ignore[arg-type]
+    try:
+        terminal.step()
+        assert "BTC-USDT-SWAP.OKX (1/3) mid 91,250.35" in terminal.status()
+        terminal.step()  # Tab, Tab
+        assert terminal.controller.model.selected == 2 and "SOL-USDT-SWAP.OKX (3/3)" in terminal.status()
+        terminal.step()  # Shift+Tab: one escape sequence, one press
+        assert terminal.controller.model.selected == 1
+        assert "ETH-USDT-SWAP.OKX (2/3) mid 3,120.555" in terminal.status() and " pos -3 " in terminal.status()
+        lines = out.getvalue().splitlines()
+        assert [line for line in lines if line.startswith("  showing")] == [
+            "  showing ETH-USDT-SWAP.OKX (2/3)", "  showing SOL-USDT-SWAP.OKX (3/3)",
+            "  showing ETH-USDT-SWAP.OKX (2/3)"]
+        terminal.step()  # f
+        assert out.getvalue().splitlines()[-1] == ("   1 BTC-USDT-SWAP 91,250.35 +2 uPnL +12.50 Δ 20%  "
+                                                   "▸2 ETH-USDT-SWAP 3,120.555 -3 uPnL -4.25 Δ 75%  "
+                                                   " 3 SOL-USDT-SWAP 142.1235 flat uPnL +0.00 Δ 0%")
+    finally:
+        terminal.controller.close()
+        events.close()
+        writer.close()
+
+
+def test_with_one_instrument_tab_says_there_is_nothing_to_switch_to(engine: Engine, bridge) -> None:
+    terminal, out = bridge
+    terminal.step()
+    terminal.on_key("\t")
+    assert terminal.controller.model.selected == 0 and "one instrument: nothing to switch to" in out.getvalue()
+    assert "(1/1)" not in terminal.status()

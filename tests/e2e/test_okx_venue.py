@@ -3,6 +3,7 @@ today's protocol (instruments named by instIdCode in every order operation; test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -41,16 +42,26 @@ class Standin:
                              **overrides)
 
 
+@contextlib.contextmanager
+def serve_standin(step_ticks: int) -> Iterator[Standin]:
+    """The stand-in in a process of its own, quoting 50 times a second, each book walking by up to `step_ticks` of
+    its instrument's ticks a quote (0: still)."""
+    http_port, ws_port = free_port(), free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tests.fixtures.okx_standin", str(http_port), str(ws_port), "50",
+                               str(step_ticks)], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        yield Standin(f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}/ws/v5")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 @pytest.fixture
 def okx_standin(clean_env: dict[str, str]) -> Iterator[Standin]:
-    http_port, ws_port = free_port(), free_port()
     # A still book (step 0): the tests plan marketable and passive prices against a touch that stays put.
-    server = subprocess.Popen([sys.executable, "-m", "tests.fixtures.okx_standin", str(http_port), str(ws_port), "50",
-                               "0"], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
-    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-    yield Standin(f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}/ws/v5")
-    server.terminate()
-    server.wait(timeout=10)
+    with serve_standin(step_ticks=0) as standin:
+        yield standin
 
 
 def at(delay: float, *intents: Any) -> Any:
@@ -176,7 +187,7 @@ def test_the_stop_loss_is_held_by_okx_on_the_last_price_and_canceled_when_flat(t
                                                                                 okx_standin: Standin) -> None:
     """The per-position stop-loss is a venue-side algo order (so it protects the position while the engine is down),
     unlike the emulated trailing stop."""
-    parts, collected = run_engine(
+    _, collected = run_engine(
         okx_standin.config(tmp_path, autonomy="AUTO", duration_s=10.0, sl_pct=0.02),
         at(5.0, intent("sl-open", "TrendFollow", 1.0, style="MARKET"), intent("sl-close", "TrendFollow", 0.0,
                                                                              style="MARKET")), secrets=CREDENTIALS)

@@ -1,5 +1,6 @@
 """Intent cards: the crew's reports that wait for the captain. They slide in over 300 ms and carry the agent,
-confidence, title, reasoning, risk bar, execution plan and a countdown, with APPROVE / MODIFY / REJECT."""
+confidence, title, reasoning, risk bar, execution plan and a countdown, with APPROVE / MODIFY / REJECT. Where the
+engine trades more than one instrument a card names its own first, and its prices take that instrument's decimals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
+from sextant.bridge.instruments import short_symbol
 from sextant.bridge.layout import CARD_GAP, CARD_H, Rect
 from sextant.bridge.model import RESEARCH_KIND, BridgeModel, Card, price_text
 from sextant.bridge.positions import position_words
@@ -41,8 +43,9 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
         slide = 1 - ease_out((model.now_s - card.arrived_s) / SLIDE_S)
         rect = Rect(column.left + p.px(12) + slide * column.width, top - (index + 1) * card_h - index * gap,
                     column.width - p.px(24), card_h)
+        instrument = short_symbol(card.intent.instrument) if model.fleet_shown else ""
         _draw_card(p, card, rect, index, now_ns, index == 0 and not card.outcome, model.answering, on_approve,
-                   on_modify, on_reject, model.tick)
+                   on_modify, on_reject, model.tick_of(card.intent.instrument), instrument)
         if not card.outcome and model.answering:
             _draw_attention(p, card, rect, model.now_s, now_ns)
         shown[card.intent_id] = rect
@@ -54,7 +57,9 @@ def draw_cards(p: Painter, model: BridgeModel, column: Rect, now_ns: int, *, on_
 
 def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_top: bool, answering: bool,
                on_approve: Callable[[str], None], on_modify: Callable[[str], None],
-               on_reject: Callable[[str], None], tick: float) -> None:
+               on_reject: Callable[[str], None], tick: float, instrument: str = "") -> None:
+    """`tick`: the card's instrument's price increment; `instrument`: its symbol, said on the card where the
+    engine trades more than one ("" with one: the header says it)."""
     intent = card.intent
     key = f"card{index}"
     border = OUTCOME_COLORS.get(card.outcome, theme.side_color(intent.side))
@@ -66,8 +71,13 @@ def _draw_card(p: Painter, card: Card, rect: Rect, index: int, now_ns: int, is_t
     y = rect.top - p.tx(24)
     p.label(f"{key}:confidence", f"{intent.confidence:.0%}", right, y, size=theme.SIZE_TITLE, bold=True, mono=True,
             color=theme.confidence_color(intent.confidence), anchor_x="right")
-    p.label(f"{key}:agent", p.fit(f"{intent.agent} · {intent.intent_kind}", width - p.tx(60), theme.SIZE_SMALL), x, y,
-            size=theme.SIZE_SMALL, color=theme.TEXT_SECONDARY)
+    agent_x = x
+    if instrument:
+        agent_x += p.label(f"{key}:instrument", p.fit(instrument, (width - p.tx(60)) * 0.6, theme.SIZE_SMALL,
+                                                      bold=True), x, y, size=theme.SIZE_SMALL, bold=True,
+                           color=theme.CYAN) + p.tx(8)
+    p.label(f"{key}:agent", p.fit(f"{intent.agent} · {intent.intent_kind}", x + width - p.tx(60) - agent_x,
+                                  theme.SIZE_SMALL), agent_x, y, size=theme.SIZE_SMALL, color=theme.TEXT_SECONDARY)
     y -= p.tx(28)
     title = intent.title or f"{intent.side or ''} {intent.quantity:g}".strip()
     p.label(f"{key}:title", p.fit(title, width, theme.SIZE_TITLE, bold=True), x, y, size=theme.SIZE_TITLE, bold=True)

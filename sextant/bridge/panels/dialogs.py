@@ -217,6 +217,8 @@ KEYS_HELP: tuple[tuple[str, str], ...] = (
     ("A  R  M", "approve, reject or modify the top card"),
     ("Space", "E-STOP, confirmed by Space or Enter; when engaged, RELEASE"),
     ("1  2  3  4", "drawers: orders, research, memory, hull integrity"),
+    ("Tab  Shift+Tab", "next / previous instrument; PgDn / PgUp too; or click its fleet cell"),
+    ("F1 … F8", "show instrument 1 … 8 of the fleet"),
     ("Esc", "close a drawer, a dialog or this help"),
     ("F11", "full screen on or off"),
     ("?", "this help, on or off"),

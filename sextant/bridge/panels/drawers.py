@@ -8,6 +8,7 @@ import numpy as np
 
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
+from sextant.bridge.instruments import short_symbol
 from sextant.bridge.layout import Rect
 from sextant.bridge.link import LinkStats
 from sextant.bridge.model import BridgeModel
@@ -68,14 +69,15 @@ ORDER_COLUMNS = (("SIDE", 0.0), ("QTY", 0.09), ("WHAT", 0.19), ("PRICE", 0.45), 
 def _orders(p: Painter, model: BridgeModel, area: Rect) -> None:
     row_h = p.tx(24)
     y = area.top - p.px(10)
-    p.label("orders:position-title", "POSITION", area.left, y, size=theme.SIZE_SMALL, bold=True,
-            color=theme.TEXT_MUTED)
+    instrument = model.instrument_filter  # with several instruments, the selected one's position and orders
+    title = f"POSITION · {short_symbol(instrument)}" if instrument is not None else "POSITION"
+    p.label("orders:position-title", title, area.left, y, size=theme.SIZE_SMALL, bold=True, color=theme.TEXT_MUTED)
     for index, (text, color) in enumerate(position_lines(model)[:4]):
         y -= row_h
         p.label(f"orders:position{index}", p.fit(text, area.width, theme.SIZE_SMALL, mono=True), area.left, y,
                 size=theme.SIZE_SMALL, mono=True, color=color)
-    working = model.blotter.working()
-    sections = (("WORKING", working), ("RECENT", [o for o in model.blotter.recent(40) if not o.working]))
+    working = model.blotter.working(instrument)
+    sections = (("WORKING", working), ("RECENT", [o for o in model.blotter.recent(40, instrument) if not o.working]))
     footer_h = p.tx(52)
     for name, orders in sections:
         y -= row_h * 1.6

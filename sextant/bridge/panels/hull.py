@@ -1,4 +1,10 @@
-"""Hull integrity: the risk field's six dimensions as round gauges (value against its limit, zone ticks, trend)."""
+"""Hull integrity: the risk field's six dimensions as round gauges (value against its limit, zone ticks, trend).
+
+The hull is the portfolio's: DELTA is the net delta in the account's currency (named NET DELTA once there are two
+instruments or more), CONCENTRATION the largest instrument's |notional| against equity (not applicable with one
+instrument, shown so as gamma and vega are), LEVERAGE the gross notional against equity. Each reading is written in
+its own unit: "net Δ -1,234 USDT", "lev 0.12×", "conc 8% BTC".
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ import numpy as np
 
 from sextant.bridge import theme
 from sextant.bridge.draw import Painter
+from sextant.bridge.instruments import account_currency, base_asset
 from sextant.bridge.layout import Rect
 from sextant.bridge.model import BridgeModel, hull_fractions
 from sextant.bridge.render.gl import SPRITE_GAUGE, GpuLayers, sprite
+from sextant.state.context import ContextSnapshot
 from sextant.state.layout import HullDimension
 
 GAUGES = (HullDimension.DELTA, HullDimension.GAMMA, HullDimension.VEGA, HullDimension.LIQUIDITY,
@@ -21,11 +29,52 @@ TREND_WINDOW = 120  # history samples the trend line covers
 def gauge_readings(model: BridgeModel) -> list[tuple[str, float, bool]]:
     """(name, fraction of limit, applicable) per gauge; all zero before the first snapshot."""
     snapshot = model.snapshot
+    names = [gauge_name(d, model.fleet_shown) for d in GAUGES]
     if snapshot is None:
-        return [(d.name, 0.0, True) for d in GAUGES]
+        return [(name, 0.0, True) for name in names]
     fractions = hull_fractions(snapshot)
     applicable = np.asarray(snapshot["risk_applicable"])
-    return [(d.name, float(fractions[d]), bool(applicable[d])) for d in GAUGES]
+    return [(name, float(fractions[d]), bool(applicable[d])) for name, d in zip(names, GAUGES, strict=True)]
+
+
+def gauge_name(dimension: HullDimension, fleet: bool, short: bool = False) -> str:
+    """A gauge's name: DELTA is the net delta of the fleet where there are two instruments or more."""
+    if dimension == HullDimension.DELTA and fleet:
+        return "NET Δ" if short else "NET DELTA"
+    return SHORT_NAMES[dimension.name] if short else dimension.name
+
+
+def _amount(value: float, sign: str = "") -> str:
+    """A reading as a trader writes it: 1,234 for a large one, 0.085 for a small one (`sign` "+": always signed)."""
+    magnitude = abs(value)
+    return format(value, sign + (",.0f" if magnitude >= 100 else ",.2f" if magnitude >= 1 else ".3g"))
+
+
+def gauge_details(model: BridgeModel, dimension: HullDimension, applicable: bool) -> tuple[str, str]:
+    """The two lines under a large gauge: the reading in its own unit, then its limit and its potential."""
+    snapshot = model.snapshot
+    assert snapshot is not None
+    if not applicable:
+        why = "one instrument" if dimension == HullDimension.CONCENTRATION else "to a linear perp"
+        return ("not applicable", why)
+    x, limit = float(snapshot["risk_x"][dimension]), float(snapshot["risk_limit"][dimension])
+    potential = f"U {float(snapshot['risk_potential'][dimension]):.3f}"
+    if dimension == HullDimension.DELTA:
+        name = "net Δ" if model.fleet_shown else "Δ"
+        currency = account_currency(model)
+        return (f"{name} {_amount(x, '+')} {currency}".rstrip(), f"of {_amount(limit)} · {potential}")
+    if dimension == HullDimension.LIQUIDITY:
+        return (f"exit {x:.1f} bps", f"of {limit:g} bps · {potential}")
+    if dimension == HullDimension.CONCENTRATION:
+        return (f"conc {abs(x):.0%} {_largest(model, snapshot)}".rstrip(), f"of {limit:.0%} · {potential}")
+    if dimension == HullDimension.LEVERAGE:
+        return (f"lev {x:.2f}×", f"of {limit:g}× · {potential}")
+    return (f"{x:,.3g} of {limit:,.3g}", potential)
+
+
+def _largest(model: BridgeModel, snapshot: ContextSnapshot) -> str:
+    """The base asset of the instrument the concentration reading is of (the account's `largest_slot`)."""
+    return base_asset(model, int(snapshot["largest_slot"]))
 
 
 def gauge_sprites(readings: list[tuple[str, float, bool]], centres: list[tuple[float, float]],
@@ -60,8 +109,9 @@ def draw_hull_strip(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect) 
     p.rect(plate, theme.with_alpha(theme.BG_BASE, 200))
     with gpu.drawing():
         gpu.sprites(gauge_sprites(readings, centres, radius))
-    for (name, fraction, applicable), (x, _) in zip(readings, centres, strict=True):
-        p.label(f"hullstrip:{name}", SHORT_NAMES[name], x, plate.bottom + p.px(5),
+    for dimension, (_, fraction, applicable), (x, _) in zip(GAUGES, readings, centres, strict=True):
+        p.label(f"hullstrip:{dimension.name}", gauge_name(dimension, model.fleet_shown, short=True), x,
+                plate.bottom + p.px(5),
                 size=theme.SIZE_SMALL - 2, color=theme.zone_color(fraction) if applicable else theme.TEXT_DISABLED,
                 anchor_x="center")
 
@@ -101,10 +151,7 @@ def draw_hull_drawer(p: Painter, gpu: GpuLayers, model: BridgeModel, area: Rect)
         p.label(f"hull:name{index}", name, x, y - radius - p.tx(18), size=theme.SIZE_BODY, bold=True,
                 color=theme.TEXT_SECONDARY, anchor_x="center")
         if snapshot is not None:
-            dimension = GAUGES[index]
-            lines = ((f"{float(snapshot['risk_x'][dimension]):,.3g} of {float(snapshot['risk_limit'][dimension]):,.3g}",
-                      f"U {float(snapshot['risk_potential'][dimension]):.3f}") if applicable
-                     else ("not applicable", "to a linear perp"))
+            lines = gauge_details(model, GAUGES[index], applicable)
             for line_index, line in enumerate(lines):
                 p.label(f"hull:detail{index}.{line_index}", line, x, y - radius - p.tx(38 + 17 * line_index),
                         size=theme.SIZE_SMALL, mono=True, color=theme.TEXT_MUTED, anchor_x="center")

@@ -90,7 +90,9 @@ class ChartFrame:
 def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect, *, trader_layers: bool = True) -> None:
     """`trader_layers` False leaves out the orders, fills, E-STOP marks, legend and equity strip: what the chart was
     before them, for `sextant bench bridge` to measure their cost in the same run."""
-    ts, mids, seas, _ = model.history.ordered()
+    ts, mids, seas, _ = model.history.ordered(model.selected)
+    priced = mids > 0  # the samples taken before this instrument had a price are not its past
+    ts, mids, seas = ts[priced], mids[priced], seas[priced]
     snapshot = model.snapshot
     frame = ChartFrame.inside(p, rect)
     plot = frame.plot
@@ -158,7 +160,8 @@ def draw_sea_chart(p: Painter, gpu: GpuLayers, model: BridgeModel, rect: Rect, *
     estops = [mark for mark in model.blotter.estops if start_ns <= mark.ts_ns <= now_ns] if trader_layers else []
     for mark in estops:
         p.vline(float(geometry.x(mark.ts_ns)), plot.bottom, plot.top, theme.with_alpha(ESTOP_COLOR, 200), p.px(2))
-    fills = [fill for fill in model.blotter.fills if start_ns <= fill.ts_ns <= now_ns] if trader_layers else []
+    fills = [fill for fill in model.blotter.fills_of(model.instrument_filter) if start_ns <= fill.ts_ns <= now_ns] \
+        if trader_layers else []
     with gpu.drawing():
         for level in levels:
             y = float(np.clip(geometry.y(level.price), plot.bottom, plot.top))
@@ -209,7 +212,7 @@ def _levels(model: BridgeModel, mid: float) -> list[Level]:
     if size and entry > 0:
         levels.append(Level("entry", entry, f"ENTRY {position_words(size)} @ {mid_text(entry, model.tick)}",
                             ENTRY_COLOR, "entry"))
-    for order in model.blotter.working():
+    for order in model.blotter.working(model.instrument_filter):
         level = order.level
         if level is None or level <= 0:
             continue
