@@ -338,7 +338,7 @@ def _llm_eval(config: SextantConfig, args: argparse.Namespace) -> int:
         for scene in scenes:
             read_metadata(scene)  # a scene of another format or layout is refused, by name
             rows = read_context(scene)
-            found = market_states(scene.name, rows.ts_ns, rows.records, every_s=args.every,
+            found = market_states(scene.name, rows.ts_ns, rows.instrument(0), every_s=args.every,
                                   horizon_s=settings.answer_horizon_s, warm_quotes=settings.warm_quotes)
             states += found[:args.limit] if args.limit else found
     except SceneError as error:

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute
 
-from sextant.state.layout import CONTEXT_RECORD_SIZE, LAYOUT_VERSION, instrument_view_dtype
+from sextant.state.layout import CONTEXT_DTYPE, CONTEXT_RECORD_SIZE, LAYOUT_VERSION, instrument_view_dtype
 
 FORMAT_NAME = "sextant-scene"
 FORMAT_VERSION = 2  # 2: quotes carry their instrument's slot (a portfolio's scene)
@@ -97,7 +97,12 @@ class ContextRows:
     wall_ns: Any  # numpy arrays
     ts_ns: Any
     sequence: Any
-    records: Any  # structured array, each record as its first instrument's (layout.instrument_view_dtype(0))
+    records: Any  # structured array of whole records (CONTEXT_DTYPE)
+
+    def instrument(self, slot: int = 0) -> Any:
+        """The records as instrument `slot`'s (layout.instrument_view_dtype), without a copy. Index the whole
+        records, then view: a copy of a view keeps only its own fields, not the other instruments' slots."""
+        return self.records.view(instrument_view_dtype(slot))
 
 
 def read_context(scene: Path) -> ContextRows:
@@ -105,8 +110,7 @@ def read_context(scene: Path) -> ContextRows:
 
     table = read_table(scene, "context")
     raw = b"".join(table.column("record").to_pylist()) if table.num_rows else b""
-    dtype = instrument_view_dtype(0)
-    records = np.frombuffer(raw, dtype) if raw else np.zeros(0, dtype)
+    records = np.frombuffer(raw, CONTEXT_DTYPE) if raw else np.zeros(0, CONTEXT_DTYPE)
     return ContextRows(table.column("wall_ns").to_numpy(), table.column("ts_ns").to_numpy(),
                        table.column("sequence").to_numpy(), records)
 

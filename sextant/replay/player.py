@@ -59,8 +59,9 @@ class ScenePlayer:
         # The bridge's transport keys; only commands sent after the replay started count.
         self._commands = CommandRingFollower(commands_path, start="latest", recheck_ns=500_000_000) \
             if commands_path else None
-        instrument = decode_instrument(self._records[0]["instrument"])
-        self.context = ContextWriter(context_path, instrument)
+        first = self._records[0]
+        ids = [decode_instrument(raw) for raw in first["instruments"]["instrument"][:max(1, first["instrument_count"])]]
+        self.context = ContextWriter(context_path, ids)
         self.events = EventRingWriter(events_path)
         self._show(0)
 

@@ -11,7 +11,9 @@ import pytest
 from sextant.engine.config import EngineConfig
 from sextant.engine.sim import SimSummary, portfolio_quotes, run_sim
 from sextant.replay.format import read_context
-from sextant.state.layout import CONTEXT_DTYPE, HullDimension
+from sextant.replay.player import ScenePlayer
+from sextant.state.context import ContextReader
+from sextant.state.layout import HullDimension
 
 STEPS = 6_000  # 10 simulated minutes of three instruments
 INSTRUMENTS = ["BTC-USDT-SWAP.OKX", "ETH-USDT-SWAP.OKX", "SOL-USDT-SWAP.OKX"]
@@ -26,7 +28,7 @@ def sim(out: Path, *, record: bool = True, estop_at_s: float | None = None, seed
 def account_history(scene: Path) -> tuple[np.ndarray, np.ndarray]:
     """(seconds from the start, whole records) of a recorded sim's ContextWindow."""
     rows = read_context(scene)
-    return (rows.ts_ns - rows.ts_ns[0]) / 1e9, rows.records.view(CONTEXT_DTYPE)
+    return (rows.ts_ns - rows.ts_ns[0]) / 1e9, rows.records
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,15 @@ def test_an_e_stop_flattens_all_three_and_halts(recorded: tuple[SimSummary, Path
     assert closed == set(INSTRUMENTS), "each instrument's position was closed by the E-stop"
     after = [e for e in events if e["seq"] > engaged["seq"] and e["type"] in ("IntentApproved", "OrderSubmitted")]
     assert after == [], "nothing trades once halted"
+
+
+def test_a_replay_of_the_portfolio_shows_every_instrument(recorded: tuple[SimSummary, Path], tmp_path: Path) -> None:
+    """The replay writes each recorded record back whole: every instrument's slot, not only the first's."""
+    _, out = recorded
+    player = ScenePlayer(out / "scene", tmp_path / "c.mmap", tmp_path / "e.mmap")
+    player.step(500)
+    snapshot = ContextReader(tmp_path / "c.mmap").snapshot()
+    assert snapshot.instruments == INSTRUMENTS
+    assert all(float(snapshot.at(slot)["mid"]) > 0 for slot in range(3))
+    assert snapshot.checksum_ok and int(snapshot["replay"]) == 1
+    player.close()
