@@ -188,7 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     research.add_argument("--budget", type=int, default=100, help="hypotheses in the ledger to reach (default 100)")
     research.add_argument("--scene", metavar="DIR", help="a recorded scene's quotes, or a catalog's quotes or bars "
                                                          "(sextant data import) (default: the seeded model)")
-    research.add_argument("--instrument", metavar="SYMBOL.VENUE", help="with a catalog of several: which instrument")
+    research.add_argument("--instrument", metavar="SYMBOL.VENUE",
+                          help="with a catalog of several: which instrument (without it, or with `all`: every one, "
+                               "each hypothesis judged on the mean of their IRs)")
+    research.add_argument("--portfolio", nargs="?", const=",".join(DEFAULT_PORTFOLIO), metavar="IDS",
+                          help="the seeded portfolio model's correlated OKX swaps (default BTC, ETH and SOL; or a "
+                               "comma-separated list of them): every hypothesis on each, judged on the mean of their "
+                               "IRs; --quotes counts each one's")
     research.add_argument("--quotes", type=int, help="how many quotes (default: 400000 model quotes; a scene's all)")
     research.add_argument("--market", choices=("model", "noise", "planted"), default="model",
                           help="without --scene: the engine's seeded model (default), or a market with a known "
@@ -637,7 +643,8 @@ def _research(config: SextantConfig, args: argparse.Namespace) -> int:
         raise ConfigError(f"sextant research: {error}") from None
     return run_research(config, research, scene=args.scene, quotes=args.quotes, ledger_path=args.ledger,
                         report_dir=args.report, progress=not args.no_progress, market=args.market,
-                        instrument=args.instrument)
+                        instrument=args.instrument,
+                        portfolio=[name.strip() for name in args.portfolio.split(",")] if args.portfolio else None)
 
 
 def _replay(config: SextantConfig, args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 Sources: a recorded scene (its quotes table), the seeded market model (market/model.py), and two test
 markets with a known answer: a seeded random walk (pure noise: nothing can be learned) and a random walk with a
-planted momentum edge (moves persist, so trend following on the right horizon earns).
+planted momentum edge (moves persist, so trend following on the right horizon earns). Data of several instruments
+(the seeded portfolio model, market/portfolio.py, or every instrument of a catalog) is a `Quotes` per instrument,
+each `Sized` with the base size research trades on it, and split walk-forward into `Leg`s by its own rows.
 
 The split is walk-forward: the first (1 − holdout) of the quotes are cut into `selection` consecutive windows that
 selection ranks hypotheses on; the last part is the sealed holdout, read only to confirm a candidate that selection
@@ -13,14 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from nautilus_trader.model.instruments import Instrument
 
+if TYPE_CHECKING:
+    from sextant.market.model import QuoteBatch
+
 from sextant.market.book import centred_book
 from sextant.market.instrument import okx_linear_swap
+from sextant.market.sizing import base_size_worth
 
 TICK = 0.1
 ENGINE_INSTRUMENT = "BTC-USDT-SWAP.OKX"
@@ -89,11 +97,56 @@ class Quotes:
                           f"{i.taker_fee} {self.bar_type}".encode())
         return digest.hexdigest()[:16]
 
+    def notional_base_size(self, notional: float) -> float:
+        """The lots worth `notional` at the first mid: how research sizes an instrument whose contracts mean nothing
+        to the crew's base size (an imported one, or each of a portfolio's), as the engine does."""
+        instrument = self.market_instrument()
+        return base_size_worth(notional, float(self.bid[0] + self.ask[0]) / 2, instrument.size_increment.as_double(),
+                               instrument.multiplier.as_double())
+
+
+@dataclass(frozen=True, slots=True)
+class Sized:
+    """One instrument of data of several: its quotes, and the base size (its own contracts) a hypothesis's target
+    of one base size means on it, so that a hypothesis risks about the same money on every instrument."""
+
+    quotes: Quotes
+    base_size: float
+
+    @property
+    def instrument_id(self) -> str:
+        return str(self.quotes.market_instrument().id)
+
+
+def sized_by_notional(markets: Sequence[Quotes], notional: float) -> tuple[Sized, ...]:
+    return tuple(Sized(quotes, quotes.notional_base_size(notional)) for quotes in markets)
+
 
 @dataclass(frozen=True, slots=True)
 class Split:
     selection: tuple[Quotes, ...]
     holdout: Quotes
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One instrument's walk-forward split (by its own rows) and its base size: what a hypothesis is evaluated on,
+    once per instrument of the data."""
+
+    instrument_id: str
+    split: Split
+    base_size: float
+
+
+def split_legs(data: Quotes | Sequence[Sized], base_size: float, selection_windows: int,
+               holdout_fraction: float) -> tuple[Leg, ...]:
+    """The legs of one instrument's quotes (traded at `base_size`) or of several sized instruments, each split at
+    the same fractions of its own rows."""
+    sized = (Sized(data, base_size),) if isinstance(data, Quotes) else tuple(data)
+    if not sized:
+        raise ValueError("research needs the quotes of at least one instrument")
+    return tuple(Leg(each.instrument_id, walk_forward(each.quotes, selection_windows, holdout_fraction),
+                     each.base_size) for each in sized)
 
 
 def walk_forward(quotes: Quotes, selection_windows: int, holdout_fraction: float) -> Split:
@@ -143,10 +196,24 @@ def model_quotes(count: int, seed: int) -> Quotes:
     """The seeded market model the engine's sim venue streams (10 quotes a second, calm to storm)."""
     from sextant.market.model import MarketModel, MarketModelConfig
 
-    batch = MarketModel(MarketModelConfig(seed=seed)).next_batch(count)
+    return _model_batch(MarketModel(MarketModelConfig(seed=seed)).next_batch(count))
+
+
+def portfolio_quotes(count: int, seed: int, instrument_ids: Sequence[str]) -> tuple[Quotes, ...]:
+    """`count` steps of the seeded portfolio model (market/portfolio.py) the sim venue streams with --portfolio:
+    per instrument, its quotes on the shared clock, of its own OKX swap (tick, lot, contract value, fees)."""
+    from sextant.market.portfolio import PortfolioModel, okx_portfolio
+
+    batch = PortfolioModel(okx_portfolio(instrument_ids, seed=seed)).next_batch(count)
+    return tuple(_model_batch(quotes, okx_linear_swap(instrument_id))
+                 for instrument_id, quotes in zip(batch.instrument_ids, batch.quotes, strict=True))
+
+
+def _model_batch(batch: QuoteBatch, instrument: Instrument | None = None) -> Quotes:
     ts = (START_NS + np.round(batch.t_s * 1e9)).astype(np.uint64)
     return Quotes(ts, np.asarray(batch.bid, np.float64), np.asarray(batch.ask, np.float64),
-                  np.asarray(batch.bid_size, np.float64), np.asarray(batch.ask_size, np.float64))
+                  np.asarray(batch.bid_size, np.float64), np.asarray(batch.ask_size, np.float64),
+                  instrument=instrument)
 
 
 def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
@@ -159,6 +226,13 @@ def scene_quotes(scene: Path, count: int | None = None) -> Quotes:
     stop = len(columns[0]) if count is None else min(count, len(columns[0]))
     bid, ask, bid_size, ask_size = (np.asarray(column[:stop], np.float64) for column in columns[1:])
     return Quotes(np.asarray(columns[0][:stop], np.uint64), bid, ask, bid_size, ask_size)
+
+
+def catalog_instruments(path: Path) -> list[str]:
+    """The ids of the instruments a catalog holds, in its order."""
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    return [str(instrument.id) for instrument in ParquetDataCatalog(str(path)).instruments()]
 
 
 def catalog_quotes(path: Path, instrument_id: str | None = None, count: int | None = None) -> Quotes:

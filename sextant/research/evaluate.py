@@ -1,6 +1,8 @@
 """Evaluating hypotheses on the walk-forward windows, through a pluggable executor.
 
-`Evaluator` owns one WindowBacktester per window and turns (family, params, phase) into per-window metrics. The
+`Evaluator` owns one WindowBacktester per window of each instrument of the data (a `Leg`) and turns (family,
+params, phase, instrument) into that instrument's per-window metrics, at its own base size. A task is one
+hypothesis on one instrument, so a batch of hypotheses on several instruments spreads over more workers. The
 executors run many of them: `inline` in this process (tests, one worker), `process` (the default) a local process
 pool whose workers each build their evaluator once, and `ray` the same evaluator as Ray actors for when one
 machine is not enough (Ray is optional: `pip install ray`). Every executor returns results in task order, so a run
@@ -19,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from sextant.research.backtest import WindowBacktester
 from sextant.research.config import ResearchConfig
-from sextant.research.data import Split
+from sextant.research.data import Leg, Split
 from sextant.research.families import FAMILIES
 from sextant.research.metrics import equity_curve, measure
 
@@ -31,33 +33,42 @@ class Task:
     family: str
     params: dict[str, float]
     phase: Phase
+    instrument: int = 0  # the place of the instrument in the data's legs
+
+
+Legs = Split | Sequence[Leg]  # a Split alone: one instrument, at the settings' base size (the bench passes one)
 
 
 class Evaluator:
-    def __init__(self, split: Split, config: ResearchConfig) -> None:
+    def __init__(self, legs: Legs, config: ResearchConfig) -> None:
         self._config = config
-        self._windows: dict[str, list[WindowBacktester]] = {
-            "selection": [WindowBacktester(quotes) for quotes in split.selection],
-            "holdout": [WindowBacktester(split.holdout)],
-        }
+        if isinstance(legs, Split):
+            legs = (Leg(str(legs.holdout.market_instrument().id), legs, config.base_size),)
+        self._base_sizes = [leg.base_size for leg in legs]
+        self._windows: list[dict[str, list[WindowBacktester]]] = [{
+            "selection": [WindowBacktester(quotes) for quotes in leg.split.selection],
+            "holdout": [WindowBacktester(leg.split.holdout)],
+        } for leg in legs]
 
     def evaluate(self, task: Task) -> list[dict[str, float]]:
         family = FAMILIES[task.family]
         config = self._config
+        base_size = self._base_sizes[task.instrument]
         results = []
-        for window in self._windows[task.phase]:
+        for window in self._windows[task.instrument][task.phase]:
             targets = family.targets(window.features, task.params, config.cooldown_secs)
-            fills = window.run(targets, config.base_size)
+            fills = window.run(targets, base_size)
             multiplier = window.quotes.multiplier
             equity = equity_curve(window.features, fills, multiplier)
-            results.append(measure(window.features, equity, config.base_size, config.period_s, multiplier,
+            results.append(measure(window.features, equity, base_size, config.period_s, multiplier,
                                    fills).as_dict())
         return results
 
     def dispose(self) -> None:
-        for windows in self._windows.values():
-            for window in windows:
-                window.dispose()
+        for phases in self._windows:
+            for windows in phases.values():
+                for window in windows:
+                    window.dispose()
 
 
 class Executor(Protocol):
@@ -67,8 +78,8 @@ class Executor(Protocol):
 
 
 class InlineExecutor:
-    def __init__(self, split: Split, config: ResearchConfig) -> None:
-        self._evaluator = Evaluator(split, config)
+    def __init__(self, legs: Legs, config: ResearchConfig) -> None:
+        self._evaluator = Evaluator(legs, config)
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
         return [self._evaluator.evaluate(task) for task in tasks]
@@ -80,9 +91,9 @@ class InlineExecutor:
 _WORKER: Evaluator | None = None
 
 
-def _start_worker(split: Split, config: ResearchConfig) -> None:
+def _start_worker(legs: Legs, config: ResearchConfig) -> None:
     global _WORKER
-    _WORKER = Evaluator(split, config)
+    _WORKER = Evaluator(legs, config)
 
 
 def _evaluate_in_worker(task: Task) -> list[dict[str, float]]:
@@ -94,9 +105,9 @@ class ProcessExecutor:
     """A local pool. Spawned, not forked: Nautilus and numba hold threads and native state a fork would copy
     half-made."""
 
-    def __init__(self, split: Split, config: ResearchConfig) -> None:
+    def __init__(self, legs: Legs, config: ResearchConfig) -> None:
         self._pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_start_worker, initargs=(split, config))
+                                         initializer=_start_worker, initargs=(legs, config))
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
         return list(self._pool.map(_evaluate_in_worker, tasks))
@@ -110,7 +121,7 @@ class ExecutorUnavailable(RuntimeError):
 
 
 class RayExecutor:
-    def __init__(self, split: Split, config: ResearchConfig) -> None:
+    def __init__(self, legs: Legs, config: ResearchConfig) -> None:
         try:  # imported by name: Ray is an optional extra, typed as Any whether or not it is installed
             ray: Any = importlib.import_module("ray")
         except ImportError:
@@ -128,7 +139,7 @@ class RayExecutor:
                 raise ExecutorUnavailable(f"cannot reach the Ray cluster at RAY_ADDRESS={address}: {error}") \
                     from None
         actor = ray.remote(_RayEvaluator)
-        self._actors: list[Any] = [actor.remote(split, config) for _ in range(config.workers)]
+        self._actors: list[Any] = [actor.remote(legs, config) for _ in range(config.workers)]
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
         futures = [self._actors[index % len(self._actors)].evaluate.remote(task) for index, task in enumerate(tasks)]
@@ -140,14 +151,14 @@ class RayExecutor:
 
 
 class _RayEvaluator:
-    def __init__(self, split: Split, config: ResearchConfig) -> None:
-        self._evaluator = Evaluator(split, config)
+    def __init__(self, legs: Legs, config: ResearchConfig) -> None:
+        self._evaluator = Evaluator(legs, config)
 
     def evaluate(self, task: Task) -> list[dict[str, float]]:
         return self._evaluator.evaluate(task)
 
 
-def make_executor(split: Split, config: ResearchConfig) -> Any:
+def make_executor(legs: Legs, config: ResearchConfig) -> Any:
     kinds: dict[str, type] = {"inline": InlineExecutor, "process": ProcessExecutor, "ray": RayExecutor}
     kind = "inline" if config.executor == "process" and config.workers == 1 else config.executor
-    return kinds[kind](split, config)
+    return kinds[kind](legs, config)

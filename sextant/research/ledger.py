@@ -4,6 +4,12 @@ A hypothesis is written when it is proposed (with its place in the proposal orde
 it has been judged, in one transaction each. So a run killed at any point resumes where it stopped: a proposed but
 unjudged hypothesis is evaluated (it never was), a judged one never again, and the best is what the verdicts say.
 `evaluations` counts completed evaluations per hypothesis; it is 1 for every judged row (a test holds it to that).
+`instruments` keeps, per hypothesis, each instrument's IRs (JSON, in the data's order): the row's own selection IR
+and hold IR are their means, which the ratchet judged on (research/ratchet.py).
+
+The schema grows by MIGRATIONS, numbered by SQLite's user_version: a ledger of an older Sextant gains the new columns
+when it is opened (its rows keep NULL there: one instrument, whose IRs are the row's own), and its identity (the data
+and settings it was started on) still binds it as before.
 
 The live engine reads accepted hypotheses from here and records what the captain (or Auto) did with each in
 `applications`; that table is the engine's, the rest the research run's. WAL mode lets both work at once.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +57,28 @@ CREATE TABLE IF NOT EXISTS applications (
 """
 
 
+# Applied in order, each once, at the user_version it brings the ledger to (its place here, from 1).
+MIGRATIONS: tuple[str, ...] = (
+    "ALTER TABLE hypotheses ADD COLUMN instruments TEXT",  # 1: each instrument's IRs (data of several instruments)
+)
+
+
 class LedgerMismatch(RuntimeError):
     """The ledger was started on other data or settings; resuming it would mix incomparable results."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentResult:
+    """A hypothesis on one instrument of the data: its selection IR, hold's, and the holdout's if it got that far."""
+
+    instrument: str
+    base_size: float
+    selection_ir: float
+    hold_ir: float
+    holdout_ir: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in InstrumentResult.__slots__}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +102,7 @@ class Row:
     accepted: bool
     evaluations: int
     decided_ns: int | None
+    instruments: tuple[InstrumentResult, ...] = ()  # empty in a ledger of an older Sextant
 
     @property
     def judged(self) -> bool:
@@ -90,6 +118,25 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the schema to MIGRATIONS' last version, each step with the version in one transaction (an engine
+        may open the ledger at the same time: whoever takes the write lock first migrates, the other sees it)."""
+        if self._version() >= len(MIGRATIONS):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(self._version() + 1, len(MIGRATIONS) + 1):
+                self._db.execute(MIGRATIONS[number - 1])
+                self._db.execute(f"PRAGMA user_version = {number}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -123,15 +170,17 @@ class Ledger:
 
     def judge(self, hypothesis_id: str, *, selection: list[dict[str, float]], selection_ir: float,
               selection_sharpe: float, hold_ir: float, holdout: dict[str, float] | None, dsr: float | None,
-              best_ir_before: float | None, verdict: str, accepted: bool) -> None:
+              best_ir_before: float | None, verdict: str, accepted: bool,
+              instruments: Sequence[InstrumentResult] = ()) -> None:
         """The metrics and verdict, at once: a hypothesis is either unjudged or completely judged."""
         updated = self._db.execute(
             "UPDATE hypotheses SET selection=?, selection_ir=?, selection_sharpe=?, hold_ir=?, holdout=?, dsr=?, "
-            "best_ir_before=?, verdict=?, accepted=?, evaluations=evaluations+1, decided_ns=? "
+            "best_ir_before=?, verdict=?, accepted=?, evaluations=evaluations+1, decided_ns=?, instruments=? "
             "WHERE id=? AND verdict IS NULL",
             (json.dumps(selection), selection_ir, selection_sharpe, hold_ir,
              json.dumps(holdout) if holdout is not None else None, dsr, best_ir_before, verdict, int(accepted),
-             time.time_ns(), hypothesis_id))
+             time.time_ns(), json.dumps([each.as_dict() for each in instruments]) if instruments else None,
+             hypothesis_id))
         if updated.rowcount != 1:
             raise RuntimeError(f"hypothesis {hypothesis_id} is unknown or already judged")
 
@@ -178,10 +227,12 @@ class Ledger:
 
 def _row(values: tuple[Any, ...]) -> Row:
     (seq, hypothesis_id, family, params, parent_id, origin, rationale, proposed_ns, selection, selection_ir,
-     selection_sharpe, hold_ir, holdout, dsr, best_ir_before, verdict, accepted, evaluations, decided_ns) = values
+     selection_sharpe, hold_ir, holdout, dsr, best_ir_before, verdict, accepted, evaluations, decided_ns,
+     instruments) = values
     return Row(seq=seq, id=hypothesis_id, family=family, params=json.loads(params), parent_id=parent_id,
                origin=origin, rationale=rationale, proposed_ns=proposed_ns,
                selection=json.loads(selection) if selection else None, selection_ir=selection_ir,
                selection_sharpe=selection_sharpe, hold_ir=hold_ir,
                holdout=json.loads(holdout) if holdout else None, dsr=dsr, best_ir_before=best_ir_before,
-               verdict=verdict, accepted=bool(accepted), evaluations=evaluations, decided_ns=decided_ns)
+               verdict=verdict, accepted=bool(accepted), evaluations=evaluations, decided_ns=decided_ns,
+               instruments=tuple(InstrumentResult(**each) for each in json.loads(instruments)) if instruments else ())

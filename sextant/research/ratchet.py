@@ -13,23 +13,34 @@ The best of a family is its last accepted hypothesis (else its baseline, the cre
 goes down. Each family's baseline is evaluated first. Candidates are proposed in batches of `batch` from the same
 best, evaluated in parallel and judged one by one in proposal order, so the ledger does not depend on the executor
 or the number of workers (a test holds an inline run and a two-worker pool to the same ledger).
+
+Data of several instruments (the seeded portfolio, a catalog's instruments): every hypothesis is evaluated on every
+instrument, each on its own quotes, terms and base size, split by its own rows. Its selection IR is the mean of its
+per-instrument selection IRs, and every rule above is judged on the means (`_across`): an accepted change reaches
+the crew member of every instrument the engine trades, so it must pay on the portfolio, not on one instrument
+while it loses on the others. So the crucible and the holdout drawdown take the worst instrument; hold's IR is the
+mean of hold's; the bar to beat the best is the mean of the instruments' standard errors (at least the standard
+error of the mean, however correlated the instruments are); and the deflated Sharpe ratio takes the mean per-period
+Sharpe ratio, skew and kurtosis on the shortest instrument's holdout, with the trials counted in hypotheses (one
+decision each). With one instrument each mean is that instrument's own value, exactly as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sextant.research.config import ResearchConfig
-from sextant.research.data import Quotes, Split, walk_forward
-from sextant.research.evaluate import Executor, Task, make_executor
+from sextant.research.data import Leg, Quotes, Sized, split_legs
+from sextant.research.evaluate import Executor, Phase, Task, make_executor
 from sextant.research.families import window_features
 from sextant.research.hypothesis import Hypothesis, baseline, mutate, proposal_rng
-from sextant.research.ledger import Ledger, Row
+from sextant.research.ledger import InstrumentResult, Ledger, Row
 from sextant.research.metrics import SECONDS_PER_YEAR, WindowMetrics, deflated_sharpe, hold_curve, measure
 
 MAX_DUPLICATE_DRAWS = 200
@@ -51,29 +62,34 @@ class RunSummary:
 
 
 Proposer = Callable[[Hypothesis, list[Row]], Hypothesis]  # (parent, recent rows) → a validated hypothesis
+PerInstrument = list[list[dict[str, float]]]  # a hypothesis's windows' metrics, per instrument in the legs' order
 
 
 class Ratchet:
-    def __init__(self, config: ResearchConfig, quotes: Quotes, ledger: Ledger, *,
+    """Research on `data`: one instrument's quotes (traded at `config.base_size`), or several sized instruments."""
+
+    def __init__(self, config: ResearchConfig, data: Quotes | Sequence[Sized], ledger: Ledger, *,
                  executor: Executor | None = None, llm_proposer: Proposer | None = None,
                  on_judged: Callable[[Row], None] | None = None) -> None:
         self.config = config
         self.ledger = ledger
-        self.split: Split = walk_forward(quotes, config.selection_windows, config.holdout_fraction)
-        self._identity = config.identity() | {"data": quotes.fingerprint(), "quotes": len(quotes)}
+        self.legs: tuple[Leg, ...] = split_legs(data, config.base_size, config.selection_windows,
+                                                config.holdout_fraction)
+        self._identity = config.identity() | data_identity(data)
         self._executor = executor
         self._llm = llm_proposer
         self._on_judged = on_judged
-        hold = [self._hold(window) for window in self.split.selection]
-        self.hold_ir = float(np.mean([metrics.ir for metrics in hold]))
-        periods = sum(metrics.periods for metrics in hold)
-        self.min_improvement = config.min_improvement_se * math.sqrt(SECONDS_PER_YEAR / config.period_s / periods)
+        holds = [[self._hold(window, leg.base_size) for window in leg.split.selection] for leg in self.legs]
+        self.hold_irs = [float(np.mean([metrics.ir for metrics in hold])) for hold in holds]
+        self.hold_ir = float(np.mean(self.hold_irs))
+        self.min_improvement = float(np.mean([
+            config.min_improvement_se * math.sqrt(SECONDS_PER_YEAR / config.period_s / sum(m.periods for m in hold))
+            for hold in holds]))
 
-    def _hold(self, quotes: Quotes) -> WindowMetrics:
+    def _hold(self, quotes: Quotes, base_size: float) -> WindowMetrics:
         features = window_features(quotes.ts_ns, quotes.bid, quotes.ask)
-        equity = hold_curve(features, float(quotes.ask[0]), self.config.base_size, quotes.multiplier,
-                            quotes.taker_fee)
-        return measure(features, equity, self.config.base_size, self.config.period_s, quotes.multiplier)
+        equity = hold_curve(features, float(quotes.ask[0]), base_size, quotes.multiplier, quotes.taker_fee)
+        return measure(features, equity, base_size, self.config.period_s, quotes.multiplier)
 
     # ------------------------------------------------------------------------------------------------ the run
 
@@ -82,7 +98,7 @@ class Ratchet:
         budget = config.budget if budget is None else budget
         summary = RunSummary(resumed=not self.ledger.bind(self._identity))
         started = time.perf_counter()
-        executor = self._executor or make_executor(self.split, config)
+        executor = self._executor or make_executor(self.legs, config)
         try:
             self._evaluate_baselines(executor, summary)
             pending = [row for row in self.ledger.rows() if not row.judged]  # proposed before an interruption
@@ -108,13 +124,32 @@ class Ratchet:
                 self.ledger.propose(hypothesis.id, hypothesis.family, hypothesis.params, None, "baseline",
                                     hypothesis.rationale)
         unjudged = [h for h in missing if not self.ledger.get(h.id).judged]  # type: ignore[union-attr]
-        results = executor.map([Task(h.family, h.params, "selection") for h in unjudged])
-        for hypothesis, selection in zip(unjudged, results, strict=True):
-            ir, sharpe = _mean(selection, "ir"), _mean(selection, "sharpe")
-            self.ledger.judge(hypothesis.id, selection=selection, selection_ir=ir, selection_sharpe=sharpe,
-                              hold_ir=self.hold_ir, holdout=None, dsr=None, best_ir_before=None, verdict="baseline",
-                              accepted=False)
+        for hypothesis, per_instrument in zip(unjudged, self._evaluate(executor, unjudged, "selection"),
+                                              strict=True):
+            irs = [_mean(windows, "ir") for windows in per_instrument]
+            self.ledger.judge(hypothesis.id, selection=_across(per_instrument), selection_ir=float(np.mean(irs)),
+                              selection_sharpe=_mean_of(per_instrument, "sharpe"), hold_ir=self.hold_ir,
+                              holdout=None, dsr=None, best_ir_before=None, verdict="baseline", accepted=False,
+                              instruments=self._instruments(irs, None))
             self._judged(hypothesis.id)
+
+    def _evaluate(self, executor: Executor, hypotheses: Sequence[Hypothesis], phase: Phase) -> list[PerInstrument]:
+        """Each hypothesis on every instrument (a task each, so that they spread over the workers), in order."""
+        n = len(self.legs)
+        results = executor.map([Task(h.family, h.params, phase, k) for h in hypotheses for k in range(n)])
+        return [results[i * n:(i + 1) * n] for i in range(len(hypotheses))]
+
+    def _instruments(self, irs: list[float], holdouts: list[dict[str, float]] | None) -> list[InstrumentResult]:
+        return [InstrumentResult(leg.instrument_id, leg.base_size, ir, hold_ir,
+                                 holdouts[k]["ir"] if holdouts is not None else None)
+                for k, (leg, ir, hold_ir) in enumerate(zip(self.legs, irs, self.hold_irs, strict=True))]
+
+    def _on(self, per_instrument: Sequence[dict[str, float]], key: str) -> str:
+        """Where several instruments were evaluated, which one gave the worst `key`: " on ETH-USDT-SWAP.OKX"."""
+        if len(self.legs) == 1:
+            return ""
+        worst = max(range(len(per_instrument)), key=lambda k: per_instrument[k][key])
+        return f" on {self.legs[worst].instrument_id}"
 
     def _propose(self, count: int, summary: RunSummary) -> list[Hypothesis]:
         """`count` new hypotheses, each written to the ledger before it is evaluated."""
@@ -149,35 +184,40 @@ class Ratchet:
     # ------------------------------------------------------------------------------------------------ judging
 
     def _judge_batch(self, executor: Executor, batch: list[Hypothesis], summary: RunSummary) -> None:
-        results = executor.map([Task(h.family, h.params, "selection") for h in batch])
-        for hypothesis, selection in zip(batch, results, strict=True):
-            accepted = self._judge(executor, hypothesis, selection)
+        for hypothesis, per_instrument in zip(batch, self._evaluate(executor, batch, "selection"), strict=True):
+            accepted = self._judge(executor, hypothesis, per_instrument)
             summary.judged_now += 1
             summary.accepted_now += int(accepted)
 
-    def _judge(self, executor: Executor, hypothesis: Hypothesis, selection: list[dict[str, float]]) -> bool:
+    def _judge(self, executor: Executor, hypothesis: Hypothesis, per_instrument: PerInstrument) -> bool:
         config = self.config
         best = self.ledger.best(hypothesis.family)
         best_ir = best.selection_ir if best is not None and best.selection_ir is not None else 0.0
-        ir, sharpe = _mean(selection, "ir"), _mean(selection, "sharpe")
+        irs = [_mean(windows, "ir") for windows in per_instrument]
+        ir, sharpe = float(np.mean(irs)), _mean_of(per_instrument, "sharpe")  # the decision rule: the means
+        selection = _across(per_instrument)
         holdout: dict[str, float] | None = None
+        holdouts: list[dict[str, float]] | None = None
         dsr: float | None = None
         worst = max(range(len(selection)), key=lambda i: selection[i]["max_drawdown"])
         if selection[worst]["max_drawdown"] > config.max_drawdown:
-            verdict = (f"rejected: drawdown {selection[worst]['max_drawdown']:.1%} in selection window {worst + 1} "
-                       f"beyond the crucible's {config.max_drawdown:.0%}")
+            where = self._on([windows[worst] for windows in per_instrument], "max_drawdown")
+            verdict = (f"rejected: drawdown {selection[worst]['max_drawdown']:.1%} in selection window {worst + 1}"
+                       f"{where} beyond the crucible's {config.max_drawdown:.0%}")
         elif ir < best_ir + self.min_improvement:
             verdict = (f"rejected: selection IR {ir:.2f} does not beat the best {best_ir:.2f} by "
                        f"{self.min_improvement:.2f}")
         elif ir <= self.hold_ir:
             verdict = f"rejected: selection IR {ir:.2f} does not beat hold ({self.hold_ir:.2f})"
         else:
-            holdout = executor.map([Task(hypothesis.family, hypothesis.params, "holdout")])[0][0]
+            holdouts = [windows[0] for windows in self._evaluate(executor, [hypothesis], "holdout")[0]]
+            holdout = _across([[each] for each in holdouts])[0]
             trials = self.ledger.counts()["judged"] + len(self.config.families) + 1  # baselines and this one
             dsr, benchmark = deflated_sharpe(holdout["sharpe"], int(holdout["periods"]), holdout["skew"],
                                              holdout["kurtosis"], trials)
             if holdout["max_drawdown"] > config.max_drawdown:
-                verdict = f"rejected: holdout drawdown {holdout['max_drawdown']:.1%} beyond {config.max_drawdown:.0%}"
+                verdict = (f"rejected: holdout drawdown {holdout['max_drawdown']:.1%}"
+                           f"{self._on(holdouts, 'max_drawdown')} beyond {config.max_drawdown:.0%}")
             elif dsr < config.dsr_confidence:
                 verdict = (f"rejected: holdout deflated Sharpe {dsr:.3f} < {config.dsr_confidence:g} (SR "
                            f"{holdout['sharpe']:.3f} vs {benchmark:.3f} expected from {trials} trials of noise)")
@@ -187,7 +227,7 @@ class Ratchet:
         accepted = verdict.startswith("accepted")
         self.ledger.judge(hypothesis.id, selection=selection, selection_ir=ir, selection_sharpe=sharpe,
                           hold_ir=self.hold_ir, holdout=holdout, dsr=dsr, best_ir_before=best_ir, verdict=verdict,
-                          accepted=accepted)
+                          accepted=accepted, instruments=self._instruments(irs, holdouts))
         self._judged(hypothesis.id)
         return accepted
 
@@ -200,6 +240,32 @@ class Ratchet:
 
 def _mean(windows: list[dict[str, float]], key: str) -> float:
     return float(np.mean([window[key] for window in windows]))
+
+
+def _mean_of(per_instrument: PerInstrument, key: str) -> float:
+    """The mean over the instruments of each one's mean over its windows."""
+    return float(np.mean([_mean(windows, key) for windows in per_instrument]))
+
+
+def _across(per_instrument: PerInstrument) -> list[dict[str, float]]:
+    """Per window, the instruments' metrics as the portfolio's: the mean of each, but the worst drawdown, the
+    fewest periods (what a test on them can rest on) and the trades of all. One instrument's are its own."""
+    if len(per_instrument) == 1:
+        return per_instrument[0]
+    rules: dict[str, Callable[[list[float]], float]] = {"max_drawdown": max, "periods": min, "trades": sum}
+    return [{key: float(rules.get(key, np.mean)([metrics[key] for metrics in window])) for key in window[0]}
+            for window in zip(*per_instrument, strict=True)]
+
+
+def data_identity(data: Quotes | Sequence[Sized]) -> dict[str, object]:
+    """What of the data binds a ledger (with the settings, ResearchConfig.identity): its fingerprint and length, and
+    for several instruments each one's id, length and base size, so that no other data set resumes it."""
+    if isinstance(data, Quotes):
+        return {"data": data.fingerprint(), "quotes": len(data)}
+    fingerprints = " ".join(each.quotes.fingerprint() for each in data)
+    return {"data": hashlib.sha256(fingerprints.encode()).hexdigest()[:16],
+            "quotes": [len(each.quotes) for each in data], "instruments": [each.instrument_id for each in data],
+            "base_sizes": [each.base_size for each in data]}
 
 
 def _hypothesis(row: Row) -> Hypothesis:

@@ -1,9 +1,12 @@
 """The research report: Markdown, with PNG plots of the IR evolution and of the equity curves of each family's best
-against its baseline and against hold, across the selection windows and the sealed holdout."""
+against its baseline and against hold, across the selection windows and the sealed holdout. On data of several
+instruments, the IRs the ratchet judged on are means over the instruments: the report shows each instrument's
+beside them (hold's, and each family's baseline and best), and the equity curves of each."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -15,7 +18,7 @@ import numpy as np
 
 from sextant.research.backtest import WindowBacktester
 from sextant.research.config import ResearchConfig
-from sextant.research.data import Split
+from sextant.research.data import Leg
 from sextant.research.families import FAMILIES
 from sextant.research.ledger import Ledger, Row
 from sextant.research.metrics import equity_curve, hold_curve
@@ -24,14 +27,14 @@ COLOURS = {"momentum": "#2f80ed", "mean_reversion": "#27ae60", "breakout": "#f29
            "dual_momentum": "#eb5757"}
 
 
-def write_report(ledger: Ledger, split: Split, config: ResearchConfig, out: Path, *, source: str) -> Path:
+def write_report(ledger: Ledger, legs: Sequence[Leg], config: ResearchConfig, out: Path, *, source: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = [row for row in ledger.rows() if row.judged]
     _plot_ir(rows, out / "ir_evolution.png")
     families = [family for family in config.families if ledger.best(family) is not None]
-    _plot_equity(ledger, families, split, config, out / "equity.png")
+    _plot_equity(ledger, families, legs, config, out / "equity.png")
     path = out / "report.md"
-    path.write_text(_markdown(ledger, rows, families, config, source))
+    path.write_text(_markdown(ledger, rows, families, config, source, [leg.instrument_id for leg in legs]))
     return path
 
 
@@ -66,35 +69,47 @@ def _plot_ir(rows: list[Row], path: Path) -> None:
     plt.close(figure)
 
 
-def _plot_equity(ledger: Ledger, families: list[str], split: Split, config: ResearchConfig, path: Path) -> None:
-    windows = [WindowBacktester(quotes) for quotes in (*split.selection, split.holdout)]
-    figure, all_axes = plt.subplots(len(families), 1, figsize=(10, 2.6 * max(1, len(families))), dpi=110,
+def _plot_equity(ledger: Ledger, families: list[str], legs: Sequence[Leg], config: ResearchConfig,
+                 path: Path) -> None:
+    """A row per family, a column per instrument (each at its own base size)."""
+    figure, all_axes = plt.subplots(len(families), len(legs), figsize=(10 * (1 + (len(legs) - 1) / 2),
+                                                                       2.6 * max(1, len(families))), dpi=110,
                                     squeeze=False)
     try:
-        for axes, family in zip(all_axes[:, 0], families, strict=True):
+        for column, leg in enumerate(legs):
+            _plot_leg(ledger, families, leg, config, all_axes[:, column], several=len(legs) > 1)
+            all_axes[-1, column].set_xlabel("seconds")
+        figure.tight_layout()
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+
+
+def _plot_leg(ledger: Ledger, families: list[str], leg: Leg, config: ResearchConfig, column: np.ndarray, *,
+              several: bool) -> None:
+    split, size = leg.split, leg.base_size
+    windows = [WindowBacktester(quotes) for quotes in (*split.selection, split.holdout)]
+    try:
+        for axes, family in zip(column, families, strict=True):
             best = ledger.best(family)
             base = next(row for row in ledger.rows() if row.family == family and row.verdict == "baseline")
             for label, params, style in (("best", best.params if best else base.params, "-"),
                                          ("baseline", base.params, "--")):
                 curve = _concatenated(windows, lambda w, p=params, f=FAMILIES[family]: equity_curve(
-                    w.features, w.run(f.targets(w.features, p, config.cooldown_secs), config.base_size),
-                    w.quotes.multiplier))
+                    w.features, w.run(f.targets(w.features, p, config.cooldown_secs), size), w.quotes.multiplier))
                 axes.plot(curve, style, label=label, color=COLOURS.get(family, "#333333"))
-            hold = _concatenated(windows, lambda w: hold_curve(w.features, float(w.quotes.ask[0]), config.base_size,
+            hold = _concatenated(windows, lambda w: hold_curve(w.features, float(w.quotes.ask[0]), size,
                                                                w.quotes.multiplier, w.quotes.taker_fee))
             axes.plot(hold, ":", color="#777777", label="hold")
             holdout_start = sum(len(w.features.close) for w in windows[:-1])
             axes.axvspan(holdout_start, holdout_start + len(windows[-1].features.close), color="#f2c94c", alpha=0.15,
                          label="holdout")
             currency = split.holdout.market_instrument().get_settlement_currency().code
-            axes.set_title(f"{family}: equity ({currency}), windows end to end", fontsize=9)
+            on = f" on {leg.instrument_id}" if several else ""
+            axes.set_title(f"{family}{on}: equity ({currency}), windows end to end", fontsize=9)
             axes.grid(alpha=0.3)
             axes.legend(fontsize=7, loc="upper left")
-        all_axes[-1, 0].set_xlabel("seconds")
-        figure.tight_layout()
-        figure.savefig(path)
     finally:
-        plt.close(figure)
         for window in windows:
             window.dispose()
 
@@ -109,7 +124,8 @@ def _concatenated(windows: list[WindowBacktester], curve_of: object) -> np.ndarr
     return np.concatenate(parts)
 
 
-def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: ResearchConfig, source: str) -> str:
+def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: ResearchConfig, source: str,
+              instruments: list[str]) -> str:
     counts = ledger.counts()
     reasons = Counter(_reason(row.verdict or "") for row in rows if row.verdict != "baseline")
     lines = ["# Sextant research report", "",
@@ -121,7 +137,8 @@ def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: Rese
     lines += [f"| {reason} | {count} |" for reason, count in reasons.most_common()]
     hold_ir = next((row.hold_ir for row in rows if row.hold_ir is not None), None)
     if hold_ir is not None:  # the bar every hypothesis must clear ("below hold")
-        lines += ["", f"Hold (one base size long through each selection window): selection IR **{hold_ir:.2f}**."]
+        mean = f" (the mean over the {len(instruments)} instruments)" if len(instruments) > 1 else ""
+        lines += ["", f"Hold (one base size long through each selection window): selection IR **{hold_ir:.2f}**{mean}."]
     lines += ["", "## Families", "",
               "| family | baseline IR | best IR | best parameters | holdout IR | deflated Sharpe |",
               "| --- | ---: | ---: | --- | ---: | ---: |"]
@@ -134,11 +151,44 @@ def _markdown(ledger: Ledger, rows: list[Row], families: list[str], config: Rese
         holdout = f"{best.holdout['ir']:.2f}" if best.holdout else "—"
         dsr = f"{best.dsr:.3f}" if best.dsr is not None else "—"
         lines.append(f"| {family} | {base.selection_ir:.2f} | {best.selection_ir:.2f} | {params} | {holdout} | {dsr} |")
+    if len(instruments) > 1:
+        lines += _instrument_table(ledger, rows, families, instruments)
     accepted = [row for row in rows if row.accepted]
     lines += ["", "## Accepted", ""]
     lines += [f"- `{row.id}` (parent `{row.parent_id}`, {row.origin}): {row.verdict}" for row in accepted] or ["None."]
     lines += ["", "## Plots", "", "![IR evolution](ir_evolution.png)", "", "![Equity curves](equity.png)", ""]
     return "\n".join(lines)
+
+
+def _instrument_table(ledger: Ledger, rows: list[Row], families: list[str], instruments: list[str]) -> list[str]:
+    """Selection IR per instrument and their mean (what the ratchet judged on), for hold and each family's baseline
+    and best, with each instrument's base size."""
+    lines = ["", "## Instruments", "",
+             ("Every hypothesis is evaluated on every instrument; its selection IR is the mean of the instruments' "
+              "(a change reaches the crew of each, so it must pay on the portfolio)."), "",
+             "| selection IR | " + " | ".join(instruments) + " | mean |",
+             "| --- |" + " ---: |" * (len(instruments) + 1)]
+    results = next((row.instruments for row in rows if row.instruments), ())
+    width = len(instruments)
+    lines.append(_line("base size", [f"{each.base_size:g}" for each in results], "", width))
+    lines.append(_line("hold", [f"{each.hold_ir:.2f}" for each in results], _ir(rows[0].hold_ir if rows else None),
+                       width))
+    for family in families:
+        base = next((row for row in rows if row.family == family and row.verdict == "baseline"), None)
+        for label, row in ((f"{family} baseline", base), (f"{family} best", ledger.best(family))):
+            if row is not None:
+                lines.append(_line(label, [f"{each.selection_ir:.2f}" for each in row.instruments],
+                                   _ir(row.selection_ir), width))
+    return lines
+
+
+def _line(label: str, cells: list[str], mean: str, width: int) -> str:
+    """A table line of `width` instruments' cells (dashes where the row has none: a ledger of an older Sextant)."""
+    return "| " + " | ".join([label, *(cells or ["—"] * width), mean]) + " |"
+
+
+def _ir(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "—"
 
 
 def _reason(verdict: str) -> str:
