@@ -24,6 +24,9 @@ that flips the position with a market order on every 10th quote, timed to the sa
 Nautilus' own path (the data engine's queue, the order factory, the RiskEngine and ExecEngine hops) costs on this
 machine at that load, so the table shows what Sextant adds on top.
 
+Each load also runs a portfolio: the three OKX swaps of `--portfolio` streamed together (three times the quotes), a
+probe on each, against the one-instrument figures above and against BareFlip flipping all three.
+
 Both run as a live engine runs with `SEXTANT_LOW_LATENCY_IDLE=1`: the CPUs' wake-up latency held at 0 µs
 (engine/idle.py), so a quote after a quiet spell does not first wait for a halted CPU. Where this process may not
 hold it (not root), every row is on the host's idle and the header says so. Where it may, one more run per load
@@ -108,7 +111,7 @@ class FlipProbe:
 
 
 class BareFlipConfig(StrategyConfig, frozen=True):
-    instrument_id: str = "BTC-USDT-SWAP.OKX"
+    instrument_ids: tuple[str, ...] = ("BTC-USDT-SWAP.OKX",)
     every: int = PROBE_EVERY
     log_events: bool = False  # as the SwarmStrategy: no per-order INFO strings on the path
     log_commands: bool = False
@@ -120,27 +123,30 @@ class BareFlip(Strategy):
 
     def __init__(self, config: BareFlipConfig) -> None:
         super().__init__(config)
-        self._instrument_id = InstrumentId.from_str(config.instrument_id)
-        self._seen = 0
+        self._instrument_ids = [InstrumentId.from_str(value) for value in config.instrument_ids]
+        self._seen: dict[InstrumentId, int] = dict.fromkeys(self._instrument_ids, 0)
         self.trigger_ns: dict[str, int] = {}
 
     def on_start(self) -> None:
-        self.subscribe_quote_ticks(self._instrument_id)
+        for instrument_id in self._instrument_ids:
+            self.subscribe_quote_ticks(instrument_id)
 
     def on_stop(self) -> None:
         pass  # nothing to undo: the node is disposed after the run
 
     def on_quote_tick(self, tick: QuoteTick) -> None:
-        self._seen += 1
-        if self._seen % self.config.every:
+        instrument_id = tick.instrument_id
+        self._seen[instrument_id] += 1
+        seen = self._seen[instrument_id]
+        if seen % self.config.every:
             return
-        instrument = self.cache.instrument(self._instrument_id)
-        position = float(self.portfolio.net_position(self._instrument_id) or 0)
+        instrument = self.cache.instrument(instrument_id)
+        position = float(self.portfolio.net_position(instrument_id) or 0)
         target = -1.0 if position > 0 else 1.0
-        order_id = f"bare-{self._seen:07d}"
+        order_id = f"bare-{instrument_id.symbol}-{seen:07d}"
         self.trigger_ns[order_id] = tick.ts_init
         self.submit_order(self.order_factory.market(
-            self._instrument_id, OrderSide.BUY if target > position else OrderSide.SELL,
+            instrument_id, OrderSide.BUY if target > position else OrderSide.SELL,
             instrument.make_qty(abs(target - position)), tags=[f"intent:{order_id}"]))
 
 
@@ -219,16 +225,18 @@ def _bench_config(folder: str, seconds: float, speed: float, low_latency_idle: b
                         low_latency_idle=low_latency_idle, node_log_level="ERROR")
 
 
-def measure_bare(seconds: float, speed: float, *, low_latency_idle: bool) -> np.ndarray:
+def measure_bare(seconds: float, speed: float, *, low_latency_idle: bool,
+                 portfolio: tuple[str, ...] = ()) -> np.ndarray:
     """The baseline: quote → order leaves the node (µs), one row per order, in the same node (sim data client,
-    Sandbox, the same RiskEngine settings, run as the engine runs its node) with only BareFlip in it."""
+    Sandbox, the same RiskEngine settings, run as the engine runs its node) with only BareFlip in it, flipping each
+    of a `portfolio`'s instruments as the probes do."""
     marks: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="sextant-bench-") as folder:
-        config = _bench_config(folder, seconds, speed, low_latency_idle)
+        config = msgspec.structs.replace(_bench_config(folder, seconds, speed, low_latency_idle), portfolio=portfolio)
 
         async def run() -> tuple[Any, BareFlip]:
             node = venue_node(config)  # inside the running loop, as Nautilus wants
-            strategy = BareFlip(BareFlipConfig(instrument_id=config.instrument))
+            strategy = BareFlip(BareFlipConfig(instrument_ids=portfolio or (config.instrument,)))
             node.trader.add_strategy(strategy)
             node.build()
             _time_venue(node, marks)
@@ -525,12 +533,16 @@ def section_latency(args: argparse.Namespace, low_latency_idle: bool) -> bool:
                   f"{'':>14}  Sextant adds {ours50 - base50:.0f} µs median, ×{ours99 / base99:.2f} at p99 "
                   f"({len(bare)} orders)")
         three = measure(seconds, speed, low_latency_idle=low_latency_idle, portfolio=DEFAULT_PORTFOLIO)
-        if len(three):
+        bare_three = measure_bare(seconds, speed, low_latency_idle=low_latency_idle, portfolio=DEFAULT_PORTFOLIO)
+        if len(three) and len(bare_three):
             ours50, ours99 = (float(np.percentile(rows[:, VENUE_COLUMN], q)) for q in (50, 99))
             three50, three99 = (float(np.percentile(three[:, VENUE_COLUMN], q)) for q in (50, 99))
+            bare50, bare99 = (float(np.percentile(bare_three, q)) for q in (50, 99))
             print(f"  {'3 instruments (3× the quotes), order leaves':<42} {three50:>8.0f} {three99:>8.0f}  "
                   f"{'':>14}  ×{three50 / ours50:.2f} median, ×{three99 / ours99:.2f} p99 of one instrument's "
                   f"({len(three)} orders)")
+            print(f"  {'3 instruments: Nautilus alone, order leaves':<42} {bare50:>8.0f} {bare99:>8.0f}  "
+                  f"{'':>14}  Sextant adds {three50 - bare50:.0f} µs median ({len(bare_three)} orders)")
         if host_idle is not None and len(host_idle):
             idle50, idle99 = (float(np.percentile(host_idle, q)) for q in (50, 99))
             within = "within" if idle99 <= TARGET_US else "over"

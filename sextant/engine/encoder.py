@@ -19,7 +19,7 @@ from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.messages import TradingStateChanged
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
-from nautilus_trader.model.events import OrderInitialized
+from nautilus_trader.model.events import OrderInitialized, PositionClosed
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Price, Quantity
 from numba import njit
@@ -95,6 +95,7 @@ class StateEncoder(Actor):
         self.loop_monitor: LoopMonitor | None = None  # set by the engine: its stalls ride on the Heartbeat
         self._work = np.zeros(_WORK_ROWS * DIMENSIONS + 1)
         self._books = np.zeros((count, _BOOK_COLUMNS))
+        self._closed_realized = np.zeros(count)  # per instrument, the sum of its PositionClosed events' PnL
         # Quote handling latency: from the data client creating the tick (ts_init) to the ContextWindow commit,
         # before the quote goes on to the bus.
         # Off in `sextant sim`, where both ends are the simulated clock.
@@ -276,23 +277,35 @@ class StateEncoder(Actor):
 
     def _refresh_book(self, event: Any = None) -> None:
         """Positions, entries, realised PnL, balances and open orders from Nautilus, after anything that changes
-        them; then the account marked to the last mids."""
+        them; then the account marked to the last mids. An order or position event refreshes its own instrument
+        only, an account event the balances only: a portfolio's events would otherwise refresh every instrument on
+        each."""
+        instrument_id = getattr(event, "instrument_id", None)
+        if event is None:
+            slots = range(len(self._instrument_ids))
+        else:
+            slot = self._slot_of.get(instrument_id) if instrument_id is not None else None
+            slots = range(slot, slot + 1) if slot is not None else range(0)
         books = self._books
-        account = balance_currency = None
-        for slot, instrument_id in enumerate(self._instrument_ids):
+        if isinstance(event, PositionClosed) and event.realized_pnl is not None and slots:
+            self._closed_realized[slots[0]] += event.realized_pnl.as_double()
+        for slot in slots:
+            instrument_id = self._instrument_ids[slot]
             rec = self._writer.slot(slot)
             books[slot, _POSITION] = float(self.portfolio.net_position(instrument_id) or 0)
             positions = self.cache.positions_open(instrument_id=instrument_id)
             books[slot, _ENTRY] = rec["entry_price"] = positions[0].avg_px_open if positions else 0.0
-            realized = self.portfolio.realized_pnl(instrument_id)
-            rec["realized_pnl"] = realized.as_double() if realized is not None else 0.0
+            # The closed positions' realised PnL as their PositionClosed events said, and the open one's:
+            # Portfolio.realized_pnl walks every position the instrument ever had, on each event.
+            rec["realized_pnl"] = self._closed_realized[slot] + sum(
+                position.realized_pnl.as_double() for position in positions if position.realized_pnl is not None)
             rec["orders_open"] = self.cache.orders_open_count(instrument_id=instrument_id)
-            if account is None:
-                account = self.portfolio.account(instrument_id.venue)
-                instrument = self.cache.instrument(instrument_id)
-                # OKX accounts are multi-currency (no base currency): read the balance the instrument settles in.
-                balance_currency = (account.base_currency if account is not None else None) or (
-                    instrument.settlement_currency if instrument is not None else None)
+        first = self._instrument_ids[0]
+        account = self.portfolio.account(first.venue)
+        instrument = self.cache.instrument(first)
+        # OKX accounts are multi-currency (no base currency): read the balance the instruments settle in.
+        balance_currency = (account.base_currency if account is not None else None) or (
+            instrument.settlement_currency if instrument is not None else None)
         record = self._writer.record
         if account is not None and balance_currency is not None:
             total, free, locked = (account.balance_total(balance_currency), account.balance_free(balance_currency),

@@ -61,6 +61,9 @@ def test_the_sim_venue_streams_every_instrument_into_its_slot_and_an_estop_flatt
         seen = snapshot.at(slot)
         assert seen.instrument == instrument and int(seen["quote_count"]) > 10 and float(seen["mid"]) > 0
         assert float(seen["position_size"]) == 0.0, f"{instrument} flattened"
+        # kept from the positions' own events, it is Nautilus' figure
+        realized = parts.node.portfolio.realized_pnl(parts.strategy.desks[slot].instrument_id)
+        assert float(seen["realized_pnl"]) == pytest.approx(realized.as_double(), abs=1e-9)
     changes = [m.message for m in collected if isinstance(m.message, messages.EStopChanged)]
     assert [c.state for c in changes] == ["ENGAGING", "ENGAGED"] and changes[-1].trading_state == "HALTED"
     fills = [m.message for m in collected if isinstance(m.message, messages.OrderFilled)]
