@@ -51,6 +51,7 @@ if (_MOMENTUM_ROW, _VOLATILITY_ROW, _SEA_STATE_SLOT) != STATE_ROWS:
 # the applicable flags), then the account's balance total; `books`, a row per instrument: position, entry, base size.
 _RISK_ROWS, _LIMITS_ROW, _APPLICABLE_ROW, _WORK_ROWS = 4, 4, 5, 6
 _POSITION, _ENTRY, _BASE_SIZE = range(3)
+_DEPTH_SMOOTHING = 0.001  # the touch depth's average: about its last 1,000 quotes
 _BOOK_COLUMNS = 3
 
 
@@ -372,8 +373,9 @@ def mark_instrument(rec: Any, mid: float, position: float, entry: float) -> None
 @njit(cache=True, nogil=True)
 def mark_account(acct: Any, slots: np.ndarray, balance_total: float) -> None:
     """The account from its instruments' slots: equity, gross and net notional, leverage, peak and drawdown, the
-    largest position's slot, the most liquid instrument's (the deepest touch in notional) and the net delta's
-    limit (the largest instrument limit at its mid)."""
+    largest position's slot, the most liquid instrument's (the deepest smoothed touch in notional: one quote's
+    depth would hand the hedge from instrument to instrument) and the net delta's limit (the largest instrument
+    limit at its mid)."""
     unrealized = gross = net = limit = largest = deepest = 0.0
     largest_slot = hedge_slot = 0
     for j in range(acct.instrument_count):
@@ -385,9 +387,8 @@ def mark_account(acct: Any, slots: np.ndarray, balance_total: float) -> None:
         limit = max(limit, rec.delta_limit * rec.mid)
         if rec.position_notional > largest:
             largest, largest_slot = rec.position_notional, j
-        depth = min(rec.bid_size, rec.ask_size) * notional_per_contract
-        if depth > deepest:
-            deepest, hedge_slot = depth, j
+        if rec.touch_depth > deepest:
+            deepest, hedge_slot = rec.touch_depth, j
     equity = balance_total + unrealized
     acct.equity = equity
     acct.gross_notional = gross
@@ -456,6 +457,10 @@ def encode_quote(account: np.ndarray, slots: np.ndarray, slot: int, ts_ns: int, 
         rec.forecast_mid[i] = forecast_factors[i] * mid
     mark_instrument(rec, mid, books[slot, 0], books[slot, 1])
     instrument_readings(rec, books[slot, 2])
+    depth = min(bid_size, ask_size) * rec.multiplier * mid
+    if depth == depth:  # a NaN quote leaves the average as it was
+        rec.touch_depth = depth if rec.touch_depth == 0.0 else rec.touch_depth + _DEPTH_SMOOTHING * (
+            depth - rec.touch_depth)
     mark_account(acct, slots, balance_total)
     count = acct.instrument_count
     readings(acct, slots, count, x)

@@ -43,7 +43,7 @@ from sextant.gate.core import Decision, Gate, PendingIntent
 from sextant.gate.estop import EStopMachine, TradingStateName
 from sextant.research.change import ResearchChange
 from sextant.risk.field import DIMENSIONS
-from sextant.risk.hull import trade_size_factor
+from sextant.risk.hull import trade_relieves, trade_size_factor
 from sextant.state import messages
 from sextant.state.bus import Bus, CommandRead, PositionClosed, QuoteEncoded, TimerTick
 from sextant.state.context import ContextWriter, RecordFields
@@ -411,6 +411,15 @@ class SwarmStrategy(Strategy):
             return quantity
         factor = self._trade_size_factor(market.instrument, 1.0 if side == "BUY" else -1.0, quantity)
         return scaled_quantity(quantity, factor, market.lot)
+
+    def relieves(self, directive: ExecutionDirective, market: MarketView) -> bool:
+        """Whether the directive's trade lowers the portfolio's risk potential now (gate/core.py: recheck)."""
+        writer = self._writer
+        desk = self._desk_of.get(directive.instrument)
+        if desk is None or not directive.quantity > 0:
+            return False
+        return bool(trade_relieves(writer.account_storage, writer.slots, desk.slot,
+                                   1.0 if directive.side == "BUY" else -1.0, directive.quantity, self._change))
 
     def execute(self, directive: ExecutionDirective, agent: str) -> str | None:
         self._agent_of_intent[directive.intent_id] = agent

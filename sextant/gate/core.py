@@ -60,6 +60,9 @@ class GateVenue(EStopVenue, Protocol):
     def field_allows(self, side: str, quantity: float, market: MarketView) -> float:
         """How much of a trade of `quantity` the risk field lets through now, in whole lots."""
 
+    def relieves(self, directive: ExecutionDirective, market: MarketView) -> bool:
+        """Whether the directive's trade lowers the risk field's potential now (an exit, a hedge)."""
+
     def execute(self, directive: ExecutionDirective, agent: str) -> str | None:
         """Submit the directive's order(s). None when submitted, else why not."""
 
@@ -108,15 +111,17 @@ class PendingIntent:
     note: str = ""  # the gate's word on the card, after the plan
 
 
-def recheck(directive: ExecutionDirective, market: MarketView, risk_total: float, risk_veto: float) -> str | None:
-    """Why an approved directive may no longer execute on this book and this risk field, or None."""
+def recheck(directive: ExecutionDirective, market: MarketView, risk_total: float, risk_veto: float,
+            relieves: bool = False) -> str | None:
+    """Why an approved directive may no longer execute on this book and this risk field, or None. `relieves`: the
+    trade lowers the risk field's potential (a portfolio's hedge may add to one instrument's position)."""
     if not (market.bid > 0 and market.ask >= market.bid):
         return "no usable book to re-check against"
     moved = abs(market.mid - directive.reference_mid) / directive.reference_mid * 1e4
     if moved > directive.max_slippage_bps:
         return f"price moved {moved:.1f} bps since the plan (allowed {directive.max_slippage_bps:g})"
     signed = directive.quantity if directive.side == "BUY" else -directive.quantity
-    reduces = abs(market.position + signed) < abs(market.position)  # exits and hedges always stay allowed
+    reduces = relieves or abs(market.position + signed) < abs(market.position)  # exits and hedges stay allowed
     if risk_veto > 0 and risk_total >= risk_veto and not reduces:
         return f"risk is now over the veto threshold (U={risk_total:.2f} ≥ {risk_veto:g})"
     return None
@@ -227,7 +232,7 @@ class Gate:
         self.estop.progress(now)
 
     def recheck(self, directive: ExecutionDirective, market: MarketView) -> str | None:
-        return recheck(directive, market, *self._venue.risk())
+        return recheck(directive, market, *self._venue.risk(), relieves=self._venue.relieves(directive, market))
 
     # ---------------------------------------------------------------------------------------------- commands
 

@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 from numba import njit
 
-from sextant.risk.field import size_factor
+from sextant.risk.field import size_factor, slope_along
 from sextant.state.layout import HullDimension
 
 LINEAR_PERP_APPLICABLE = np.array([1, 0, 0, 1, 1, 1, 1], np.uint8)
@@ -148,11 +148,11 @@ def change_per_contract(acct: Any, slots: np.ndarray, slot: int, direction: floa
 
 
 @njit(cache=True, nogil=True)
-def trade_size_factor(account: np.ndarray, slots: np.ndarray, slot: int, direction: float, contracts: float,
-                      change: np.ndarray) -> float:
-    """size_factor for trading `contracts` of instrument `slot` in `direction`, from the pending record (the
-    ContextWriter's account_storage and slots): the gate's one call on the path from a quote to an order. `change`
-    (DIMENSIONS + the slot count) receives the trade's move of the readings and of each instrument's delta."""
+def _trade_field(account: np.ndarray, slots: np.ndarray, slot: int, direction: float, contracts: float,
+                 change: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The field a trade of `contracts` of instrument `slot` in `direction` moves through: the portfolio's readings,
+    then each instrument's own delta (applicable with two or more), as (x, limits, applicable); `change` (DIMENSIONS
+    + the slot count) receives the trade's move of each."""
     acct = account[0]
     change_per_contract(acct, slots, slot, direction, change)
     dimensions = _DIMENSIONS
@@ -167,4 +167,21 @@ def trade_size_factor(account: np.ndarray, slots: np.ndarray, slot: int, directi
         if count > 1 and j < count and slots[j].delta_limit > 0:
             x[dimensions + j], limits[dimensions + j] = slots[j].delta, slots[j].delta_limit
             applicable[dimensions + j] = 1
+    return x, limits, applicable
+
+
+@njit(cache=True, nogil=True)
+def trade_size_factor(account: np.ndarray, slots: np.ndarray, slot: int, direction: float, contracts: float,
+                      change: np.ndarray) -> float:
+    """size_factor for trading `contracts` of instrument `slot` in `direction`, from the pending record (the
+    ContextWriter's account_storage and slots): the gate's one call on the path from a quote to an order."""
+    x, limits, applicable = _trade_field(account, slots, slot, direction, contracts, change)
     return size_factor(x, limits, applicable, change)
+
+
+@njit(cache=True, nogil=True)
+def trade_relieves(account: np.ndarray, slots: np.ndarray, slot: int, direction: float, contracts: float,
+                   change: np.ndarray) -> bool:
+    """Whether such a trade lowers the portfolio's potential (an exit, a hedge): what stays allowed over the veto."""
+    x, limits, applicable = _trade_field(account, slots, slot, direction, contracts, change)
+    return slope_along(x, limits, applicable, change) < 0.0

@@ -269,6 +269,7 @@ INSTRUMENT_FIELDS: list[tuple] = [
     ("delta_limit", "<f8"),
     ("delta_potential", "<f8"),
     ("liquidity_bps", "<f8"),
+    ("touch_depth", "<f8"),  # the thinner side of the touch, in notional, smoothed over ~1,000 of its quotes
     # the crew's members on this instrument (the roster's order)
     ("crew_state", "u1", (MAX_CREW,)),
     ("crew_task", "<u2", (MAX_CREW,)),

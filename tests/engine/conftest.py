@@ -29,7 +29,8 @@ def engine_config(tmp_path: Path, **overrides: Any) -> EngineConfig:
 
 def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.AbstractEventLoop], None] | None = None,
                agents: list[Any] | None = None, secrets: EngineSecrets | None = None,
-               stop: asyncio.Event | None = None) -> tuple[EngineParts, list[RingMessage]]:
+               stop: asyncio.Event | None = None,
+               crews: list[list[Any]] | None = None) -> tuple[EngineParts, list[RingMessage]]:
     """Run the engine for config.duration_s, or until `stop` is set, calling `schedule(parts, loop)` once it is
     built; return its events. The node stays undisposed, its cache readable, until the test module ends."""
     collected: list[RingMessage] = []
@@ -41,7 +42,7 @@ def run_engine(config: EngineConfig, schedule: Callable[[EngineParts, asyncio.Ab
             schedule(parts, asyncio.get_running_loop())
 
     crew = agents if agents is not None else []  # no crew unless given: the test proposes
-    crews = [list(crew) for _ in config.portfolio] if config.portfolio else [crew]
+    crews = crews or ([list(crew) for _ in config.portfolio] if config.portfolio else [crew])
     parts = asyncio.run(run_engine_async(config, stop, on_ready=ready, crews=crews, secrets=secrets))
     RAN_NODES.append(parts.node)
     return parts, collected

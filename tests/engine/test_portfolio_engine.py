@@ -16,6 +16,7 @@ from sextant.engine.node import default_crews, traded_instruments
 from sextant.state import messages
 from sextant.state.context import ContextReader
 from sextant.state.ring import CommandRingWriter
+from sextant.swarm.agents.delta_hedge import DeltaHedgeAgent
 from tests.engine.conftest import engine_config, intent, run_engine
 
 
@@ -81,3 +82,30 @@ def test_the_sim_venue_streams_every_instrument_into_its_slot_and_an_estop_flatt
 def test_a_portfolio_the_engine_cannot_trade_is_a_configuration_error(settings: dict, reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
         EngineConfig.from_settings(msgspec.convert(settings, SextantConfig))
+
+
+@pytest.mark.slow
+def test_the_net_delta_is_hedged_on_the_most_liquid_instrument_only(tmp_path: Path) -> None:
+    """Longs on all three past half the net limit: the hedge member of the deepest book sells there; the other
+    two members watch."""
+    ids = list(DEFAULT_PORTFOLIO)
+
+    def schedule(parts: Any, loop: Any) -> None:
+        def enter() -> None:
+            for number, (instrument, contracts) in enumerate(zip(ids, (8.0, 15.0, 20.0), strict=True)):
+                proposal = intent(f"big-{number}", "TrendFollow", contracts, style="MARKET")
+                parts.strategy.propose(msgspec.structs.replace(
+                    proposal, instrument=instrument, budget=msgspec.structs.replace(proposal.budget,
+                                                                                    max_position=50.0)))
+
+        loop.call_later(0.5, enter)
+
+    crews = [[DeltaHedgeAgent()] for _ in ids]
+    parts, collected = run_engine(engine_config(tmp_path, portfolio=DEFAULT_PORTFOLIO, autonomy="AUTO",
+                                                duration_s=4.0), schedule, crews=crews)
+    generated = [m.message for m in collected if isinstance(m.message, messages.IntentGenerated)]
+    hedges = [g for g in generated if g.intent_kind == "DeltaHedge"]
+    assert hedges, "the net delta went past the band and nobody hedged it"
+    hedge_slot = int(ContextReader(tmp_path / "context.mmap").snapshot()["hedge_slot"])
+    assert {h.instrument for h in hedges} == {ids[hedge_slot]}
+    assert all(h.side == "SELL" and "net delta" in h.title for h in hedges)

@@ -184,6 +184,15 @@ class TestRecheck:
         exit_market = venue.market().__class__(bid=market.bid, ask=market.ask, position=-0.05)
         assert recheck(directive, exit_market, 2.0, 1.0) is None
 
+    def test_over_its_veto_a_portfolios_hedge_that_adds_to_one_instrument_is_still_allowed(self) -> None:
+        """The field says the trade relieves it (a hedge of the net delta), though it grows this position."""
+        gate, venue, _ = make_gate(Autonomy.MANUAL)
+        entry = gate.propose(intent(0.05), 0)
+        assert isinstance(entry, Wait)
+        directive = gate.pending[entry.intent_id].directive
+        assert directive is not None
+        assert recheck(directive, venue.market(), 2.0, 1.0, relieves=True) is None
+
 
 class TestModify:
     def test_a_style_only_modify_is_replanned_under_todays_risk_field(self) -> None:

@@ -36,8 +36,8 @@ def test_the_swap_is_read_as_okx_lists_it(okx_rest: str) -> None:
 
 
 def test_an_instrument_okx_does_not_list_and_a_dead_endpoint_are_said(okx_rest: str) -> None:
-    with pytest.raises(InstrumentError, match="OKX lists no Swap instrument ETH-USDT-SWAP"):
-        okx_instrument("ETH-USDT-SWAP.OKX", okx_rest)
+    with pytest.raises(InstrumentError, match="OKX lists no Swap instrument DOGE-USDT-SWAP"):
+        okx_instrument("DOGE-USDT-SWAP.OKX", okx_rest)
     with pytest.raises(InstrumentError, match="OKX's instruments could not be read"):
         okx_instrument("BTC-USDT-SWAP.OKX", f"http://127.0.0.1:{free_port()}", timeout_s=5)
 

@@ -79,3 +79,18 @@ def test_sizes_shrink_with_the_field_and_only_along_risky_directions() -> None:
     reducing = size_factor(strained, LIMITS, ALL, less_delta)
     assert 0 < adding < math.exp(-total(strained)) < 1.0
     assert reducing == 1.0  # an exit or a hedge is never shrunk
+
+
+@settings(deadline=None)
+@given(ratios, st.integers(0, DIMENSIONS - 1), st.floats(min_value=1.0, max_value=3.0),
+       st.floats(min_value=1e-3, max_value=2.0))
+def test_past_a_limit_a_change_that_relieves_it_goes_through_whole_and_any_other_not_at_all(
+        r: list[float], dim: int, beyond: float, step: float) -> None:
+    """An exit or a hedge is never blocked by the strain it relieves, even at U = ∞."""
+    x = np.array(r) * LIMITS
+    x[dim] = -beyond * LIMITS[dim] if dim % 2 else beyond * LIMITS[dim]
+    toward_zero, away = np.zeros(DIMENSIONS), np.zeros(DIMENSIONS)
+    toward_zero[dim] = -math.copysign(step * LIMITS[dim], x[dim])
+    away[dim] = -toward_zero[dim]
+    assert size_factor(x, LIMITS, ALL, toward_zero) == 1.0
+    assert size_factor(x, LIMITS, ALL, away) == 0.0
