@@ -78,6 +78,7 @@ class StateEncoder(Actor):
         if len(base_sizes) != count or (delta_limits is not None and len(delta_limits) != count):
             raise ValueError(f"{count} instruments need {count} base sizes and delta limits")
         self._slot_of = {instrument_id: slot for slot, instrument_id in enumerate(self._instrument_ids)}
+        self._slot_by_name = {instrument_id.value: slot for instrument_id, slot in self._slot_of.items()}
         self._reads = config.reads
         self._bar_type = BarType.from_str(config.bar_type) if config.bar_type else None
         self._half_spread = [0.0] * count  # a bar's synthesised book: HALF_SPREAD_TICKS of the instrument's tick
@@ -330,10 +331,7 @@ class StateEncoder(Actor):
 
     def _slot_named(self, instrument: str) -> int:
         """The slot of an instrument named in an event; the first for an event that names none."""
-        for slot, instrument_id in enumerate(self._instrument_ids):
-            if instrument_id.value == instrument:
-                return slot
-        return 0
+        return self._slot_by_name.get(instrument, 0)
 
     def _on_risk_event(self, event: Any) -> None:
         if isinstance(event, TradingStateChanged):

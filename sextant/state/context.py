@@ -262,7 +262,7 @@ class ContextSnapshot:
     @property
     def instruments(self) -> list[str]:
         """The ids of the instruments in use, in slot order."""
-        slots = np.frombuffer(self.record.tobytes(), CONTEXT_DTYPE)[0]["instruments"]
+        slots = np.frombuffer(self.record, CONTEXT_DTYPE)[0]["instruments"]  # the same bytes, no copy
         return [decode_instrument(slots[slot]["instrument"]) for slot in range(self.instrument_count)]
 
     @property
