@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, Protocol, cast
 
@@ -101,6 +102,17 @@ class SwarmStrategyConfig(StrategyConfig, frozen=True):
 POST_ONLY_REPOSTS = 3
 
 
+@dataclass(frozen=True, slots=True)
+class InboxBatch:
+    """One poll of the CommandRing: fresh commands, stale ones (sent before this engine started), lost ring
+    numbers as inclusive ranges, and an E-stop engage latched since the last look, if any."""
+
+    fresh: list[RingMessage[messages.Command]]
+    stale: list[RingMessage[messages.Command]]
+    lost: list[tuple[int, int]]
+    estop: EStopLatch | None
+
+
 class CommandInbox:
     """Reads the bridge's CommandRing, whenever the bridge (re)creates it. Commands from before this engine started
     are answered as refused, never executed."""
@@ -111,13 +123,14 @@ class CommandInbox:
         self._latch_ring = 0  # created_ns of the ring whose latch was read last: a re-created ring counts afresh
         self._latch_seen = 0
 
-    def drain(self) -> tuple[list[RingMessage[messages.Command]], list[RingMessage[messages.Command]],
-                             list[tuple[int, int]]]:
-        """(fresh commands, stale commands, lost ring numbers as inclusive ranges)."""
+    def drain(self) -> InboxBatch:
+        """The commands queued in the ring, and the E-stop latch read after them: a writer latches an engage before
+        it publishes the engage's message, so an engage in this batch is always in this latch or an earlier one,
+        and the gate can skip its message rather than answer it twice."""
         batch = self._follower.drain_batch(MAX_COMMANDS_PER_POLL)
         fresh = [m for m in batch.received if m.ts_ns >= self._started]
         stale = [m for m in batch.received if m.ts_ns < self._started]
-        return fresh, stale, batch.lost
+        return InboxBatch(fresh, stale, batch.lost, self.estop_latched())
 
     def estop_latched(self) -> EStopLatch | None:
         """An E-stop engage latched since the last call and sent since this engine started, else None. One load
@@ -501,11 +514,13 @@ class SwarmStrategy(Strategy):
         gate = self.gate
         gate.tick(now)
         if self._inbox is not None:
-            fresh, stale, lost = self._inbox.drain()
+            batch = self._inbox.drain()
+            if batch.estop is not None:  # an engage queued in this batch jumps it, and its message is skipped
+                self._take_estop(batch.estop, now)
             if bus.has_subscribers(CommandRead):
-                for message in stale + fresh:
+                for message in batch.stale + batch.fresh:
                     bus.publish(CommandRead(message))
-            gate.handle_commands(fresh, stale, lost, now)
+            gate.handle_commands(batch.fresh, batch.stale, batch.lost, now)
         fields = self._fields
         fields.pending_intents[0] = len(gate.pending)
         fields.estop[0] = gate.estop.state
@@ -515,8 +530,10 @@ class SwarmStrategy(Strategy):
 
     def _take_estop_latch(self, now: int) -> None:
         latch = self._inbox.estop_latched()  # type: ignore[union-attr]
-        if latch is None:
-            return
+        if latch is not None:
+            self._take_estop(latch, now)
+
+    def _take_estop(self, latch: EStopLatch, now: int) -> None:
         self.gate.take_latched_estop(latch.command_id, now)
         fields = self._fields
         fields.pending_intents[0] = len(self.gate.pending)
