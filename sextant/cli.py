@@ -181,11 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     research = verbs.add_parser(
         "research", help="autoresearch: propose, micro-backtest, keep only improvements (a ratchet)",
         description="Propose parameter sets for the strategy families, backtest each on Nautilus over walk-forward "
-                    "windows, and accept only what beats the best, beats hold and passes the sealed holdout with a "
-                    "deflated Sharpe ratio. Every hypothesis goes to the ledger (SQLite); an interrupted run "
-                    "resumes with the same command. Writes a Markdown report with plots. Accepted changes to live "
-                    "crew members reach the engine as research cards (docs/research.md).")
-    research.add_argument("--budget", type=int, default=100, help="hypotheses in the ledger to reach (default 100)")
+                    "windows (a vectorised screen ranks each round's proposals first; only the best few reach "
+                    "Nautilus), and accept only what beats the best, beats hold and passes the sealed holdout with a "
+                    "deflated Sharpe ratio that counts every screened trial. Every hypothesis goes to the ledger "
+                    "(SQLite); an interrupted run resumes with the same command. Writes a Markdown report with "
+                    "plots. Accepted changes to live crew members reach the engine as research cards "
+                    "(docs/research.md).")
+    research.add_argument("--budget", type=int, default=1000,
+                          help="hypotheses in the ledger to reach, screened ones included (default 1000)")
     research.add_argument("--scene", metavar="DIR", help="a recorded scene's quotes, or a catalog's quotes or bars "
                                                          "(sextant data import) (default: the seeded model)")
     research.add_argument("--instrument", metavar="SYMBOL.VENUE",
@@ -202,8 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     research.add_argument("--seed", type=int, default=7, help="the proposals' and the model's seed (default 7)")
     research.add_argument("--families", help="comma-separated families (default: all five)")
     research.add_argument("--workers", type=int, help="parallel evaluations (default: the CPU count, at most 4)")
+    research.add_argument("--screen", type=int, default=64,
+                          help="proposals screened together in a round, from the same best (default 64; at most "
+                               "--batch: no screen, every proposal on Nautilus)")
     research.add_argument("--batch", type=int, default=4,
-                          help="proposals made from the same best and evaluated together (default 4)")
+                          help="the best of each round by the screen, evaluated on Nautilus (default 4)")
+    research.add_argument("--slippage-bps", type=float, default=0.0,
+                          help="the screen's cost beyond the spread, the touch's depth and the fee (default 0)")
     research.add_argument("--executor", choices=("process", "ray", "inline"), default="process",
                           help="where evaluations run (default: a local process pool)")
     research.add_argument("--proposer", choices=("mutation", "llm"), default="mutation",
@@ -634,7 +642,8 @@ def _research(config: SextantConfig, args: argparse.Namespace) -> int:
 
     options: dict[str, object] = {"budget": args.budget, "seed": args.seed, "executor": args.executor,
                                   "workers": args.workers or default_workers(), "proposer": args.proposer,
-                                  "batch": args.batch}
+                                  "batch": args.batch, "screen": args.screen,
+                                  "screen_slippage_bps": args.slippage_bps}
     if args.families:
         options["families"] = tuple(name.strip() for name in args.families.split(","))
     try:

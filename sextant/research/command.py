@@ -140,14 +140,18 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
     bar = tqdm(total=total, initial=done, unit="hyp", disable=not progress, file=sys.stderr, dynamic_ncols=True,
                desc="research")
 
+    stages = {"screened out": 0, "confirmed": 0}
+
     def judged(row: Row) -> None:  # once a hypothesis, however many instruments it was evaluated on
         if row.verdict == "baseline":
             bar.write(f"baseline {describe(row)} (selection IR {row.selection_ir:.2f}{each_instrument(row)})")
             return
         bar.update(1)
+        stages["screened out" if row.screened_out else "confirmed"] += 1
         if row.accepted:
             bar.write(f"ACCEPTED {describe(row)}{each_instrument(row)}")
-        bar.set_postfix(accepted=ledger.counts()["accepted"])
+        bar.set_postfix(screened_out=stages["screened out"], confirmed=stages["confirmed"],
+                        accepted=ledger.counts()["accepted"])
 
     ratchet = Ratchet(config, data, ledger, llm_proposer=proposer, on_judged=judged)
     try:
@@ -169,7 +173,9 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
         print(f"LLM proposal not used: {failure}")
     each = f" (each on {len(ratchet.legs)} instruments)" if len(ratchet.legs) > 1 else ""
     print(f"{summary.judged_now} hypotheses judged{each} in {summary.seconds:.1f} s ({summary.per_minute:.1f} a "
-          f"minute), {summary.accepted_now} accepted; the ledger holds {summary.proposed} (budget {config.budget}).")
+          f"minute): {summary.screened_out_now} screened out, {summary.confirmed_now} confirmed on Nautilus "
+          f"({summary.confirmed_per_minute:.1f} a minute), {summary.accepted_now} accepted; the ledger holds "
+          f"{summary.proposed} (budget {config.budget}).")
     for family, row in summary.best.items():
         marker = "baseline" if row.verdict == "baseline" else "accepted"
         print(f"  best {family:<15} IR {row.selection_ir:9.2f}  ({marker}) {row.id}")
@@ -181,7 +187,7 @@ def run_research(settings: SextantConfig, config: ResearchConfig, *, scene: str 
                   f"best {irs}")
     out = Path(report_dir) if report_dir else path.parent / "report"
     report = write_report(ledger, ratchet.legs, config, out, source=source)
-    print(f"report: {report} (+ ir_evolution.png, equity.png)")
+    print(f"report: {report} (+ ir_evolution.png, equity.png, screen.png)")
     ledger.close()
     return 0
 

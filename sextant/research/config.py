@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Literal
 
@@ -9,16 +10,17 @@ import msgspec
 
 from sextant.config import ConfigError
 from sextant.research.families import FAMILIES
+from sextant.research.metrics import METRICS_VERSION
 
 
 class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     seed: int = 7
     families: tuple[str, ...] = tuple(FAMILIES)
-    budget: int = 100  # hypotheses in the ledger (baselines not counted); a resumed run goes on to this
+    budget: int = 1000  # hypotheses in the ledger, screened out ones too (baselines not); a resumed run goes on
     # walk-forward: `selection_windows` consecutive windows, then the sealed holdout (the last fraction)
     selection_windows: int = 3
     holdout_fraction: float = 0.25
-    period_s: float = 60.0  # return period of the information ratio
+    period_s: float = 60.0  # return period of the information ratio (the data's step where that is longer)
     base_size: float = 1.0  # contracts, as the crew trades
     # on an imported instrument, the base size is the lots worth this at the data's first price (as the engine's
     # base_notional_share of its starting balance: 1 % of 100,000)
@@ -33,9 +35,12 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # evaluation
     executor: Literal["inline", "process", "ray"] = "process"
     workers: int = 2
-    # proposals made from the same best and evaluated together: fixed, not the number of workers, so that every
-    # executor and worker count gives the same ledger (more workers than this sit idle)
+    # Each round proposes `screen` hypotheses, ranks them by the screen (research/screen.py) and confirms the best
+    # `batch` on Nautilus; the rest are judged "screened out". Both fixed, not the number of workers, so that every
+    # executor and worker count gives the same ledger. screen ≤ batch: no screen, every proposal on Nautilus.
+    screen: int = 64
     batch: int = 4
+    screen_slippage_bps: float = 0.0  # the screen's cost beyond the spread, the touch's depth and the taker fee
     proposer: Literal["mutation", "llm"] = "mutation"
     llm_every: int = 4  # with the LLM proposer: one proposal in this many is the LLM's, the rest mutations
 
@@ -43,8 +48,10 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         unknown = [family for family in self.families if family not in FAMILIES]
         if unknown or not self.families:
             raise ConfigError(f"unknown families {unknown} (known: {', '.join(FAMILIES)})")
-        if self.budget < 0 or self.workers < 1 or self.selection_windows < 1 or self.batch < 1:
-            raise ConfigError("budget ≥ 0, workers ≥ 1, batch ≥ 1 and selection_windows ≥ 1 are required")
+        if self.budget < 0 or self.workers < 1 or self.selection_windows < 1 or self.batch < 1 or self.screen < 0:
+            raise ConfigError("budget ≥ 0, workers ≥ 1, batch ≥ 1, screen ≥ 0 and selection_windows ≥ 1 are required")
+        if not math.isfinite(self.screen_slippage_bps) or self.screen_slippage_bps < 0:
+            raise ConfigError("screen_slippage_bps must be a finite number ≥ 0")
         if not 0.5 <= self.dsr_confidence < 1:
             raise ConfigError("dsr_confidence must be in [0.5, 1)")
 
@@ -61,4 +68,5 @@ class ResearchConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         """What makes two runs' results comparable (the ledger refuses to mix others)."""
         return {name: getattr(self, name) for name in (
             "seed", "selection_windows", "holdout_fraction", "period_s", "base_size", "cooldown_secs",
-            "min_improvement_se", "max_drawdown", "dsr_confidence", "batch")} | {"families": list(self.families)}
+            "min_improvement_se", "max_drawdown", "dsr_confidence", "batch", "screen", "screen_slippage_bps")} | {
+            "families": list(self.families), "metrics": METRICS_VERSION}

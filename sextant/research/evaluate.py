@@ -1,7 +1,8 @@
 """Evaluating hypotheses on the walk-forward windows, through a pluggable executor.
 
 `Evaluator` owns one WindowBacktester per window of each instrument of the data (a `Leg`) and turns (family,
-params, phase, instrument) into that instrument's per-window metrics, at its own base size. A task is one
+params, phase, instrument) into that instrument's per-window metrics, at its own base size: on Nautilus for the
+selection windows and the holdout, by the screen's fill model (research/screen.py) for the screen. A task is one
 hypothesis on one instrument, so a batch of hypotheses on several instruments spreads over more workers. The
 executors run many of them: `inline` in this process (tests, one worker), `process` (the default) a local process
 pool whose workers each build their evaluator once, and `ray` the same evaluator as Ray actors for when one
@@ -24,8 +25,9 @@ from sextant.research.config import ResearchConfig
 from sextant.research.data import Leg, Split
 from sextant.research.families import FAMILIES
 from sextant.research.metrics import equity_curve, measure
+from sextant.research.screen import screen_fills
 
-Phase = Literal["selection", "holdout"]
+Phase = Literal["screen", "selection", "holdout"]  # screen: the selection windows, filled by the screen's model
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +57,11 @@ class Evaluator:
         config = self._config
         base_size = self._base_sizes[task.instrument]
         results = []
-        for window in self._windows[task.instrument][task.phase]:
+        screen = task.phase == "screen"
+        for window in self._windows[task.instrument]["selection" if screen else task.phase]:
             targets = family.targets(window.features, task.params, config.cooldown_secs)
-            fills = window.run(targets, base_size)
+            fills = (screen_fills(window.quotes, window.features, targets, base_size, config.screen_slippage_bps)
+                     if screen else window.run(targets, base_size))
             multiplier = window.quotes.multiplier
             equity = equity_curve(window.features, fills, multiplier)
             results.append(measure(window.features, equity, base_size, config.period_s, multiplier,

@@ -1,9 +1,10 @@
 """The strategy families research tunes, each a causal rule from market features to a target position.
 
-A family is a parameter space (typed, bounded) and a kernel. The kernel walks a window's one-second buckets (the
-last mid of each second, as the ContextWindow's features are built: market/features.py) and returns the target
-position (in base sizes, signed) it would hold after each bucket. Every value at bucket i uses data up to bucket i
-only. The live gate's cooldown applies between changes, as it does to the crew.
+A family is a parameter space (typed, bounded) and a kernel. The kernel walks a window's buckets (the last mid of
+each second that saw a quote, as the ContextWindow's features are built: market/features.py; on bars, each bar)
+and returns the target position (in base sizes, signed) it would hold after each bucket. Every value at bucket i
+uses data up to bucket i only. Horizons count buckets, as the live features do: the data's own steps (seconds of
+quotes, hours of hourly bars). The live gate's cooldown (real time) applies between changes, as it does to the crew.
 
 Two families are the live crew's own rules, on the same features, so an accepted hypothesis means the same thing in
 the running engine (a test checks the parity against the live agents):
@@ -37,6 +38,7 @@ import numpy as np
 from sextant.market.features import DEFAULT_HORIZONS_S
 
 HORIZONS_S = np.array(DEFAULT_HORIZONS_S)
+SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +71,18 @@ class ParamSpec:
 
 @dataclass(frozen=True, slots=True)
 class WindowFeatures:
-    """A window's one-second buckets and what every family reads from them, computed once per window."""
+    """A window's buckets and what every family reads from them, computed once per window."""
 
     t_s: np.ndarray  # bucket time (seconds from the window's start)
     close: np.ndarray  # last mid of each bucket
     end_ns: np.ndarray  # ts of each bucket's last quote: where a decision is taken
     momentum: np.ndarray  # (len(HORIZONS_S), n): log return over each horizon, in buckets back
-    volatility: np.ndarray  # (len(HORIZONS_S), n): std of one-second log returns over each horizon (not annualised)
+    volatility: np.ndarray  # (len(HORIZONS_S), n): std of one-bucket log returns over each horizon (not annualised)
     quote_mid: np.ndarray  # every quote's mid, for the quote-window z (mean reversion)
     bucket_last_quote: np.ndarray  # index into quote_mid of each bucket's last quote
     spread_bps: np.ndarray  # each bucket's last spread
+    step_s: float = 1.0  # the data's step: the median spacing of its buckets (a second for quotes, a bar for bars)
+    buckets_per_year: float = SECONDS_PER_YEAR  # buckets in a year of the data's own calendar (its timestamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +148,18 @@ def window_features(ts_ns: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> Wind
         volatility[row] = np.sqrt(np.maximum(variance, 0.0))
     spread_bps = (ask[last] - bid[last]) / close * 1e4
     t_s = (ts_ns[last] - ts_ns[0]).astype(np.float64) / 1e9
+    step_s = data_step_s(t_s)
     return WindowFeatures(t_s=t_s, close=close, end_ns=ts_ns[last].astype(np.int64), momentum=momentum,
-                          volatility=volatility, quote_mid=mid, bucket_last_quote=last, spread_bps=spread_bps)
+                          volatility=volatility, quote_mid=mid, bucket_last_quote=last, spread_bps=spread_bps,
+                          step_s=step_s, buckets_per_year=len(close) * SECONDS_PER_YEAR / (t_s[-1] + step_s))
+
+
+def data_step_s(t_s: np.ndarray) -> float:
+    """The data's own step: the median spacing of its buckets, at least a second (quotes denser than that are
+    bucketed by the second, as the live features are). An hourly bar's is 3,600 s, also over a weekend's gap."""
+    spacing = np.diff(t_s)
+    spacing = spacing[spacing > 0]
+    return max(1.0, float(np.median(spacing))) if len(spacing) else 1.0
 
 
 def momentum_z(features: WindowFeatures, horizon_index: int, volatility_index: int) -> np.ndarray:
@@ -262,7 +276,6 @@ def _follow(t_s: np.ndarray, desired: np.ndarray, cooldown_s: float) -> np.ndarr
 
 # ------------------------------------------------------------------------------------------------ families
 
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
 MAX_SPREAD_BPS = 30.0  # the live mean-reversion agent's default: no fading in a wide market
 
 
@@ -284,7 +297,7 @@ def _breakout(features: WindowFeatures, p: dict[str, float], cooldown_s: float) 
 
 def _vol_target(features: WindowFeatures, p: dict[str, float], cooldown_s: float) -> np.ndarray:
     trend = np.sign(features.momentum[int(p["trend_index"])])
-    sigma = features.volatility[int(p["volatility_index"])] * math.sqrt(SECONDS_PER_YEAR)
+    sigma = features.volatility[int(p["volatility_index"])] * math.sqrt(features.buckets_per_year)
     return _vol_target_kernel(features.t_s, trend, sigma, p["target_vol"], p["band"], 0.01, cooldown_s)
 
 

@@ -5,7 +5,8 @@ it has been judged, in one transaction each. So a run killed at any point resume
 unjudged hypothesis is evaluated (it never was), a judged one never again, and the best is what the verdicts say.
 `evaluations` counts completed evaluations per hypothesis; it is 1 for every judged row (a test holds it to that).
 `instruments` keeps, per hypothesis, each instrument's IRs (JSON, in the data's order): the row's own selection IR
-and hold IR are their means, which the ratchet judged on (research/ratchet.py).
+and hold IR are their means, which the ratchet judged on (research/ratchet.py). `screen` keeps the screen's result
+(its IR and rank in its round); a hypothesis the screen left out is judged with it alone (no selection IR).
 
 The schema grows by MIGRATIONS, numbered by SQLite's user_version: a ledger of an older Sextant gains the new columns
 when it is opened (its rows keep NULL there: one instrument, whose IRs are the row's own), and its identity (the data
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS applications (
 # Applied in order, each once, at the user_version it brings the ledger to (its place here, from 1).
 MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE hypotheses ADD COLUMN instruments TEXT",  # 1: each instrument's IRs (data of several instruments)
+    "ALTER TABLE hypotheses ADD COLUMN screen TEXT",  # 2: the screen's result (two-stage evaluation)
 )
 
 
@@ -79,6 +81,20 @@ class InstrumentResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in InstrumentResult.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    """What the screen made of a hypothesis: its selection IR by the screen's fills (the mean over the instruments,
+    and each one's), and its rank in its round (1 = best) of how many were screened together."""
+
+    ir: float
+    irs: tuple[float, ...]
+    rank: int
+    of: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ir": self.ir, "irs": list(self.irs), "rank": self.rank, "of": self.of}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +119,12 @@ class Row:
     evaluations: int
     decided_ns: int | None
     instruments: tuple[InstrumentResult, ...] = ()  # empty in a ledger of an older Sextant
+    screen: ScreenResult | None = None  # None: not screened (a baseline, or a run without the screen)
+
+    @property
+    def screened_out(self) -> bool:
+        """Judged on the screen alone: it ranked below the round's confirmed few and never reached Nautilus."""
+        return self.judged and self.screen is not None and self.selection_ir is None
 
     @property
     def judged(self) -> bool:
@@ -184,6 +206,26 @@ class Ledger:
         if updated.rowcount != 1:
             raise RuntimeError(f"hypothesis {hypothesis_id} is unknown or already judged")
 
+    def record_screen(self, results: Sequence[tuple[str, ScreenResult, str | None]], hold_ir: float) -> None:
+        """One round's screen, in one transaction: each hypothesis's result, and for those it leaves out of the
+        confirmation (a verdict given) that verdict, so a resumed run finds the round's confirmed few still to do."""
+        now = time.time_ns()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for hypothesis_id, result, verdict in results:
+                if verdict is None:
+                    self._db.execute("UPDATE hypotheses SET screen=? WHERE id=? AND verdict IS NULL",
+                                     (json.dumps(result.as_dict()), hypothesis_id))
+                else:
+                    self._db.execute(
+                        "UPDATE hypotheses SET screen=?, hold_ir=?, verdict=?, accepted=0, "
+                        "evaluations=evaluations+1, decided_ns=? WHERE id=? AND verdict IS NULL",
+                        (json.dumps(result.as_dict()), hold_ir, verdict, now, hypothesis_id))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
     def next_proposal_index(self) -> int:
         """The next place in the proposal order (each proposal's random stream is derived from it)."""
         row = self._db.execute("SELECT value FROM meta WHERE key='next_index'").fetchone()
@@ -228,11 +270,16 @@ class Ledger:
 def _row(values: tuple[Any, ...]) -> Row:
     (seq, hypothesis_id, family, params, parent_id, origin, rationale, proposed_ns, selection, selection_ir,
      selection_sharpe, hold_ir, holdout, dsr, best_ir_before, verdict, accepted, evaluations, decided_ns,
-     instruments) = values
+     instruments, screen) = values
     return Row(seq=seq, id=hypothesis_id, family=family, params=json.loads(params), parent_id=parent_id,
                origin=origin, rationale=rationale, proposed_ns=proposed_ns,
                selection=json.loads(selection) if selection else None, selection_ir=selection_ir,
                selection_sharpe=selection_sharpe, hold_ir=hold_ir,
                holdout=json.loads(holdout) if holdout else None, dsr=dsr, best_ir_before=best_ir_before,
                verdict=verdict, accepted=bool(accepted), evaluations=evaluations, decided_ns=decided_ns,
-               instruments=tuple(InstrumentResult(**each) for each in json.loads(instruments)) if instruments else ())
+               instruments=tuple(InstrumentResult(**each) for each in json.loads(instruments)) if instruments else (),
+               screen=_screen(json.loads(screen)) if screen else None)
+
+
+def _screen(stored: dict[str, Any]) -> ScreenResult:
+    return ScreenResult(ir=stored["ir"], irs=tuple(stored["irs"]), rank=stored["rank"], of=stored["of"])

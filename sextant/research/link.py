@@ -90,7 +90,7 @@ class ResearchLink:
             if agent is not None:
                 agent.config = self._change(row, agent_id or "").applied_to(agent.config)  # type: ignore[attr-defined]
         self._offered = {hypothesis for hypothesis, decision in decisions.items() if decision != "expired"}
-        rows = [row for row in ledger.rows() if row.judged and row.verdict != "baseline"]
+        rows = [row for row in ledger.rows() if row.judged and row.verdict != "baseline" and not row.screened_out]
         for row in rows[-STARTUP_EVENTS:]:
             self._publish(row)
         self._last_seq = _contiguous_judged(ledger.rows(), 0)
@@ -115,7 +115,7 @@ class ResearchLink:
             if not row.judged:
                 break  # the research run is still on it: the next poll takes it up
             self._last_seq = row.seq
-            if row.verdict == "baseline":
+            if row.verdict == "baseline" or row.screened_out:  # the drawer shows what Nautilus judged
                 continue
             self._publish(row)
         self._offer_latest(ledger)

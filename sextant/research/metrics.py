@@ -4,7 +4,10 @@ Sharpe ratio that corrects a holdout result for the number of hypotheses tried.
 Equity is marked every bucket from the fills (cash flows and commissions as Nautilus charged them) and the
 window's mids, in the settlement currency, on a capital of one base size's notional at the window's first mid:
 returns are what the position earned on the money it moved. The information ratio is the mean over the standard
-deviation of `period_s` returns, annualised; against cash, so "hold" is a benchmark of its own (a long base size
+deviation of period returns, annualised by the periods a year of the data's own calendar holds (from its
+timestamps: an hourly FX bar's year has about 6,200 of them, a daily equity bar's about 252); the period is
+`period_s` or the data's step, whichever is longer, so that a return never spans less than one of its rows. Against
+cash, so "hold" is a benchmark of its own (a long base size
 held through the window, bought at the first ask with the instrument's taker fee).
 
 Deflated Sharpe ratio (Bailey and López de Prado, 2014): the probability that the true Sharpe ratio exceeds the
@@ -29,10 +32,12 @@ from statistics import NormalDist
 import numpy as np
 
 from sextant.research.backtest import Fills
-from sextant.research.families import WindowFeatures
+from sextant.research.families import SECONDS_PER_YEAR, WindowFeatures
 
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
 EULER_GAMMA = 0.5772156649015329
+# Bumped when a metric's definition changes, so that a ledger of the old definitions is not resumed (2: the IR is
+# annualised by the data's own calendar, on periods of at least its step).
+METRICS_VERSION = 2
 _NORMAL = NormalDist()
 
 
@@ -41,6 +46,7 @@ class WindowMetrics:
     ir: float  # annualised information ratio of period returns
     sharpe: float  # per-period Sharpe ratio (what the deflation works on)
     periods: int
+    periods_per_year: float  # of the data's own calendar: what the IR is annualised by
     total_return: float  # on the capital
     max_drawdown: float  # of equity, as a fraction of the capital
     turnover: float  # traded notional / capital
@@ -76,16 +82,18 @@ def hold_curve(features: WindowFeatures, first_ask: float, base_size: float, mul
 def measure(features: WindowFeatures, equity: np.ndarray, base_size: float, period_s: float, multiplier: float,
             fills: Fills | None = None) -> WindowMetrics:
     capital = base_size * multiplier * float(features.close[0])
-    period = (features.t_s // period_s).astype(np.int64)
+    period = (features.t_s // max(period_s, features.step_s)).astype(np.int64)
     ends = np.flatnonzero(np.diff(period) != 0)
     marks = np.concatenate(([0.0], equity[ends], [equity[-1]]))
     returns = np.diff(marks) / capital
     peak = np.maximum.accumulate(np.concatenate(([0.0], equity)))
     drawdown = float(np.max(peak[1:] - equity)) / capital if len(equity) else 0.0
     sharpe, skew, kurtosis = _moments(returns)
-    periods_per_year = SECONDS_PER_YEAR / period_s
+    # the returns cover the window's span, from before its first bucket (equity 0) to its last
+    periods_per_year = len(returns) * SECONDS_PER_YEAR / (float(features.t_s[-1]) + features.step_s)
     traded = float(np.sum(np.abs(fills.quantity) * fills.price) * multiplier) if fills is not None else 0.0
     return WindowMetrics(ir=sharpe * math.sqrt(periods_per_year), sharpe=sharpe, periods=len(returns),
+                         periods_per_year=periods_per_year,
                          total_return=float(equity[-1]) / capital if len(equity) else 0.0,
                          max_drawdown=max(drawdown, 0.0), turnover=traded / capital,
                          trades=len(fills.ts_ns) if fills is not None else 0, skew=skew, kurtosis=kurtosis)

@@ -10,9 +10,12 @@ A candidate is accepted only if all of these hold, checked in this order (the fi
    `dsr_confidence` with the number of hypotheses tried so far (research/metrics.py).
 
 The best of a family is its last accepted hypothesis (else its baseline, the crew's current settings), so it never
-goes down. Each family's baseline is evaluated first. Candidates are proposed in batches of `batch` from the same
-best, evaluated in parallel and judged one by one in proposal order, so the ledger does not depend on the executor
-or the number of workers (a test holds an inline run and a two-worker pool to the same ledger).
+goes down. Each family's baseline is evaluated first. Candidates are proposed in rounds of `screen` from the same
+best and screened (research/screen.py: the same rule, a vectorised fill model); the best `batch` by the screen's
+selection IR over their family's best are evaluated on Nautilus in parallel and judged one by one in proposal
+order, the rest are judged "screened out". Every screened hypothesis is a trial that the deflated Sharpe ratio
+counts. The ledger does not depend on the executor or the number of workers (a test holds an inline run and a
+two-worker pool to the same ledger).
 
 Data of several instruments (the seeded portfolio, a catalog's instruments): every hypothesis is evaluated on every
 instrument, each on its own quotes, terms and base size, split by its own rows. Its selection IR is the mean of its
@@ -40,8 +43,8 @@ from sextant.research.data import Leg, Quotes, Sized, split_legs
 from sextant.research.evaluate import Executor, Phase, Task, make_executor
 from sextant.research.families import window_features
 from sextant.research.hypothesis import Hypothesis, baseline, mutate, proposal_rng
-from sextant.research.ledger import InstrumentResult, Ledger, Row
-from sextant.research.metrics import SECONDS_PER_YEAR, WindowMetrics, deflated_sharpe, hold_curve, measure
+from sextant.research.ledger import InstrumentResult, Ledger, Row, ScreenResult
+from sextant.research.metrics import WindowMetrics, deflated_sharpe, hold_curve, measure
 
 MAX_DUPLICATE_DRAWS = 200
 
@@ -50,7 +53,9 @@ MAX_DUPLICATE_DRAWS = 200
 class RunSummary:
     resumed: bool = False
     proposed: int = 0
-    judged_now: int = 0
+    judged_now: int = 0  # screened out, or confirmed on Nautilus
+    screened_out_now: int = 0
+    confirmed_now: int = 0
     accepted_now: int = 0
     seconds: float = 0.0
     best: dict[str, Row] = field(default_factory=dict)
@@ -59,6 +64,10 @@ class RunSummary:
     @property
     def per_minute(self) -> float:
         return self.judged_now / self.seconds * 60 if self.seconds > 0 else 0.0
+
+    @property
+    def confirmed_per_minute(self) -> float:
+        return self.confirmed_now / self.seconds * 60 if self.seconds > 0 else 0.0
 
 
 Proposer = Callable[[Hypothesis, list[Row]], Hypothesis]  # (parent, recent rows) → a validated hypothesis
@@ -82,8 +91,10 @@ class Ratchet:
         holds = [[self._hold(window, leg.base_size) for window in leg.split.selection] for leg in self.legs]
         self.hold_irs = [float(np.mean([metrics.ir for metrics in hold])) for hold in holds]
         self.hold_ir = float(np.mean(self.hold_irs))
+        # the standard error of an annualised IR estimate on the selection windows: √(periods a year / periods seen)
         self.min_improvement = float(np.mean([
-            config.min_improvement_se * math.sqrt(SECONDS_PER_YEAR / config.period_s / sum(m.periods for m in hold))
+            config.min_improvement_se * math.sqrt(float(np.mean([m.periods_per_year for m in hold]))
+                                                  / sum(m.periods for m in hold))
             for hold in holds]))
 
     def _hold(self, quotes: Quotes, base_size: float) -> WindowMetrics:
@@ -101,14 +112,17 @@ class Ratchet:
         executor = self._executor or make_executor(self.legs, config)
         try:
             self._evaluate_baselines(executor, summary)
-            pending = [row for row in self.ledger.rows() if not row.judged]  # proposed before an interruption
-            if pending:
-                self._judge_batch(executor, [_hypothesis(row) for row in pending], summary)
+            # An interrupted round: its screen's chosen few still to confirm, or proposals not yet screened.
+            pending = [row for row in self.ledger.rows() if not row.judged]
+            if chosen := [_hypothesis(row) for row in pending if row.screen is not None]:
+                self._confirm(executor, chosen, summary)
+            if unscreened := [_hypothesis(row) for row in pending if row.screen is None]:
+                self._round(executor, unscreened, summary)
             while (count := self.ledger.counts()["proposed"]) < budget:
-                batch = self._propose(min(config.batch, budget - count), summary)
+                batch = self._propose(min(max(config.screen, config.batch), budget - count), summary)
                 if not batch:
                     break  # the neighbourhoods are exhausted
-                self._judge_batch(executor, batch, summary)
+                self._round(executor, batch, summary)
         finally:
             if self._executor is None:
                 executor.close()
@@ -183,16 +197,51 @@ class Ratchet:
 
     # ------------------------------------------------------------------------------------------------ judging
 
-    def _judge_batch(self, executor: Executor, batch: list[Hypothesis], summary: RunSummary) -> None:
+    def _round(self, executor: Executor, batch: list[Hypothesis], summary: RunSummary) -> None:
+        """Screen a round's proposals, judge all but the best `batch` on the screen alone ("screened out"), and
+        confirm those on Nautilus, in proposal order. Without a screen (screen ≤ batch), all go to Nautilus."""
+        config = self.config
+        if config.screen <= config.batch or len(batch) <= config.batch:
+            self._confirm(executor, batch, summary)
+            return
+        irs = [[_mean(windows, "ir") for windows in per_instrument]
+               for per_instrument in self._evaluate(executor, batch, "screen")]
+        means = [float(np.mean(each)) for each in irs]
+        # Ranked by how far each is above its own family's best, which is what it must beat: the families' IRs
+        # differ by hundreds, so ranking IRs themselves would only ever send the strongest family on.
+        bests = {family: self._best_ir(family) for family in {h.family for h in batch}}
+        margins = [means[i] - bests[h.family] for i, h in enumerate(batch)]
+        order = sorted(range(len(batch)), key=lambda i: (-margins[i], i))  # ties: the earlier proposal first
+        rank = {i: place + 1 for place, i in enumerate(order)}
+        chosen = sorted(order[:config.batch])
+        results = [(h.id, ScreenResult(means[i], tuple(irs[i]), rank[i], len(batch)),
+                    None if i in chosen else (f"screened out: screen IR {means[i]:.2f} ({margins[i]:+.2f} on its "
+                                              f"family's best), rank {rank[i]} of {len(batch)} (the best "
+                                              f"{config.batch} went on to Nautilus)"))
+                   for i, h in enumerate(batch)]
+        self.ledger.record_screen(results, self.hold_ir)
+        for i, hypothesis in enumerate(batch):
+            if i not in chosen:
+                summary.judged_now += 1
+                summary.screened_out_now += 1
+                self._judged(hypothesis.id)
+        self._confirm(executor, [batch[i] for i in chosen], summary)
+
+    def _confirm(self, executor: Executor, batch: list[Hypothesis], summary: RunSummary) -> None:
+        """Evaluate on Nautilus and judge, one by one in proposal order: only this can accept."""
         for hypothesis, per_instrument in zip(batch, self._evaluate(executor, batch, "selection"), strict=True):
             accepted = self._judge(executor, hypothesis, per_instrument)
             summary.judged_now += 1
+            summary.confirmed_now += 1
             summary.accepted_now += int(accepted)
+
+    def _best_ir(self, family: str) -> float:
+        best = self.ledger.best(family)
+        return best.selection_ir if best is not None and best.selection_ir is not None else 0.0
 
     def _judge(self, executor: Executor, hypothesis: Hypothesis, per_instrument: PerInstrument) -> bool:
         config = self.config
-        best = self.ledger.best(hypothesis.family)
-        best_ir = best.selection_ir if best is not None and best.selection_ir is not None else 0.0
+        best_ir = self._best_ir(hypothesis.family)
         irs = [_mean(windows, "ir") for windows in per_instrument]
         ir, sharpe = float(np.mean(irs)), _mean_of(per_instrument, "sharpe")  # the decision rule: the means
         selection = _across(per_instrument)
@@ -215,6 +264,7 @@ class Ratchet:
             trials = self.ledger.counts()["judged"] + len(self.config.families) + 1  # baselines and this one
             dsr, benchmark = deflated_sharpe(holdout["sharpe"], int(holdout["periods"]), holdout["skew"],
                                              holdout["kurtosis"], trials)
+            holdout["trials"] = float(trials)  # what the deflation counted, for the report
             if holdout["max_drawdown"] > config.max_drawdown:
                 verdict = (f"rejected: holdout drawdown {holdout['max_drawdown']:.1%}"
                            f"{self._on(holdouts, 'max_drawdown')} beyond {config.max_drawdown:.0%}")

@@ -9,7 +9,12 @@ import pytest
 
 from sextant.market.importer import InstrumentTerms, import_data
 from sextant.research.backtest import WindowBacktester
-from sextant.research.data import catalog_quotes, walk_forward
+from sextant.research.config import ResearchConfig
+from sextant.research.data import Quotes, catalog_quotes, walk_forward
+from sextant.research.evaluate import InlineExecutor, Task
+from sextant.research.hypothesis import baseline
+from sextant.research.ledger import Ledger
+from sextant.research.ratchet import Ratchet
 from tests.fixtures.public_data import public_csv
 
 
@@ -91,3 +96,46 @@ def test_a_scene_of_prices_the_instrument_cannot_quote_is_refused_not_misfilled(
         load_quotes(str(scene), None, 7)
     with pytest.raises(SceneError, match=r"is not on BTC-USDT-SWAP.OKX's tick 0.1"):
         sim_scene_quotes(EngineConfig(), scene)
+
+
+# ------------------------------------------------------------------------------------- time in the data's units
+
+
+def quotes_at_each_close(catalog: Path, instrument_id: str, terms: InstrumentTerms, folder: Path) -> Quotes:
+    """The same market as quotes: a file of the book at each bar's close (what research ranks bars on), imported as
+    a user would import quotes."""
+    bars = catalog_quotes(catalog, instrument_id)
+    decimals = bars.market_instrument().price_precision
+    lines = [f"{ts},{bid:.{decimals}f},{ask:.{decimals}f}" for ts, bid, ask in zip(bars.ts_ns, bars.bid, bars.ask,
+                                                                                  strict=True)]
+    (folder / "quotes.csv").write_text("timestamp,bid,ask\n" + "\n".join(lines) + "\n")
+    import_data(folder / "quotes.csv", folder / "catalog", terms)
+    quotes = catalog_quotes(folder / "catalog", instrument_id)
+    assert quotes.bars is None and len(quotes) == len(bars)
+    return quotes
+
+
+@pytest.mark.parametrize(("instrument_id", "terms"), [
+    ("EURUSD.SIM", InstrumentTerms(instrument_id="EURUSD.SIM", kind="fx", taker_fee=0.00002)),
+    ("GOOG.NASDAQ", InstrumentTerms(instrument_id="GOOG.NASDAQ", kind="equity", taker_fee=0.0005))])
+def test_bars_and_quotes_of_the_same_market_give_the_same_ir(catalog: Path, instrument_id: str,
+                                                             terms: InstrumentTerms, tmp_path: Path) -> None:
+    """Hourly FX and daily equity bars, and the same market as quotes: hold's IR is the same, annualised by the
+    data's own calendar (an IR of returns counted as one a minute would be √60 too large on hourly bars), and a
+    family's IR differs only by what the synthesised book's spread costs: within 0.1, as stated in docs/research.md."""
+    bars = catalog_quotes(catalog, instrument_id)
+    quotes = quotes_at_each_close(catalog, instrument_id, terms, tmp_path)
+    config = ResearchConfig(base_size=bars.notional_base_size(1_000.0))
+    irs = {}
+    for name, data in (("bars", bars), ("quotes", quotes)):
+        ratchet = Ratchet(config, data, Ledger(tmp_path / f"{name}.sqlite"))
+        executor = InlineExecutor(ratchet.legs, config)
+        (windows,) = executor.map([Task("momentum", baseline("momentum").params, "selection")])
+        executor.close()
+        irs[name] = (ratchet.hold_ir, float(np.mean([w["ir"] for w in windows])), windows[0]["periods_per_year"])
+    (hold_bars, momentum_bars, per_year), (hold_quotes, momentum_quotes, _) = irs["bars"], irs["quotes"]
+    assert hold_bars == pytest.approx(hold_quotes, abs=1e-9)
+    assert abs(momentum_bars - momentum_quotes) <= 0.1, irs
+    # the calendar's own periods: about 24 × 5 × 52 hourly FX bars a year, 252 trading days
+    expected = 6_240 if instrument_id == "EURUSD.SIM" else 252
+    assert expected * 0.85 < per_year < expected * 1.15, per_year

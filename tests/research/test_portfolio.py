@@ -22,7 +22,7 @@ from sextant.research.config import ResearchConfig
 from sextant.research.data import Quotes, Sized, portfolio_quotes, sized_by_notional
 from sextant.research.evaluate import Task
 from sextant.research.hypothesis import baseline
-from sextant.research.ledger import SCHEMA, Ledger, LedgerMismatch, Row
+from sextant.research.ledger import MIGRATIONS, SCHEMA, Ledger, LedgerMismatch, Row
 from sextant.research.ratchet import Ratchet
 from sextant.research.report import write_report
 
@@ -62,7 +62,12 @@ def test_each_instrument_is_sized_by_notional_at_its_own_first_price(run: Run) -
 def test_every_hypothesis_row_has_an_ir_per_instrument_and_its_selection_ir_is_their_mean(run: Run) -> None:
     rows = run.ledger.rows()
     assert len(rows) == len(FAMILIES) + 6 and all(row.judged for row in rows)
-    for row in rows:
+    screened_out = [row for row in rows if row.screened_out]
+    assert len(screened_out) == 2, "a round of 6: the screen's best 4 confirmed on Nautilus"
+    for row in screened_out:  # the screen's IR is the mean of its IRs on the three, too
+        assert row.screen is not None and len(set(row.screen.irs)) == 3
+        assert row.screen.ir == float(np.mean(row.screen.irs)) and row.selection_ir is None
+    for row in (row for row in rows if not row.screened_out):
         assert [each.instrument for each in row.instruments] == [BTC, ETH, SOL]
         assert row.selection_ir == float(np.mean([each.selection_ir for each in row.instruments]))
         assert row.hold_ir == float(np.mean([each.hold_ir for each in row.instruments])) == run.ratchet.hold_ir
@@ -70,7 +75,7 @@ def test_every_hypothesis_row_has_an_ir_per_instrument_and_its_selection_ir_is_t
         reached_holdout = row.holdout is not None
         assert all((each.holdout_ir is not None) == reached_holdout for each in row.instruments)
     # the selection windows the row keeps are the instruments' taken together: the worst drawdown of any
-    assert all(len(row.selection or []) == run.config.selection_windows for row in rows)
+    assert all(len(row.selection or []) == run.config.selection_windows for row in rows if not row.screened_out)
 
 
 def test_an_instruments_ir_is_the_ir_research_gives_that_instrument_alone(run: Run, tmp_path: Path) -> None:
@@ -270,7 +275,7 @@ def test_each_instrument_fills_at_its_own_tick_contracts_and_fee(source: str, ca
 # ------------------------------------------------------------------------------------- the ledger of before
 
 
-def test_a_ledger_of_an_older_sextant_gains_the_instruments_column_and_keeps_its_rows(tmp_path: Path) -> None:
+def test_a_ledger_of_an_older_sextant_gains_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # as the ledger was before it kept instruments: SCHEMA, user_version 0
         db.executescript(SCHEMA)
@@ -278,12 +283,13 @@ def test_a_ledger_of_an_older_sextant_gains_the_instruments_column_and_keeps_its
                    " VALUES ('momentum-1', 'momentum', '{}', 'baseline', 1, 0.5, 'baseline', 0)")
     ledger = Ledger(path)
     (row,) = ledger.rows()
-    assert isinstance(row, Row) and row.selection_ir == 0.5 and row.instruments == ()
+    assert isinstance(row, Row) and row.selection_ir == 0.5 and row.instruments == () and row.screen is None
     ledger.close()
     Ledger(path).close()  # opening it again changes nothing
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-        assert [column[1] for column in db.execute("PRAGMA table_info(hypotheses)")].count("instruments") == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 2
+        columns = [column[1] for column in db.execute("PRAGMA table_info(hypotheses)")]
+        assert columns.count("instruments") == 1 and columns.count("screen") == 1
 
 
 # ------------------------------------------------------------------------------------- the command line

@@ -28,14 +28,15 @@ def baseline_ir(ledger: Ledger, family: str) -> float:
 
 
 @pytest.mark.slow
-def test_on_pure_noise_200_hypotheses_are_tried_and_none_is_accepted(tmp_path: Path) -> None:
+def test_on_pure_noise_640_hypotheses_are_tried_and_none_is_accepted(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    config = ResearchConfig(budget=200, executor="process", workers=2, seed=3)
+    config = ResearchConfig(budget=640, executor="process", workers=2, seed=3)
     summary = Ratchet(config, random_walk(24_000, seed=11), ledger).run()
     rows = [row for row in ledger.rows() if row.verdict != "baseline"]
-    assert len(rows) == 200 and all(row.judged for row in rows)
-    lucky = [row for row in rows if row.selection_ir > baseline_ir(ledger, row.family)]  # type: ignore[operator]
-    assert len(lucky) >= 10, "some hypotheses must beat their baseline on the selection windows by luck"
+    assert len(rows) == 640 and all(row.judged for row in rows)
+    assert summary.screened_out_now == 600 and summary.confirmed_now == 40  # ten rounds of 64, the best 4 confirmed
+    lucky = [row for row in rows if row.selection_ir is not None and row.selection_ir > baseline_ir(ledger, row.family)]
+    assert len(lucky) >= 10, "some confirmed hypotheses must beat their baseline on the selection windows by luck"
     assert summary.accepted_now == 0 and not any(row.accepted for row in rows)
     for family in config.families:  # the best is still each family's baseline
         assert ledger.best(family).verdict == "baseline"  # type: ignore[union-attr]
@@ -44,7 +45,7 @@ def test_on_pure_noise_200_hypotheses_are_tried_and_none_is_accepted(tmp_path: P
 @pytest.mark.slow
 def test_a_planted_momentum_edge_is_found_and_accepted(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    config = ResearchConfig(budget=30, executor="inline", workers=1, families=("momentum",), seed=3)
+    config = ResearchConfig(budget=128, executor="inline", workers=1, families=("momentum",), seed=3)
     summary = Ratchet(config, planted_momentum(40_000, seed=11), ledger).run()
     accepted = [row for row in ledger.rows() if row.accepted]
     assert summary.accepted_now >= 1 and accepted
@@ -60,7 +61,7 @@ def test_a_planted_momentum_edge_is_found_and_accepted(tmp_path: Path) -> None:
 def test_a_killed_run_resumes_with_its_best_and_evaluates_nothing_twice(tmp_path: Path) -> None:
     ledger_path = tmp_path / "ledger.sqlite"
     command = [sys.executable, "-m", "sextant.cli", "research", "--market", "planted", "--quotes", "40000",
-               "--families", "momentum", "--seed", "3", "--budget", "40", "--executor", "inline",
+               "--families", "momentum", "--seed", "3", "--budget", "160", "--executor", "inline",
                "--ledger", str(ledger_path), "--report", str(tmp_path / "report"), "--no-progress"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
@@ -76,7 +77,7 @@ def test_a_killed_run_resumes_with_its_best_and_evaluates_nothing_twice(tmp_path
     judged_before = {row.id: row for row in before.rows() if row.judged}
     best_before = before.best("momentum")
     assert best_before is not None and best_before.accepted, "the run must have accepted something before the kill"
-    assert before.counts()["proposed"] < 40, "the kill must come mid-way"
+    assert before.counts()["judged"] < 160, "the kill must come mid-way"
     before.close()
 
     resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
@@ -85,7 +86,7 @@ def test_a_killed_run_resumes_with_its_best_and_evaluates_nothing_twice(tmp_path
 
     after = Ledger(ledger_path)
     rows = after.rows()
-    assert after.counts()["proposed"] == 40 and all(row.judged for row in rows)
+    assert after.counts()["proposed"] == 160 and all(row.judged for row in rows)
     assert all(row.evaluations == 1 for row in rows), "no hypothesis may be evaluated twice"
     assert len({row.id for row in rows}) == len(rows)
     for hypothesis_id, row in judged_before.items():  # what was judged stays judged, as it was
