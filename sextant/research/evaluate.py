@@ -110,11 +110,14 @@ class ProcessExecutor:
     half-made."""
 
     def __init__(self, legs: Legs, config: ResearchConfig) -> None:
+        self._workers = config.workers
         self._pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_start_worker, initargs=(legs, config))
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, float]]]:
-        return list(self._pool.map(_evaluate_in_worker, tasks))
+        # Screen tasks take milliseconds: sent a few to a message, or the hand-over costs more than the work.
+        chunk = max(1, len(tasks) // (4 * self._workers))
+        return list(self._pool.map(_evaluate_in_worker, tasks, chunksize=chunk))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

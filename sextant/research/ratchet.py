@@ -210,7 +210,7 @@ class Ratchet:
         # Ranked by how far each is above its own family's best, which is what it must beat: the families' IRs
         # differ by hundreds, so ranking IRs themselves would only ever send the strongest family on.
         bests = {family: self._best_ir(family) for family in {h.family for h in batch}}
-        margins = [means[i] - bests[h.family] for i, h in enumerate(batch)]
+        margins = [means[i] - bests[h.family] if math.isfinite(means[i]) else -math.inf for i, h in enumerate(batch)]
         order = sorted(range(len(batch)), key=lambda i: (-margins[i], i))  # ties: the earlier proposal first
         rank = {i: place + 1 for place, i in enumerate(order)}
         chosen = sorted(order[:config.batch])
