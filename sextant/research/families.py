@@ -35,10 +35,9 @@ from typing import Any
 import numba
 import numpy as np
 
-from sextant.market.features import DEFAULT_HORIZONS_S
+from sextant.market.features import DEFAULT_HORIZONS_S, SECONDS_PER_YEAR
 
 HORIZONS_S = np.array(DEFAULT_HORIZONS_S)
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from sextant.market.features import SECONDS_PER_YEAR
 from sextant.research.backtest import Fills
-from sextant.research.families import SECONDS_PER_YEAR, WindowFeatures
+from sextant.research.families import WindowFeatures
 
 EULER_GAMMA = 0.5772156649015329
 # Bumped when a metric's definition changes, so that a ledger of the old definitions is not resumed (2: the IR is
