@@ -83,17 +83,20 @@ class Attestor:
         agent not registered yet (each exactly once). Returns the agent ids."""
         chain = self._connect()
         self.chain = chain
-        identity, reputation = self.journal.get_meta("identity"), self.journal.get_meta("reputation")
-        if chain.embedded or identity is None or reputation is None:
+        identity, reputation, validation = (self.journal.get_meta(name)
+                                            for name in ("identity", "reputation", "validation"))
+        if chain.embedded or identity is None or reputation is None or validation is None:
             registry = Erc8004.deploy(chain)
+            assert registry.validation is not None  # deployed with all three
             if identity is not None and (registry.identity.address, registry.reputation.address) != (identity,
                                                                                                      reputation):
                 raise ChainError(f"the embedded chain rebuilt the registries at {registry.identity.address}, not "
                                  f"{identity} as journaled: the journal belongs to another seed", retryable=False)
             self.journal.set_meta("identity", registry.identity.address)
             self.journal.set_meta("reputation", registry.reputation.address)
+            self.journal.set_meta("validation", registry.validation.address)
         else:
-            registry = Erc8004(chain, identity, reputation)
+            registry = Erc8004(chain, identity, reputation, validation)
         self.registry = registry
         self.journal.set_meta("endpoint", chain.endpoint)
         self.journal.set_meta("chain_id", str(chain.chain_id))

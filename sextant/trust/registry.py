@@ -1,5 +1,5 @@
-"""A client for the ERC-8004 Identity and Reputation registries, written against the standard's ABI (the
-artifacts in contracts/build carry exactly the v2.0.0 signatures)."""
+"""A client for the ERC-8004 Identity, Reputation and Validation registries: the standard's v2.0.0 reference
+contracts (contracts/SOURCES.md), each behind an ERC-1967 proxy as the reference deploys them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from eth_account.signers.local import LocalAccount
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import Contract, ContractFunction
 from web3.logs import EventLogErrorFlags
 
 if TYPE_CHECKING:
@@ -16,10 +16,14 @@ if TYPE_CHECKING:
 from sextant.trust.build import load_artifact
 from sextant.trust.chain import Chain, Receipt, chain_error
 
-# Fixed gas limits with headroom over what these calls use (register ~210k, giveFeedback 183k-265k).
+# Fixed gas limits with headroom over what these calls use (register ~210k with a short URI and ~640 more a byte of
+# URI, giveFeedback 183k-265k with short tags); a fixed limit spares py-evm's slow estimate.
 GAS_REGISTER = 400_000
+GAS_PER_URI_BYTE = 800
 GAS_FEEDBACK = 450_000
 GAS_SMALL = 150_000
+GAS_DEPLOY = 6_000_000  # the Identity Registry's implementation is the largest: 14.7 KB of init code
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,23 +38,27 @@ class Summary:
 
 
 class Erc8004:
-    def __init__(self, chain: Chain, identity_address: str, reputation_address: str) -> None:
+    def __init__(self, chain: Chain, identity_address: str, reputation_address: str,
+                 validation_address: str | None = None) -> None:
         self.chain = chain
-        # web3 checks the addresses at run time; its types want them as ChecksumAddress
-        self.identity = chain.w3.eth.contract(address=cast("ChecksumAddress", identity_address),
-                                              abi=load_artifact("IdentityRegistry")["abi"])
-        self.reputation = chain.w3.eth.contract(address=cast("ChecksumAddress", reputation_address),
-                                                abi=load_artifact("ReputationRegistry")["abi"])
+        self.identity = _contract(chain, "IdentityRegistry", identity_address)
+        self.reputation = _contract(chain, "ReputationRegistry", reputation_address)
+        self.validation = _contract(chain, "ValidationRegistry", validation_address) if validation_address else None
 
     @classmethod
     def deploy(cls, chain: Chain) -> Erc8004:
-        identity, reputation = load_artifact("IdentityRegistry"), load_artifact("ReputationRegistry")
-        identity_address = chain.deploy(chain.operator, identity["abi"], identity["bytecode"])
-        reputation_address = chain.deploy(chain.operator, reputation["abi"], reputation["bytecode"], identity_address)
-        return cls(chain, identity_address, reputation_address)
+        """The three registries as the reference deploys them: each an ERC-1967 proxy started on the bootstrap
+        implementation (owned by the operator), then upgraded to its registry with the registry's `initialize`."""
+        bootstrap = load_artifact("RegistryBootstrap")
+        bootstrap_address = chain.deploy(chain.operator, bootstrap["abi"], bootstrap["bytecode"], gas=GAS_DEPLOY)
+        identity = _proxied(chain, bootstrap_address, "IdentityRegistry", ZERO_ADDRESS)
+        reputation = _proxied(chain, bootstrap_address, "ReputationRegistry", identity, identity)
+        validation = _proxied(chain, bootstrap_address, "ValidationRegistry", identity, identity)
+        return cls(chain, identity, reputation, validation)
 
     def register(self, owner: LocalAccount, agent_uri: str) -> int:
-        receipt = self.chain.transact(owner, self.identity.functions.register(agent_uri), GAS_REGISTER)
+        gas = GAS_REGISTER + GAS_PER_URI_BYTE * len(agent_uri.encode())
+        receipt = self.chain.transact(owner, self.identity.functions.register(agent_uri), gas)
         events = self.identity.events.Registered().process_receipt(_as_receipt(receipt), errors=_DISCARD)
         return int(events[0]["args"]["agentId"])
 
@@ -72,6 +80,24 @@ class Erc8004:
 
     def owner_of(self, agent_id: int) -> str:
         return str(_read(self.identity.functions.ownerOf(agent_id)))
+
+
+def _contract(chain: Chain, name: str, address: str) -> Contract:
+    # web3 checks the address at run time; its types want a ChecksumAddress
+    return chain.w3.eth.contract(address=cast("ChecksumAddress", address), abi=load_artifact(name)["abi"])
+
+
+def _proxied(chain: Chain, bootstrap_address: str, name: str, slot0: str, *initialize: object) -> str:
+    """Deploy `name`'s implementation and a proxy to it, initialised as the reference's deployment does."""
+    bootstrap, proxy, registry = (load_artifact(n) for n in ("RegistryBootstrap", "ERC1967Proxy", name))
+    w3 = chain.w3
+    implementation = chain.deploy(chain.operator, registry["abi"], registry["bytecode"], gas=GAS_DEPLOY)
+    start = w3.eth.contract(abi=bootstrap["abi"]).encode_abi("initialize", [slot0])
+    address = chain.deploy(chain.operator, proxy["abi"], proxy["bytecode"], bootstrap_address, start, gas=GAS_DEPLOY)
+    upgrade = w3.eth.contract(address=cast("ChecksumAddress", address), abi=bootstrap["abi"])
+    setup = w3.eth.contract(abi=registry["abi"]).encode_abi("initialize", list(initialize))
+    chain.transact(chain.operator, upgrade.functions.upgradeToAndCall(implementation, setup), GAS_DEPLOY)
+    return address
 
 
 _DISCARD = EventLogErrorFlags.Discard  # other events in the same receipt (Transfer, MetadataSet) are not errors

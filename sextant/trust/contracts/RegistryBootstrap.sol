@@ -5,14 +5,15 @@ import "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import "@openzeppelin/contracts-upgradeable/access/OwnableUpgradeable.sol";
 
 /**
- * @title MinimalUUPS
- * @dev Minimal UUPS implementation to use as placeholder for vanity proxy addresses
- * This allows proxies to be deployed with vanity addresses before the real implementation is ready.
+ * @title RegistryBootstrap
+ * @dev The ERC-8004 reference's MinimalUUPS (erc-8004/erc-8004-contracts @ b9e466c, MIT), with one change: the owner
+ * is the deployer, not the reference's hard-coded deployer. A proxy starts on this implementation and is then
+ * upgraded to a registry, whose `initialize` is `reinitializer(2) onlyOwner`, as the reference deploys them.
  *
  * Uses a regular storage slot (slot 0) for identityRegistry, which the real implementations
  * also use (outside their ERC-7201 namespaced storage).
  */
-contract MinimalUUPS is OwnableUpgradeable, UUPSUpgradeable {
+contract RegistryBootstrap is OwnableUpgradeable, UUPSUpgradeable {
     /// @dev Identity registry address stored at slot 0 (matches real implementations)
     address private _identityRegistry;
 
