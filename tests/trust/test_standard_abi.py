@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from sextant.trust.chain import Chain
 from sextant.trust.registry import Erc8004
+from tests.trust.conftest import ANVIL_KEY, Anvil
 from tests.trust.test_contracts import REGISTRIES, published_abi, signature
 
 GAS = 6_000_000
@@ -109,10 +111,20 @@ def funded(chain: Chain) -> LocalAccount:
     return account
 
 
-@pytest.fixture(scope="module")
-def standard() -> Iterator[Standard]:
-    chain = Chain.embedded_chain(seed=8004)
-    yield Standard(chain, Erc8004.deploy(chain))
+@pytest.fixture(params=["embedded", "anvil"])
+def standard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Standard]:
+    """On the embedded py-evm chain, and over RPC on anvil (whose reverts reach web3 as the standard's errors)."""
+    if request.param == "embedded":
+        chain = Chain.embedded_chain(seed=8004)
+        yield Standard(chain, Erc8004.deploy(chain))
+        return
+    node = Anvil(tmp_path)
+    node.start()
+    try:
+        chain = Chain.connect(node.url, ANVIL_KEY)
+        yield Standard(chain, Erc8004.deploy(chain))
+    finally:
+        node.kill()
 
 
 def registered_id(standard: Standard, receipt: Any) -> int:
@@ -252,3 +264,35 @@ def test_every_function_and_event_of_the_three_registries_through_the_published_
     metadata_updates = [args for event, args in s.events(I) if event == "event MetadataUpdate(uint256)"]
     assert {"_tokenId": plain} in metadata_updates  # ERC-4906 on setAgentURI
 
+
+
+@pytest.mark.slow
+def test_1500_distinct_clients_of_one_agent_and_200_of_them_in_one_summary(tmp_path: Path) -> None:
+    """Where our own registry stopped at the 1,025th client of an agent and 64 addresses a summary, the standard
+    has no bound: on anvil, 1,500 clients rate one agent (sent at once, each from its own funded key) and a summary
+    reads 200 of them."""
+    node = Anvil(tmp_path)
+    node.start()
+    try:
+        chain = Chain.connect(node.url, ANVIL_KEY)
+        registry = Erc8004.deploy(chain)
+        agent = registry.register(chain.operator, "https://agents.example/busy.json")
+        w3 = chain.w3
+        clients = [Account.from_key(w3.keccak(text=f"client {n}")) for n in range(1_500)]
+        for client in clients:  # anvil's own cheat code: no funding transaction per client
+            w3.provider.make_request("anvil_setBalance", [client.address, hex(10**18)])  # type: ignore[arg-type]
+        fees = {"maxFeePerGas": 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9,
+                "maxPriorityFeePerGas": 10**9}
+        sent = []
+        for client in clients:
+            call = registry.reputation.functions.giveFeedback(agent, 90, 0, "pnl", "", "", "", b"\0" * 32)
+            tx = call.build_transaction({"from": client.address, "nonce": 0, "gas": 400_000,
+                                         "chainId": chain.chain_id, **fees})  # type: ignore[typeddict-item]
+            sent.append(w3.eth.send_raw_transaction(client.sign_transaction(tx).raw_transaction))
+        assert all(w3.eth.wait_for_transaction_receipt(h, timeout=120)["status"] == 1 for h in sent)
+        assert len(registry.reputation.functions.getClients(agent).call()) == 1_500
+        assert registry.reputation.functions.getLastIndex(agent, clients[-1].address).call() == 1
+        assert registry.summary(agent, [c.address for c in clients[:200]]).count == 200
+        assert registry.summary(agent, [c.address for c in clients[:200]]).average == 90.0
+    finally:
+        node.kill()
