@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export VENV PYTHON
 
-.PHONY: run test test-fast lint lint-imports bench scenes contracts anvil local-model sysdeps venv clean help
+.PHONY: run test test-fast lint lint-imports bench scenes contracts contracts-check anvil local-model sysdeps venv clean help
 
 help:
 	@echo "make run        - find Python 3.13/3.12, create .venv, install, start Sextant"
@@ -40,9 +40,13 @@ lint-imports: venv
 bench: venv
 	$(BIN)/sextant bench all
 
-# Compile the ERC-8004 registries (Vyper, offline) into sextant/trust/contracts/build/ (committed).
+# Compile the ERC-8004 registries (the standard's reference on OpenZeppelin, with solc-js and OpenZeppelin from npm
+# into .tools/solc) into sextant/trust/contracts/build/ (committed); contracts-check: compile and compare (CI).
 contracts: venv
 	$(BIN)/python -m sextant.trust.build
+
+contracts-check: venv
+	$(BIN)/python -m sextant.trust.build --check
 
 # anvil (Foundry's local Ethereum node) from npm, for the trust layer's RPC-path tests and bench (.tools/).
 ANVIL_VERSION := 1.7.1
