@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from eth_abi import decode
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractCustomError, ContractLogicError
 
@@ -143,33 +143,34 @@ def test_every_function_and_event_of_the_three_registries_through_the_published_
     s, chain = standard, standard.chain
     operator = chain.operator
     alice, bob, carol, wallet, validator = (funded(chain) for _ in range(5))
-    I, R, V = REGISTRIES  # noqa: N806 - the registries' names, short
+    ID, REP, VAL = REGISTRIES
 
     # --- Identity: ERC-721 with URIs, metadata, the agent wallet, ERC-4906, ERC-5267, UUPS, Ownable
-    assert s.read(I, "getVersion()") == "2.0.0"
-    assert (s.read(I, "name()"), s.read(I, "symbol()")) == ("AgentIdentity", "AGENT")
-    assert s.read(I, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(I, "owner()") == operator.address
-    assert s.refusal(None, I, "proxiableUUID()") == "UUPSUnauthorizedCallContext"  # only the implementation answers
-    assert all(s.read(I, "supportsInterface(bytes4)", bytes.fromhex(i)) for i in ("80ac58cd", "49064906", "01ffc9a7"))
-    _, domain_name, version, chain_id, verifying, _, _ = s.read(I, "eip712Domain()")
+    assert s.read(ID, "getVersion()") == "2.0.0"
+    assert (s.read(ID, "name()"), s.read(ID, "symbol()")) == ("AgentIdentity", "AGENT")
+    assert s.read(ID, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(ID, "owner()") == operator.address
+    assert s.refusal(None, ID, "proxiableUUID()") == "UUPSUnauthorizedCallContext"  # only the implementation answers
+    assert all(s.read(ID, "supportsInterface(bytes4)", bytes.fromhex(i)) for i in ("80ac58cd", "49064906", "01ffc9a7"))
+    _, domain_name, version, chain_id, verifying, _, _ = s.read(ID, "eip712Domain()")
     assert (domain_name, version, chain_id, verifying) == ("ERC8004IdentityRegistry", "1", chain.chain_id,
-                                                           s.contracts[I].address)
-    bare = registered_id(s, s.send(alice, I, "register()"))
-    plain = registered_id(s, s.send(alice, I, "register(string)", "https://agents.example/plain.json"))
+                                                           s.contracts[ID].address)
+    bare = registered_id(s, s.send(alice, ID, "register()"))
+    plain = registered_id(s, s.send(alice, ID, "register(string)", "https://agents.example/plain.json"))
     on_chain_file = "data:application/json;base64," + "QUJD" * 1_024  # a 4 KB registration file on chain
-    rich = registered_id(s, s.send(alice, I, "register(string,(string,bytes)[])", on_chain_file,
+    rich = registered_id(s, s.send(alice, ID, "register(string,(string,bytes)[])", on_chain_file,
                                    [("role", b"trader"), ("desk", b"x" * 2_000)]))
     assert [bare, plain, rich] == [0, 1, 2]  # the reference counts from 0
-    assert s.read(I, "ownerOf(uint256)", rich) == alice.address and s.read(I, "balanceOf(address)", alice.address) == 3
-    assert s.read(I, "tokenURI(uint256)", rich) == on_chain_file
-    assert s.read(I, "getMetadata(uint256,string)", rich, "desk") == b"x" * 2_000
-    s.send(alice, I, "setMetadata(uint256,string,bytes)", plain, "endpoint", b"wss://agents.example")
-    assert "reserved key" in s.refusal(alice, I, "setMetadata(uint256,string,bytes)", plain, "agentWallet", b"")
-    s.send(alice, I, "setAgentURI(uint256,string)", plain, "ipfs://bafy-new")
-    assert s.read(I, "tokenURI(uint256)", plain) == "ipfs://bafy-new"
+    assert s.read(ID, "ownerOf(uint256)", rich) == alice.address
+    assert s.read(ID, "balanceOf(address)", alice.address) == 3
+    assert s.read(ID, "tokenURI(uint256)", rich) == on_chain_file
+    assert s.read(ID, "getMetadata(uint256,string)", rich, "desk") == b"x" * 2_000
+    s.send(alice, ID, "setMetadata(uint256,string,bytes)", plain, "endpoint", b"wss://agents.example")
+    assert "reserved key" in s.refusal(alice, ID, "setMetadata(uint256,string,bytes)", plain, "agentWallet", b"")
+    s.send(alice, ID, "setAgentURI(uint256,string)", plain, "ipfs://bafy-new")
+    assert s.read(ID, "tokenURI(uint256)", plain) == "ipfs://bafy-new"
 
     # the agent wallet: the owner's at registration, another only with that wallet's EIP-712 proof, before its deadline
-    assert s.read(I, "getAgentWallet(uint256)", plain) == alice.address
+    assert s.read(ID, "getAgentWallet(uint256)", plain) == alice.address
     deadline = chain.w3.eth.get_block("latest")["timestamp"] + 120
     typed = {"types": {"AgentWalletSet": [{"name": "agentId", "type": "uint256"},
                                           {"name": "newWallet", "type": "address"},
@@ -180,74 +181,74 @@ def test_every_function_and_event_of_the_three_registries_through_the_published_
              "message": {"agentId": plain, "newWallet": wallet.address, "owner": alice.address, "deadline": deadline}}
     proof = wallet.sign_typed_data(full_message=typed).signature
     forged = alice.sign_typed_data(full_message=typed).signature
-    assert "invalid wallet sig" in s.refusal(alice, I, "setAgentWallet(uint256,address,uint256,bytes)", plain,
+    assert "invalid wallet sig" in s.refusal(alice, ID, "setAgentWallet(uint256,address,uint256,bytes)", plain,
                                              wallet.address, deadline, forged)
-    assert "expired" in s.refusal(alice, I, "setAgentWallet(uint256,address,uint256,bytes)", plain, wallet.address,
+    assert "expired" in s.refusal(alice, ID, "setAgentWallet(uint256,address,uint256,bytes)", plain, wallet.address,
                                   1, proof)
-    s.send(alice, I, "setAgentWallet(uint256,address,uint256,bytes)", plain, wallet.address, deadline, proof)
-    assert s.read(I, "getAgentWallet(uint256)", plain) == wallet.address
-    s.send(alice, I, "unsetAgentWallet(uint256)", plain)
-    assert s.read(I, "getAgentWallet(uint256)", plain) == ZERO
+    s.send(alice, ID, "setAgentWallet(uint256,address,uint256,bytes)", plain, wallet.address, deadline, proof)
+    assert s.read(ID, "getAgentWallet(uint256)", plain) == wallet.address
+    s.send(alice, ID, "unsetAgentWallet(uint256)", plain)
+    assert s.read(ID, "getAgentWallet(uint256)", plain) == ZERO
 
     # approvals and the three transfers; a safe transfer to a contract that is no ERC-721 receiver is refused
-    s.send(alice, I, "approve(address,uint256)", bob.address, bare)
-    assert s.read(I, "getApproved(uint256)", bare) == bob.address
-    s.send(alice, I, "setApprovalForAll(address,bool)", carol.address, True)
-    assert s.read(I, "isApprovedForAll(address,address)", alice.address, carol.address)
-    s.send(bob, I, "transferFrom(address,address,uint256)", alice.address, bob.address, bare)
-    s.send(carol, I, "safeTransferFrom(address,address,uint256)", alice.address, bob.address, plain)
-    s.send(alice, I, "safeTransferFrom(address,address,uint256,bytes)", alice.address, bob.address, rich, b"hi")
-    assert [s.read(I, "ownerOf(uint256)", agent) for agent in (bare, plain, rich)] == [bob.address] * 3
-    not_a_receiver = s.contracts[R].address
-    assert s.refusal(bob, I, "safeTransferFrom(address,address,uint256)", bob.address, not_a_receiver,
+    s.send(alice, ID, "approve(address,uint256)", bob.address, bare)
+    assert s.read(ID, "getApproved(uint256)", bare) == bob.address
+    s.send(alice, ID, "setApprovalForAll(address,bool)", carol.address, True)
+    assert s.read(ID, "isApprovedForAll(address,address)", alice.address, carol.address)
+    s.send(bob, ID, "transferFrom(address,address,uint256)", alice.address, bob.address, bare)
+    s.send(carol, ID, "safeTransferFrom(address,address,uint256)", alice.address, bob.address, plain)
+    s.send(alice, ID, "safeTransferFrom(address,address,uint256,bytes)", alice.address, bob.address, rich, b"hi")
+    assert [s.read(ID, "ownerOf(uint256)", agent) for agent in (bare, plain, rich)] == [bob.address] * 3
+    not_a_receiver = s.contracts[REP].address
+    assert s.refusal(bob, ID, "safeTransferFrom(address,address,uint256)", bob.address, not_a_receiver,
                      bare) == "ERC721InvalidReceiver"
-    assert s.refusal(bob, I, "ownerOf(uint256)", 99) == "ERC721NonexistentToken"
+    assert s.refusal(bob, ID, "ownerOf(uint256)", 99) == "ERC721NonexistentToken"
 
     # --- Reputation: feedback, responses, revocation, reads and the summary
-    assert s.read(R, "getVersion()") == "2.0.0" and s.read(R, "getIdentityRegistry()") == s.contracts[I].address
-    assert s.read(R, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(R, "owner()") == operator.address
-    assert s.refusal(None, R, "proxiableUUID()") == "UUPSUnauthorizedCallContext"
+    assert s.read(REP, "getVersion()") == "2.0.0" and s.read(REP, "getIdentityRegistry()") == s.contracts[ID].address
+    assert s.read(REP, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(REP, "owner()") == operator.address
+    assert s.refusal(None, REP, "proxiableUUID()") == "UUPSUnauthorizedCallContext"
     feedback = "(uint256,int128,uint8,string,string,string,string,bytes32)"
-    assert "Self-feedback" in s.refusal(bob, R, f"giveFeedback{feedback}", rich, 1, 0, "", "", "", "", b"\0" * 32)
+    assert "Self-feedback" in s.refusal(bob, REP, f"giveFeedback{feedback}", rich, 1, 0, "", "", "", "", b"\0" * 32)
     tag = "t" * 1_024  # a 1 KB tag
-    s.send(carol, R, f"giveFeedback{feedback}", rich, 95, 0, tag, "pnl", "https://x/api", "ipfs://fb1", b"\1" * 32)
-    s.send(carol, R, f"giveFeedback{feedback}", rich, -250, 2, tag, "pnl", "", "", b"\0" * 32)
-    s.send(validator, R, f"giveFeedback{feedback}", rich, 80, 0, "other", "", "", "", b"\0" * 32)
-    assert s.read(R, "getLastIndex(uint256,address)", rich, carol.address) == 2
-    assert s.read(R, "getClients(uint256)", rich) == [carol.address, validator.address]
-    assert s.read(R, "readFeedback(uint256,address,uint64)", rich, carol.address, 1) == [95, 0, tag, "pnl", False]
-    s.send(bob, R, "appendResponse(uint256,address,uint64,string,bytes32)", rich, carol.address, 1, "ipfs://re",
+    s.send(carol, REP, f"giveFeedback{feedback}", rich, 95, 0, tag, "pnl", "https://x/api", "ipfs://fb1", b"\1" * 32)
+    s.send(carol, REP, f"giveFeedback{feedback}", rich, -250, 2, tag, "pnl", "", "", b"\0" * 32)
+    s.send(validator, REP, f"giveFeedback{feedback}", rich, 80, 0, "other", "", "", "", b"\0" * 32)
+    assert s.read(REP, "getLastIndex(uint256,address)", rich, carol.address) == 2
+    assert s.read(REP, "getClients(uint256)", rich) == [carol.address, validator.address]
+    assert s.read(REP, "readFeedback(uint256,address,uint64)", rich, carol.address, 1) == [95, 0, tag, "pnl", False]
+    s.send(bob, REP, "appendResponse(uint256,address,uint64,string,bytes32)", rich, carol.address, 1, "ipfs://re",
            b"\2" * 32)
-    assert s.read(R, "getResponseCount(uint256,address,uint64,address[])", rich, carol.address, 1, [bob.address]) == 1
-    s.send(carol, R, "revokeFeedback(uint256,uint64)", rich, 2)
+    assert s.read(REP, "getResponseCount(uint256,address,uint64,address[])", rich, carol.address, 1, [bob.address]) == 1
+    s.send(carol, REP, "revokeFeedback(uint256,uint64)", rich, 2)
     clients, indexes, values, decimals, tag1s, _, revoked = s.read(
-        R, "readAllFeedback(uint256,address[],string,string,bool)", rich, [], "", "", True)
+        REP, "readAllFeedback(uint256,address[],string,string,bool)", rich, [], "", "", True)
     assert (clients, indexes, values, decimals, revoked) == (
         [carol.address, carol.address, validator.address], [1, 2, 1], [95, -250, 80], [0, 2, 0], [False, True, False])
     assert tag1s[0] == tag
-    assert s.read(R, "getSummary(uint256,address[],string,string)", rich, [carol.address, validator.address], tag,
+    assert s.read(REP, "getSummary(uint256,address[],string,string)", rich, [carol.address, validator.address], tag,
                   "") == [1, 95, 0]  # the revoked one left out, the tag filters
 
     # --- Validation: a request by the agent's owner, the validator's response, the reads
-    assert s.read(V, "getVersion()") == "2.0.0" and s.read(V, "getIdentityRegistry()") == s.contracts[I].address
-    assert s.read(V, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(V, "owner()") == operator.address
-    assert s.refusal(None, V, "proxiableUUID()") == "UUPSUnauthorizedCallContext"
+    assert s.read(VAL, "getVersion()") == "2.0.0" and s.read(VAL, "getIdentityRegistry()") == s.contracts[ID].address
+    assert s.read(VAL, "UPGRADE_INTERFACE_VERSION()") == "5.0.0" and s.read(VAL, "owner()") == operator.address
+    assert s.refusal(None, VAL, "proxiableUUID()") == "UUPSUnauthorizedCallContext"
     request = chain.w3.keccak(text="decision record 1")
-    s.send(bob, V, "validationRequest(address,uint256,string,bytes32)", validator.address, rich, "ipfs://record",
+    s.send(bob, VAL, "validationRequest(address,uint256,string,bytes32)", validator.address, rich, "ipfs://record",
            request)
-    assert "not validator" in s.refusal(bob, V, "validationResponse(bytes32,uint8,string,bytes32,string)", request, 100,
-                                        "", b"\0" * 32, "")
-    s.send(validator, V, "validationResponse(bytes32,uint8,string,bytes32,string)", request, 100, "ipfs://why",
+    respond = "validationResponse(bytes32,uint8,string,bytes32,string)"
+    assert "not validator" in s.refusal(bob, VAL, respond, request, 100, "", b"\0" * 32, "")
+    s.send(validator, VAL, "validationResponse(bytes32,uint8,string,bytes32,string)", request, 100, "ipfs://why",
            b"\3" * 32, "reproduced")
-    status = s.read(V, "getValidationStatus(bytes32)", request)
+    status = s.read(VAL, "getValidationStatus(bytes32)", request)
     assert (status[0], status[1], status[2], status[4]) == (validator.address, rich, 100, "reproduced")
-    assert s.read(V, "getAgentValidations(uint256)", rich) == [request]
-    assert s.read(V, "getValidatorRequests(address)", validator.address) == [request]
-    assert s.read(V, "getSummary(uint256,address[],string)", rich, [validator.address], "") == [1, 100]
+    assert s.read(VAL, "getAgentValidations(uint256)", rich) == [request]
+    assert s.read(VAL, "getValidatorRequests(address)", validator.address) == [request]
+    assert s.read(VAL, "getSummary(uint256,address[],string)", rich, [validator.address], "") == [1, 100]
 
     # --- administration, the same on all three: one initialisation, upgrades only by the owner, Ownable
-    for name, initialize, args in ((I, "initialize()", ()), (R, "initialize(address)", (s.contracts[I].address,)),
-                                   (V, "initialize(address)", (s.contracts[I].address,))):
+    for name, initialize, args in ((ID, "initialize()", ()), (REP, "initialize(address)", (s.contracts[ID].address,)),
+                                   (VAL, "initialize(address)", (s.contracts[ID].address,))):
         assert s.refusal(operator, name, initialize, *args) == "InvalidInitialization"
         assert s.refusal(bob, name, "upgradeToAndCall(address,bytes)", ZERO, b"") == "OwnableUnauthorizedAccount"
         s.send(operator, name, "transferOwnership(address)", bob.address)
@@ -261,7 +262,7 @@ def test_every_function_and_event_of_the_three_registries_through_the_published_
         emitted = {event for event, _ in s.events(name)}
         events = {signature(e) for e in published_abi(name) if e["type"] == "event"}
         assert events - emitted == (NEVER_EMITTED & events), f"{name}: not seen"
-    metadata_updates = [args for event, args in s.events(I) if event == "event MetadataUpdate(uint256)"]
+    metadata_updates = [args for event, args in s.events(ID) if event == "event MetadataUpdate(uint256)"]
     assert {"_tokenId": plain} in metadata_updates  # ERC-4906 on setAgentURI
 
 
