@@ -65,7 +65,7 @@ from sextant.replay.format import SceneError
 from sextant.replay.recorder import SceneRecorder
 from sextant.research.link import ResearchLink
 from sextant.risk.hull import RiskLimits
-from sextant.state.bus import Bus, CommandRead, ContextCommitted, EventPublished, QuoteEncoded
+from sextant.state.bus import Bus, CommandRead, ContextCommitted, EventPublished, IntentDecided, QuoteEncoded
 from sextant.state.context import ContextWriter
 from sextant.state.layout import Venue
 from sextant.state.ring import EventRingWriter
@@ -406,7 +406,7 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
     bus.subscribe(EventPublished, stream.on_event)
     recorder = new_recorder(config) if config.record_dir else None
     if recorder is not None:
-        attach_recorder(recorder, bus)
+        attach_recorder(recorder, bus, context)
     trust = None
     if config.trust_dir:
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
@@ -418,7 +418,8 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
     return parts
 
 
-def attach_recorder(recorder: SceneRecorder, bus: Bus) -> None:
+def attach_recorder(recorder: SceneRecorder, bus: Bus, writer: ContextWriter) -> None:
+    bus.subscribe(IntentDecided, lambda decided: recorder.on_decision(decided.intent_id, writer.record.tobytes()))
     bus.subscribe(ContextCommitted, recorder.on_context)
     bus.subscribe(QuoteEncoded, recorder.on_quote)
     bus.subscribe(CommandRead, recorder.on_command)

@@ -286,7 +286,7 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
         recorder = new_recorder(config, out / "scene", source=source,
                                 context_interval_s=context_interval_s) if record else None
         if recorder is not None:
-            attach_recorder(recorder, bus)
+            attach_recorder(recorder, bus, context)
             recorder.start()
         engine.add_actor(encoder)
         engine.add_actor(translator)

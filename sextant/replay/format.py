@@ -6,6 +6,8 @@
     context.arrow    ContextWindow snapshots: wall_ns, ts_ns, sequence, record (the raw record bytes)
     events.arrow     every engine event: seq, ts_ns, kind, payload (msgpack, as on the EventRing)
     commands.arrow   every command the engine received: ts_ns, kind, payload
+    decisions.arrow  the ContextWindow record each intent was decided on: intent_id, context_hash (keccak-256 of the
+                     record, as its decision record names it), record; absent from scenes recorded before it was
 
 The four tables are Arrow IPC streams, written one record batch per second: a standard columnar format any Arrow
 reader opens (pyarrow, polars, DuckDB, Nautilus' own Arrow tooling), appended without rewriting, and readable up
@@ -36,9 +38,12 @@ CONTEXT_SCHEMA = pa.schema([("wall_ns", pa.uint64()), ("ts_ns", pa.uint64()), ("
 EVENTS_SCHEMA = pa.schema([("seq", pa.uint64()), ("ts_ns", pa.uint64()), ("kind", pa.uint16()),
                            ("payload", pa.binary())])
 COMMANDS_SCHEMA = pa.schema([("ts_ns", pa.uint64()), ("kind", pa.uint16()), ("payload", pa.binary())])
+DECISIONS_SCHEMA = pa.schema([("intent_id", pa.string()), ("context_hash", pa.binary(32)),
+                              ("record", pa.binary(CONTEXT_RECORD_SIZE))])
 
 TABLES: dict[str, pa.Schema] = {"quotes": QUOTES_SCHEMA, "context": CONTEXT_SCHEMA, "events": EVENTS_SCHEMA,
-                                "commands": COMMANDS_SCHEMA}
+                                "commands": COMMANDS_SCHEMA, "decisions": DECISIONS_SCHEMA}
+OPTIONAL_TABLES = frozenset({"decisions"})  # absent from scenes recorded before it was: read as empty
 
 
 class SceneError(Exception):
@@ -53,6 +58,8 @@ def read_table(scene: Path, name: str) -> pa.Table:
     """A table of a scene, up to its last complete batch (a writer that died mid-batch loses only that batch)."""
     path = table_path(scene, name)
     schema = TABLES[name]
+    if not path.exists() and name in OPTIONAL_TABLES:
+        return schema.empty_table()
     if not path.exists():
         raise SceneError(f"{path}: missing; is {scene} a scene directory (docs/scene-format.md)?")
     batches = []
@@ -121,3 +128,11 @@ def read_quotes(scene: Path) -> pa.Table:
     if table.num_rows and pa.compute.max(table.column("slot")).as_py() > 0:
         raise SceneError(f"{scene}: a portfolio's scene (quotes of several instruments); this reads one instrument's")
     return table
+
+
+def read_decisions(scene: Path) -> dict[bytes, tuple[str, bytes]]:
+    """The records intents were decided on, by their keccak-256: (intent id, record bytes)."""
+    table = read_table(scene, "decisions")
+    return {context_hash: (intent_id, record) for intent_id, context_hash, record in zip(
+        table.column("intent_id").to_pylist(), table.column("context_hash").to_pylist(),
+        table.column("record").to_pylist(), strict=True)}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from eth_utils import keccak
 
 from sextant.replay.format import FORMAT_NAME, FORMAT_VERSION, METADATA_FILE, TABLES, table_path
 from sextant.state import messages
@@ -117,6 +118,11 @@ class SceneRecorder:
             return
         self._last_context_ns = committed.wall_ns
         self._append("context", (committed.wall_ns, committed.ts_ns, committed.sequence, committed.record.tobytes()))
+
+    def on_decision(self, intent_id: str, record: bytes) -> None:
+        """The ContextWindow record an intent was decided on, whole: a validator re-runs the agent on it (the
+        periodic snapshots may not hold that moment)."""
+        self._append("decisions", (intent_id, keccak(record), record))
 
     def on_event(self, published: EventPublished) -> None:
         event = published.event
