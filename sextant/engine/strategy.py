@@ -232,6 +232,11 @@ class SwarmStrategy(Strategy):
         """Every crew member on every instrument."""
         return self._all_agents
 
+    def member(self, agent_id: str, instrument: str) -> Agent | None:
+        """The crew member `agent_id` of `instrument`'s crew (each instrument has its own)."""
+        desk = self._desk_of.get(instrument)
+        return next((agent for agent in desk.agents if agent.agent_id == agent_id), None) if desk else None
+
     @property
     def stop_loss(self) -> StopLossGuard:
         """The first instrument's stop-loss guard."""

@@ -140,7 +140,7 @@ class Attestor:
 
     def attest(self, agent: str, outcome: dict[str, Any], *, instrument: str, strategy: str, context_hash: str = "",
                intent: dict[str, Any] | None = None, orders: list[dict[str, Any]] | None = None,
-               fills: list[dict[str, Any]] | None = None) -> str:
+               fills: list[dict[str, Any]] | None = None, deciding_agent: dict[str, Any] | None = None) -> str:
         """Record, sign and journal one closed decision; the worker puts it on chain. Returns the record id."""
         entry_notional = abs(float(outcome["quantity"])) * float(outcome["entry_price"]) * float(
             outcome.get("multiplier", 1.0))
@@ -148,7 +148,8 @@ class Attestor:
         return self._journaled(agent, f"{agent}-{closed_at_ns}-{outcome.get('intent_id') or 'position'}", outcome,
                                outcome_value(float(outcome["realized_pnl"]), entry_notional), closed_at_ns,
                                instrument=instrument, strategy=strategy,
-                               context_hash=context_hash, intent=intent or {}, orders=orders or [], fills=fills or [])
+                               context_hash=context_hash, intent=intent or {}, orders=orders or [], fills=fills or [],
+                               deciding_agent=deciding_agent or {})
 
     def attest_answer(self, agent: str, answer: dict[str, Any], *, instrument: str, strategy: str) -> str:
         """Record, sign and journal one scored answer of a model (an LlmAnswerScored event's fields and `ts_ns`):
@@ -160,19 +161,21 @@ class Attestor:
         file_safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", agent)  # the record id names its file: no slash, no colon
         return self._journaled(agent, f"{file_safe}-{scored_ns}-answer", answer, value, scored_ns,
                                instrument=instrument, strategy=strategy, context_hash="", intent={}, orders=[],
-                               fills=[])
+                               fills=[], deciding_agent={})
 
     def _journaled(self, agent: str, record_id: str, outcome: dict[str, Any], value: int, closed_at_ns: int, *,
                    instrument: str, strategy: str, context_hash: str, intent: dict[str, Any],
-                   orders: list[dict[str, Any]], fills: list[dict[str, Any]]) -> str:
+                   orders: list[dict[str, Any]], fills: list[dict[str, Any]], deciding_agent: dict[str, Any]) -> str:
         agent_id = self._agents.get(agent)
         if agent_id is None:
             raise KeyError(f"agent {agent!r} is not registered; known: {sorted(self._agents)}")
         existing = self.journal.by_record(record_id)
         if existing is not None:
             return record_id  # already journaled: attesting the same decision twice changes nothing
-        record = {"version": 1, "record_id": record_id, "agent": agent, "agent_id": agent_id,
+        # version 2: the deciding agent's kind and config, for a validator to re-run it
+        record = {"version": 2, "record_id": record_id, "agent": agent, "agent_id": agent_id,
                   "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
+                  "deciding_agent": deciding_agent,
                   "intent": intent, "orders": orders, "fills": fills, "outcome": outcome, "value": value,
                   "value_decimals": VALUE_DECIMALS, "closed_at_ns": closed_at_ns}
         identity = self.journal.get_meta("identity") or ""

@@ -87,7 +87,8 @@ def _attest(attestor: Attestor, line: HandoffLine, send: Any) -> None:
         decision = entry.get("decision") or {}
         attestor.attest(entry["agent"], entry["outcome"], instrument=entry["instrument"], strategy=entry["strategy"],
                         context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),
-                        orders=decision.get("orders"), fills=decision.get("fills"))
+                        orders=decision.get("orders"), fills=decision.get("fills"),
+                        deciding_agent=decision.get("deciding_agent"))
     except (KeyError, TypeError, ValueError) as error:
         send(("event", messages.CommandResult(command_id="", command="attest", applied=False,
                                               reason=f"{type(error).__name__}: {error}")))

@@ -63,6 +63,8 @@ class TrustTarget(Protocol):
 
     def apply_reputation(self, scores: dict[str, float | None]) -> None: ...
 
+    def member(self, agent_id: str, instrument: str) -> Any: ...  # the crew member of that instrument, or None
+
 
 @dataclass(slots=True)
 class _Child:
@@ -160,7 +162,8 @@ class TrustLink:
             decided_on = self._decided_on.pop(event.intent_id, None) or self._writer.record.tobytes()
             context_hash = "0x" + keccak(decided_on).hex()
             self._decisions[event.intent_id] = {"intent": msgspec.to_builtins(event), "context_hash": context_hash,
-                                                "orders": [], "fills": []}
+                                                "orders": [], "fills": [],
+                                                "deciding_agent": self._deciding_agent(event)}
             while len(self._decisions) > MAX_OPEN_DECISIONS:
                 self._decisions.popitem(last=False)
         elif isinstance(event, messages.LlmAnswerScored):
@@ -174,6 +177,15 @@ class TrustLink:
             if decision is not None:
                 key = "orders" if isinstance(event, messages.OrderSubmitted) else "fills"
                 decision[key].append(msgspec.to_builtins(event) | {"ts_ns": ts_ns})
+
+    def _deciding_agent(self, event: messages.IntentGenerated) -> dict[str, Any]:
+        """What a validator re-runs: the member's kind and its config at the moment it decided (research may change
+        the config later)."""
+        agent = self._strategy.member(event.agent, event.instrument)
+        config = getattr(agent, "config", None)
+        if agent is None or not isinstance(config, msgspec.Struct):
+            return {}
+        return {"kind": type(agent).__name__, "config": msgspec.to_builtins(config)}
 
     def on_outcome(self, closed: PositionClosed) -> None:
         """Hand a closed decision over: on disk (the write-ahead file) when this returns, whatever the child is

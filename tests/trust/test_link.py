@@ -48,6 +48,9 @@ class StandInStrategy:
     def apply_reputation(self, scores: dict[str, float | None]) -> None:
         self.reputations.append(scores)
 
+    def member(self, agent_id: str, instrument: str) -> Any:
+        return None  # no crew here: records name no deciding agent
+
 
 class CollectingSink:
     def __init__(self) -> None:
