@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from eth_typing import ChecksumAddress
 
 from sextant.trust.build import load_artifact
-from sextant.trust.chain import Chain, Receipt, chain_error
+from sextant.trust.chain import Chain, ChainError, Receipt, chain_error
 
 # Fixed gas limits with headroom over what these calls use (register ~210k with a short URI and ~640 more a byte of
 # URI, giveFeedback 183k-265k with short tags); a fixed limit spares py-evm's slow estimate.
@@ -35,6 +35,16 @@ class Summary:
     @property
     def average(self) -> float:
         return self.value / 10**self.decimals if self.count else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationStatus:
+    validator: str
+    agent_id: int
+    response: int  # 0..100; 0 also while no response has come
+    response_hash: bytes
+    tag: str
+    last_update: int  # block time of the response; 0 before it
 
 
 class Erc8004:
@@ -80,6 +90,33 @@ class Erc8004:
 
     def owner_of(self, agent_id: int) -> str:
         return str(_read(self.identity.functions.ownerOf(agent_id)))
+
+    # ------------------------------------------------------------------------------------------- validation
+
+    def request_validation(self, owner: LocalAccount, validator: str, agent_id: int, request_uri: str,
+                           request_hash: bytes) -> Receipt:
+        """Ask `validator` to check a decision of `agent_id` (the record at `request_uri`, hashing to
+        `request_hash`). Only the agent's owner or operator may ask."""
+        call = self._validation().functions.validationRequest(validator, agent_id, request_uri, request_hash)
+        return self.chain.transact(owner, call, GAS_FEEDBACK + GAS_PER_URI_BYTE * len(request_uri.encode()))
+
+    def respond_validation(self, validator: LocalAccount, request_hash: bytes, response: int, response_uri: str,
+                           response_hash: bytes, tag: str) -> Receipt:
+        """The validator's answer: 0..100 (100 reproduced), with where its reasons are and their hash."""
+        call = self._validation().functions.validationResponse(request_hash, response, response_uri, response_hash,
+                                                               tag)
+        return self.chain.transact(validator, call, GAS_FEEDBACK + GAS_PER_URI_BYTE * len(response_uri.encode()))
+
+    def validation_status(self, request_hash: bytes) -> ValidationStatus:
+        validator, agent_id, response, response_hash, tag, updated = _read(
+            self._validation().functions.getValidationStatus(request_hash))
+        return ValidationStatus(str(validator), int(agent_id), int(response), bytes(response_hash), str(tag),
+                                int(updated))
+
+    def _validation(self) -> Contract:
+        if self.validation is None:
+            raise ChainError("no Validation Registry in this deployment", retryable=False)
+        return self.validation
 
 
 def _contract(chain: Chain, name: str, address: str) -> Contract:

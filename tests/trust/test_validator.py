@@ -11,12 +11,16 @@ from typing import Any
 
 import msgspec
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from sextant.engine.config import EngineConfig
 from sextant.engine.node import default_crews
 from sextant.replay.format import read_decisions, read_metadata, read_table
 from sextant.state import messages
+from sextant.trust.chain import Chain, derived_key
+from sextant.trust.records import record_hash
+from sextant.trust.registry import Erc8004
 from sextant.trust.validator import NOT_REPRODUCED, REPRODUCED, validate
 from tests.conftest import REPO_ROOT
 
@@ -89,3 +93,27 @@ def test_a_changed_fill_a_changed_context_or_a_changed_config_validates_at_0_wit
     model = copy.deepcopy(record) | {"deciding_agent": {"kind": "PerceptionRouter", "config": {}}}
     validation = validate(model, scene)
     assert validation.response == NOT_REPRODUCED and "only a rule agent is re-run" in validation.reason
+
+
+def test_the_answer_goes_on_chain_as_the_standards_validation_response(scene: Path) -> None:
+    """The operator (the agent's owner) asks a validator of its own key; the validator answers 100 for the recorded
+    decision and 0 for its tampered copy, and getValidationStatus says so to anyone."""
+    chain = Chain.embedded_chain(seed=21)
+    registry = Erc8004.deploy(chain)
+    validator = Account.from_key(derived_key(bytes(chain.operator.key), "validator"))
+    chain.fund(validator.address, 10**18, minimum=10**17)
+    record = next(record for record in records_as_the_trust_link_writes_them(scene) if record["fills"])
+    tampered = copy.deepcopy(record)
+    tampered["fills"][0]["fill_price"] += 1.0
+    agent_id = registry.register(chain.operator, "https://agents.example/crew.json")
+    for each, expected in ((record, REPRODUCED), (tampered, NOT_REPRODUCED)):
+        request = record_hash(each)
+        registry.request_validation(chain.operator, validator.address, agent_id, "file:///records/x.json", request)
+        validation = validate(each, scene)
+        reason = validation.reason.encode()
+        registry.respond_validation(validator, request, validation.response,
+                                    "data:text/plain," + validation.reason, keccak(reason),
+                                    "reproduced" if validation.response == REPRODUCED else "differs")
+        status = registry.validation_status(request)
+        assert (status.validator, status.agent_id, status.response) == (validator.address, agent_id, expected)
+        assert status.response_hash == keccak(reason) and status.last_update > 0
