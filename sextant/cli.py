@@ -133,14 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     _portfolio_option(sim)
     sim.add_argument("--estop-at", type=float, metavar="SECONDS",
                      help="a drill: engage the E-stop this far into the data (it flattens every instrument)")
+    sim.add_argument("--attest", action="store_true",
+                     help="after the run, attest each closed decision into OUT/trust on the configured chain (its "
+                          "own journal, apart from the live crew's) and ask [trust] validator to re-run each")
 
     trust = verbs.add_parser("trust", help="ERC-8004 attestation: status of the crew's identities and reputation",
                              description="The trust layer: the crew's agent ids, on-chain scores and attestations "
                                          "(SEXTANT_TRUST_DIR, SEXTANT_CHAIN_RPC / SEXTANT_CHAIN_KEY).")
     trust_verbs = trust.add_subparsers(dest="trust_verb", metavar="ACTION", parser_class=_Parser)
     trust_verbs.add_parser("status", help="agents, ids, scores, pending and mined attestations, the chain endpoint")
-    verify = trust_verbs.add_parser("verify", help="check a decision record's signature and its on-chain hash")
+    verify = trust_verbs.add_parser("verify", help="check a decision record's signature and its on-chain hash, and "
+                                                   "show its validation")
     verify.add_argument("record", help="a record file (trust/records/<id>.json)")
+    validator = trust_verbs.add_parser(
+        "validator", help="run an ERC-8004 validator: re-run each decision it is asked about, answer on chain",
+        description="A validator with its own key (SEXTANT_VALIDATOR_KEY) on an RPC chain (SEXTANT_CHAIN_RPC): it "
+                    "follows the ValidationRequest events addressed to it, re-runs each decision record on the "
+                    "scene it names, and answers 100 (reproduced) or 0 with the reason (docs/trust.md).")
+    validator.add_argument("--registry", metavar="ADDRESS",
+                           help="the Validation Registry (default: the one in [trust] dir's journal)")
+    validator.add_argument("--once", action="store_true",
+                           help="answer what can be answered now, then exit (default: follow until Ctrl-C)")
 
     llm = verbs.add_parser("llm", help="the crew's models: each one's scored record and calibration",
                            description="What each model has earned: its directional answers scored against the mid "
@@ -465,7 +478,9 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
     from sextant.trust.records import RecordError
 
     if args.trust_verb is None:
-        raise ConfigError("sextant trust: say `status` or `verify RECORD`.")
+        raise ConfigError("sextant trust: say `status`, `verify RECORD` or `validator`.")
+    if args.trust_verb == "validator":
+        return _trust_validator(config, args)
     if not config.trust.dir:
         raise ConfigError("[trust] dir (SEXTANT_TRUST_DIR) is empty: the trust layer is off, there is nothing to "
                           "show.")
@@ -474,13 +489,14 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         print(f"sextant trust: no journal in {directory}: no engine has attested anything here yet.")
         return EXIT_OK if args.trust_verb == "status" else EXIT_RUNTIME
     attestor = Attestor(directory, lambda: Chain.connect(config.trust.chain_rpc, config.secrets.chain_key.reveal(),
-                                                         seed=config.engine.seed))
+                                                         seed=config.engine.seed), validator=config.trust.validator)
     try:
         attestor.setup([])  # the embedded chain is rebuilt from the journal; an RPC chain is only read
         if args.trust_verb == "verify":
             verified = attestor.verify(Path(args.record))
             print(f"verified: record {verified.record_id}, agent {verified.agent_id}, signed by {verified.signer}, "
                   f"hash {verified.hash} matches the chain")
+            print(f"validation: {attestor.validation_of(verified.hash)}")
             return EXIT_OK
         counts = attestor.journal.counts()
         print(f"chain     {attestor.journal.get_meta('endpoint')} (chain id {attestor.journal.get_meta('chain_id')})")
@@ -488,6 +504,14 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
               f"{attestor.journal.get_meta('reputation')}")
         print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
               f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
+        if config.trust.validator:
+            from sextant.state.context import validated_share
+
+            asked = attestor.journal.validations()
+            reproduced, answered = attestor.validated()
+            print(f"validator {config.trust.validator}: {asked.get('requested', 0)} asked, {answered} answered, "
+                  f"{validated_share(reproduced, answered) or 'none validated yet'}"
+                  + (f", {asked['failed']} requests refused" if asked.get("failed") else ""))
         from sextant.swarm.calibration import is_model_agent
         from sextant.trust.link import ceiling_for
 
@@ -509,6 +533,53 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         return EXIT_RUNTIME
     finally:
         attestor.close()
+
+
+def _trust_validator(config: SextantConfig, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sextant.trust.chain import Chain, ChainError
+    from sextant.trust.journal import Journal
+    from sextant.trust.registry import Erc8004
+    from sextant.trust.validating import Answer, ValidatorService
+
+    address = args.registry
+    journal_path = Path(config.trust.dir or ".") / "journal.sqlite"
+    if not address and config.trust.dir and journal_path.exists():
+        journal = Journal(journal_path)
+        address = journal.get_meta("validation")
+        journal.close()
+    if not address:
+        raise ConfigError(f"sextant trust validator: which Validation Registry? No --registry, and no journal at "
+                          f"{journal_path} names one. Fix: --registry 0x… (sextant trust status prints it).")
+    try:
+        chain = Chain.signer(config.trust.chain_rpc, config.secrets.validator_key.reveal())
+        service = ValidatorService(chain, Erc8004.of_validation(chain, address))
+    except ChainError as error:
+        print(f"sextant trust validator: {error}", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(f"validator {chain.operator.address} on {chain.endpoint}, Validation Registry {address}", flush=True)
+
+    def show(answer: Answer) -> None:
+        print(f"{answer.response:>3}  agent {answer.agent_id}  {answer.request_uri.rsplit('/', 1)[-1]}  "
+              f"{answer.reason}", flush=True)
+
+    if args.once:
+        try:
+            for answer in service.poll():
+                show(answer)
+        except ChainError as error:
+            print(f"sextant trust validator: the chain: {error}", file=sys.stderr)
+            return EXIT_RUNTIME
+        print(f"{service.waiting} waiting for their scenes to be recorded", flush=True)
+        return EXIT_OK
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service.run(stop, show, lambda error: print(f"sextant trust validator: the chain: {error}; trying again",
+                                                 file=sys.stderr, flush=True))
+    return EXIT_OK
 
 
 def _sim_out(config: SextantConfig, name: str) -> Path:
@@ -534,7 +605,7 @@ def _sim_catalog(config: SextantConfig, catalog: Path, instrument_id: str | None
 
 
 def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
-    from sextant.engine.config import EngineConfig
+    from sextant.engine.config import EngineConfig, EngineSecrets
     from sextant.engine.sim import model_quotes, portfolio_quotes, run_sim, scene_quotes
     from sextant.market.catalog import is_catalog
     from sextant.market.columns import DataError
@@ -580,9 +651,13 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
     except SceneError as error:
         print(f"sextant sim: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if args.attest and engine_config.validator and args.no_record:
+        raise ConfigError("--attest with a [trust] validator needs the scene: a validator re-runs each decision on "
+                          "the context the recording keeps. Drop --no-record.")
     summary = run_sim(engine_config, quotes, out, record=not args.no_record,
                       source=args.scene or ("portfolio model" if portfolio else "model"), portfolio=portfolio,
-                      estop_at_s=args.estop_at)
+                      estop_at_s=args.estop_at,
+                      attest_with=EngineSecrets.from_settings(config) if args.attest else None)
     print(f"sextant sim: {name}, seed {engine_config.seed} → {out}")
     print(summary.table())
     return EXIT_OK

@@ -125,6 +125,9 @@ class TrustSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     dir: str = "trust"  # the attestor's journal and signed decision records; empty: no attestation
     chain_rpc: str = ""  # empty = the embedded py-evm chain
+    # the ERC-8004 validator asked to re-run each rule agent's attested decision (its address); empty: none. It
+    # needs a chain it can reach too, so an RPC chain (docs/trust.md#a-validator-re-runs-each-decision)
+    validator: str = ""
 
 
 class ResearchSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -149,6 +152,7 @@ class Secrets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     okx_api_secret: Secret = msgspec.field(default_factory=_no_secret)
     okx_api_passphrase: Secret = msgspec.field(default_factory=_no_secret)
     chain_key: Secret = msgspec.field(default_factory=_no_secret)
+    validator_key: Secret = msgspec.field(default_factory=_no_secret)  # `sextant trust validator` signs with it
     openrouter_api_key: Secret = msgspec.field(default_factory=_no_secret)
 
 
@@ -196,6 +200,7 @@ SECRET_ENV_NAMES: dict[str, str] = {
     "secrets.okx_api_secret": "OKX_API_SECRET",
     "secrets.okx_api_passphrase": "OKX_API_PASSPHRASE",
     "secrets.chain_key": "SEXTANT_CHAIN_KEY",
+    "secrets.validator_key": "SEXTANT_VALIDATOR_KEY",
     "secrets.openrouter_api_key": "OPENROUTER_API_KEY",
 }
 
@@ -262,10 +267,13 @@ _HELP: dict[str, str] = {
     "bridge.sound": "use 1/0, true/false, yes/no or on/off",
     "trust.dir": "use a folder path, or leave it empty to attest nothing",
     "trust.chain_rpc": "leave it empty for the embedded chain, or give an http(s):// or ws(s):// RPC URL",
+    "trust.validator": "give the validator's 0x address (40 hex digits) and an RPC chain (SEXTANT_CHAIN_RPC), or "
+                       "leave it empty to ask no validator",
     "research.ledger": "use a file path, or leave it empty: the engine then takes no research results",
     "llm.config": "use the path of an llm.toml file",
     "llm.record": "use a file path, or leave it empty to keep the record in memory for the run",
     "secrets.chain_key": "use a 0x-prefixed 32-byte hex private key",
+    "secrets.validator_key": "use a 0x-prefixed 32-byte hex private key",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -537,8 +545,14 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
         positive(key)
     check("trust.chain_rpc", not config.trust.chain_rpc
           or bool(re.match(r"^(https?|wss?)://\S+$", config.trust.chain_rpc)), "not an RPC URL")
-    key = config.secrets.chain_key.reveal()
-    check("secrets.chain_key", not key or bool(re.fullmatch(r"0x[0-9a-fA-F]{64}", key)), "not a private key")
+    check("trust.validator", not config.trust.validator
+          or bool(re.fullmatch(r"0x[0-9a-fA-F]{40}", config.trust.validator)), "not an address")
+    check("trust.validator", not config.trust.validator or bool(config.trust.chain_rpc),
+          "needs an RPC chain (trust.chain_rpc): the embedded chain lives inside the attestor, where no validator "
+          "can reach it")
+    for name in ("chain_key", "validator_key"):
+        key = getattr(config.secrets, name).reveal()
+        check(f"secrets.{name}", not key or bool(re.fullmatch(r"0x[0-9a-fA-F]{64}", key)), "not a private key")
     if engine.venue == "okx":
         missing = [env_name(f"secrets.{name}") for name in ("okx_api_key", "okx_api_secret", "okx_api_passphrase")
                    if not getattr(config.secrets, name)]

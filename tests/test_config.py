@@ -181,7 +181,7 @@ class TestEnvironmentNames:
         assert {key: ENV_NAMES[key] for key in SECRET_SETTINGS} == {
             "secrets.okx_api_key": ("OKX_API_KEY",), "secrets.okx_api_secret": ("OKX_API_SECRET",),
             "secrets.okx_api_passphrase": ("OKX_API_PASSPHRASE",), "secrets.chain_key": ("SEXTANT_CHAIN_KEY",),
-            "secrets.openrouter_api_key": ("OPENROUTER_API_KEY",)}
+            "secrets.validator_key": ("SEXTANT_VALIDATOR_KEY",), "secrets.openrouter_api_key": ("OPENROUTER_API_KEY",)}
 
 
 class TestPrecedence:
@@ -279,6 +279,7 @@ class TestBadValues:
             ("SEXTANT_COOLDOWN_SECS", "-5"),
             ("SEXTANT_INSTRUMENT", "BTCUSDT"),
             ("SEXTANT_CHAIN_RPC", "localhost:8545"),
+            ("SEXTANT_TRUST_VALIDATOR", "validator.eth"),
             ("SEXTANT_VENUE", "binance"),
             ("SEXTANT_SEED", "-1"),
             ("SEXTANT_ENGINE_SEED", "-1"),
@@ -308,6 +309,18 @@ class TestBadValues:
                                       "SEXTANT_CHAIN_KEY": VALID_CHAIN_KEY})
         assert config.trust.chain_rpc == "http://127.0.0.1:8545"
         assert config.secrets.chain_key.reveal() == VALID_CHAIN_KEY
+
+    def test_a_validator_needs_a_chain_it_can_reach(self) -> None:
+        validator = "0x70997970C51812dc3A010C7d01b50e4f4ce0B6C8"
+        message = config_error({"SEXTANT_TRUST_VALIDATOR": validator})
+        assert "SEXTANT_TRUST_VALIDATOR" in message and "needs an RPC chain" in message and "Fix:" in message
+        config = load_config(environ={"SEXTANT_TRUST_VALIDATOR": validator,
+                                      "SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545"})
+        assert config.trust.validator == validator
+
+    def test_malformed_validator_key_is_refused_but_never_shown(self) -> None:
+        message = config_error({"SEXTANT_VALIDATOR_KEY": "0xdeadbeef"})
+        assert "SEXTANT_VALIDATOR_KEY" in message and "0xdeadbeef" not in message
 
     def test_identical_events_and_context_paths_are_refused(self) -> None:
         message = config_error({"SEXTANT_EVENTS_PATH": "same.mmap", "SEXTANT_CONTEXT_PATH": "same.mmap"})

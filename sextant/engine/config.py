@@ -61,6 +61,7 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
     command_poll_s: float = 0.05  # the strategy's CommandRing poll, countdowns and expiries
     trust_dir: str | None = None  # [trust] dir: the attestor's journal and decision records; None: no trust layer
     chain_rpc: str = ""  # [trust] chain_rpc; empty: the embedded py-evm chain (the key stays in EngineSecrets)
+    validator: str = ""  # [trust] validator: the address asked to re-run each rule agent's decision; empty: none
     research_ledger: str | None = None  # [research] ledger: accepted results become research cards
     # Nautilus' own log lines on stdout; the benchmarks take ERROR so that its stop-time warnings (residual
     # positions, reconciliation off) stay out of their tables.
@@ -79,7 +80,8 @@ class EngineConfig(EngineSettings, frozen=True, kw_only=True, forbid_unknown_fie
         values: dict[str, object] = msgspec.structs.asdict(settings.engine) | {
             "llm_config": settings.llm.config, "llm_record": settings.llm.record or None,
             "trust_dir": settings.trust.dir or None,
-            "chain_rpc": settings.trust.chain_rpc, "research_ledger": settings.research.ledger or None}
+            "chain_rpc": settings.trust.chain_rpc, "validator": settings.trust.validator,
+            "research_ledger": settings.research.ledger or None}
         values.update({key: value for key, value in overrides.items() if value is not None})
         try:
             config = msgspec.convert(values, cls)

@@ -411,7 +411,8 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
     if config.trust_dir:
         trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
                           seed=config.seed, multipliers={each.instrument_id: each.multiplier for each in traded},
-                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context)
+                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context,
+                          validator=config.validator, scene=recorder.directory if recorder is not None else None)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
     encoder.loop_monitor = parts.loop_monitor

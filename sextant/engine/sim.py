@@ -33,7 +33,7 @@ from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.instruments import Instrument
 
 from sextant.config import DEFAULT_PORTFOLIO
-from sextant.engine.config import EngineConfig
+from sextant.engine.config import EngineConfig, EngineSecrets
 from sextant.engine.events import EventSink
 from sextant.engine.node import (
     TRADER_ID,
@@ -42,6 +42,7 @@ from sextant.engine.node import (
     build_components,
     default_crews,
     new_recorder,
+    trust_agents,
 )
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.columns import DataError, DataKind
@@ -55,6 +56,8 @@ from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished, TimerTick
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, Venue
+from sextant.trust.child import attest_handoff
+from sextant.trust.link import TrustLink
 
 SIM_START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: a model run's clock starts here
 EXCLUDED_FROM_LOG = (messages.Heartbeat,)
@@ -94,6 +97,8 @@ class SimSummary:
     event_log_sha256: str = ""
     event_counts: dict[str, int] = field(default_factory=dict)
     outcomes: list[dict[str, object]] = field(default_factory=list)  # each closed decision (engine/outcomes.py)
+    # with --attest: the journal's counts once everything is on chain (mined, failed; requested validations)
+    attested: dict[str, int] = field(default_factory=dict)
 
     @property
     def quotes_per_cpu_second(self) -> float:
@@ -126,6 +131,11 @@ class SimSummary:
                 ("portfolio", f"peak |net delta| {self.max_abs_net_delta:,.0f} {self.currency}, concentration "
                               f"{self.max_concentration:.1%} of equity, leverage {self.max_leverage:.2f}x; "
                               f"E-stop {self.estop}")]
+        if self.attested:
+            asked = self.attested.get("validation_requested", 0)
+            rows.append(("attested", f"{self.attested.get('mined', 0)} decisions on chain, "
+                                     f"{self.attested.get('failed', 0)} failed"
+                                     + (f"; {asked} validations requested" if asked else "")))
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -194,11 +204,15 @@ def usual_step_s(data: list[Data]) -> float:
 
 def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool = True,
             source: str = "model", context_interval_s: float = 0.25, instrument: Instrument | None = None,
-            portfolio: list[Instrument] | None = None, estop_at_s: float | None = None) -> SimSummary:
+            portfolio: list[Instrument] | None = None, estop_at_s: float | None = None,
+            attest_with: EngineSecrets | None = None) -> SimSummary:
     """Run the crew over `quotes` (an imported market's may be bars or trades) of an imported `instrument` (default:
     `config.instrument`, the OKX swap), or of a `portfolio`'s instruments (a crew each, base sizes worth the
     engine's base_notional_share of the balance at each first price); write the event log (and, with `record`, a
-    replayable scene) into `out`. `estop_at_s`: a drill, the E-stop engaged that long into the data."""
+    replayable scene) into `out`. `estop_at_s`: a drill, the E-stop engaged that long into the data. `attest_with`:
+    attest every closed decision into `out`/trust on the configured chain with these keys, once the run is over
+    (its own journal: a sim's decisions never rate the live crew), asking the configured validator of each rule
+    agent's decision; each record names the scene."""
     out.mkdir(parents=True, exist_ok=True)
     reads, bar_type = data_kind(quotes)
     if instrument is not None:  # an imported market
@@ -288,6 +302,13 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
         if recorder is not None:
             attach_recorder(recorder, bus, context)
             recorder.start()
+        trust = None
+        if attest_with is not None:  # the link collects and hands over; the chain comes after the run
+            trust = TrustLink(out / "trust", rpc_url=config.chain_rpc, key=attest_with.chain_key.reveal(),
+                              seed=config.seed, multipliers={each.instrument_id: each.multiplier for each in traded},
+                              strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew),
+                              writer=context, validator=config.validator,
+                              scene=recorder.directory if recorder is not None else None)
         engine.add_actor(encoder)
         engine.add_actor(translator)
         engine.add_strategy(strategy)
@@ -300,6 +321,10 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
         summary.wall_seconds = time.perf_counter() - started_wall
         if recorder is not None:
             recorder.stop()
+        if trust is not None and attest_with is not None:
+            trust.stop()
+            summary.attested = attest_handoff(out / "trust", config.chain_rpc, attest_with.chain_key.reveal(),
+                                              config.seed, trust_agents(strategy.crew), config.validator)
     for name, peak in zip(("max_drawdown", "max_risk_total", "max_position"), encoder.peaks.tolist(), strict=True):
         setattr(summary, name, max(getattr(summary, name), peak))
     counts = summary.event_counts

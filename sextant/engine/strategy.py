@@ -384,6 +384,11 @@ class SwarmStrategy(Strategy):
                                float(record["reputation"]), self.clock.timestamp_ns())
         record["autonomy_ceiling"], record["autonomy"] = int(self.gate.ceiling), int(self.gate.autonomy)
 
+    def apply_validated(self, reproduced: int, answered: int) -> None:
+        """The validator's answers so far, read from the chain (engine thread): the bridge shows the share."""
+        record = self._writer.record
+        record["validations_reproduced"], record["validations_answered"] = reproduced, answered
+
     # ------------------------------------------------------------------------- the gate's venue (gate/core.py)
 
     def market(self, instrument: str | None = None, tick: QuoteTick | None = None) -> MarketView:

@@ -436,6 +436,13 @@ def render_crew_task(task: int, value: float) -> str:
         return f"task {task} ({value:g})"
 
 
+def validated_share(reproduced: int, answered: int) -> str:
+    """The crew's decisions a validator re-ran and reproduced, of those it answered; empty before any answer."""
+    if answered <= 0:
+        return ""
+    return f"validated {100 * reproduced // answered}% ({reproduced}/{answered})"
+
+
 def crew_lines(snapshot: ContextSnapshot) -> list[tuple[str, str, str]]:
     """(agent, state, task) for each crew slot in use."""
     record = snapshot.record

@@ -229,6 +229,10 @@ _ACCOUNT_FIELDS: list[tuple] = [
     ("llm_role_cost_hour", "<f8", (len(LLM_ROLES),)),
     ("llm_in_flight", "u1"),  # calls being answered now
     ("llm_queue_depth", "<u2"),  # calls waiting for their provider's one slot
+    # the crew's decisions an ERC-8004 validator re-ran: reproduced, and answered at all (trust/validator.py).
+    # Added in v3's tail padding: offsets before them are unchanged, and older v3 records read 0 here.
+    ("validations_reproduced", "<u4"),
+    ("validations_answered", "<u4"),
 ]
 
 INSTRUMENT_FIELDS: list[tuple] = [

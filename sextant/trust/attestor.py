@@ -35,11 +35,12 @@ from sextant.trust.records import (
     verify_envelope,
     write_envelope,
 )
-from sextant.trust.registry import Erc8004
+from sextant.trust.registry import REPRODUCED_TAG, Erc8004, reason_of
 
 SCORE_SCALE_BPS = 10.0  # score = logistic(average return / 10 bps): 0.5 at break-even, 0.9 at +22 bps a decision
 BACKOFF_START_S = 0.25
 BACKOFF_MAX_S = 30.0
+VALIDATION_READ_S = 2.0  # how often, with a validator, its answers are read back for the bridge
 
 
 def reputation_score(average_bps: float, count: int) -> float | None:
@@ -61,13 +62,17 @@ class AgentReputation:
 class Attestor:
     def __init__(self, directory: str | Path, connect: Callable[[], Chain], *,
                  publish: Callable[[messages.Event], None] | None = None,
-                 on_reputation: Callable[[dict[str, float | None]], None] | None = None) -> None:
+                 on_reputation: Callable[[dict[str, float | None]], None] | None = None, validator: str = "",
+                 on_validated: Callable[[tuple[int, int]], None] | None = None) -> None:
         self.directory = Path(directory)
         self.records_dir = self.directory / "records"
         self.journal = Journal(self.directory / "journal.sqlite")
         self._connect = connect
         self._publish = publish or (lambda event: None)
         self._on_reputation = on_reputation or (lambda scores: None)
+        self.validator = validator  # asked to re-run each rule agent's decision once it is on chain
+        self._on_validated = on_validated or (lambda validated: None)
+        self._validated_read_s = 0.0
         self.chain: Chain | None = None
         self.registry: Erc8004 | None = None
         self._agents: dict[str, int] = {}
@@ -140,8 +145,11 @@ class Attestor:
 
     def attest(self, agent: str, outcome: dict[str, Any], *, instrument: str, strategy: str, context_hash: str = "",
                intent: dict[str, Any] | None = None, orders: list[dict[str, Any]] | None = None,
-               fills: list[dict[str, Any]] | None = None, deciding_agent: dict[str, Any] | None = None) -> str:
-        """Record, sign and journal one closed decision; the worker puts it on chain. Returns the record id."""
+               fills: list[dict[str, Any]] | None = None, deciding_agent: dict[str, Any] | None = None,
+               scene: str = "") -> str:
+        """Record, sign and journal one closed decision; the worker puts it on chain, and asks the validator to
+        re-run it if it is a rule agent's (`deciding_agent` names it) and a validator is set. `scene`: the URI of
+        the scene recording that holds the context it was decided on. Returns the record id."""
         entry_notional = abs(float(outcome["quantity"])) * float(outcome["entry_price"]) * float(
             outcome.get("multiplier", 1.0))
         closed_at_ns = int(outcome["closed_at_ns"])
@@ -149,7 +157,7 @@ class Attestor:
                                outcome_value(float(outcome["realized_pnl"]), entry_notional), closed_at_ns,
                                instrument=instrument, strategy=strategy,
                                context_hash=context_hash, intent=intent or {}, orders=orders or [], fills=fills or [],
-                               deciding_agent=deciding_agent or {})
+                               deciding_agent=deciding_agent or {}, scene=scene)
 
     def attest_answer(self, agent: str, answer: dict[str, Any], *, instrument: str, strategy: str) -> str:
         """Record, sign and journal one scored answer of a model (an LlmAnswerScored event's fields and `ts_ns`):
@@ -161,21 +169,22 @@ class Attestor:
         file_safe = re.sub(r"[^A-Za-z0-9._@+-]", "_", agent)  # the record id names its file: no slash, no colon
         return self._journaled(agent, f"{file_safe}-{scored_ns}-answer", answer, value, scored_ns,
                                instrument=instrument, strategy=strategy, context_hash="", intent={}, orders=[],
-                               fills=[], deciding_agent={})
+                               fills=[], deciding_agent={}, scene="")
 
     def _journaled(self, agent: str, record_id: str, outcome: dict[str, Any], value: int, closed_at_ns: int, *,
                    instrument: str, strategy: str, context_hash: str, intent: dict[str, Any],
-                   orders: list[dict[str, Any]], fills: list[dict[str, Any]], deciding_agent: dict[str, Any]) -> str:
+                   orders: list[dict[str, Any]], fills: list[dict[str, Any]], deciding_agent: dict[str, Any],
+                   scene: str) -> str:
         agent_id = self._agents.get(agent)
         if agent_id is None:
             raise KeyError(f"agent {agent!r} is not registered; known: {sorted(self._agents)}")
         existing = self.journal.by_record(record_id)
         if existing is not None:
             return record_id  # already journaled: attesting the same decision twice changes nothing
-        # version 2: the deciding agent's kind and config, for a validator to re-run it
+        # version 2: the deciding agent's kind and config and the scene of its context, for a validator to re-run it
         record = {"version": 2, "record_id": record_id, "agent": agent, "agent_id": agent_id,
                   "instrument": instrument, "strategy": strategy, "context_hash": context_hash,
-                  "deciding_agent": deciding_agent,
+                  "deciding_agent": deciding_agent, "scene": scene,
                   "intent": intent, "orders": orders, "fills": fills, "outcome": outcome, "value": value,
                   "value_decimals": VALUE_DECIMALS, "closed_at_ns": closed_at_ns}
         identity = self.journal.get_meta("identity") or ""
@@ -184,7 +193,8 @@ class Attestor:
         envelope = sign_record(record, self.chain.operator, chain_id, identity)
         path = write_envelope(self.records_dir, envelope)
         seq = self.journal.queue(record_id, agent, agent_id, value, VALUE_DECIMALS, strategy, instrument,
-                                 path.resolve().as_uri(), envelope["hash"])
+                                 path.resolve().as_uri(), envelope["hash"],
+                                 self.validator if deciding_agent and self.validator else "")
         self._publish(messages.AttestationQueued(record_id=record_id, agent=agent, decision_hash=envelope["hash"],
                                                  journal_seq=seq))
         self._wake.set()
@@ -203,20 +213,28 @@ class Attestor:
             self._thread.join(timeout=timeout_s)
 
     def flush(self, timeout_s: float) -> bool:
-        """Wait until nothing is queued; False if something still is after `timeout_s`."""
+        """Wait until nothing is queued (no feedback, no validation request); False if something still is after
+        `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self.journal.pending(1):
+            if not self.journal.pending(1) and not self.journal.unrequested(1):
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return not self.journal.pending(1)
+        return not self.journal.pending(1) and not self.journal.unrequested(1)
 
     def _run(self) -> None:
         backoff = BACKOFF_START_S
         while not self._stop.is_set():
             rows = self.journal.pending()
             if not rows:
+                try:
+                    self._ask_validator()
+                except ChainError as error:
+                    self.last_error = str(error)
+                    self._stop.wait(backoff)
+                    backoff = min(BACKOFF_MAX_S, backoff * 2)
+                    continue
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
@@ -241,6 +259,43 @@ class Attestor:
                     self._on_reputation(self.scores())
                 except ChainError as error:
                     self.last_error = str(error)
+
+    def _ask_validator(self) -> None:
+        """Ask the validator to re-run each mined rule-agent decision not asked about yet (once: the registry
+        refuses a second request under the same hash, so one sent before a crash is recognised), then read its
+        answers back every VALIDATION_READ_S."""
+        if not self.validator:
+            return
+        assert self.registry is not None and self.chain is not None
+        for row in self.journal.unrequested():
+            if self._stop.is_set():
+                return
+            request_hash = bytes.fromhex(row.hash[2:])
+            try:
+                if not self.registry.validation_requested(request_hash):
+                    self.registry.request_validation(self.chain.operator, row.validator, row.agent_id, row.uri,
+                                                     request_hash)
+            except ChainError as error:
+                if error.retryable:
+                    raise
+                self.journal.mark_validation(row.seq, "failed", str(error))
+                continue
+            self.journal.mark_validation(row.seq, "requested")
+        if time.monotonic() - self._validated_read_s >= VALIDATION_READ_S:
+            self._validated_read_s = time.monotonic()
+            self._on_validated(self.validated())
+
+    def validated(self) -> tuple[int, int]:
+        """The crew's decisions the validator reproduced, and those it answered, read from the Validation
+        Registry."""
+        assert self.registry is not None
+        reproduced = answered = 0
+        for name, agent_id, _ in self.journal.agents():
+            if is_model_agent(name):
+                continue
+            answered += self.registry.validation_summary(agent_id, [self.validator])[0]
+            reproduced += self.registry.validation_summary(agent_id, [self.validator], REPRODUCED_TAG)[0]
+        return reproduced, answered
 
     def _after_outage(self) -> None:
         """Once the node answers again, check what it still holds (it may have restarted from a snapshot)."""
@@ -304,6 +359,19 @@ class Attestor:
             raise RecordError(f"record {verified.record_id}: the chain holds hash {chain_hash}, the record "
                               f"{verified.hash}")
         return verified
+
+    def validation_of(self, record_hash: str) -> str:
+        """What the Validation Registry says of the decision with this record hash, in a line."""
+        assert self.registry is not None
+        request_hash = bytes.fromhex(record_hash.removeprefix("0x"))
+        if not self.registry.validation_requested(request_hash):
+            return "none requested" + ("" if self.validator else " (no [trust] validator is set)")
+        status = self.registry.validation_status(request_hash)
+        answers = self.registry.validation_answers(request_hash=request_hash)
+        if not answers:
+            return f"requested from {status.validator}, no answer yet"
+        answer = answers[-1]
+        return f"{answer.response} by {answer.validator} ({answer.tag}): {reason_of(answer.response_uri)}"
 
     def close(self) -> None:
         self.stop()

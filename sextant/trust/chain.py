@@ -77,6 +77,26 @@ class Chain:
         return chain
 
     @classmethod
+    def signer(cls, rpc_url: str, key: str, *, timeout_s: float = 10.0) -> Chain:
+        """A chain for one signer of its own (a validator): `operator` is that key's account, and so is
+        `evaluator`, unused. It needs an RPC node: the embedded chain lives inside the attestor's process."""
+        if not rpc_url:
+            raise ChainError("a validator needs a chain it can reach: the embedded chain lives inside the engine's "
+                             "attestor. Fix: run a node (`make anvil`, then .tools/…/anvil) and export "
+                             "SEXTANT_CHAIN_RPC=http://127.0.0.1:8545 for the engine and the validator.",
+                             retryable=False)
+        if not key:
+            raise ChainError("SEXTANT_VALIDATOR_KEY is not set: the validator answers with a key of its own, not the "
+                             "operator's. Fix: export SEXTANT_VALIDATOR_KEY=0x… (a funded key on that chain).",
+                             retryable=False)
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        account = Account.from_key(key)
+        try:
+            return cls(w3, account, account, endpoint=rpc_url, embedded=False)
+        except Exception as error:
+            raise chain_error(error) from error
+
+    @classmethod
     def embedded_chain(cls, seed: int) -> Chain:
         from web3 import EthereumTesterProvider
 

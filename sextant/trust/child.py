@@ -24,7 +24,8 @@ POLL_S = 0.05  # how often the file is checked for new decisions, and the pipe f
 STOP_FLUSH_S = 0.5  # at a stop, how long the worker may go on mining; what is left is mined at the next start
 
 
-def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[str], conn: Connection) -> None:
+def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[str], validator: str,
+              conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us in order
     # Attestation can wait a millisecond and a quote cannot, so the engine gets the CPU first; but not 19: beside
     # other busy processes on a small machine, nice 19 starves the child until its backlog never drains.
@@ -47,7 +48,8 @@ def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[st
 
     try:
         attestor = Attestor(Path(directory), lambda: Chain.connect(rpc_url, key, seed=seed), publish=publish,
-                            on_reputation=lambda scores: send(("scores", scores)))
+                            on_reputation=lambda scores: send(("scores", scores)), validator=validator,
+                            on_validated=lambda validated: send(("validated", validated)))
         ids = attestor.setup(agents)
         journaled[0] = int(attestor.journal.get_meta(OFFSET_KEY) or 0)
         send(("ready", (ids, attestor.scores(), attestor.journal.get_meta("endpoint") or "", journaled[0],
@@ -74,6 +76,34 @@ def run_child(directory: str, rpc_url: str, key: str, seed: int, agents: list[st
     attestor.close()
 
 
+def attest_handoff(directory: Path, rpc_url: str, key: str, seed: int, agents: list[str], validator: str,
+                   timeout_s: float = 600.0) -> dict[str, int]:
+    """In this process, what the child does over a whole session at once (`sextant sim --attest`, after the run):
+    journal every decision of the write-ahead file, put each on chain, ask the validator of each rule agent's.
+    Returns the journal's counts: mined and failed attestations, and `validation_requested`."""
+    attestor = Attestor(directory, lambda: Chain.connect(rpc_url, key, seed=seed), validator=validator)
+    try:
+        attestor.setup(agents)
+        refused: list[str] = []
+        lines = read_from(directory / HANDOFF_FILE, int(attestor.journal.get_meta(OFFSET_KEY) or 0))
+        for line in lines:
+            _attest(attestor, line, lambda message: refused.append(message[1].reason))
+        if lines:
+            attestor.journal.set_meta(OFFSET_KEY, str(lines[-1].end_offset))
+        attestor.start()
+        if not attestor.flush(timeout_s):
+            raise TimeoutError(f"attesting took over {timeout_s:g} s: {attestor.last_error or 'the chain is slow'}; "
+                               f"the journal in {directory} holds the rest for the next start")
+        if refused:
+            raise ValueError(f"{len(refused)} decisions could not be attested: {refused[0]}")
+        counts = {"mined": 0, "failed": 0} | attestor.journal.counts()
+        counts.update({f"validation_{state}": count for state, count in attestor.journal.validations().items()
+                       if state})
+        return counts
+    finally:
+        attestor.close()
+
+
 def _attest(attestor: Attestor, line: HandoffLine, send: Any) -> None:
     """Journal one decision; one that cannot be attested is reported and skipped (it stays in the file)."""
     try:
@@ -88,7 +118,7 @@ def _attest(attestor: Attestor, line: HandoffLine, send: Any) -> None:
         attestor.attest(entry["agent"], entry["outcome"], instrument=entry["instrument"], strategy=entry["strategy"],
                         context_hash=decision.get("context_hash", ""), intent=decision.get("intent"),
                         orders=decision.get("orders"), fills=decision.get("fills"),
-                        deciding_agent=decision.get("deciding_agent"))
+                        deciding_agent=decision.get("deciding_agent"), scene=entry.get("scene", ""))
     except (KeyError, TypeError, ValueError) as error:
         send(("event", messages.CommandResult(command_id="", command="attest", applied=False,
                                               reason=f"{type(error).__name__}: {error}")))

@@ -29,6 +29,8 @@ class Attestation:
     feedback_index: int
     attempts: int
     last_error: str
+    validator: str  # the address asked to re-run this decision once it is mined; empty: none
+    validation: str  # '' (not asked yet) | requested | failed
 
 
 _SCHEMA = """
@@ -43,8 +45,10 @@ CREATE TABLE IF NOT EXISTS attestations (
     attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', queued_ns INTEGER NOT NULL,
     mined_ns INTEGER NOT NULL DEFAULT 0);
 """
+# columns added since the first journals: (name, declaration), added to an older journal when it is opened
+_ADDED = (("validator", "TEXT NOT NULL DEFAULT ''"), ("validation", "TEXT NOT NULL DEFAULT ''"))
 _COLUMNS = "seq, record_id, agent, agent_id, value, decimals, tag1, tag2, uri, hash, status, tx_hash, block, " \
-           "feedback_index, attempts, last_error"
+           "feedback_index, attempts, last_error, validator, validation"
 
 
 class Journal:
@@ -56,6 +60,10 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a queued attestation survives a power cut
         self._db.executescript(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(attestations)")}
+        for name, declaration in _ADDED:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE attestations ADD COLUMN {name} {declaration}")
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:
@@ -79,16 +87,32 @@ class Journal:
                              (name, agent_id, uri, position))
 
     def queue(self, record_id: str, agent: str, agent_id: int, value: int, decimals: int, tag1: str, tag2: str,
-              uri: str, digest: str) -> int:
+              uri: str, digest: str, validator: str = "") -> int:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO attestations(record_id, agent, agent_id, value, decimals, tag1, tag2, uri, hash, "
-                "queued_ns) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record_id, agent, agent_id, value, decimals, tag1, tag2, uri, digest, time.time_ns()))
+                "queued_ns, validator) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record_id, agent, agent_id, value, decimals, tag1, tag2, uri, digest, time.time_ns(), validator))
             return int(cursor.lastrowid or 0)
 
     def pending(self, limit: int = 100) -> list[Attestation]:
         return self._select("WHERE status = 'queued' ORDER BY seq LIMIT ?", (limit,))
+
+    def unrequested(self, limit: int = 100) -> list[Attestation]:
+        """Mined decisions whose validator has not been asked yet."""
+        return self._select("WHERE status = 'mined' AND validator != '' AND validation = '' ORDER BY seq LIMIT ?",
+                            (limit,))
+
+    def mark_validation(self, seq: int, validation: str, error: str = "") -> None:
+        with self._lock:
+            self._db.execute("UPDATE attestations SET validation = ?, last_error = ? WHERE seq = ?",
+                             (validation, error[:500], seq))
+
+    def validations(self) -> dict[str, int]:
+        """How many mined decisions have a validator asked, by validation state."""
+        with self._lock:
+            return {state: int(count) for state, count in self._db.execute(
+                "SELECT validation, COUNT(*) FROM attestations WHERE validator != '' GROUP BY validation")}
 
     def mined(self) -> list[Attestation]:
         return self._select("WHERE status = 'mined' ORDER BY seq", ())
@@ -121,7 +145,7 @@ class Journal:
         """Mined rows of this agent whose feedback index the chain does not reach: back to the queue."""
         with self._lock:
             cursor = self._db.execute("UPDATE attestations SET status = 'queued', tx_hash = '', block = 0, "
-                                      "feedback_index = 0 WHERE agent_id = ? AND status = 'mined' AND "
+                                      "feedback_index = 0, validation = '' WHERE agent_id = ? AND status = 'mined' AND "
                                       "feedback_index > ?", (agent_id, on_chain))
             return int(cursor.rowcount)
 

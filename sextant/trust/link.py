@@ -65,6 +65,8 @@ class TrustTarget(Protocol):
 
     def member(self, agent_id: str, instrument: str) -> Any: ...  # the crew member of that instrument, or None
 
+    def apply_validated(self, reproduced: int, answered: int) -> None: ...
+
 
 @dataclass(slots=True)
 class _Child:
@@ -82,9 +84,12 @@ class TrustLink:
 
     def __init__(self, directory: Path, *, rpc_url: str, key: str, seed: int, multipliers: Mapping[str, float],
                  strategy: TrustTarget, sink: messages.EventPublisher, bus: Bus, agents: list[str],
-                 writer: ContextWriter, restart_policy: RestartPolicy | None = None) -> None:
+                 writer: ContextWriter, restart_policy: RestartPolicy | None = None, validator: str = "",
+                 scene: Path | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")  # no fork of a running event loop and Nautilus threads
-        self._child_args = (str(directory), rpc_url, key, seed, list(agents))
+        self._child_args = (str(directory), rpc_url, key, seed, list(agents), validator)
+        # the scene recording this session writes: each record names it, for a validator to find the context in
+        self._scene = scene.resolve().as_uri() if scene is not None else ""
         self._handoff = HandoffWriter(directory / HANDOFF_FILE)
         self._policy = restart_policy or RestartPolicy()
         self._child: _Child | None = None
@@ -200,7 +205,7 @@ class TrustLink:
         decision = self._decisions.pop(outcome.intent_id, None) if outcome.intent_id else None
         self._unjournaled.append(self._handoff.append({
             "agent": outcome.agent, "outcome": values, "instrument": instrument,
-            "strategy": outcome.agent.rsplit("-", 1)[0], "decision": decision or {}}))
+            "strategy": outcome.agent.rsplit("-", 1)[0], "decision": decision or {}, "scene": self._scene}))
 
     def on_timer(self, tick: TimerTick) -> None:
         """Engine thread, every command poll: what the child sent, whether it lives, and a due restart."""
@@ -272,6 +277,8 @@ class TrustLink:
             self._sink.publish(payload, now)
         elif kind == "scores":
             self._strategy.apply_reputation(payload)
+        elif kind == "validated":
+            self._strategy.apply_validated(*payload)
         elif kind == "journaled":
             self._acknowledge(*payload)
             if self._catching_up and self.backlog == 0:

@@ -3,6 +3,7 @@ contracts (contracts/SOURCES.md), each behind an ERC-1967 proxy as the reference
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +25,21 @@ GAS_FEEDBACK = 450_000
 GAS_SMALL = 150_000
 GAS_DEPLOY = 6_000_000  # the Identity Registry's implementation is the largest: 14.7 KB of init code
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+# the tags a Sextant validator answers with (trust/validator.py), so that getSummary can count either
+REPRODUCED_TAG, NOT_REPRODUCED_TAG = "reproduced", "not-reproduced"
+
+
+REASON_URI_PREFIX = "data:text/plain;charset=utf-8,"
+
+
+def response_uri(reason: str) -> str:
+    """Where a validation response's reasons are: the text itself, as a data: URI (RFC 2397)."""
+    return REASON_URI_PREFIX + urllib.parse.quote(reason, safe="")
+
+
+def reason_of(uri: str) -> str:
+    """The reason text of a response URI written by `response_uri`; any other URI as it is."""
+    return urllib.parse.unquote(uri.removeprefix(REASON_URI_PREFIX)) if uri.startswith(REASON_URI_PREFIX) else uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +63,48 @@ class ValidationStatus:
     last_update: int  # block time of the response; 0 before it
 
 
+@dataclass(frozen=True, slots=True)
+class ValidationRequested:
+    """A ValidationRequest event: who is asked, about which agent, and where the request's content is."""
+    validator: str
+    agent_id: int
+    request_uri: str
+    request_hash: bytes
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationAnswered:
+    """A ValidationResponse event: the answer, and where its reasons are."""
+    validator: str
+    agent_id: int
+    request_hash: bytes
+    response: int
+    response_uri: str
+    response_hash: bytes
+    tag: str
+    block_number: int
+
+
 class Erc8004:
-    def __init__(self, chain: Chain, identity_address: str, reputation_address: str,
+    def __init__(self, chain: Chain, identity_address: str, reputation_address: str | None,
                  validation_address: str | None = None) -> None:
         self.chain = chain
         self.identity = _contract(chain, "IdentityRegistry", identity_address)
-        self.reputation = _contract(chain, "ReputationRegistry", reputation_address)
+        self._reputation = _contract(chain, "ReputationRegistry", reputation_address) if reputation_address else None
         self.validation = _contract(chain, "ValidationRegistry", validation_address) if validation_address else None
+
+    @classmethod
+    def of_validation(cls, chain: Chain, validation_address: str) -> Erc8004:
+        """A validator's view: the Validation Registry at that address and the Identity Registry it names."""
+        validation = _contract(chain, "ValidationRegistry", validation_address)
+        return cls(chain, str(_read(validation.functions.getIdentityRegistry())), None, validation_address)
+
+    @property
+    def reputation(self) -> Contract:
+        if self._reputation is None:
+            raise ChainError("no Reputation Registry in this view of the registries", retryable=False)
+        return self._reputation
 
     @classmethod
     def deploy(cls, chain: Chain) -> Erc8004:
@@ -107,11 +158,56 @@ class Erc8004:
                                                                tag)
         return self.chain.transact(validator, call, GAS_FEEDBACK + GAS_PER_URI_BYTE * len(response_uri.encode()))
 
+    def validation_requested(self, request_hash: bytes) -> bool:
+        """Whether a validation was asked for under this hash (the registry refuses a second request with it)."""
+        try:
+            self.validation_status(request_hash)
+        except ChainError as error:
+            if error.retryable or "unknown" not in str(error):
+                raise
+            return False
+        return True
+
+    def validation_summary(self, agent_id: int, validators: list[str], tag: str = "") -> tuple[int, int]:
+        """How many of the agent's validations these validators answered (with `tag`, if given), and their mean
+        response (0..100, rounded down as the registry does)."""
+        count, average = _read(self._validation().functions.getSummary(agent_id, validators, tag))
+        return int(count), int(average)
+
     def validation_status(self, request_hash: bytes) -> ValidationStatus:
         validator, agent_id, response, response_hash, tag, updated = _read(
             self._validation().functions.getValidationStatus(request_hash))
         return ValidationStatus(str(validator), int(agent_id), int(response), bytes(response_hash), str(tag),
                                 int(updated))
+
+    def validation_requests(self, validator: str, from_block: int, to_block: int) -> list[ValidationRequested]:
+        """The requests addressed to `validator` in these blocks, in chain order."""
+        try:
+            logs = self._validation().events.ValidationRequest().get_logs(
+                argument_filters={"validatorAddress": validator}, from_block=from_block, to_block=to_block)
+        except Exception as error:
+            raise chain_error(error) from error
+        return [ValidationRequested(str(log["args"]["validatorAddress"]), int(log["args"]["agentId"]),
+                                    str(log["args"]["requestURI"]), bytes(log["args"]["requestHash"]),
+                                    int(log["blockNumber"])) for log in logs]
+
+    def validation_answers(self, *, validator: str | None = None, request_hash: bytes | None = None,
+                           from_block: int = 0, to_block: int | str = "latest") -> list[ValidationAnswered]:
+        """ValidationResponse events, by one validator or about one request, in chain order."""
+        filters: dict[str, Any] = {}
+        if validator is not None:
+            filters["validatorAddress"] = validator
+        if request_hash is not None:
+            filters["requestHash"] = request_hash
+        try:
+            logs = self._validation().events.ValidationResponse().get_logs(
+                argument_filters=filters, from_block=from_block, to_block=to_block)
+        except Exception as error:
+            raise chain_error(error) from error
+        return [ValidationAnswered(str(log["args"]["validatorAddress"]), int(log["args"]["agentId"]),
+                                   bytes(log["args"]["requestHash"]), int(log["args"]["response"]),
+                                   str(log["args"]["responseURI"]), bytes(log["args"]["responseHash"]),
+                                   str(log["args"]["tag"]), int(log["blockNumber"])) for log in logs]
 
     def _validation(self) -> Contract:
         if self.validation is None:

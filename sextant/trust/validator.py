@@ -40,6 +40,9 @@ DECIDED = (("kind", "intent_kind"), ("target_position", "target_position"), ("co
 class Validation:
     response: int  # REPRODUCED or NOT_REPRODUCED, as validationResponse takes it
     reason: str
+    # False while the scene is still being recorded and what was not found in it may yet come (its writer flushes
+    # every second): the validator asks again later instead of answering 0
+    final: bool = True
 
 
 def validate(record: dict[str, Any], scene: Path) -> Validation:
@@ -51,16 +54,20 @@ def validate(record: dict[str, Any], scene: Path) -> Validation:
         return _not(f"{record.get('agent')} is {kind or 'not named'}: only a rule agent is re-run "
                     f"({', '.join(RERUNNABLE)})")
     try:
-        contexts = read_decisions(scene)
         metadata = read_metadata(scene)
     except SceneError as error:
         return _not(f"the scene cannot be read: {error}")
+    recording = "stopped_ns" not in metadata  # the recorder writes it when its session ends
+    try:
+        contexts = read_decisions(scene)
+    except SceneError as error:
+        return _not(f"the scene cannot be read: {error}", final=not recording)
     context_hash = str(record.get("context_hash", ""))
     found = contexts.get(bytes.fromhex(context_hash.removeprefix("0x"))) if context_hash else None
     intent = record.get("intent") or {}
     if found is None:
         return _not(f"the scene holds no ContextWindow record hashing to {context_hash or '(none)'}: not the context "
-                    f"the decision was made on")
+                    f"the decision was made on", final=not recording or not context_hash)
     intent_id, raw = found
     if intent_id != intent.get("intent_id"):
         return _not(f"the context hashing to {context_hash} was {intent_id}'s, not {intent.get('intent_id')}'s")
@@ -80,19 +87,22 @@ def validate(record: dict[str, Any], scene: Path) -> Validation:
         if getattr(again, ours) != intent.get(theirs):
             return _not(f"re-run on its context, {kind} decides {ours} {getattr(again, ours)!r}; the record says "
                         f"{intent.get(theirs)!r}")
-    seen = _scene_orders_and_fills(scene, str(intent_id))
+    try:
+        seen = _scene_orders_and_fills(scene, str(intent_id))
+    except SceneError as error:
+        return _not(f"the scene's events cannot be read: {error}", final=not recording)
     for key in ("orders", "fills"):
         for entry in record.get(key) or []:
             if entry not in seen[key]:
                 return _not(f"{key[:-1]} {entry.get('client_order_id')} at {entry.get('ts_ns')} is not one the "
-                            f"scene saw for {intent_id}: {_differs(entry, seen[key])}")
+                            f"scene saw for {intent_id}: {_differs(entry, seen[key])}", final=not recording)
     return Validation(REPRODUCED, f"reproduced: {kind} re-run on its context decides {intent.get('intent_kind')} to "
                                   f"{intent.get('target_position')}; {len(record.get('orders') or [])} orders and "
                                   f"{len(record.get('fills') or [])} fills as the scene saw them")
 
 
-def _not(reason: str) -> Validation:
-    return Validation(NOT_REPRODUCED, reason)
+def _not(reason: str, *, final: bool = True) -> Validation:
+    return Validation(NOT_REPRODUCED, reason, final)
 
 
 def _scene_orders_and_fills(scene: Path, intent_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -12,7 +12,14 @@ import pytest
 
 from sextant.state import seqlock
 from sextant.state.bus import Bus, ContextCommitted
-from sextant.state.context import ContextReader, ContextWriter, RecordFields, crew_lines, render_market_text
+from sextant.state.context import (
+    ContextReader,
+    ContextWriter,
+    RecordFields,
+    crew_lines,
+    render_market_text,
+    validated_share,
+)
 from sextant.state.layout import (
     CONTEXT_DTYPE,
     CONTEXT_FILE_SIZE,
@@ -363,3 +370,19 @@ def test_a_throttled_writer_commits_what_the_scene_recorder_would_keep(tmp_path:
         writer.close()
     assert kept[250] == kept[0]
     assert len(kept[0]) < len(clock) // 2
+
+
+def test_the_validated_share_says_nothing_before_a_validator_answered_and_rounds_down_after() -> None:
+    assert validated_share(0, 0) == ""
+    assert validated_share(11, 12) == "validated 91% (11/12)"  # never shown higher than it is
+    assert validated_share(12, 12) == "validated 100% (12/12)"
+
+
+def test_the_validated_counts_sit_in_the_account_sections_padding_so_older_v3_records_read_0() -> None:
+    """Added without a layout version: every field before them keeps its offset, and the record its size."""
+    fields = CONTEXT_DTYPE.fields
+    assert fields is not None
+    assert fields["llm_queue_depth"][1] < fields["validations_reproduced"][1] < fields["validations_answered"][1]
+    assert fields["validations_answered"][1] + 4 <= fields["instruments"][1]
+    older = np.zeros(1, CONTEXT_DTYPE)[0]  # an older writer left the padding as np.zeros made it
+    assert int(older["validations_answered"]) == 0

@@ -19,16 +19,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+from eth_account import Account
 
 from sextant.engine.outcomes import DecisionOutcome
 from sextant.state import messages
-from sextant.state.bus import Bus, PositionClosed, TimerTick
+from sextant.state.bus import Bus, EventPublished, IntentDecided, PositionClosed, TimerTick
+from sextant.swarm.agents.momentum import MomentumAgent, MomentumConfig
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
 from sextant.trust.handoff import HANDOFF_FILE, read_from
+from sextant.trust.journal import Journal
 from sextant.trust.link import StartCancelled, TrustLink
+from sextant.trust.registry import Erc8004
+from sextant.trust.validating import ValidatorService
 from tests.conftest import REPO_ROOT, free_port
-from tests.trust.conftest import assert_each_decision_on_chain_once
+from tests.trust.conftest import ANVIL_KEY, Anvil, assert_each_decision_on_chain_once
 
 AGENTS = ["momentum-01", "mean-reversion-01"]
 SEED = 42
@@ -317,3 +322,51 @@ def test_a_portfolios_decision_is_handed_over_with_its_own_instrument_and_multip
     entries = [line.entry for line in read_from(tmp_path / HANDOFF_FILE, 0)]
     assert [(e["instrument"], e["outcome"]["multiplier"]) for e in entries if e] == [
         ("ETH-USDT-SWAP.OKX", 0.1), ("BTC-USDT-SWAP.OKX", 0.01)]
+
+
+class RuleCrewStrategy(StandInStrategy):
+    """A crew of rule agents (their decisions are put to the validator), which keeps the validated share it is
+    told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.validated: list[tuple[int, int]] = []
+
+    def member(self, agent_id: str, instrument: str) -> Any:
+        return MomentumAgent(MomentumConfig())
+
+    def apply_validated(self, reproduced: int, answered: int) -> None:
+        self.validated.append((reproduced, answered))
+
+
+@pytest.mark.slow  # anvil, the attestor process, and a validator answering on chain
+def test_a_rule_agents_decision_goes_to_the_validator_and_its_answer_comes_back_as_the_validated_share(
+        anvil: Anvil, tmp_path: Path) -> None:
+    """With a validator set, the attestor asks it about each rule agent's decision once the feedback is mined, and
+    reads its answers back: the strategy gets (reproduced, answered) for the bridge. This decision names no scene,
+    so the validator answers 0, and says why."""
+    validator_key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's second account
+    strategy, sink = RuleCrewStrategy(), CollectingSink()
+    link = TrustLink(tmp_path, rpc_url=anvil.url, key=ANVIL_KEY, seed=SEED, multipliers={"BTC-USDT-SWAP.OKX": 0.01},
+                     strategy=strategy, sink=sink, bus=strategy.bus, agents=AGENTS, writer=StandInWriter(),  # type: ignore[arg-type]
+                     validator=Account.from_key(validator_key).address)
+    link.start()
+    try:
+        decided = outcome(0)
+        strategy.bus.publish(IntentDecided(decided.intent_id))
+        strategy.bus.publish(EventPublished(messages.IntentGenerated(
+            intent_id=decided.intent_id, agent=decided.agent, intent_kind="TrendFollow",
+            instrument="BTC-USDT-SWAP.OKX", target_position=1.0, confidence=0.7), 1, 1))
+        strategy.close(decided)
+        chain = Chain.signer(anvil.url, validator_key)
+        journal = Journal(tmp_path / "journal.sqlite")
+        validator = ValidatorService(chain, Erc8004.of_validation(chain, str(journal.get_meta("validation"))))
+        journal.close()
+        answers: list[Any] = []
+        tick_until(strategy, lambda: bool(answers.extend(validator.poll()) or answers), 60,
+                   "the validator was never asked")
+        assert [answer.response for answer in answers] == [0]
+        assert "names no scene recording" in answers[0].reason
+        tick_until(strategy, lambda: (0, 1) in strategy.validated, 60, "the validated share never came back")
+    finally:
+        link.stop()

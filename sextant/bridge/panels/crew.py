@@ -13,7 +13,7 @@ from sextant.bridge.draw import Painter
 from sextant.bridge.layout import Rect
 from sextant.bridge.model import BridgeModel, attestor_status
 from sextant.bridge.render.gl import SPRITE_AVATAR, SPRITE_LIGHT, GpuLayers, sprite
-from sextant.state.context import render_crew_task
+from sextant.state.context import render_crew_task, validated_share
 from sextant.state.layout import Autonomy, CrewAgent, CrewState, EStopState
 from sextant.state.messages import AttestorDown
 
@@ -112,10 +112,16 @@ def _draw_controls(p: Painter, model: BridgeModel, rect: Rect, on_autonomy: Call
         down = isinstance(model.attestor, AttestorDown)
         rated = f"{reputation:.2f}" if reputation > 0 else "not rated"
         text = f"ceiling {_name(Autonomy, ceiling)} · reputation {rated}"
-        text += f" · attestor {attestor}" if attestor else ""
         left = rect.left + title_w + p.px(10)
         p.label("controls:ceiling", p.fit(text, stop.left - p.px(12) - left, theme.SIZE_SMALL), left,
-                rect.top - p.px(26), size=theme.SIZE_SMALL, color=theme.RED if down else theme.TEXT_MUTED)
+                rect.top - p.px(26), size=theme.SIZE_SMALL, color=theme.TEXT_MUTED)
+        # the chain's second opinion, and the attestor's health, on a line of their own under the ceiling
+        validated = validated_share(int(snapshot["validations_reproduced"]), int(snapshot["validations_answered"]))
+        trust = " · ".join(part for part in (validated, f"attestor {attestor}" if attestor else "") if part)
+        if trust:
+            p.label("controls:trust", p.fit(trust, stop.left - p.px(12) - rect.left, theme.SIZE_SMALL - 1),
+                    rect.left, rect.top - p.px(44), size=theme.SIZE_SMALL - 1,
+                    color=theme.RED if down else theme.TEXT_MUTED)
     button_w, button_h = p.px(112), p.px(40)
     y = rect.bottom + p.px(16)
     for index, autonomy in enumerate(Autonomy):
