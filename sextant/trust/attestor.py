@@ -1,10 +1,10 @@
 """The Attestor: every closed decision becomes a signed record on disk, a journal row, and then feedback on chain.
 
-`attest()` runs in the engine's thread and only writes: the signed record file and the journal row (a few hundred
-microseconds), then returns; a worker thread sends the journaled feedback in order, and retries with exponential
-backoff while the RPC is down. Before each send it asks the chain how many of this agent's feedbacks from the
-evaluator have landed (`getLastIndex`), so a send whose receipt was lost in a crash is recognised, not repeated:
-none lost, none duplicated.
+`attest()` only writes: the signed record file and the journal row, then returns; a worker thread sends the
+journaled feedback in order, up to BATCH at once (consecutive nonces, one JSON-RPC batch on an HTTP node), and
+retries with exponential backoff while the RPC is down. Before each batch it waits for the evaluator's transactions
+in flight, then asks the chain how many of each agent's feedbacks from the evaluator have landed (`getLastIndex`),
+so a send whose receipt was lost in a crash is recognised, not repeated: none lost, none duplicated.
 
 The embedded chain lives in memory, so at start the attestor rebuilds it from the journal: the same keys deploy
 the registries at the same addresses, register the agents with the same ids, and re-send every mined feedback.
@@ -24,7 +24,7 @@ from typing import Any
 from sextant.state import messages
 from sextant.swarm.calibration import is_model_agent
 from sextant.trust.chain import Chain, ChainError
-from sextant.trust.journal import Journal
+from sextant.trust.journal import Attestation, Journal
 from sextant.trust.records import (
     VALUE_DECIMALS,
     RecordError,
@@ -35,11 +35,14 @@ from sextant.trust.records import (
     verify_envelope,
     write_envelope,
 )
-from sextant.trust.registry import REPRODUCED_TAG, Erc8004, reason_of
+from sextant.trust.registry import REPRODUCED_TAG, Erc8004, Feedback, reason_of
 
 SCORE_SCALE_BPS = 10.0  # score = logistic(average return / 10 bps): 0.5 at break-even, 0.9 at +22 bps a decision
 BACKOFF_START_S = 0.25
 BACKOFF_MAX_S = 30.0
+BATCH = 64  # feedback sent at once: signed with consecutive nonces, one JSON-RPC batch on an HTTP node
+SETTLE_S = 60.0  # how long the evaluator's in-flight transactions are waited for before a batch
+SCORES_READ_S = 1.0  # while a burst is being sent, how often the crew's scores are read for the engine
 VALIDATION_READ_S = 2.0  # how often, with a validator, its answers are read back for the bridge
 
 
@@ -63,7 +66,7 @@ class Attestor:
     def __init__(self, directory: str | Path, connect: Callable[[], Chain], *,
                  publish: Callable[[messages.Event], None] | None = None,
                  on_reputation: Callable[[dict[str, float | None]], None] | None = None, validator: str = "",
-                 on_validated: Callable[[tuple[int, int]], None] | None = None) -> None:
+                 on_validated: Callable[[tuple[int, int]], None] | None = None, batch: int = BATCH) -> None:
         self.directory = Path(directory)
         self.records_dir = self.directory / "records"
         self.journal = Journal(self.directory / "journal.sqlite")
@@ -72,7 +75,8 @@ class Attestor:
         self._on_reputation = on_reputation or (lambda scores: None)
         self.validator = validator  # asked to re-run each rule agent's decision once it is on chain
         self._on_validated = on_validated or (lambda validated: None)
-        self._validated_read_s = 0.0
+        self._validated_read_s = self._scores_read_s = 0.0
+        self.batch = batch  # feedback sent at once (bench/trust_bench.py compares 1 with BATCH)
         self.chain: Chain | None = None
         self.registry: Erc8004 | None = None
         self._agents: dict[str, int] = {}
@@ -225,36 +229,31 @@ class Attestor:
 
     def _run(self) -> None:
         backoff = BACKOFF_START_S
+        scores_stale = False
         while not self._stop.is_set():
-            rows = self.journal.pending()
-            if not rows:
-                try:
+            rows = self.journal.pending(self.batch)
+            try:
+                if not rows:
                     self._ask_validator()
-                except ChainError as error:
-                    self.last_error = str(error)
-                    self._stop.wait(backoff)
-                    backoff = min(BACKOFF_MAX_S, backoff * 2)
+                    self._wake.wait(0.5)
+                    self._wake.clear()
                     continue
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            mined = 0
-            for row in rows:
-                if self._stop.is_set():
-                    return
-                try:
-                    self._send(row)
-                    mined += 1
-                    backoff = BACKOFF_START_S
-                except ChainError as error:
-                    self.last_error = str(error)
-                    self.journal.mark_attempt(row.seq, str(error), failed=not error.retryable)
-                    if error.retryable:
-                        self._stop.wait(backoff)
-                        backoff = min(BACKOFF_MAX_S, backoff * 2)
-                        self._after_outage()
-                        break  # keep the order: retry this one first
-            if mined:
+                mined = self._send_batch(rows)
+                backoff = BACKOFF_START_S
+            except ChainError as error:
+                self.last_error = str(error)
+                for first in self.journal.pending(1):  # the first not on chain (rows may have been mined since)
+                    self.journal.mark_attempt(first.seq, str(error), failed=False)
+                self._stop.wait(backoff)
+                backoff = min(BACKOFF_MAX_S, backoff * 2)
+                self._after_outage()
+                continue  # in order: the first unmined row is the first sent again
+            scores_stale = scores_stale or mined > 0
+            # getSummary walks an agent's whole feedback: the scores are read once the queue is empty, or once
+            # every SCORES_READ_S while a burst is being sent, not after every batch
+            if scores_stale and (not self.journal.pending(1)
+                                 or time.monotonic() - self._scores_read_s >= SCORES_READ_S):
+                self._scores_read_s, scores_stale = time.monotonic(), False
                 try:
                     self._on_reputation(self.scores())
                 except ChainError as error:
@@ -306,21 +305,56 @@ class Attestor:
         except ChainError:
             pass  # still down: the next attempt waits longer
 
-    def _send(self, row: Any) -> None:
+    def _send_batch(self, rows: list[Attestation]) -> int:
+        """Put queued feedback on chain, in order, up to `batch` at once (Erc8004.give_feedback_many); returns how many
+        were mined. First, what is on chain already is recognised, so a send whose receipt was lost in a crash is
+        not repeated: the evaluator's transactions still in flight are waited for, then each agent's count of our
+        feedback (getLastIndex) is compared with the journal's. A feedback that reverts is marked failed (it would
+        revert again); a refused send, or none, raises ChainError, and the rest waits for the next try."""
         assert self.registry is not None and self.chain is not None
         evaluator = self.chain.evaluator
-        expected = self.journal.mined_count(row.agent_id, row.seq) + 1
-        landed = self.registry.last_index(row.agent_id, evaluator.address)
-        if landed >= expected:  # sent before a crash or a lost receipt: it is on chain already
-            self.journal.mark_mined(row.seq, "", 0, expected)
-            self._publish(messages.AttestationMined(record_id=row.record_id, agent=row.agent, tx_hash="",
-                                                    block_number=0, feedback_index=expected))
-            return
-        receipt, index = self.registry.give_feedback(evaluator, row.agent_id, row.value, row.decimals, row.tag1,
-                                                     row.tag2, "", row.uri, bytes.fromhex(row.hash[2:]))
-        self.journal.mark_mined(row.seq, receipt.tx_hash, receipt.block_number, index)
-        self._publish(messages.AttestationMined(record_id=row.record_id, agent=row.agent, tx_hash=receipt.tx_hash,
-                                                block_number=receipt.block_number, feedback_index=index))
+        self._wait_settled()
+        landed = {agent_id: self.registry.last_index(agent_id, evaluator.address)
+                  for agent_id in dict.fromkeys(row.agent_id for row in rows)}
+        before: dict[int, int] = {}  # each agent's feedback mined ahead of this batch's rows, in the journal
+        to_send, mined = [], 0
+        for row in rows:
+            if row.agent_id not in before:
+                before[row.agent_id] = self.journal.mined_count(row.agent_id, row.seq)
+            before[row.agent_id] += 1
+            if landed[row.agent_id] >= before[row.agent_id]:  # on chain already: sent before a crash
+                self._mined(row, "", 0, before[row.agent_id])
+                mined += 1
+            else:
+                to_send.append(row)
+        sent, refused = self.registry.give_feedback_many(evaluator, [
+            Feedback(row.agent_id, row.value, row.decimals, row.tag1, row.tag2, "", row.uri,
+                     bytes.fromhex(row.hash[2:])) for row in to_send])
+        for row, each in zip(to_send, sent, strict=False):
+            if each.reverted:
+                self.journal.mark_attempt(row.seq, each.reverted, failed=True)
+                continue
+            self._mined(row, each.receipt.tx_hash, each.receipt.block_number, each.index)
+            mined += 1
+        if refused is not None:
+            raise refused
+        return mined
+
+    def _mined(self, row: Attestation, tx_hash: str, block_number: int, index: int) -> None:
+        self.journal.mark_mined(row.seq, tx_hash, block_number, index)
+        self._publish(messages.AttestationMined(record_id=row.record_id, agent=row.agent, tx_hash=tx_hash,
+                                                block_number=block_number, feedback_index=index))
+
+    def _wait_settled(self) -> None:
+        """Wait while the evaluator has transactions sent and not mined (a node with block times, after a
+        restart): until they land, getLastIndex cannot count them."""
+        assert self.chain is not None
+        deadline = time.monotonic() + SETTLE_S
+        while (in_flight := self.chain.in_flight(self.chain.evaluator)) > 0:
+            if time.monotonic() > deadline or self._stop.is_set():
+                raise ChainError(f"{in_flight} of the evaluator's transactions are still not mined after "
+                                 f"{SETTLE_S:g} s", retryable=True)
+            time.sleep(0.2)
 
     # ------------------------------------------------------------------------------------------- reading
 

@@ -21,6 +21,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
+from web3._utils.method_formatters import receipt_formatter
 from web3.contract.contract import ContractFunction
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from web3.types import TxParams, Wei
 
 ETH = 10**18
-EVALUATOR_FUNDING = ETH // 10  # enough for several thousand attestations on a local node
+# What the operator sends the evaluator when it cannot pay for FUNDED_BATCHES more batches at today's fees (a
+# feedback's gas limit is 450k: at 2 gwei, 0.1 ETH is about a hundred at their limit, several hundred as mined).
+EVALUATOR_FUNDING = ETH // 10
+FUNDED_BATCHES = 2
 
 
 class ChainError(Exception):
@@ -45,6 +49,7 @@ class Receipt:
     block_number: int
     gas_used: int
     logs: list[Any]
+    reverted: bool = False  # only transact_many returns a reverted call's receipt; transact raises
 
 
 def derived_key(secret: bytes, label: str) -> str:
@@ -113,9 +118,12 @@ class Chain:
         return cls(w3, operator, evaluator, endpoint="embedded py-evm (EthereumTesterProvider)", embedded=True)
 
     def fund(self, address: str, amount: int, *, minimum: int) -> None:
-        if self.w3.eth.get_balance(cast("ChecksumAddress", address)) >= minimum:  # web3 checks it at run time
+        """Top `address` up from the operator when its balance is under `minimum`: by `amount`, or by what
+        reaches `minimum` if that is more."""
+        balance = int(self.w3.eth.get_balance(cast("ChecksumAddress", address)))  # web3 checks it at run time
+        if balance >= minimum:
             return
-        self._send_raw(self.operator, {"to": address, "value": amount, "gas": 21_000})
+        self._send_raw(self.operator, {"to": address, "value": max(amount, minimum - balance), "gas": 21_000})
 
     def transact(self, sender: LocalAccount, call: ContractFunction, gas: int) -> Receipt:
         """Sign and send a contract call; wait for it to be mined. Raises ChainError on revert or RPC failure.
@@ -128,6 +136,90 @@ class Chain:
         except Exception as error:
             raise chain_error(error) from error
         return self._send_raw(sender, cast("dict[str, Any]", tx))
+
+    def transact_many(self, sender: LocalAccount, calls: list[tuple[ContractFunction, int]]
+                      ) -> tuple[list[Receipt], ChainError | None]:
+        """Sign and send several calls at once, with consecutive nonces, and wait for them all: the fees are read
+        once, nothing is run first as an eth_call, and on an HTTP node the sends and then the receipts each go as
+        one JSON-RPC batch. Returns a receipt per call, in order, as far as they went, and the node's refusal of
+        the first call that did not go (it and every call after it are not sent: the caller sends them again). A
+        reverted call's receipt has `reverted` set; its reason is the caller's to ask for."""
+        if not calls:
+            return [], None
+        try:
+            fees = self._fees()
+            if sender.address != self.operator.address:  # the evaluator: the operator keeps it able to pay
+                self.fund(sender.address, EVALUATOR_FUNDING,
+                          minimum=sum(gas for _, gas in calls) * fees["maxFeePerGas"] * FUNDED_BATCHES)
+            first = self._nonce(sender)
+            raw = [bytes(sender.sign_transaction(cast("dict[str, Any]", call.build_transaction(cast("TxParams", {
+                "from": sender.address, "gas": gas, "nonce": first + offset, "chainId": self.chain_id, **fees}))))
+                .raw_transaction) for offset, (call, gas) in enumerate(calls)]
+        except Exception as error:
+            raise chain_error(error) from error
+        hashes, refused = self._send_all(raw)
+        self._nonces[sender.address] = first + len(hashes)
+        if refused is not None:
+            self._nonces.pop(sender.address, None)  # re-read from the chain next time
+        receipts = []
+        for tx_hash, receipt in zip(hashes, self._receipts(hashes), strict=True):
+            receipts.append(Receipt("0x" + bytes(tx_hash).hex().removeprefix("0x"), int(receipt["blockNumber"]),
+                                    int(receipt["gasUsed"]), list(receipt["logs"]), reverted=receipt["status"] != 1))
+        return receipts, refused
+
+    def in_flight(self, sender: LocalAccount) -> int:
+        """The sender's transactions sent and not mined yet (the node's pending nonce over its latest)."""
+        try:
+            return int(self.w3.eth.get_transaction_count(sender.address, "pending")) - int(
+                self.w3.eth.get_transaction_count(sender.address, "latest"))
+        except Exception as error:
+            raise chain_error(error) from error
+
+    def _send_all(self, raw: list[bytes]) -> tuple[list[Any], ChainError | None]:
+        """Send signed transactions in order; stop at the first the node refuses. (hashes sent, that refusal)."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        if batch is None:  # the embedded chain: in process, a call costs no round trip
+            hashes: list[Any] = []
+            for each in raw:
+                try:
+                    hashes.append(self.w3.eth.send_raw_transaction(each))
+                except Exception as error:  # noqa: BLE001 - returned as the refusal
+                    return hashes, chain_error(error)
+            return hashes, None
+        try:
+            responses = batch([("eth_sendRawTransaction", ["0x" + bytes(each).hex()]) for each in raw])
+        except Exception as error:  # noqa: BLE001 - the node is unreachable: nothing was sent that we know of
+            return [], chain_error(error)
+        if not isinstance(responses, list):  # the node refused the batch as a whole
+            return [], ChainError(f"the node refused the batch: {responses.get('error')}", retryable=True)
+        sent: list[Any] = []
+        for response in responses:
+            if "error" in response or response.get("result") is None:
+                message = str(response.get("error", {}).get("message", response))
+                return sent, ChainError(message, retryable="revert" not in message.lower())
+            sent.append(bytes.fromhex(str(response["result"]).removeprefix("0x")))
+        return sent, None
+
+    def _receipts(self, hashes: list[Any]) -> list[Any]:
+        """Each transaction's receipt, waiting for those not mined yet."""
+        batch = getattr(self.w3.provider, "make_batch_request", None)
+        found: list[Any] = [None] * len(hashes)
+        if batch is not None:
+            try:
+                responses = batch([("eth_getTransactionReceipt", ["0x" + bytes(h).hex().removeprefix("0x")])
+                                   for h in hashes])
+            except Exception:  # noqa: BLE001 - fall back to one at a time below
+                responses = []
+            for index, response in enumerate(responses if isinstance(responses, list) else []):
+                result = response.get("result")
+                if result:
+                    found[index] = receipt_formatter(result)  # as web3 formats a receipt it fetched itself
+        try:
+            return [receipt if receipt is not None else
+                    self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.01)
+                    for tx_hash, receipt in zip(hashes, found, strict=True)]
+        except Exception as error:
+            raise chain_error(error) from error
 
     def deploy(self, sender: LocalAccount, abi: list, bytecode: str, *args: object, gas: int = 3_000_000) -> str:
         contract = self.w3.eth.contract(abi=abi, bytecode=bytecode)

@@ -4,7 +4,7 @@ contracts (contracts/SOURCES.md), each behind an ERC-1967 proxy as the reference
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from eth_account.signers.local import LocalAccount
@@ -51,6 +51,26 @@ class Summary:
     @property
     def average(self) -> float:
         return self.value / 10**self.decimals if self.count else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """giveFeedback's arguments, in its order."""
+    agent_id: int
+    value: int
+    decimals: int
+    tag1: str
+    tag2: str
+    endpoint: str
+    feedback_uri: str
+    feedback_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackSent:
+    receipt: Receipt
+    index: int  # its 1-based index for this evaluator; 0 if it reverted
+    reverted: str  # why it reverted; empty if it did not
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +151,26 @@ class Erc8004:
         receipt = self.chain.transact(evaluator, call, GAS_FEEDBACK)
         events = self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)
         return receipt, int(events[0]["args"]["feedbackIndex"])
+
+    def give_feedback_many(self, evaluator: LocalAccount, feedback: list[Feedback]
+                           ) -> tuple[list[FeedbackSent], ChainError | None]:
+        """Several feedbacks at once (Chain.transact_many): what was sent, in order, each with its receipt and
+        its 1-based index, or the reason it reverted; and the node's refusal of the first one not sent."""
+        calls = [(self.reputation.functions.giveFeedback(*astuple(each)), GAS_FEEDBACK) for each in feedback]
+        receipts, refused = self.chain.transact_many(evaluator, calls)
+        sent = []
+        for receipt, (call, _) in zip(receipts, calls, strict=False):
+            if receipt.reverted:
+                try:  # the reason, as the call gives it now (the state has moved on since)
+                    call.call({"from": evaluator.address})
+                    reason = "reverted on chain; it passes when run again now"
+                except Exception as error:  # noqa: BLE001 - the reason is the error's text
+                    reason = f"reverted on chain: {chain_error(error)}"
+                sent.append(FeedbackSent(receipt, 0, reason))
+                continue
+            events = self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)
+            sent.append(FeedbackSent(receipt, int(events[0]["args"]["feedbackIndex"]), ""))
+        return sent, refused
 
     def summary(self, agent_id: int, clients: list[str], tag1: str = "", tag2: str = "") -> Summary:
         count, value, decimals = _read(self.reputation.functions.getSummary(agent_id, clients, tag1, tag2))

@@ -18,6 +18,7 @@ from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain, ChainError
 from sextant.trust.records import RecordError
 from tests.conftest import REPO_ROOT
+from tests.trust.conftest import ANVIL_KEY, Anvil, assert_each_decision_on_chain_once
 
 CONTRACT_BTC = 0.01
 
@@ -146,4 +147,30 @@ def test_a_model_is_an_agent_of_its_own_and_its_scored_answers_are_its_feedback(
     assert '"type":"sextant-model"' in uri and model in uri
     reputation = {r.name: r for r in attestor.reputations()}
     assert reputation[model].count == 2 and reputation["momentum-01"].count == 0
+    attestor.close()
+
+
+@pytest.mark.slow  # anvil
+def test_a_burst_goes_in_batches_and_the_operator_keeps_the_evaluator_able_to_pay(
+        anvil: Anvil, tmp_path: Path, sim_decisions) -> None:
+    """The evaluator starts nearly dry (0.001 ETH, a few feedbacks' worth): before each batch the operator tops it
+    up, so all 50 decisions land, each once and in order, and a feedback that reverts in the middle of a batch is
+    marked failed with its reason without holding up the ones after it."""
+    attestor = Attestor(tmp_path, lambda: Chain.connect(anvil.url, ANVIL_KEY), batch=16)
+    ids = attestor.setup(crew_names())
+    assert attestor.chain is not None
+    evaluator = attestor.chain.evaluator.address
+    attestor.chain.w3.provider.make_request("anvil_setBalance", [evaluator, hex(10**15)])  # type: ignore[arg-type]
+    attest_all(attestor, sim_decisions[:20])
+    no_such_agent = attestor.journal.queue("nobody-1", "nobody", 999, 100, 2, "x", "BTC", "file:///nowhere",
+                                           "0x" + "00" * 32)
+    attest_all(attestor, sim_decisions[20:])
+    attestor.start()
+    assert attestor.flush(120), attestor.last_error
+    failed = [row for row in attestor.journal.all() if row.seq == no_such_agent]
+    assert failed[0].status == "failed" and "reverted on chain" in failed[0].last_error
+    attestor.journal._db.execute("DELETE FROM attestations WHERE seq = ?", (no_such_agent,))
+    assert_each_decision_on_chain_once(attestor, {name: ids[name] for name in {d["agent"] for d in sim_decisions}},
+                                       50)
+    assert attestor.chain.w3.eth.get_balance(evaluator) > 10**15, "topped up by the operator"
     attestor.close()
