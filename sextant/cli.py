@@ -501,7 +501,7 @@ def _trust(config: SextantConfig, args: argparse.Namespace) -> int:
         counts = attestor.journal.counts()
         print(f"chain     {attestor.journal.get_meta('endpoint')} (chain id {attestor.journal.get_meta('chain_id')})")
         print(f"registry  identity {attestor.journal.get_meta('identity')}, reputation "
-              f"{attestor.journal.get_meta('reputation')}")
+              f"{attestor.journal.get_meta('reputation')}, validation {attestor.journal.get_meta('validation')}")
         print(f"journal   {directory / 'journal.sqlite'}: {counts.get('mined', 0)} mined, "
               f"{counts.get('queued', 0)} pending, {counts.get('failed', 0)} failed")
         if config.trust.validator:

@@ -294,6 +294,14 @@ def _default_of(key: str) -> Any:
     return getattr(_ALL_TABLES[table](), field)
 
 
+def _checksum_holds(address: str) -> bool:
+    """An address in one case carries no checksum; in mixed case, its case must be its EIP-55 checksum."""
+    from eth_utils import is_checksum_address
+
+    digits = address[2:]
+    return digits == digits.lower() or digits == digits.upper() or is_checksum_address(address)
+
+
 def _fail(key: str, origin: str, value: object, problem: str) -> ConfigError:
     secret = key in SECRET_ENV_NAMES
     shown = "<secret>" if secret else repr(value)
@@ -547,6 +555,8 @@ def _validate(config: SextantConfig, origins: dict[str, str]) -> None:
           or bool(re.match(r"^(https?|wss?)://\S+$", config.trust.chain_rpc)), "not an RPC URL")
     check("trust.validator", not config.trust.validator
           or bool(re.fullmatch(r"0x[0-9a-fA-F]{40}", config.trust.validator)), "not an address")
+    check("trust.validator", not config.trust.validator or _checksum_holds(config.trust.validator),
+          "mistyped: its mixed case is an EIP-55 checksum that does not match its digits")
     check("trust.validator", not config.trust.validator or bool(config.trust.chain_rpc),
           "needs an RPC chain (trust.chain_rpc): the embedded chain lives inside the attestor, where no validator "
           "can reach it")

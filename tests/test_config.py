@@ -311,12 +311,18 @@ class TestBadValues:
         assert config.secrets.chain_key.reveal() == VALID_CHAIN_KEY
 
     def test_a_validator_needs_a_chain_it_can_reach(self) -> None:
-        validator = "0x70997970C51812dc3A010C7d01b50e4f4ce0B6C8"
+        validator = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil's second account
         message = config_error({"SEXTANT_TRUST_VALIDATOR": validator})
         assert "SEXTANT_TRUST_VALIDATOR" in message and "needs an RPC chain" in message and "Fix:" in message
         config = load_config(environ={"SEXTANT_TRUST_VALIDATOR": validator,
                                       "SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545"})
         assert config.trust.validator == validator
+        mistyped = "0x70997970C51812dc3A010C7d01b50e4f4ce0B6C8"  # a valid address's case over other digits
+        message = config_error({"SEXTANT_TRUST_VALIDATOR": mistyped, "SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545"})
+        assert "mistyped" in message and "EIP-55" in message
+        lower = load_config(environ={"SEXTANT_TRUST_VALIDATOR": validator.lower(),
+                                     "SEXTANT_CHAIN_RPC": "http://127.0.0.1:8545"})
+        assert lower.trust.validator == validator.lower(), "one case carries no checksum: taken as it is"
 
     def test_malformed_validator_key_is_refused_but_never_shown(self) -> None:
         message = config_error({"SEXTANT_VALIDATOR_KEY": "0xdeadbeef"})

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from sextant.state import messages
 from sextant.swarm.calibration import is_model_agent
 from sextant.trust.chain import Chain, ChainError
@@ -73,7 +75,8 @@ class Attestor:
         self._connect = connect
         self._publish = publish or (lambda event: None)
         self._on_reputation = on_reputation or (lambda scores: None)
-        self.validator = validator  # asked to re-run each rule agent's decision once it is on chain
+        # asked to re-run each rule agent's decision once it is on chain (web3 takes only checksummed addresses)
+        self.validator = to_checksum_address(validator) if validator else ""
         self._on_validated = on_validated or (lambda validated: None)
         self._validated_read_s = self._scores_read_s = 0.0
         self.batch = batch  # feedback sent at once (bench/trust_bench.py compares 1 with BATCH)
