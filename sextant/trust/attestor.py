@@ -37,7 +37,7 @@ from sextant.trust.records import (
     verify_envelope,
     write_envelope,
 )
-from sextant.trust.registry import REPRODUCED_TAG, Erc8004, Feedback, reason_of
+from sextant.trust.registry import REPRODUCED_TAG, Erc8004, Feedback, ValidationAsked, reason_of
 
 SCORE_SCALE_BPS = 10.0  # score = logistic(average return / 10 bps): 0.5 at break-even, 0.9 at +22 bps a decision
 BACKOFF_START_S = 0.25
@@ -263,26 +263,27 @@ class Attestor:
                     self.last_error = str(error)
 
     def _ask_validator(self) -> None:
-        """Ask the validator to re-run each mined rule-agent decision not asked about yet (once: the registry
-        refuses a second request under the same hash, so one sent before a crash is recognised), then read its
-        answers back every VALIDATION_READ_S."""
+        """Ask the validator to re-run each mined rule-agent decision not asked about yet, up to `batch` at once
+        (once: the registry refuses a second request under the same hash, so one sent before a crash is recognised
+        by reading it first), then read its answers back every VALIDATION_READ_S."""
         if not self.validator:
             return
         assert self.registry is not None and self.chain is not None
-        for row in self.journal.unrequested():
+        while rows := self.journal.unrequested(self.batch):
             if self._stop.is_set():
                 return
-            request_hash = bytes.fromhex(row.hash[2:])
-            try:
-                if not self.registry.validation_requested(request_hash):
-                    self.registry.request_validation(self.chain.operator, row.validator, row.agent_id, row.uri,
-                                                     request_hash)
-            except ChainError as error:
-                if error.retryable:
-                    raise
-                self.journal.mark_validation(row.seq, "failed", str(error))
-                continue
-            self.journal.mark_validation(row.seq, "requested")
+            to_ask = []
+            for row in rows:  # asked before a crash, its journal row not marked: the registry has it
+                if self.registry.validation_requested(bytes.fromhex(row.hash[2:])):
+                    self.journal.mark_validation(row.seq, "requested")
+                else:
+                    to_ask.append(row)
+            reverted, refused = self.registry.request_validation_many(self.chain.operator, [
+                ValidationAsked(row.validator, row.agent_id, row.uri, bytes.fromhex(row.hash[2:])) for row in to_ask])
+            for row, reason in zip(to_ask, reverted, strict=False):
+                self.journal.mark_validation(row.seq, "failed" if reason else "requested", reason)
+            if refused is not None:
+                raise refused
         if time.monotonic() - self._validated_read_s >= VALIDATION_READ_S:
             self._validated_read_s = time.monotonic()
             self._on_validated(self.validated())

@@ -67,6 +67,15 @@ class Feedback:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidationAsked:
+    """validationRequest's arguments, in its order."""
+    validator: str
+    agent_id: int
+    request_uri: str
+    request_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class FeedbackSent:
     receipt: Receipt
     index: int  # its 1-based index for this evaluator; 0 if it reverted
@@ -157,19 +166,33 @@ class Erc8004:
         """Several feedbacks at once (Chain.transact_many): what was sent, in order, each with its receipt and
         its 1-based index, or the reason it reverted; and the node's refusal of the first one not sent."""
         calls = [(self.reputation.functions.giveFeedback(*astuple(each)), GAS_FEEDBACK) for each in feedback]
-        receipts, refused = self.chain.transact_many(evaluator, calls)
+        sent, refused = self._send_many(evaluator, calls)
+        return [FeedbackSent(receipt, 0, reverted) if reverted else FeedbackSent(receipt, int(
+            self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)[0]["args"][
+                "feedbackIndex"]), "") for receipt, reverted in sent], refused
+
+    def request_validation_many(self, owner: LocalAccount, requests: list[ValidationAsked]
+                                ) -> tuple[list[str], ChainError | None]:
+        """Several validation requests at once: for each sent, in order, the reason it reverted (empty if it did
+        not); and the node's refusal of the first one not sent."""
+        calls = [(self._validation().functions.validationRequest(*astuple(each)),
+                  GAS_FEEDBACK + GAS_PER_URI_BYTE * len(each.request_uri.encode())) for each in requests]
+        sent, refused = self._send_many(owner, calls)
+        return [reverted for _, reverted in sent], refused
+
+    def _send_many(self, sender: LocalAccount, calls: list[tuple[ContractFunction, int]]
+                   ) -> tuple[list[tuple[Receipt, str]], ChainError | None]:
+        receipts, refused = self.chain.transact_many(sender, calls)
         sent = []
         for receipt, (call, _) in zip(receipts, calls, strict=False):
+            reverted = ""
             if receipt.reverted:
                 try:  # the reason, as the call gives it now (the state has moved on since)
-                    call.call({"from": evaluator.address})
-                    reason = "reverted on chain; it passes when run again now"
+                    call.call({"from": sender.address})
+                    reverted = "reverted on chain; it passes when run again now"
                 except Exception as error:  # noqa: BLE001 - the reason is the error's text
-                    reason = f"reverted on chain: {chain_error(error)}"
-                sent.append(FeedbackSent(receipt, 0, reason))
-                continue
-            events = self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)
-            sent.append(FeedbackSent(receipt, int(events[0]["args"]["feedbackIndex"]), ""))
+                    reverted = f"reverted on chain: {chain_error(error)}"
+            sent.append((receipt, reverted))
         return sent, refused
 
     def summary(self, agent_id: int, clients: list[str], tag1: str = "", tag2: str = "") -> Summary:
