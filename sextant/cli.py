@@ -539,12 +539,17 @@ def _trust_validator(config: SextantConfig, args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from eth_utils import is_address, to_checksum_address
+
     from sextant.trust.chain import Chain, ChainError
     from sextant.trust.journal import Journal
     from sextant.trust.registry import Erc8004
     from sextant.trust.validating import Answer, ValidatorService
 
-    address = args.registry
+    if args.registry and not is_address(args.registry):
+        raise ConfigError(f"--registry={args.registry}: not an address (0x and 40 hex digits, in one case or "
+                          f"checksummed)")
+    address: str | None = to_checksum_address(args.registry) if args.registry else None
     journal_path = Path(config.trust.dir or ".") / "journal.sqlite"
     if not address and config.trust.dir and journal_path.exists():
         journal = Journal(journal_path)
@@ -589,15 +594,17 @@ def _sim_out(config: SextantConfig, name: str) -> Path:
 
 
 def _sim_catalog(config: SextantConfig, catalog: Path, instrument_id: str | None, out: str | None,
-                 record: bool) -> tuple[Any, Path]:
-    """`sextant sim` on an imported market: its summary, and the folder it wrote (with `record`, a scene in it)."""
-    from sextant.engine.config import EngineConfig
+                 record: bool, attest: bool = False) -> tuple[Any, Path]:
+    """`sextant sim` on an imported market: its summary, and the folder it wrote (with `record`, a scene in it;
+    with `attest`, its decisions attested into it)."""
+    from sextant.engine.config import EngineConfig, EngineSecrets
     from sextant.engine.sim import catalog_data, data_kind, run_sim
 
     engine_config = EngineConfig.from_settings(config)
     instrument, data = catalog_data(catalog, instrument_id)
     folder = Path(out) if out else _sim_out(config, f"{catalog.name}-{instrument.id.symbol}")
-    summary = run_sim(engine_config, data, folder, record=record, source=str(catalog), instrument=instrument)
+    summary = run_sim(engine_config, data, folder, record=record, source=str(catalog), instrument=instrument,
+                      attest_with=EngineSecrets.from_settings(config) if attest else None)
     kind, bar_type = data_kind(data)
     print(f"sextant sim: {instrument.id} {bar_type or kind} from catalog {catalog}, seed {engine_config.seed} → "
           f"{folder}")
@@ -613,12 +620,13 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
 
     if args.scene and is_catalog(Path(args.scene)):
         try:
-            summary, out = _sim_catalog(config, Path(args.scene), args.instrument, args.out, not args.no_record)
+            summary, out = _sim_catalog(config, Path(args.scene), args.instrument, args.out, not args.no_record,
+                                        args.attest)
         except DataError as error:
             print(f"sextant sim: {error}", file=sys.stderr)
             return EXIT_USAGE
         print(summary.table())
-        return EXIT_OK
+        return EXIT_RUNTIME if summary.attest_error else EXIT_OK
     if args.instrument:
         raise ConfigError("--instrument chooses among a catalog's instruments; give a catalog folder")
     if args.seed is None and args.scene:  # a scene re-runs with the seed it was made with, unless told otherwise
@@ -660,7 +668,7 @@ def _sim(config: SextantConfig, args: argparse.Namespace) -> int:
                       attest_with=EngineSecrets.from_settings(config) if args.attest else None)
     print(f"sextant sim: {name}, seed {engine_config.seed} → {out}")
     print(summary.table())
-    return EXIT_OK
+    return EXIT_RUNTIME if summary.attest_error else EXIT_OK
 
 
 def _data_import(config: SextantConfig, args: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ from sextant.state import messages
 from sextant.state.bus import Bus, ContextCommitted, EventPublished, TimerTick
 from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, Venue
+from sextant.trust.chain import ChainError
 from sextant.trust.child import attest_handoff
 from sextant.trust.link import TrustLink
 
@@ -99,6 +100,7 @@ class SimSummary:
     outcomes: list[dict[str, object]] = field(default_factory=list)  # each closed decision (engine/outcomes.py)
     # with --attest: the journal's counts once everything is on chain (mined, failed; requested validations)
     attested: dict[str, int] = field(default_factory=dict)
+    attest_error: str = ""  # why attesting failed, if it did
 
     @property
     def quotes_per_cpu_second(self) -> float:
@@ -131,7 +133,9 @@ class SimSummary:
                 ("portfolio", f"peak |net delta| {self.max_abs_net_delta:,.0f} {self.currency}, concentration "
                               f"{self.max_concentration:.1%} of equity, leverage {self.max_leverage:.2f}x; "
                               f"E-stop {self.estop}")]
-        if self.attested:
+        if self.attest_error:
+            rows.append(("attested", f"FAILED: {self.attest_error}"))
+        elif self.attested:
             asked = self.attested.get("validation_requested", 0)
             rows.append(("attested", f"{self.attested.get('mined', 0)} decisions on chain, "
                                      f"{self.attested.get('failed', 0)} failed"
@@ -323,8 +327,11 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
             recorder.stop()
         if trust is not None and attest_with is not None:
             trust.stop()
-            summary.attested = attest_handoff(out / "trust", config.chain_rpc, attest_with.chain_key.reveal(),
-                                              config.seed, trust_agents(strategy.crew), config.validator)
+            try:  # the run stands whatever the chain does: its journal keeps the rest for another start
+                summary.attested = attest_handoff(out / "trust", config.chain_rpc, attest_with.chain_key.reveal(),
+                                                  config.seed, trust_agents(strategy.crew), config.validator)
+            except (ChainError, TimeoutError, ValueError) as error:
+                summary.attest_error = f"{type(error).__name__}: {error}"
     for name, peak in zip(("max_drawdown", "max_risk_total", "max_position"), encoder.peaks.tolist(), strict=True):
         setattr(summary, name, max(getattr(summary, name), peak))
     counts = summary.event_counts

@@ -69,14 +69,14 @@ class Attestor:
                  publish: Callable[[messages.Event], None] | None = None,
                  on_reputation: Callable[[dict[str, float | None]], None] | None = None, validator: str = "",
                  on_validated: Callable[[tuple[int, int]], None] | None = None, batch: int = BATCH) -> None:
+        # asked to re-run each rule agent's decision once it is on chain (web3 takes only checksummed addresses)
+        self.validator = to_checksum_address(validator) if validator else ""
         self.directory = Path(directory)
         self.records_dir = self.directory / "records"
         self.journal = Journal(self.directory / "journal.sqlite")
         self._connect = connect
         self._publish = publish or (lambda event: None)
         self._on_reputation = on_reputation or (lambda scores: None)
-        # asked to re-run each rule agent's decision once it is on chain (web3 takes only checksummed addresses)
-        self.validator = to_checksum_address(validator) if validator else ""
         self._on_validated = on_validated or (lambda validated: None)
         self._validated_read_s = self._scores_read_s = 0.0
         self.batch = batch  # feedback sent at once (bench/trust_bench.py compares 1 with BATCH)
@@ -97,13 +97,19 @@ class Attestor:
         self.chain = chain
         identity, reputation, validation = (self.journal.get_meta(name)
                                             for name in ("identity", "reputation", "validation"))
+        if not chain.embedded and identity is not None and validation is None:
+            raise ChainError(f"the journal in {self.directory} names registries from before ERC-8004 v2.0.0 (no "
+                             f"Validation Registry): their agents and feedback stay on that chain. Fix: move the "
+                             f"folder aside to deploy the v2.0.0 registries anew.", retryable=False)
         if chain.embedded or identity is None or reputation is None or validation is None:
             registry = Erc8004.deploy(chain)
             assert registry.validation is not None  # deployed with all three
             if identity is not None and (registry.identity.address, registry.reputation.address) != (identity,
                                                                                                      reputation):
                 raise ChainError(f"the embedded chain rebuilt the registries at {registry.identity.address}, not "
-                                 f"{identity} as journaled: the journal belongs to another seed", retryable=False)
+                                 f"{identity} as journaled: the journal belongs to another seed, or to registries "
+                                 f"from before ERC-8004 v2.0.0. Fix: move {self.directory} aside to start anew.",
+                                 retryable=False)
             self.journal.set_meta("identity", registry.identity.address)
             self.journal.set_meta("reputation", registry.reputation.address)
             self.journal.set_meta("validation", registry.validation.address)
@@ -224,11 +230,14 @@ class Attestor:
         `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not self.journal.pending(1) and not self.journal.unrequested(1):
+            if self._drained():
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return not self.journal.pending(1) and not self.journal.unrequested(1)
+        return self._drained()
+
+    def _drained(self) -> bool:
+        return not self.journal.pending(1) and not (self.validator and self.journal.unrequested(1))
 
     def _run(self) -> None:
         backoff = BACKOFF_START_S
@@ -281,7 +290,9 @@ class Attestor:
             reverted, refused = self.registry.request_validation_many(self.chain.operator, [
                 ValidationAsked(row.validator, row.agent_id, row.uri, bytes.fromhex(row.hash[2:])) for row in to_ask])
             for row, reason in zip(to_ask, reverted, strict=False):
-                self.journal.mark_validation(row.seq, "failed" if reason else "requested", reason)
+                # "exists": a request of ours still unmined when we looked (a node with block times) has landed
+                failed = bool(reason) and not self.registry.validation_requested(bytes.fromhex(row.hash[2:]))
+                self.journal.mark_validation(row.seq, "failed" if failed else "requested", reason if failed else "")
             if refused is not None:
                 raise refused
         if time.monotonic() - self._validated_read_s >= VALIDATION_READ_S:
@@ -313,8 +324,8 @@ class Attestor:
         """Put queued feedback on chain, in order, up to `batch` at once (Erc8004.give_feedback_many); returns how many
         were mined. First, what is on chain already is recognised, so a send whose receipt was lost in a crash is
         not repeated: the evaluator's transactions still in flight are waited for, then each agent's count of our
-        feedback (getLastIndex) is compared with the journal's. A feedback that reverts is marked failed (it would
-        revert again); a refused send, or none, raises ChainError, and the rest waits for the next try."""
+        feedback (getLastIndex) is compared with the journal's. A feedback that reverts is marked failed with its
+        reason; a refused send, or none, raises ChainError, and the rest waits for the next try."""
         assert self.registry is not None and self.chain is not None
         evaluator = self.chain.evaluator
         self._wait_settled()

@@ -77,7 +77,10 @@ class Chain:
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
         operator = Account.from_key(key)
         evaluator = Account.from_key(derived_key(bytes(operator.key), "evaluator"))
-        chain = cls(w3, operator, evaluator, endpoint=rpc_url, embedded=False)
+        try:
+            chain = cls(w3, operator, evaluator, endpoint=rpc_url, embedded=False)
+        except Exception as error:  # the node is not there: say so as the chain's error
+            raise chain_error(error) from error
         chain.fund(evaluator.address, EVALUATOR_FUNDING, minimum=EVALUATOR_FUNDING // 10)
         return chain
 
@@ -142,7 +145,8 @@ class Chain:
         """Sign and send several calls at once, with consecutive nonces, and wait for them all: the fees are read
         once, nothing is run first as an eth_call, and on an HTTP node the sends and then the receipts each go as
         one JSON-RPC batch. Returns a receipt per call, in order, as far as they went, and the node's refusal of
-        the first call that did not go (it and every call after it are not sent: the caller sends them again). A
+        the first call that did not go: the caller sends it and the ones after it again (in an HTTP batch the node
+        may have taken some of those; with their nonces, a copy is refused or replaces it, never mined twice). A
         reverted call's receipt has `reverted` set; its reason is the caller's to ask for."""
         if not calls:
             return [], None

@@ -109,7 +109,7 @@ class Journal:
                              (validation, error[:500], seq))
 
     def validations(self) -> dict[str, int]:
-        """How many mined decisions have a validator asked, by validation state."""
+        """How many journaled decisions have a validator to ask, by validation state ('' while not asked yet)."""
         with self._lock:
             return {state: int(count) for state, count in self._db.execute(
                 "SELECT validation, COUNT(*) FROM attestations WHERE validator != '' GROUP BY validation")}

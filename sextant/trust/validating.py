@@ -23,12 +23,13 @@ from typing import Any
 
 from eth_utils import keccak
 
-from sextant.trust.chain import Chain, ChainError
+from sextant.trust.chain import Chain, ChainError, chain_error
 from sextant.trust.records import RecordError, read_envelope, verify_envelope
 from sextant.trust.registry import NOT_REPRODUCED_TAG, REPRODUCED_TAG, Erc8004, ValidationRequested, response_uri
 from sextant.trust.validator import NOT_REPRODUCED, REPRODUCED, Validation, validate
 
 POLL_S = 1.0
+MAX_RECORD_BYTES = 16 * 2**20  # far above a record's few KB; a request naming a larger file is answered 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,13 @@ def judge(request: ValidationRequested, owner_of: Callable[[int], str]) -> Valid
     if path is None:
         return Validation(NOT_REPRODUCED, f"the request's URI {request.request_uri} is not a file:// URI of this "
                                           f"machine: its record cannot be read")
-    try:
+    try:  # anyone who owns an agent may ask: the URI may name anything
+        if not path.is_file() or path.stat().st_size > MAX_RECORD_BYTES:
+            return Validation(NOT_REPRODUCED, f"the request's URI {request.request_uri} names no record file (not "
+                                              f"a regular file of at most {MAX_RECORD_BYTES:,} bytes)")
         envelope = read_envelope(path)
         verified = verify_envelope(envelope)
-    except RecordError as error:
+    except (RecordError, OSError, UnicodeDecodeError) as error:
         return Validation(NOT_REPRODUCED, f"the request's record does not verify: {error}")
     if verified.hash != "0x" + request.request_hash.hex():
         return Validation(NOT_REPRODUCED, f"the record at {request.request_uri} hashes to {verified.hash}, not the "
@@ -88,7 +92,10 @@ class ValidatorService:
 
     def poll(self) -> list[Answer]:
         """Read the requests mined since the last poll, answer every one that can be answered now."""
-        latest = int(self.chain.w3.eth.block_number)
+        try:
+            latest = int(self.chain.w3.eth.block_number)
+        except Exception as error:  # an outage: the caller tries again at the next poll
+            raise chain_error(error) from error
         if latest >= self._next_block:
             answered = {answer.request_hash for answer in self.registry.validation_answers(
                 validator=self.account.address, from_block=self._next_block, to_block=latest)}
@@ -100,7 +107,13 @@ class ValidatorService:
             self._next_block = latest + 1
         answers = []
         for request_hash, request in list(self._waiting.items()):
-            validation = judge(request, self.registry.owner_of)
+            try:
+                validation = judge(request, self.registry.owner_of)
+            except ChainError:
+                raise  # the chain: try again at the next poll
+            except Exception as error:  # noqa: BLE001 - a record or scene this validator cannot take apart
+                validation = Validation(NOT_REPRODUCED, f"the request cannot be checked: {type(error).__name__}: "
+                                                        f"{error}")
             if not validation.final:
                 continue  # its scene is still being recorded: ask again at the next poll
             reason = validation.reason

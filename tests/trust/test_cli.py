@@ -13,7 +13,7 @@ import pytest
 
 from sextant.trust.attestor import Attestor
 from sextant.trust.chain import Chain
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, free_port
 
 
 def trust_cli(directory: Path, *args: str) -> subprocess.CompletedProcess:
@@ -46,3 +46,16 @@ def test_status_and_verify(tmp_path: Path) -> None:
     record.write_text(json.dumps(envelope))
     bad = trust_cli(directory, "verify", str(record))
     assert bad.returncode == 1 and "FAILED" in bad.stderr and "changed after it was signed" in bad.stderr
+
+
+@pytest.mark.slow  # a sim in a process of its own
+def test_sim_attest_with_no_node_prints_the_run_and_says_why_it_attested_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEXTANT_")} | {
+        "SEXTANT_CHAIN_RPC": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "SEXTANT_CHAIN_KEY": "0x" + "11" * 32}
+    done = subprocess.run([sys.executable, "-m", "sextant.cli", "sim", "scenes/calm-trend", "--out",
+                           str(tmp_path / "sim"), "--no-record", "--attest"], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=REPO_ROOT, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "trades" in done.stdout and "attested        FAILED: ChainError:" in done.stdout, done.stdout
+    assert "0x" + "11" * 32 not in done.stdout + done.stderr  # the key is never shown

@@ -214,20 +214,25 @@ def test_the_validator_process_answers_every_request_of_an_attested_sim(anvil: A
     changed = json.loads(after.read_text())
     changed["record"]["outcome"]["realized_pnl"] = 1e6
     after.write_text(json.dumps(changed))
+    (tmp_path / "not-a-record").mkdir()  # anyone who owns an agent may ask: a URI may name anything
+    registry.request_validation(chain.operator, VALIDATOR, envelope["record"]["agent_id"],
+                                (tmp_path / "not-a-record").as_uri(), keccak(b"a directory"))
 
     answered = sextant("trust", "validator", "--once", env=env_validator).stdout.splitlines()
     zeros = {line.split()[3]: line for line in answered[1:-1]}
-    assert set(zeros) == {"changed-fill.json", "changed-context.json", "changed-after-request.json"}, answered
+    assert set(zeros) == {"changed-fill.json", "changed-context.json", "changed-after-request.json",
+                          "not-a-record"}, answered
     assert all(line.split()[0] == "0" for line in zeros.values())
     assert "fill_price" in zeros["changed-fill.json"]
     assert "no ContextWindow record hashing to" in zeros["changed-context.json"]
     assert "the record was changed after it was signed" in zeros["changed-after-request.json"]
+    assert "names no record file" in zeros["not-a-record"]
     answers = registry.validation_answers(validator=VALIDATOR)
-    assert len(answers) == len(records) + 3
-    assert "fill_price" in reason_of(answers[-3].response_uri) and answers[-3].tag == "not-reproduced"
-    assert answers[-3].response_hash == keccak(reason_of(answers[-3].response_uri).encode())
+    assert len(answers) == len(records) + 4
+    assert "fill_price" in reason_of(answers[-4].response_uri) and answers[-4].tag == "not-reproduced"
+    assert answers[-4].response_hash == keccak(reason_of(answers[-4].response_uri).encode())
 
     attestor = Attestor(trust, lambda: Chain.connect(anvil.url, ANVIL_KEY), validator=VALIDATOR)
     attestor.setup([])
-    assert attestor.validated() == (len(records), len(records) + 3), "the crew's validated share, from the chain"
+    assert attestor.validated() == (len(records), len(records) + 4), "the crew's validated share, from the chain"
     attestor.close()
