@@ -409,14 +409,22 @@ def _assemble_engine(config: EngineConfig, crews: list[list[Agent]], traded: lis
         attach_recorder(recorder, bus, context)
     trust = None
     if config.trust_dir:
-        trust = TrustLink(Path(config.trust_dir), rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(),
-                          seed=config.seed, multipliers={each.instrument_id: each.multiplier for each in traded},
-                          strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context,
-                          validator=config.validator, scene=recorder.directory if recorder is not None else None)
+        trust = trust_link(Path(config.trust_dir), config, secrets, traded, strategy, sink, bus, context, recorder)
     research = ResearchLink(Path(config.research_ledger), strategy, sink, bus) if config.research_ledger else None
     parts = EngineParts(config, bus, node, context, events, sink, encoder, strategy, stream, recorder, trust, research)
     encoder.loop_monitor = parts.loop_monitor
     return parts
+
+
+def trust_link(directory: Path, config: EngineConfig, secrets: EngineSecrets, traded: list[TradedInstrument],
+               strategy: SwarmStrategy, sink: EventSink, bus: Bus, context: ContextWriter,
+               recorder: SceneRecorder | None) -> TrustLink:
+    """The engine's side of the trust layer, attesting into `directory`: each record names the scene `recorder`
+    writes, if any, for a validator to find its context in."""
+    return TrustLink(directory, rpc_url=config.chain_rpc, key=secrets.chain_key.reveal(), seed=config.seed,
+                     multipliers={each.instrument_id: each.multiplier for each in traded}, strategy=strategy,
+                     sink=sink, bus=bus, agents=trust_agents(strategy.crew), writer=context,
+                     validator=config.validator, scene=recorder.directory if recorder is not None else None)
 
 
 def attach_recorder(recorder: SceneRecorder, bus: Bus, writer: ContextWriter) -> None:

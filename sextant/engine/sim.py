@@ -43,6 +43,7 @@ from sextant.engine.node import (
     default_crews,
     new_recorder,
     trust_agents,
+    trust_link,
 )
 from sextant.market.catalog import check_on_tick, open_market
 from sextant.market.columns import DataError, DataKind
@@ -58,7 +59,6 @@ from sextant.state.context import ContextWriter
 from sextant.state.layout import HullDimension, Venue
 from sextant.trust.chain import ChainError
 from sextant.trust.child import attest_handoff
-from sextant.trust.link import TrustLink
 
 SIM_START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: a model run's clock starts here
 EXCLUDED_FROM_LOG = (messages.Heartbeat,)
@@ -308,11 +308,7 @@ def run_sim(config: EngineConfig, quotes: list[Data], out: Path, *, record: bool
             recorder.start()
         trust = None
         if attest_with is not None:  # the link collects and hands over; the chain comes after the run
-            trust = TrustLink(out / "trust", rpc_url=config.chain_rpc, key=attest_with.chain_key.reveal(),
-                              seed=config.seed, multipliers={each.instrument_id: each.multiplier for each in traded},
-                              strategy=strategy, sink=sink, bus=bus, agents=trust_agents(strategy.crew),
-                              writer=context, validator=config.validator,
-                              scene=recorder.directory if recorder is not None else None)
+            trust = trust_link(out / "trust", config, attest_with, traded, strategy, sink, bus, context, recorder)
         engine.add_actor(encoder)
         engine.add_actor(translator)
         engine.add_strategy(strategy)
