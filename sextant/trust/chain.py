@@ -74,7 +74,7 @@ class Chain:
         if not key:
             raise ChainError("SEXTANT_CHAIN_RPC is set but SEXTANT_CHAIN_KEY is not: the operator needs a key to sign "
                              "with. Fix: export SEXTANT_CHAIN_KEY=0x… (a funded key on that chain).", retryable=False)
-        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        w3 = _http_web3(rpc_url, timeout_s)
         operator = Account.from_key(key)
         evaluator = Account.from_key(derived_key(bytes(operator.key), "evaluator"))
         try:
@@ -97,7 +97,7 @@ class Chain:
             raise ChainError("SEXTANT_VALIDATOR_KEY is not set: the validator answers with a key of its own, not the "
                              "operator's. Fix: export SEXTANT_VALIDATOR_KEY=0x… (a funded key on that chain).",
                              retryable=False)
-        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
+        w3 = _http_web3(rpc_url, timeout_s)
         account = Account.from_key(key)
         try:
             return cls(w3, account, account, endpoint=rpc_url, embedded=False)
@@ -280,6 +280,10 @@ class Chain:
             except Exception:  # noqa: BLE001
                 time.sleep(0.2)
         return False
+
+
+def _http_web3(rpc_url: str, timeout_s: float) -> Web3:
+    return Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
 
 
 def chain_error(error: Exception) -> ChainError:

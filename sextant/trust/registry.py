@@ -158,8 +158,12 @@ class Erc8004:
         call = self.reputation.functions.giveFeedback(agent_id, value, decimals, tag1, tag2, endpoint, feedback_uri,
                                                       feedback_hash)
         receipt = self.chain.transact(evaluator, call, GAS_FEEDBACK)
+        return receipt, self._feedback_index(receipt)
+
+    def _feedback_index(self, receipt: Receipt) -> int:
+        """The 1-based index of the feedback a mined giveFeedback gave, from its NewFeedback event."""
         events = self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)
-        return receipt, int(events[0]["args"]["feedbackIndex"])
+        return int(events[0]["args"]["feedbackIndex"])
 
     def give_feedback_many(self, evaluator: LocalAccount, feedback: list[Feedback]
                            ) -> tuple[list[FeedbackSent], ChainError | None]:
@@ -167,16 +171,16 @@ class Erc8004:
         its 1-based index, or the reason it reverted; and the node's refusal of the first one not sent."""
         calls = [(self.reputation.functions.giveFeedback(*astuple(each)), GAS_FEEDBACK) for each in feedback]
         sent, refused = self._send_many(evaluator, calls)
-        return [FeedbackSent(receipt, 0, reverted) if reverted else FeedbackSent(receipt, int(
-            self.reputation.events.NewFeedback().process_receipt(_as_receipt(receipt), errors=_DISCARD)[0]["args"][
-                "feedbackIndex"]), "") for receipt, reverted in sent], refused
+        return [FeedbackSent(receipt, 0, reverted) if reverted else FeedbackSent(receipt,
+                                                                                 self._feedback_index(receipt), "")
+                for receipt, reverted in sent], refused
 
     def request_validation_many(self, owner: LocalAccount, requests: list[ValidationAsked]
                                 ) -> tuple[list[str], ChainError | None]:
         """Several validation requests at once: for each sent, in order, the reason it reverted (empty if it did
         not); and the node's refusal of the first one not sent."""
         calls = [(self._validation().functions.validationRequest(*astuple(each)),
-                  GAS_FEEDBACK + GAS_PER_URI_BYTE * len(each.request_uri.encode())) for each in requests]
+                  _validation_gas(each.request_uri)) for each in requests]
         sent, refused = self._send_many(owner, calls)
         return [reverted for _, reverted in sent], refused
 
@@ -212,14 +216,14 @@ class Erc8004:
         """Ask `validator` to check a decision of `agent_id` (the record at `request_uri`, hashing to
         `request_hash`). Only the agent's owner or operator may ask."""
         call = self._validation().functions.validationRequest(validator, agent_id, request_uri, request_hash)
-        return self.chain.transact(owner, call, GAS_FEEDBACK + GAS_PER_URI_BYTE * len(request_uri.encode()))
+        return self.chain.transact(owner, call, _validation_gas(request_uri))
 
     def respond_validation(self, validator: LocalAccount, request_hash: bytes, response: int, response_uri: str,
                            response_hash: bytes, tag: str) -> Receipt:
         """The validator's answer: 0..100 (100 reproduced), with where its reasons are and their hash."""
         call = self._validation().functions.validationResponse(request_hash, response, response_uri, response_hash,
                                                                tag)
-        return self.chain.transact(validator, call, GAS_FEEDBACK + GAS_PER_URI_BYTE * len(response_uri.encode()))
+        return self.chain.transact(validator, call, _validation_gas(response_uri))
 
     def validation_requested(self, request_hash: bytes) -> bool:
         """Whether a validation was asked for under this hash (the registry refuses a second request with it)."""
@@ -276,6 +280,11 @@ class Erc8004:
         if self.validation is None:
             raise ChainError("no Validation Registry in this deployment", retryable=False)
         return self.validation
+
+
+def _validation_gas(uri: str) -> int:
+    """A validation request's or response's gas limit: its strings are stored, so it grows with the URI."""
+    return GAS_FEEDBACK + GAS_PER_URI_BYTE * len(uri.encode())
 
 
 def _contract(chain: Chain, name: str, address: str) -> Contract:
